@@ -1,0 +1,29 @@
+"""The one boot step that the CLI, the API and the code location all go through."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from honeyframe_dagster.factory.naming import in_shard
+from honeyframe_dagster.model.scenario import Catalog
+from honeyframe_dagster.settings import Settings
+from honeyframe_dagster.store import schema
+from honeyframe_dagster.store.catalog import load_catalog
+from honeyframe_dagster.store.engine import get_engine
+from honeyframe_dagster.store.tables import ProjectRow
+
+
+def boot(settings: Settings) -> Engine:
+    """Bring the store's schema up to date and return its engine."""
+    engine = get_engine(settings.store_url)
+    schema.upgrade(engine)
+    return engine
+
+
+def shard_catalog(engine: Engine, shard: tuple[int, int] | None) -> Catalog:
+    with Session(engine) as session:
+        if shard is None:
+            return load_catalog(session)
+        project_ids = [p for p in session.scalars(select(ProjectRow.id)) if in_shard(p, shard)]
+        return load_catalog(session, project_ids)

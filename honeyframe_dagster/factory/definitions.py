@@ -1,0 +1,50 @@
+"""Catalog → `dagster.Definitions`: jobs, schedules and sensors for every buildable scenario."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dagster import Definitions, JobDefinition, ScheduleDefinition, SensorDefinition
+
+from honeyframe_dagster.dbt import build_dbt_assets, dbt_cli
+from honeyframe_dagster.factory.jobs import build_job
+from honeyframe_dagster.factory.plan import PlannedScenario
+from honeyframe_dagster.factory.triggers import build_trigger
+from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
+from honeyframe_dagster.resources.warehouse import WarehouseResource
+
+
+def build_jobs_and_triggers(
+    planned: Sequence[PlannedScenario],
+) -> tuple[list[JobDefinition], list[ScheduleDefinition | SensorDefinition]]:
+    jobs: dict[int, JobDefinition] = {}
+    built = [entry for entry in planned if entry.spec is not None]
+    for entry in built:
+        assert entry.spec is not None
+        jobs[entry.record.id] = build_job(entry.spec, entry.job_name)
+    by_name = {(e.record.project_id, e.record.name): e.record.id for e in built}
+    triggers: list[ScheduleDefinition | SensorDefinition] = []
+    for entry in built:
+        assert entry.spec is not None and entry.trigger_name is not None
+        upstream = entry.spec.trigger.upstream
+        upstream_job = jobs[by_name[(entry.record.project_id, upstream.scenario)]] if upstream else None
+        triggers.append(
+            build_trigger(
+                entry.spec.trigger, jobs[entry.record.id], entry.trigger_name, entry.record.enabled, upstream_job
+            )
+        )
+    return list(jobs.values()), triggers
+
+
+def resources() -> dict[str, Any]:
+    return {"dbt": dbt_cli(), "scenarios": ScenarioStoreResource(), "warehouse": WarehouseResource()}
+
+
+def build_definitions(planned: Sequence[PlannedScenario], manifest: Mapping[str, Any]) -> Definitions:
+    jobs, triggers = build_jobs_and_triggers(planned)
+    schedules = [t for t in triggers if isinstance(t, ScheduleDefinition)]
+    sensors = [t for t in triggers if isinstance(t, SensorDefinition)]
+    return Definitions(
+        assets=[build_dbt_assets(manifest)], jobs=jobs, schedules=schedules, sensors=sensors, resources=resources()
+    )

@@ -1,0 +1,39 @@
+"""Deterministic Dagster names for scenarios, checked unique."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable
+
+from honeyframe_dagster.model.scenario import ScenarioRecord
+
+
+def _identifier(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "scenario"
+
+
+def base_job_name(record: ScenarioRecord) -> str:
+    return f"{_identifier(record.project_id)}__{_identifier(record.template_slug or record.name)}"
+
+
+def job_names(records: Iterable[ScenarioRecord]) -> dict[int, str]:
+    """`<project>__<template slug or scenario name>`; a clash (e.g. 'a b' and 'a-b') gets `_<id>` on the newer."""
+    names: dict[int, str] = {}
+    taken: set[str] = set()
+    for record in sorted(records, key=lambda r: r.id):
+        name = base_job_name(record)
+        if name in taken:
+            name = f"{name}_{record.id}"
+        taken.add(name)
+        names[record.id] = name
+    return names
+
+
+def trigger_name(job_name: str, trigger_kind: str) -> str:
+    return f"{job_name}_{'schedule' if trigger_kind == 'cron' else 'sensor'}"
+
+
+def in_shard(project_id: str, shard: tuple[int, int] | None) -> bool:
+    """Stable across processes and machines (crc32, never Python's salted hash())."""
+    return shard is None or zlib.crc32(project_id.encode()) % shard[1] == shard[0]

@@ -1,0 +1,264 @@
+"""The documents `honeyframe apply` and the REST API accept (../shared/contract/documents.yaml)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from honeyframe_dagster.model.rendering import PROJECT_FIELDS, has_placeholder, references, render
+from honeyframe_dagster.model.steps import (
+    NAME_PATTERN,
+    STEP_ADAPTER,
+    STEP_KINDS,
+    RunRecipeStep,
+    Step,
+    TimeFilter,
+    check_email,
+)
+from honeyframe_dagster.model.triggers import Trigger, check_timezone
+
+PROJECT_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+ParameterType = Literal["string", "recipe_ref", "dashboard_ref", "dataset_ref", "email", "integer"]
+# Stand-in values used to check a template's shape before it is instantiated for a project.
+_SAMPLE_VALUES: dict[str, Any] = {
+    "string": "sample",
+    "recipe_ref": "sample_recipe",
+    "dashboard_ref": "sample-dashboard",
+    "dataset_ref": "sample_dataset",
+    "email": "owner@example.com",
+    "integer": 1,
+}
+SAMPLE_PROJECT = {"id": "sample", "name": "Sample", "owner_email": "owner@example.com", "timezone": "UTC"}
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Project(_Document):
+    """A project: the tenant that owns scenarios, datasets, dashboards and agents."""
+
+    kind: Literal["Project"] = "Project"
+    id: str = Field(pattern=PROJECT_ID_PATTERN, description="Lowercase letters, digits and '-'.")
+    name: str = Field(min_length=1, max_length=200)
+    owner_email: str
+    timezone: str | None = Field(default=None, description="Default timezone of the project's cron triggers.")
+
+    _email = field_validator("owner_email")(lambda cls, v: check_email(v))
+    _tz = field_validator("timezone")(lambda cls, v: None if v is None else check_timezone(v))
+
+    def render_context(self) -> dict[str, Any]:
+        return {field: getattr(self, field) for field in PROJECT_FIELDS}
+
+
+class Parameter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    type: ParameterType
+    default: Any = None
+
+    def coerce(self, value: Any) -> Any:
+        """Check one value against this parameter's type; the error names the parameter and value."""
+        if self.type == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                    return int(value)
+                raise ValueError(f"parameter '{self.name}' must be an integer, got {value!r}")
+            return value
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"parameter '{self.name}' must be a non-empty string, got {value!r}")
+        if self.type == "email":
+            check_email(value)
+        return value
+
+
+class Template(_Document):
+    """An org-wide scenario shape with parameters, instantiated per project by the enable matrix."""
+
+    kind: Literal["Template"] = "Template"
+    slug: str = Field(pattern=SLUG_PATTERN)
+    display_name: str = Field(min_length=1, max_length=200)
+    default_enabled: bool = False
+    parameters: list[Parameter] = Field(default_factory=list)
+    trigger: Trigger
+    steps: list[dict[str, Any]] = Field(min_length=1, description="Step configs; may hold placeholders.")
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> Self:
+        names = [p.name for p in self.parameters]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate parameter names: {', '.join(duplicates)}")
+        for parameter in self.parameters:
+            if parameter.default is not None:
+                parameter.coerce(parameter.default)
+        for namespace, name in references(self.steps):
+            if namespace == "param" and name not in names:
+                raise ValueError(f"steps refer to undefined parameter '{name}'")
+        samples = {p.name: p.default if p.default is not None else _SAMPLE_VALUES[p.type] for p in self.parameters}
+        for index, raw in enumerate(self.steps):
+            _check_step_shape(raw, index, samples)
+        return self
+
+    def instantiate(self, project: Project, values: dict[str, Any]) -> list[Step]:
+        """The steps of this template for one project; raises naming the first bad parameter or field."""
+        declared = {p.name: p for p in self.parameters}
+        unknown = sorted(set(values) - set(declared))
+        if unknown:
+            raise ValueError(f"unknown parameter(s) for template '{self.slug}': {', '.join(unknown)}")
+        params: dict[str, Any] = {}
+        for name, parameter in declared.items():
+            value = values.get(name, parameter.default)
+            if value is None:
+                raise ValueError(f"parameter '{name}' of template '{self.slug}' has no value and no default")
+            params[name] = parameter.coerce(value)
+        rendered = render(self.steps, params, project.render_context())
+        return [STEP_ADAPTER.validate_python(step) for step in rendered]
+
+
+def _check_step_shape(raw: dict[str, Any], index: int, samples: dict[str, Any]) -> None:
+    kind = raw.get("kind")
+    if kind not in STEP_KINDS:
+        raise ValueError(f"steps[{index}].kind: unknown step kind {kind!r} (expected one of {', '.join(STEP_KINDS)})")
+    try:
+        STEP_ADAPTER.validate_python(render(raw, samples, SAMPLE_PROJECT, f"steps[{index}]"))
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = error["loc"][1] if len(error["loc"]) > 1 else None
+            # A field whose value is a placeholder is checked when the template is instantiated.
+            if field is not None and has_placeholder(raw.get(str(field))):
+                continue
+            where = ".".join(str(part) for part in error["loc"][1:])
+            raise ValueError(f"steps[{index}].{where}: {error['msg']}") from None
+
+
+class Matrix(_Document):
+    """One cell of the per-project enable matrix."""
+
+    kind: Literal["Matrix"] = "Matrix"
+    template: str = Field(pattern=SLUG_PATTERN)
+    project: str = Field(pattern=PROJECT_ID_PATTERN)
+    enabled: bool = True
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Scenario(_Document):
+    """A project's own scenario: a trigger plus ordered steps."""
+
+    kind: Literal["Scenario"] = "Scenario"
+    project: str = Field(pattern=PROJECT_ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t]+$")
+    enabled: bool = True
+    owner: str | None = Field(default=None, description="Renders reports as this user; default project owner.")
+    trigger: Trigger
+    steps: list[Step] = Field(min_length=1)
+
+    _owner = field_validator("owner")(lambda cls, v: None if v is None else check_email(v))
+
+
+class FileConnector(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["file"]
+    path: str = Field(min_length=1, description="Path or glob of CSV, Parquet or JSON files.")
+    format: Literal["csv", "parquet", "json"] | None = None
+
+
+class HttpConnector(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["http"]
+    url: str = Field(pattern=r"^https?://")
+    format: Literal["csv", "json"] = "csv"
+    timeout_seconds: float = Field(default=60, gt=0)
+
+
+class SqlConnector(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["sql"]
+    url_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="Env var holding a SQLAlchemy URL.")
+    query: str = Field(min_length=1)
+
+
+class PlatformConnector(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["platform"]
+    dataset_id: str = Field(min_length=1)
+    base_url_env: str = Field(default="HONEYFRAME_PLATFORM_URL", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    timeout_seconds: float = Field(default=900, gt=0)
+    poll_seconds: float = Field(default=2, gt=0)
+
+
+Connector = Annotated[FileConnector | HttpConnector | SqlConnector | PlatformConnector, Field(discriminator="type")]
+
+
+class Dataset(_Document):
+    """A project's dataset and the connector that fills it."""
+
+    kind: Literal["Dataset"] = "Dataset"
+    id: str = Field(pattern=NAME_PATTERN)
+    project: str = Field(pattern=PROJECT_ID_PATTERN)
+    table: str | None = Field(default=None, pattern=IDENTIFIER_PATTERN)
+    connector: Connector
+
+    @property
+    def table_name(self) -> str:
+        return self.table or self.id.replace("-", "_").replace(".", "_")
+
+
+class Card(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    display: Literal["metric", "table", "bar", "line"]
+    sql: str = Field(min_length=1)
+    visible_to: list[str] | None = None
+
+    _visible = field_validator("visible_to")(lambda cls, v: None if v is None else [check_email(x) for x in v])
+
+
+class Dashboard(_Document):
+    kind: Literal["Dashboard"] = "Dashboard"
+    id: str = Field(pattern=NAME_PATTERN)
+    project: str = Field(pattern=PROJECT_ID_PATTERN)
+    title: str = Field(min_length=1, max_length=200)
+    default_time_filter: TimeFilter = "last_30_days"
+    cards: list[Card] = Field(default_factory=list)
+
+
+class Agent(_Document):
+    kind: Literal["Agent"] = "Agent"
+    id: str = Field(pattern=NAME_PATTERN)
+    project: str = Field(pattern=PROJECT_ID_PATTERN)
+    model: str = Field(min_length=1)
+    system_prompt: str = ""
+    base_url_env: str = Field(default="HONEYFRAME_AGENT_BASE_URL", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    api_key_env: str = Field(default="HONEYFRAME_AGENT_API_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+
+Document = Annotated[Project | Template | Matrix | Scenario | Dataset | Dashboard | Agent, Field(discriminator="kind")]
+DOCUMENT_ADAPTER: TypeAdapter[Document] = TypeAdapter(Document)
+DOCUMENT_KINDS = ("Project", "Template", "Matrix", "Scenario", "Dataset", "Dashboard", "Agent")
+
+__all__ = [
+    "Agent",
+    "Card",
+    "Dashboard",
+    "Dataset",
+    "Document",
+    "DOCUMENT_ADAPTER",
+    "Matrix",
+    "Parameter",
+    "Project",
+    "RunRecipeStep",
+    "Scenario",
+    "Template",
+]

@@ -1,0 +1,85 @@
+"""`{{ param.NAME }}` and `{{ project.FIELD }}` substitution in template step configs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+_REFERENCE = re.compile(r"^(param|project)\.([A-Za-z_][A-Za-z0-9_]*)$")
+PROJECT_FIELDS = ("id", "name", "owner_email", "timezone")
+
+
+class RenderError(ValueError):
+    """A placeholder that cannot be resolved; `path` locates it in the step config."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+def references(value: Any) -> set[tuple[str, str]]:
+    """Every (namespace, name) a config refers to; raises on a malformed placeholder."""
+    found: set[tuple[str, str]] = set()
+
+    def visit(node: Any, path: str) -> None:
+        if isinstance(node, str):
+            for match in PLACEHOLDER.finditer(node):
+                found.add(_parse(match.group(1), path))
+        elif isinstance(node, Mapping):
+            for key, item in node.items():
+                visit(item, f"{path}.{key}")
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                visit(item, f"{path}[{index}]")
+
+    visit(value, "steps")
+    return found
+
+
+def has_placeholder(value: Any) -> bool:
+    if isinstance(value, str):
+        return PLACEHOLDER.search(value) is not None
+    if isinstance(value, Mapping):
+        return any(has_placeholder(item) for item in value.values())
+    if isinstance(value, list):
+        return any(has_placeholder(item) for item in value)
+    return False
+
+
+def render(value: Any, params: Mapping[str, Any], project: Mapping[str, Any], path: str = "steps") -> Any:
+    """Substitute placeholders. A string that is one placeholder takes the value's own type (e.g. integer)."""
+    if isinstance(value, str):
+        whole = PLACEHOLDER.fullmatch(value.strip())
+        if whole:
+            return _lookup(_parse(whole.group(1), path), params, project, path)
+        return PLACEHOLDER.sub(lambda m: str(_lookup(_parse(m.group(1), path), params, project, path)), value)
+    if isinstance(value, Mapping):
+        return {key: render(item, params, project, f"{path}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [render(item, params, project, f"{path}[{index}]") for index, item in enumerate(value)]
+    return value
+
+
+def _parse(expression: str, path: str) -> tuple[str, str]:
+    match = _REFERENCE.match(expression)
+    if not match:
+        raise RenderError(
+            path,
+            f"unsupported placeholder '{{{{ {expression} }}}}' "
+            "(use '{{ param.NAME }}' or '{{ project.FIELD }}')",
+        )
+    namespace, name = match.groups()
+    if namespace == "project" and name not in PROJECT_FIELDS:
+        raise RenderError(path, f"undefined project field '{name}' (known: {', '.join(PROJECT_FIELDS)})")
+    return namespace, name
+
+
+def _lookup(ref: tuple[str, str], params: Mapping[str, Any], project: Mapping[str, Any], path: str) -> Any:
+    namespace, name = ref
+    source = params if namespace == "param" else project
+    if name not in source or source[name] is None:
+        what = "parameter" if namespace == "param" else "project field"
+        raise RenderError(path, f"undefined {what} '{name}'")
+    return source[name]

@@ -1,0 +1,172 @@
+"""A scenario as the factory, the API and the ops see it: a store record resolved against its catalog."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
+from honeyframe_dagster.model.rendering import RenderError
+from honeyframe_dagster.model.steps import (
+    STEPS_ADAPTER,
+    RunAgentStep,
+    RunRecipeStep,
+    SendEmailReportStep,
+    Step,
+    SyncDatasetStep,
+)
+from honeyframe_dagster.model.triggers import Trigger
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be built; the message names the field and the value."""
+
+
+@dataclass(frozen=True)
+class ScenarioRecord:
+    """One row of the store's `scenarios` table, as plain data."""
+
+    id: int
+    project_id: str
+    name: str
+    enabled: bool
+    template_slug: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    trigger: Mapping[str, Any] | None = None
+    steps: list[Any] | None = None
+    owner: str | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+@dataclass
+class Catalog:
+    """Everything a scenario may refer to, loaded from the store in one go."""
+
+    projects: dict[str, Project] = field(default_factory=dict)
+    templates: dict[str, Template] = field(default_factory=dict)
+    scenarios: list[ScenarioRecord] = field(default_factory=list)
+    datasets: dict[tuple[str, str], Dataset] = field(default_factory=dict)
+    dashboards: dict[tuple[str, str], Dashboard] = field(default_factory=dict)
+    agents: dict[tuple[str, str], Agent] = field(default_factory=dict)
+
+    def scenario_named(self, project_id: str, name: str) -> ScenarioRecord | None:
+        return next((s for s in self.scenarios if s.project_id == project_id and s.name == name), None)
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """A scenario ready to become a Dagster job."""
+
+    record: ScenarioRecord
+    project: Project
+    trigger: Trigger
+    timezone: str
+    steps: tuple[Step, ...]
+    owner: str
+
+    @property
+    def id(self) -> int:
+        return self.record.id
+
+    @property
+    def template_slug(self) -> str | None:
+        return self.record.template_slug
+
+    @property
+    def enabled(self) -> bool:
+        return self.record.enabled
+
+
+def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] | None) -> ScenarioSpec:
+    """Render and check one scenario; `recipes` are the dbt nodes a run_recipe may name (None: unchecked)."""
+    project = catalog.projects.get(record.project_id)
+    if project is None:
+        raise ScenarioError(f"project: unknown project '{record.project_id}'")
+    if record.template_slug is not None:
+        template = catalog.templates.get(record.template_slug)
+        if template is None:
+            raise ScenarioError(f"template: unknown template '{record.template_slug}'")
+        trigger = template.trigger
+        try:
+            steps = template.instantiate(project, dict(record.parameters))
+        except RenderError as exc:
+            raise ScenarioError(f"template '{template.slug}' for project '{project.id}': {exc}") from None
+        except ValidationError as exc:
+            raise ScenarioError(f"template '{template.slug}' for project '{project.id}': {_first(exc)}") from None
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from None
+    else:
+        try:
+            trigger = Trigger.model_validate(record.trigger)
+            steps = STEPS_ADAPTER.validate_python(record.steps)
+        except ValidationError as exc:
+            raise ScenarioError(_first(exc)) from None
+    if not steps:
+        raise ScenarioError("steps: a scenario needs at least one step")
+    for index, step in enumerate(steps):
+        check_references(step, index, project.id, catalog, recipes)
+    if trigger.upstream is not None:
+        check_upstream(record, trigger.upstream.scenario, catalog)
+    timezone = trigger.timezone or project.timezone or "UTC"
+    return ScenarioSpec(record, project, trigger, timezone, tuple(steps), record.owner or project.owner_email)
+
+
+def check_references(
+    step: Step, index: int, project_id: str, catalog: Catalog, recipes: Collection[str] | None
+) -> None:
+    where = f"steps[{index}]"
+    if isinstance(step, RunRecipeStep) and recipes is not None:
+        for name in step.selection:
+            if name not in recipes:
+                raise ScenarioError(f"{where}.recipe: unknown recipe '{name}' (not a dbt model, seed or snapshot)")
+    elif isinstance(step, SyncDatasetStep) and (project_id, step.dataset) not in catalog.datasets:
+        raise ScenarioError(f"{where}.dataset: unknown dataset '{step.dataset}' in project '{project_id}'")
+    elif isinstance(step, RunAgentStep) and (project_id, step.agent) not in catalog.agents:
+        raise ScenarioError(f"{where}.agent: unknown agent '{step.agent}' in project '{project_id}'")
+    elif isinstance(step, SendEmailReportStep):
+        for dashboard in step.dashboard_ids:
+            if (project_id, dashboard) not in catalog.dashboards:
+                raise ScenarioError(f"{where}.dashboard_ids: unknown dashboard '{dashboard}' in project '{project_id}'")
+
+
+def upstream_name(record: ScenarioRecord, catalog: Catalog) -> str | None:
+    if record.template_slug is not None:
+        template = catalog.templates.get(record.template_slug)
+        trigger = template.trigger if template else None
+    else:
+        try:
+            trigger = Trigger.model_validate(record.trigger)
+        except ValidationError:
+            return None
+    return trigger.upstream.scenario if trigger and trigger.upstream else None
+
+
+def check_upstream(record: ScenarioRecord, name: str, catalog: Catalog) -> None:
+    seen = {record.id}
+    current = name
+    while True:
+        upstream = catalog.scenario_named(record.project_id, current)
+        if upstream is None:
+            raise ScenarioError(
+                f"trigger.upstream.scenario: unknown scenario '{current}' in project '{record.project_id}'"
+            )
+        if upstream.id in seen:
+            raise ScenarioError(f"trigger.upstream.scenario: '{name}' would make a cycle")
+        seen.add(upstream.id)
+        following = upstream_name(upstream, catalog)
+        if following is None:
+            return
+        current = following
+
+
+def _first(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    value = error.get("input")
+    shown = "" if isinstance(value, dict | list) else f" (value: {value!r})"
+    return f"{where}: {error['msg']}{shown}"

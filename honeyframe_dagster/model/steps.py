@@ -1,0 +1,135 @@
+"""The five step kinds of a scenario, discriminated by `kind`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+STEP_KINDS = ("run_recipe", "sync_dataset", "run_python", "run_agent", "send_email_report")
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
+# Conservative address check: no whitespace, no header-injection characters, one '@', a dotted or local domain.
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+RELATIVE_TIME_FILTERS = (
+    "today",
+    "yesterday",
+    "last_7_days",
+    "last_30_days",
+    "last_week",
+    "last_month",
+    "week_to_date",
+    "month_to_date",
+    "year_to_date",
+)
+
+
+def check_email(value: str) -> str:
+    if not isinstance(value, str) or len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError(f"invalid e-mail address {value!r}")
+    return value
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    parallel: bool = Field(default=False, description="Run alongside the neighbouring parallel steps.")
+    transactional: bool = Field(
+        default=True,
+        description="In a parallel group: the group's warehouse writes become visible together, "
+        "only when every step of the group succeeded. False: this step commits on its own.",
+    )
+
+
+class RunRecipeStep(_Step):
+    """`dbt build` of one or more recipes (dbt models)."""
+
+    kind: Literal["run_recipe"]
+    recipe: str | None = Field(default=None, pattern=NAME_PATTERN)
+    recipes: list[Annotated[str, Field(pattern=NAME_PATTERN)]] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if (self.recipe is None) == (self.recipes is None):
+            raise ValueError("run_recipe needs exactly one of 'recipe' or 'recipes'")
+        if self.recipes is not None and not self.recipes:
+            raise ValueError("run_recipe 'recipes' must not be empty")
+        return self
+
+    @property
+    def selection(self) -> list[str]:
+        return [self.recipe] if self.recipe is not None else list(self.recipes or [])
+
+
+class SyncDatasetStep(_Step):
+    """Run a dataset's connector and (re)load it into the warehouse."""
+
+    kind: Literal["sync_dataset"]
+    dataset: str = Field(pattern=NAME_PATTERN)
+
+
+class RunPythonStep(_Step):
+    """Run a standalone Python recipe in a subprocess through Dagster Pipes."""
+
+    kind: Literal["run_python"]
+    recipe: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    args: dict[str, Any] = Field(default_factory=dict)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+
+
+class RunAgentStep(_Step):
+    """Stream rows to an AI agent and write one result per row."""
+
+    kind: Literal["run_agent"]
+    agent: str = Field(pattern=NAME_PATTERN)
+    input: str = Field(min_length=1, description="A SQL query over the warehouse, or a dataset id.")
+    output_table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class TimeRange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: dt.datetime
+    end: dt.datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError(f"time_filter end {self.end.isoformat()} must be after start {self.start.isoformat()}")
+        return self
+
+
+TimeFilter = Literal[RELATIVE_TIME_FILTERS] | TimeRange  # type: ignore[valid-type]
+
+
+class SendEmailReportStep(_Step):
+    """Render dashboards to PDF or HTML and e-mail them."""
+
+    kind: Literal["send_email_report"]
+    dashboard_ids: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(default_factory=list)
+    recipients: list[str] = Field(min_length=1)
+    format: Literal["pdf", "html"] = "pdf"
+    time_filter: TimeFilter | None = None
+    subject: str | None = Field(default=None, max_length=200)
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, values: list[str]) -> list[str]:
+        return [check_email(value) for value in values]
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str | None) -> str | None:
+        if value is not None and ("\r" in value or "\n" in value):
+            raise ValueError(f"subject must be one line, got {value!r}")
+        return value
+
+
+Step = Annotated[
+    RunRecipeStep | SyncDatasetStep | RunPythonStep | RunAgentStep | SendEmailReportStep,
+    Field(discriminator="kind"),
+]
+STEP_ADAPTER: TypeAdapter[Step] = TypeAdapter(Step)
+STEPS_ADAPTER: TypeAdapter[list[Step]] = TypeAdapter(list[Step])

@@ -1,0 +1,69 @@
+"""The one place that reads the environment (see ../shared/contract/settings.md)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+EXAMPLES_DIR = REPO_ROOT / "examples"
+
+
+class Settings(BaseSettings):
+    """Every setting has an embedded default so that `make run` needs none of them."""
+
+    model_config = SettingsConfigDict(env_prefix="HONEYFRAME_", extra="ignore")
+
+    home: Path = Path(".honeyframe")
+    database_url: str | None = None
+    warehouse: Path | None = None
+    python_recipes_dir: Path = REPO_ROOT / "examples" / "python_recipes"
+    python_recipe_timeout_seconds: float = 600.0
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_user: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_security: str | None = None
+    smtp_from: str = "scheduler@localhost"
+    agent_base_url: str | None = None
+    agent_api_key: str | None = Field(default=None, repr=False)
+    agent_failure_ratio: float = 0.2
+    agent_concurrency: int = 4
+    agent_batch_size: int = 16
+    platform_url: str | None = None
+    # `i/n`: this code location serves the projects whose crc32(id) % n == i.
+    shard: str | None = None
+    heartbeat_seconds: float = 30.0
+    health_window_seconds: float = 90.0
+
+    @cached_property
+    def home_dir(self) -> Path:
+        path = self.home.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'scheduler.db'}"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return (self.warehouse or self.home_dir / "warehouse.duckdb").expanduser().resolve()
+
+    @property
+    def shard_slice(self) -> tuple[int, int] | None:
+        if not self.shard:
+            return None
+        index, _, count = self.shard.partition("/")
+        shard = (int(index), int(count))
+        if not 0 <= shard[0] < shard[1]:
+            raise ValueError(f"HONEYFRAME_SHARD={self.shard!r}: expected 'i/n' with 0 <= i < n")
+        return shard
+
+
+def get_settings() -> Settings:
+    return Settings()

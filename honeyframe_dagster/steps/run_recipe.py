@@ -1,0 +1,54 @@
+"""`run_recipe`: `dbt build` of the step's recipes (and what they are built from) through dagster-dbt."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from dagster import (
+    AssetMaterialization,
+    Failure,
+    In,
+    MetadataValue,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
+    op,
+)
+from dagster_dbt import DbtCliResource
+
+from honeyframe_dagster.dbt import TRANSLATOR, load_manifest, recipe_names
+from honeyframe_dagster.model.steps import RunRecipeStep
+from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
+from honeyframe_dagster.resources.warehouse import WarehouseResource
+from honeyframe_dagster.steps.context import current_step
+
+
+@op(name="run_recipe", ins={"after": In(Nothing)}, out=Out(Nothing), tags={"kind": "dbt"})
+def run_recipe_op(
+    context: OpExecutionContext, dbt: DbtCliResource, scenarios: ScenarioStoreResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    run = current_step(context, scenarios, RunRecipeStep)
+    manifest = load_manifest()
+    known = recipe_names(manifest)
+    unknown = [name for name in run.step.selection if name not in known]
+    if unknown:
+        # Checked here, before dbt runs: a name is only ever passed to dbt as a validated node name.
+        raise Failure(f"unknown recipe(s): {', '.join(repr(n) for n in unknown)} (not dbt models)")
+    warehouse.export_for_dbt()
+    selection = [f"+{name}" for name in run.step.selection]
+    invocation = dbt.cli(
+        ["build", "--select", *selection], manifest=manifest, dagster_dbt_translator=TRANSLATOR, context=context
+    )
+    built: list[str] = []
+    for event in invocation.stream():
+        if isinstance(event, AssetMaterialization):
+            built.append(event.asset_key.to_user_string())
+        yield event
+    yield Output(
+        None,
+        metadata={
+            "recipes": MetadataValue.text(", ".join(run.step.selection)),
+            "dbt models built": len(built),
+            "assets": MetadataValue.text(", ".join(built)),
+        },
+    )

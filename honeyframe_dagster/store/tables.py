@@ -1,0 +1,140 @@
+"""The scenario store's schema (SQLAlchemy 2). Alembic migrations under `migrations/` create it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps none of the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        return None if value is None else value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, dt.datetime: UTCDateTime}
+
+
+class _Timestamps:
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ProjectRow(_Timestamps, Base):
+    __tablename__ = "projects"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner_email: Mapped[str] = mapped_column(String(254))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+
+class TemplateRow(_Timestamps, Base):
+    __tablename__ = "templates"
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    default_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The validated Template document (parameters, trigger, steps) as JSON.
+    document: Mapped[dict[str, Any]]
+
+
+class ScenarioRow(_Timestamps, Base):
+    """A project's own scenario, or one cell of the enable matrix (`template_slug` set)."""
+
+    __tablename__ = "scenarios"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    template_slug: Mapped[str | None] = mapped_column(ForeignKey("templates.slug", ondelete="CASCADE"))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    trigger: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    steps: Mapped[list[Any] | None] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    owner: Mapped[str | None] = mapped_column(String(254))
+    # Where a migrated scenario came from (legacy table and row id), so a re-run creates no duplicates.
+    source_table: Mapped[str | None] = mapped_column(String(64))
+    source_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index(
+            "uq_scenarios_project_name",
+            "project_id",
+            "name",
+            unique=True,
+            sqlite_where=text("template_slug IS NULL"),
+            postgresql_where=text("template_slug IS NULL"),
+        ),
+        Index(
+            "uq_scenarios_project_template",
+            "project_id",
+            "template_slug",
+            unique=True,
+            sqlite_where=text("template_slug IS NOT NULL"),
+            postgresql_where=text("template_slug IS NOT NULL"),
+        ),
+        UniqueConstraint("source_table", "source_id", name="uq_scenarios_source"),
+    )
+
+
+class _ProjectObject(_Timestamps):
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    document: Mapped[dict[str, Any]]
+
+
+class DatasetRow(_ProjectObject, Base):
+    __tablename__ = "datasets"
+
+
+class DashboardRow(_ProjectObject, Base):
+    __tablename__ = "dashboards"
+
+
+class AgentRow(_ProjectObject, Base):
+    __tablename__ = "agents"
+
+
+class ApiTokenRow(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Projects the token may act on; empty with is_admin means every project.
+    projects: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SchedulerWorkerRow(Base):
+    __tablename__ = "scheduler_workers"
+    worker_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(index=True)
+    current_scenario_id: Mapped[int | None] = mapped_column(Integer)

@@ -1,0 +1,179 @@
+"""Upserts of documents into the store, checked as a whole before commit (all or nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from honeyframe_dagster.model.documents import (
+    Agent,
+    Dashboard,
+    Dataset,
+    Document,
+    Matrix,
+    Project,
+    Scenario,
+    Template,
+)
+from honeyframe_dagster.model.scenario import ScenarioError, resolve
+from honeyframe_dagster.store.catalog import load_catalog
+from honeyframe_dagster.store.tables import (
+    AgentRow,
+    DashboardRow,
+    DatasetRow,
+    ProjectRow,
+    ScenarioRow,
+    TemplateRow,
+)
+
+# Documents are written in this order so that references within one call resolve.
+APPLY_ORDER = ("Project", "Template", "Dataset", "Dashboard", "Agent", "Matrix", "Scenario")
+
+
+class ApplyError(ValueError):
+    """A document that cannot be written; `index` is its position in the call."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+@dataclass
+class Written:
+    """What one document became: the scenario ids it touched (for re-checking) and whether it was new."""
+
+    scenario_ids: list[int]
+    created: bool
+
+
+def apply_documents(session: Session, documents: Sequence[Document], recipes: Collection[str] | None) -> None:
+    """Upsert every document in the session, then re-check every scenario they touch. Raises ApplyError."""
+    touched: dict[int, int] = {}
+    order = sorted(range(len(documents)), key=lambda i: APPLY_ORDER.index(documents[i].kind))
+    for index in order:
+        try:
+            written = upsert(session, documents[index])
+        except ScenarioError as exc:
+            raise ApplyError(index, str(exc)) from None
+        for scenario_id in written.scenario_ids:
+            touched.setdefault(scenario_id, index)
+    session.flush()
+    catalog = load_catalog(session)
+    by_id = {record.id: record for record in catalog.scenarios}
+    for scenario_id, index in touched.items():
+        record = by_id.get(scenario_id)
+        if record is None:
+            continue
+        try:
+            resolve(record, catalog, recipes)
+        except ScenarioError as exc:
+            raise ApplyError(index, f"scenario '{record.name}' of project '{record.project_id}': {exc}") from None
+
+
+def upsert(session: Session, document: Document) -> Written:
+    match document:
+        case Project():
+            return upsert_project(session, document)
+        case Template():
+            return upsert_template(session, document)
+        case Matrix():
+            return upsert_matrix(session, document)
+        case Scenario():
+            return upsert_scenario(session, document)
+        case Dataset() | Dashboard() | Agent():
+            return upsert_project_object(session, document)
+    raise AssertionError(f"unhandled document kind {document.kind}")
+
+
+def upsert_project(session: Session, document: Project) -> Written:
+    row = session.get(ProjectRow, document.id)
+    created = row is None
+    if row is None:
+        row = ProjectRow(id=document.id)
+        session.add(row)
+    row.name, row.owner_email, row.timezone = document.name, document.owner_email, document.timezone
+    touched: list[int] = []
+    if created:
+        session.flush()
+        # Templates marked default_enabled are on for projects created after them.
+        for template in session.scalars(select(TemplateRow).where(TemplateRow.default_enabled.is_(True))):
+            cell = ScenarioRow(
+                project_id=document.id, name=template.slug, template_slug=template.slug, enabled=True, parameters={}
+            )
+            session.add(cell)
+            session.flush()
+            touched.append(cell.id)
+    return Written(touched, created)
+
+
+def upsert_template(session: Session, document: Template) -> Written:
+    row = session.get(TemplateRow, document.slug)
+    created = row is None
+    if row is None:
+        row = TemplateRow(slug=document.slug)
+        session.add(row)
+    row.display_name, row.default_enabled = document.display_name, document.default_enabled
+    row.document = document.model_dump(mode="json", exclude={"kind"})
+    cells = session.scalars(select(ScenarioRow.id).where(ScenarioRow.template_slug == document.slug))
+    return Written(list(cells), created)
+
+
+def upsert_matrix(session: Session, document: Matrix) -> Written:
+    if session.get(TemplateRow, document.template) is None:
+        raise ScenarioError(f"template: unknown template '{document.template}'")
+    if session.get(ProjectRow, document.project) is None:
+        raise ScenarioError(f"project: unknown project '{document.project}'")
+    row = session.scalar(
+        select(ScenarioRow).where(
+            ScenarioRow.project_id == document.project, ScenarioRow.template_slug == document.template
+        )
+    )
+    created = row is None
+    if row is None:
+        row = ScenarioRow(project_id=document.project, name=document.template, template_slug=document.template)
+        session.add(row)
+    row.enabled, row.parameters = document.enabled, dict(document.parameters)
+    session.flush()
+    return Written([row.id], created)
+
+
+def upsert_scenario(session: Session, document: Scenario) -> Written:
+    if session.get(ProjectRow, document.project) is None:
+        raise ScenarioError(f"project: unknown project '{document.project}'")
+    row = session.scalar(
+        select(ScenarioRow).where(
+            ScenarioRow.project_id == document.project,
+            ScenarioRow.name == document.name,
+            ScenarioRow.template_slug.is_(None),
+        )
+    )
+    created = row is None
+    if row is None:
+        row = ScenarioRow(project_id=document.project, name=document.name)
+        session.add(row)
+    write_scenario_fields(row, document)
+    session.flush()
+    return Written([row.id], created)
+
+
+def write_scenario_fields(row: ScenarioRow, document: Scenario) -> None:
+    row.enabled, row.owner = document.enabled, document.owner
+    row.trigger = document.trigger.model_dump(mode="json", exclude_none=True)
+    row.steps = [step.model_dump(mode="json", exclude_none=True) for step in document.steps]
+
+
+def upsert_project_object(session: Session, document: Dataset | Dashboard | Agent) -> Written:
+    if session.get(ProjectRow, document.project) is None:
+        raise ScenarioError(f"project: unknown project '{document.project}'")
+    table = {"Dataset": DatasetRow, "Dashboard": DashboardRow, "Agent": AgentRow}[document.kind]
+    row = session.get(table, (document.project, document.id))
+    created = row is None
+    if row is None:
+        row = table(project_id=document.project, id=document.id)
+        session.add(row)
+    row.document = document.model_dump(mode="json")
+    # Adding or changing a dataset, dashboard or agent cannot break a scenario that refers to it.
+    return Written([], created)
