@@ -29,8 +29,9 @@ from honeyframe_dagster.store.tables import (
     TemplateRow,
 )
 
-# Documents are written in this order so that references within one call resolve.
-APPLY_ORDER = ("Project", "Template", "Dataset", "Dashboard", "Agent", "Matrix", "Scenario")
+# Documents are written in this order so that references within one call resolve, and so that a project
+# created in the same call as a `default_enabled` template gets that template.
+APPLY_ORDER = ("Template", "Project", "Dataset", "Dashboard", "Agent", "Matrix", "Scenario")
 
 
 class ApplyError(ValueError):
@@ -95,18 +96,17 @@ def upsert_project(session: Session, document: Project) -> Written:
         row = ProjectRow(id=document.id)
         session.add(row)
     row.name, row.owner_email, row.timezone = document.name, document.owner_email, document.timezone
-    touched: list[int] = []
     if created:
         session.flush()
-        # Templates marked default_enabled are on for projects created after them.
+        # Templates marked default_enabled are on for projects created after them. A cell whose template needs
+        # parameter values is not re-checked here: it shows as broken in `honeyframe list` until a Matrix sets them.
         for template in session.scalars(select(TemplateRow).where(TemplateRow.default_enabled.is_(True))):
-            cell = ScenarioRow(
-                project_id=document.id, name=template.slug, template_slug=template.slug, enabled=True, parameters={}
+            session.add(
+                ScenarioRow(
+                    project_id=document.id, name=template.slug, template_slug=template.slug, enabled=True, parameters={}
+                )
             )
-            session.add(cell)
-            session.flush()
-            touched.append(cell.id)
-    return Written(touched, created)
+    return Written([], created)
 
 
 def upsert_template(session: Session, document: Template) -> Written:

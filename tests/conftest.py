@@ -1,0 +1,110 @@
+"""Shared fixtures: every test gets its own HONEYFRAME_HOME, store, warehouse and Dagster instance."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, Definitions, instance_for_test
+
+from honeyframe_dagster.cli import main as honeyframe
+
+CONTRACT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "contract"
+PROJECTS_YAML = """
+kind: Project
+id: acme-sales
+name: Acme Sales
+owner_email: ana@acme.example
+timezone: Europe/Berlin
+---
+kind: Project
+id: acme-ops
+name: Acme Operations
+owner_email: olaf@acme.example
+"""
+
+
+@pytest.fixture
+def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "honeyframe"
+    home.mkdir()
+    monkeypatch.setenv("HONEYFRAME_HOME", str(home))
+    monkeypatch.setenv("HONEYFRAME_WAREHOUSE", str(home / "warehouse.duckdb"))
+    monkeypatch.delenv("HONEYFRAME_DATABASE_URL", raising=False)
+    monkeypatch.delenv("HONEYFRAME_SHARD", raising=False)
+    return home
+
+
+ApplyYaml = Callable[[str], int]
+
+
+@pytest.fixture
+def apply_yaml(hf_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> ApplyYaml:
+    """`honeyframe apply` on a YAML text; returns the exit code (output stays in capsys)."""
+    counter = iter(range(10_000))
+
+    def apply(text: str) -> int:
+        path = tmp_path / f"docs-{next(counter)}.yaml"
+        path.write_text(textwrap.dedent(text))
+        return honeyframe(["apply", str(path)])
+
+    return apply
+
+
+@pytest.fixture
+def projects(apply_yaml: ApplyYaml) -> None:
+    assert apply_yaml(PROJECTS_YAML) == 0
+
+
+@pytest.fixture
+def load_defs(hf_home: Path) -> Callable[[], Definitions]:
+    from honeyframe_dagster.definitions import load_definitions
+
+    return load_definitions
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Iterator[DagsterInstance]:
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    with instance_for_test(temp_dir=str(home)) as test_instance:
+        yield test_instance
+
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Runs the test on the SQLite default and on a fresh Postgres database (127.0.0.1:5432)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{hf_home / 'scheduler.db'}"
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"honeyframe_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    monkeypatch.setenv("HONEYFRAME_DATABASE_URL", url)
+    try:
+        yield url
+    finally:
+        from honeyframe_dagster.store.engine import get_engine
+
+        get_engine(url).dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def contract_documents() -> list[dict]:
+    import yaml
+
+    return [doc for doc in yaml.safe_load_all((CONTRACT_DIR / "documents.yaml").read_text()) if doc]

@@ -1,0 +1,99 @@
+"""`honeyframe apply`: validation errors name file, document, field and value; all or nothing; idempotent."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from honeyframe_dagster.boot import boot
+from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
+from tests.conftest import CONTRACT_DIR, ApplyYaml
+
+SCENARIO = """
+kind: Scenario
+project: acme-sales
+name: revenue
+trigger: {cron: "0 6 * * *"}
+steps:
+  - kind: run_recipe
+    recipe: mart_revenue
+"""
+
+
+def counts() -> tuple[int, int, int]:
+    with Session(boot(get_settings())) as session:
+        return tuple(
+            session.scalar(select(func.count()).select_from(t)) for t in (ProjectRow, TemplateRow, ScenarioRow)
+        )
+
+
+def test_contract_documents_apply_and_reapply_idempotently(apply_yaml: ApplyYaml, capsys) -> None:
+    contract = (CONTRACT_DIR / "documents.yaml").read_text()
+    ops_project = "kind: Project\nid: acme-ops\nname: Ops\nowner_email: olaf@acme.example\n---\n"
+    assert apply_yaml(ops_project + contract) == 0
+    first = counts()
+    assert first == (2, 1, 2)
+    assert apply_yaml(ops_project + contract) == 0
+    assert counts() == first
+
+
+def test_one_bad_document_writes_nothing(apply_yaml: ApplyYaml, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = SCENARIO.replace("name: revenue", "name: broken").replace('"0 6 * * *"', '"0 25 * * *"')
+    text = "kind: Project\nid: acme-sales\nname: Acme\nowner_email: ana@acme.example\n---" + SCENARIO + "---" + bad
+    assert apply_yaml(text) == 1
+    err = capsys.readouterr().err
+    assert "docs-0.yaml: document[2]: trigger.cron: invalid cron expression '0 25 * * *'" in err
+    assert "nothing was applied" in err
+    assert counts() == (0, 0, 0)
+
+
+def test_reference_errors_are_checked_before_commit(apply_yaml: ApplyYaml, projects: None, capsys) -> None:
+    unknown_recipe = SCENARIO.replace("mart_revenue", "mart_of_nothing")
+    assert apply_yaml(SCENARIO.replace("name: revenue", "name: ok") + "---" + unknown_recipe) == 1
+    err = capsys.readouterr().err
+    assert "document[1]" in err and "steps[0].recipe: unknown recipe 'mart_of_nothing'" in err
+    assert counts() == (2, 0, 0)
+    matrix = "kind: Matrix\ntemplate: nope\nproject: acme-sales\n"
+    assert apply_yaml(matrix) == 1
+    assert "template: unknown template 'nope'" in capsys.readouterr().err
+
+
+def test_matrix_missing_parameter_is_refused(
+    apply_yaml: ApplyYaml, projects: None, capsys, contract_documents: list[dict]
+) -> None:
+    template = yaml.safe_dump(contract_documents[1])
+    matrix = "kind: Matrix\ntemplate: nightly-mart-refresh\nproject: acme-ops\nenabled: true\n"
+    assert apply_yaml(template + "---\n" + matrix) == 1
+    assert "parameter 'mart_recipe' of template 'nightly-mart-refresh' has no value" in capsys.readouterr().err
+    assert counts() == (2, 0, 0)
+
+
+def test_default_enabled_template_is_on_for_projects_created_after_it(apply_yaml: ApplyYaml, capsys) -> None:
+    template = """
+kind: Template
+slug: kpis
+display_name: KPIs
+default_enabled: true
+trigger: {cron: "0 7 * * *"}
+steps: [{kind: run_recipe, recipe: mart_ops_kpis}]
+"""
+    assert apply_yaml("kind: Project\nid: before\nname: B\nowner_email: b@x.example\n") == 0
+    assert apply_yaml(template) == 0
+    assert apply_yaml("kind: Project\nid: after\nname: A\nowner_email: a@x.example\n") == 0
+    with Session(boot(get_settings())) as session:
+        cells = session.execute(
+            select(ScenarioRow.project_id, ScenarioRow.enabled).where(ScenarioRow.template_slug == "kpis")
+        ).all()
+    assert cells == [("after", True)]
+
+
+def test_unknown_kind_and_missing_file_are_clear(apply_yaml: ApplyYaml, capsys, tmp_path) -> None:
+    assert apply_yaml("kind: Widget\nid: x\n") == 1
+    assert "kind: unknown document kind 'Widget'" in capsys.readouterr().err
+    from honeyframe_dagster.cli import main
+
+    assert main(["apply", str(tmp_path / "missing.yaml")]) == 1
+    assert "missing.yaml: no such file or directory" in capsys.readouterr().err

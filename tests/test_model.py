@@ -1,0 +1,118 @@
+"""The scenario model: the product doc's template, rendering, triggers and their errors."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from honeyframe_dagster.model.documents import DOCUMENT_ADAPTER, Project, Template
+from honeyframe_dagster.model.steps import RunRecipeStep, SendEmailReportStep
+from honeyframe_dagster.model.triggers import Trigger
+
+PRODUCT_DOC_TEMPLATE = """
+slug: nightly-mart-refresh
+display_name: Nightly mart refresh
+parameters:
+  - name: mart_recipe
+    type: recipe_ref
+trigger:
+  cron: "0 2 * * *"
+steps:
+  - kind: run_recipe
+    recipe: "{{ param.mart_recipe }}"
+  - kind: send_email_report
+    dashboard_ids: []
+    recipients:
+      - "{{ project.owner_email }}"
+"""
+ACME = Project(id="acme-sales", name="Acme Sales", owner_email="ana@acme.example")
+
+
+def test_product_doc_template_loads_unchanged_and_renders() -> None:
+    template = Template.model_validate(yaml.safe_load(PRODUCT_DOC_TEMPLATE))
+    assert template.default_enabled is False
+    recipe, email = template.instantiate(ACME, {"mart_recipe": "mart_revenue"})
+    assert isinstance(recipe, RunRecipeStep) and recipe.selection == ["mart_revenue"]
+    assert isinstance(email, SendEmailReportStep) and email.recipients == ["ana@acme.example"]
+
+
+def test_every_contract_document_parses(contract_documents: list[dict]) -> None:
+    kinds = [DOCUMENT_ADAPTER.validate_python(raw).kind for raw in contract_documents]
+    assert kinds == ["Project", "Template", "Matrix", "Scenario", "Dataset", "Dashboard", "Agent"]
+
+
+def test_integer_parameter_keeps_its_type_and_strings_interpolate() -> None:
+    template = Template.model_validate(
+        {
+            "slug": "py",
+            "display_name": "Python",
+            "parameters": [{"name": "days", "type": "integer", "default": 7}],
+            "trigger": {"interval_seconds": 3600},
+            "steps": [
+                {
+                    "kind": "run_python",
+                    "recipe": "score_inventory",
+                    "args": {"horizon": "{{ param.days }}", "label": "p-{{ project.id }}"},
+                }
+            ],
+        }
+    )
+    (step,) = template.instantiate(ACME, {})
+    assert step.args == {"horizon": 7, "label": "p-acme-sales"}
+    (step,) = template.instantiate(ACME, {"days": "14"})
+    assert step.args["horizon"] == 14
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({}, "parameter 'mart_recipe' of template 'nightly-mart-refresh' has no value"),
+        ({"mart_recipe": "x", "other": 1}, "unknown parameter(s) for template 'nightly-mart-refresh': other"),
+        ({"mart_recipe": ""}, "parameter 'mart_recipe' must be a non-empty string"),
+    ],
+)
+def test_instantiation_errors_name_the_parameter(values: dict, message: str) -> None:
+    template = Template.model_validate(yaml.safe_load(PRODUCT_DOC_TEMPLATE))
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        template.instantiate(ACME, values)
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ({"kind": "run_recipe", "recipe": "{{ param.nope }}"}, "undefined parameter 'nope'"),
+        ({"kind": "run_recipe", "recipe": "{{ project.budget }}"}, "undefined project field 'budget'"),
+        ({"kind": "run_recipe", "recipe": "{{ env.HOME }}"}, "unsupported placeholder"),
+        ({"kind": "teleport"}, "unknown step kind 'teleport'"),
+        ({"kind": "run_recipe", "recipe": "x", "color": "red"}, r"steps\[0\].color: Extra inputs are not permitted"),
+    ],
+)
+def test_template_shape_errors_name_the_field(step: dict, message: str) -> None:
+    raw = yaml.safe_load(PRODUCT_DOC_TEMPLATE) | {"steps": [step]}
+    with pytest.raises(ValidationError, match=message):
+        Template.model_validate(raw)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "message"),
+    [
+        ({"cron": "0 2 * *"}, "invalid cron expression '0 2 \\* \\*'"),
+        ({"cron": "61 * * * *"}, "invalid cron expression"),
+        ({"cron": "@daily"}, "invalid cron expression"),
+        ({"interval_seconds": 59}, "interval_seconds must be >= 60, got 59"),
+        ({"cron": "0 2 * * *", "timezone": "Mars/Olympus"}, "unknown timezone 'Mars/Olympus'"),
+        ({"cron": "0 2 * * *", "interval_seconds": 3600}, "exactly one of cron, interval_seconds, upstream"),
+        ({}, "exactly one of"),
+    ],
+)
+def test_trigger_errors(trigger: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Trigger.model_validate(trigger)
+
+
+def test_recipients_refuse_header_injection() -> None:
+    with pytest.raises(ValidationError, match="invalid e-mail address"):
+        SendEmailReportStep.model_validate(
+            {"kind": "send_email_report", "recipients": ["a@b.example\r\nBcc: evil@x.example"]}
+        )

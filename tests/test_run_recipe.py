@@ -1,0 +1,102 @@
+"""Executing scenario jobs for real: dbt builds marts in DuckDB; the dagster CLI backfills partitions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, Definitions
+from dagster._core.instance.ref import InstanceRef
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from honeyframe_dagster.boot import boot
+from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.store.tables import ScenarioRow
+from tests.conftest import ApplyYaml
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIO = """
+kind: Scenario
+project: acme-ops
+name: revenue build
+trigger: {cron: "0 6 * * *", timezone: Europe/Berlin}
+steps:
+  - kind: run_recipe
+    recipe: mart_revenue
+"""
+
+
+def test_run_recipe_builds_the_mart_and_records_materializations(
+    apply_yaml: ApplyYaml,
+    projects: None,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+    hf_home: Path,
+) -> None:
+    assert apply_yaml(SCENARIO) == 0
+    job = load_defs().get_job_def("acme_ops__revenue_build")
+    result = job.execute_in_process(instance=instance, partition_key="2026-11-20")
+    assert result.success
+    assert result.dagster_run.tags["honeyframe/project_id"] == "acme-ops"
+    assert result.dagster_run.tags["dagster/partition"] == "2026-11-20"
+    with duckdb.connect(str(hf_home / "warehouse.duckdb"), read_only=True) as warehouse:
+        rows, amount = warehouse.execute("select count(*), sum(amount) from mart_revenue").fetchone()
+    assert rows > 0 and amount > 0
+    materialized = [e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
+    assert AssetKey("mart_revenue") in materialized and AssetKey("stg_orders") in materialized
+    latest = instance.get_latest_materialization_event(AssetKey("mart_revenue"))
+    assert latest is not None and latest.run_id == result.run_id
+    (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    assert output.step_output_data.metadata["dbt models built"].value == len(materialized)
+
+
+def test_an_unknown_recipe_fails_the_op_before_dbt_runs(
+    apply_yaml: ApplyYaml,
+    projects: None,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+    hf_home: Path,
+) -> None:
+    assert apply_yaml(SCENARIO) == 0
+    job = load_defs().get_job_def("acme_ops__revenue_build")
+    with Session(boot(get_settings())) as session, session.begin():
+        session.execute(update(ScenarioRow).values(steps=[{"kind": "run_recipe", "recipe": "mart_gone; rm -rf /"}]))
+    result = job.execute_in_process(instance=instance, partition_key="2026-11-20", raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "mart_gone; rm -rf /" in failure.step_failure_data.error.message
+    assert not (hf_home / "warehouse.duckdb").exists()
+
+
+def test_dagster_job_backfill_over_two_partitions_queues_two_runs(
+    apply_yaml: ApplyYaml, projects: None, tmp_path: Path
+) -> None:
+    assert apply_yaml(SCENARIO) == 0
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
+    command = [
+        str(Path(sys.executable).with_name("dagster")),
+        "job",
+        "backfill",
+        "-w",
+        str(REPO / "workspace.yaml"),
+        "-j",
+        "acme_ops__revenue_build",
+        "--partitions",
+        "2026-11-01,2026-11-02",
+        "--noprompt",
+    ]
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+        runs = instance.get_runs()
+    assert sorted(run.tags["dagster/partition"] for run in runs) == ["2026-11-01", "2026-11-02"]
+    for run in runs:
+        assert run.status == DagsterRunStatus.QUEUED
+        assert run.tags["honeyframe/project_id"] == "acme-ops" and "dagster/backfill" in run.tags
