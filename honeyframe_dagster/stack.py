@@ -1,0 +1,201 @@
+"""`honeyframe up`: the whole system on one machine — code server(s), Dagster webserver and daemon, REST API and a
+local mail sink — started in order, supervised, and stopped together on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from honeyframe_dagster.boot import boot
+from honeyframe_dagster.dbt import ensure_manifest
+from honeyframe_dagster.factory.naming import LOCATION_NAME
+from honeyframe_dagster.settings import EXAMPLES_DIR, REPO_ROOT, Settings, get_settings
+from honeyframe_dagster.store.tables import ProjectRow
+
+HOST = "127.0.0.1"
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Process:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        print(f"[honeyframe] starting {self.name}: {' '.join(self.argv)}", flush=True)
+        # Own process group, so that stopping it also stops the children it spawns (e.g. code server workers).
+        self.popen = subprocess.Popen(self.argv, env=self.env, cwd=REPO_ROOT, start_new_session=True)
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+
+
+def wait_until(check: object, what: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"{what} did not come up within {timeout:.0f}s")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL we built
+            return response.status < 500
+    except OSError:
+        return False
+
+
+def prepare_dagster_home(settings: Settings, env: dict[str, str]) -> Path:
+    """DAGSTER_HOME defaults to $HONEYFRAME_HOME/dagster with the repo's dagster.yaml; the schema is migrated
+    before webserver and daemon start, since both starting on a fresh SQLite instance race on it."""
+    if "DAGSTER_HOME" in os.environ:
+        home = Path(os.environ["DAGSTER_HOME"]).resolve()
+    else:
+        home = settings.home_dir / "dagster"
+        home.mkdir(parents=True, exist_ok=True)
+        # Postgres storage (dagster-postgres) when configured, else SQLite files under DAGSTER_HOME.
+        config = "dagster.postgres.yaml" if os.environ.get("HONEYFRAME_DAGSTER_POSTGRES_URL") else "dagster.yaml"
+        shutil.copyfile(REPO_ROOT / config, home / "dagster.yaml")
+    env["DAGSTER_HOME"] = str(home)
+    subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    return home
+
+
+def load_examples_on_first_boot(settings: Settings) -> None:
+    from honeyframe_dagster.cli import main as honeyframe
+
+    with Session(boot(settings)) as session:
+        empty = session.scalar(select(func.count()).select_from(ProjectRow)) == 0
+    if empty and honeyframe(["apply", str(EXAMPLES_DIR)]) != 0:
+        raise RuntimeError("the examples did not apply")
+
+
+def write_workspace(settings: Settings, locations: list[tuple[str, int]]) -> Path:
+    lines = ["load_from:"]
+    for name, port in locations:
+        lines += ["  - grpc_server:", f"      host: {HOST}", f"      port: {port}", f"      location_name: {name}"]
+    path = settings.home_dir / "workspace.grpc.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def up() -> int:
+    settings = get_settings()
+    env = {
+        **os.environ,
+        "HONEYFRAME_HOME": str(settings.home_dir),
+        "HONEYFRAME_DAGSTER_URL": f"http://{HOST}:{settings.ui_port}",
+        "DAGSTER_DISABLE_TELEMETRY": "yes",
+    }
+    boot(settings)
+    ensure_manifest()
+    load_examples_on_first_boot(settings)
+    prepare_dagster_home(settings, env)
+
+    count = settings.code_locations
+    locations = [
+        (LOCATION_NAME if count == 1 else f"{LOCATION_NAME}_{index}", settings.code_server_port + index)
+        for index in range(count)
+    ]
+    code_servers = [
+        Process(
+            name,
+            [
+                str(BIN / "dagster"),
+                "code-server",
+                "start",
+                "-m",
+                "honeyframe_dagster.definitions",
+                "-h",
+                HOST,
+                "-p",
+                str(port),
+                "--location-name",
+                name,
+            ],
+            {**env, **({"HONEYFRAME_SHARD": f"{index}/{count}"} if count > 1 else {})},
+        )
+        for index, (name, port) in enumerate(locations)
+    ]
+    workspace = str(write_workspace(settings, locations))
+    processes = [
+        *code_servers,
+        Process(
+            "dagster-webserver",
+            [str(BIN / "dagster-webserver"), "-w", workspace, "-h", HOST, "-p", str(settings.ui_port)],
+            env,
+        ),
+        Process("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace], env),
+        Process("api", [str(BIN / "uvicorn"), "api.main:app", "--host", HOST, "--port", str(settings.api_port)], env),
+    ]
+    if "HONEYFRAME_SMTP_HOST" not in os.environ:
+        processes.insert(0, Process("mail-sink", [str(BIN / "honeyframe"), "mailsink"], env))
+
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        for process in processes:
+            process.start()
+            if process in code_servers:
+                port = dict(locations)[process.name]
+                wait_until(lambda port=port: port_open(port), f"code server {process.name}")
+        wait_until(lambda: http_ok(f"http://{HOST}:{settings.ui_port}/server_info"), "the Dagster webserver")
+        wait_until(lambda: port_open(settings.api_port), "the REST API")
+        print(
+            f"[honeyframe] Dagster UI: http://{HOST}:{settings.ui_port}  REST API: http://{HOST}:"
+            f"{settings.api_port}/docs  (Ctrl-C stops everything)",
+            flush=True,
+        )
+        while not stopping:
+            exited = [p for p in processes if p.popen is not None and p.popen.poll() is not None]
+            if exited:
+                print(
+                    f"[honeyframe] {exited[0].name} exited with {exited[0].popen.returncode}; stopping",  # type: ignore[union-attr]
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        deadline = time.monotonic() + 20
+        for process in processes:
+            if process.popen is not None:
+                try:
+                    process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    process.kill()
