@@ -158,6 +158,8 @@ def up() -> int:
         processes.insert(0, Process("mail-sink", [str(BIN / "honeyframe"), "mailsink"], env))
 
     stopping = False
+    # `make run` is our parent: if it is killed (SIGTERM to make does not reach us), stop as well.
+    parent = os.getppid()
 
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -178,7 +180,7 @@ def up() -> int:
             f"{settings.api_port}/docs  (Ctrl-C stops everything)",
             flush=True,
         )
-        while not stopping:
+        while not stopping and os.getppid() == parent:
             exited = [p for p in processes if p.popen is not None and p.popen.poll() is not None]
             if exited:
                 print(
