@@ -27,7 +27,7 @@ name: revenue build
 trigger: {cron: "0 6 * * *", timezone: Europe/Berlin}
 steps:
   - kind: run_recipe
-    recipe: mart_revenue
+    recipes: [mart_revenue, mart_ops_kpis]
 """
 
 
@@ -46,9 +46,10 @@ def test_run_recipe_builds_the_mart_and_records_materializations(
     assert result.dagster_run.tags["dagster/partition"] == "2026-11-20"
     with duckdb.connect(str(hf_home / "warehouse.duckdb"), read_only=True) as warehouse:
         rows, amount = warehouse.execute("select count(*), sum(amount) from mart_revenue").fetchone()
-    assert rows > 0 and amount > 0
+        (kpi_days,) = warehouse.execute("select count(*) from mart_ops_kpis").fetchone()
+    assert rows > 0 and amount > 0 and kpi_days > 0
     materialized = [e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
-    assert AssetKey("mart_revenue") in materialized and AssetKey("stg_orders") in materialized
+    assert {AssetKey("mart_revenue"), AssetKey("mart_ops_kpis"), AssetKey("stg_orders")} <= set(materialized)
     latest = instance.get_latest_materialization_event(AssetKey("mart_revenue"))
     assert latest is not None and latest.run_id == result.run_id
     (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]

@@ -35,15 +35,18 @@ def run_recipe_op(
         # Checked here, before dbt runs: a name is only ever passed to dbt as a validated node name.
         raise Failure(f"unknown recipe(s): {', '.join(repr(n) for n in unknown)} (not dbt models)")
     warehouse.export_for_dbt()
-    selection = [f"+{name}" for name in run.step.selection]
-    invocation = dbt.cli(
-        ["build", "--select", *selection], manifest=manifest, dagster_dbt_translator=TRANSLATOR, context=context
-    )
+    # One space-separated --select value: dagster-dbt reads a single value after the flag.
+    selection = " ".join(f"+{name}" for name in run.step.selection)
     built: list[str] = []
-    for event in invocation.stream():
-        if isinstance(event, AssetMaterialization):
-            built.append(event.asset_key.to_user_string())
-        yield event
+    # dbt opens the DuckDB file for the whole build: hold the writers' lock so parallel steps wait, not fail.
+    with warehouse.exclusive():
+        invocation = dbt.cli(
+            ["build", "--select", selection], manifest=manifest, dagster_dbt_translator=TRANSLATOR, context=context
+        )
+        for event in invocation.stream():
+            if isinstance(event, AssetMaterialization):
+                built.append(event.asset_key.to_user_string())
+            yield event
     yield Output(
         None,
         metadata={
