@@ -6,6 +6,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.factory.naming import in_shard
+from honeyframe_dagster.legacy.drift import check_drift
+from honeyframe_dagster.legacy.migrate import migrate_legacy
 from honeyframe_dagster.model.scenario import Catalog
 from honeyframe_dagster.settings import Settings
 from honeyframe_dagster.store import schema
@@ -15,9 +17,14 @@ from honeyframe_dagster.store.tables import ProjectRow
 
 
 def boot(settings: Settings) -> Engine:
-    """Bring the store's schema up to date and return its engine."""
+    """Upgrade the store's schema, migrate legacy schedules, refuse to go on if any are left; return the engine.
+
+    Raises `SchemaDriftError` (honeyframe_dagster.legacy.drift) naming the legacy tables that remain.
+    """
     engine = get_engine(settings.store_url)
     schema.upgrade(engine)
+    report = migrate_legacy(engine)
+    check_drift(engine, report.failures)
     return engine
 
 

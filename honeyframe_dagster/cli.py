@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.documents_io import DocumentErrors, read_documents
+from honeyframe_dagster.legacy.drift import SchemaDriftError
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.writes import ApplyError, apply_documents
 
@@ -30,7 +31,14 @@ def cmd_apply(args: argparse.Namespace) -> int:
             print(f"error: {message}", file=sys.stderr)
         print("nothing was applied", file=sys.stderr)
         return 1
-    engine = boot(get_settings())
+    try:
+        engine = boot(get_settings())
+    except SchemaDriftError as exc:
+        # Applying documents (e.g. the project a legacy row names) is how an operator unblocks a migration.
+        print(f"warning: {exc}\napplying anyway; run `honeyframe init` afterwards", file=sys.stderr)
+        from honeyframe_dagster.store.engine import get_engine
+
+        engine = get_engine(get_settings().store_url)
     recipes = recipe_names(load_manifest())
     with Session(engine) as session, session.begin():
         try:
@@ -60,20 +68,65 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from honeyframe_dagster.tokens import TokenError, create_token
+
+    engine = boot(get_settings())
+    with Session(engine) as session, session.begin():
+        try:
+            token = create_token(session, args.name, args.admin, args.project)
+        except TokenError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(token)
+    print("store this token now: it is not shown again", file=sys.stderr)
+    return 0
+
+
+def cmd_mailsink(args: argparse.Namespace) -> int:
+    from honeyframe_dagster.mailsink import serve
+
+    settings = get_settings()
+    serve(args.host, args.port or settings.smtp_port, Path(args.dir) if args.dir else settings.home_dir / "mail")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from honeyframe_dagster.stack import up
+
+    return up()
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="honeyframe", description="Honeyframe Scheduler on Dagster")
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("init", help="create or upgrade the store").set_defaults(func=cmd_init)
+    commands.add_parser("up", help="start the whole system on this machine").set_defaults(func=cmd_up)
     apply = commands.add_parser("apply", help="upsert YAML documents (files or directories), all or nothing")
     apply.add_argument("paths", nargs="+")
     apply.set_defaults(func=cmd_apply)
     commands.add_parser("list", help="what the factory builds: job, trigger, status").set_defaults(func=cmd_list)
+    mailsink = commands.add_parser("mailsink", help="a local SMTP server that stores messages as .eml files")
+    mailsink.add_argument("--host", default="127.0.0.1")
+    mailsink.add_argument("--port", type=int, default=None, help="default: HONEYFRAME_SMTP_PORT (8025)")
+    mailsink.add_argument("--dir", default=None, help="default: $HONEYFRAME_HOME/mail")
+    mailsink.set_defaults(func=cmd_mailsink)
+    token = commands.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    token_create = token.add_parser("create", help="create an API token (printed once)")
+    token_create.add_argument("--name", required=True)
+    token_create.add_argument("--admin", action="store_true", help="may use admin endpoints (and every project)")
+    token_create.add_argument("--project", action="append", default=[], help="a project the token may act on")
+    token_create.set_defaults(func=cmd_token_create)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except SchemaDriftError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ def load_definitions() -> Definitions:
     engine = boot(settings)
     manifest = load_manifest()
     catalog = shard_catalog(engine, settings.shard_slice)
-    return build_definitions(plan(catalog, recipe_names(manifest), settings.shard_slice), manifest)
+    planned = plan(catalog, recipe_names(manifest), settings.shard_slice)
+    return build_definitions(planned, manifest, catalog.datasets.values())
 
 
 defs = load_definitions()

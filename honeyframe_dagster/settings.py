@@ -23,22 +23,40 @@ class Settings(BaseSettings):
     warehouse: Path | None = None
     python_recipes_dir: Path = REPO_ROOT / "examples" / "python_recipes"
     python_recipe_timeout_seconds: float = 600.0
+    # Relative `file` connector paths are resolved against this folder (default: the repository root).
+    data_dir: Path = REPO_ROOT
+    connector_timeout_seconds: float = 60.0
+    # How long a warehouse writer waits for the warehouse's cross-process lock before failing.
+    warehouse_lock_timeout_seconds: float = 600.0
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_user: str | None = None
     smtp_password: str | None = Field(default=None, repr=False)
     smtp_security: str | None = None
     smtp_from: str = "scheduler@localhost"
+    smtp_timeout_seconds: float = 30.0
+    # First delay of send_email_report's exponential retry policy; read when the code location loads.
+    smtp_retry_delay_seconds: float = 2.0
     agent_base_url: str | None = None
     agent_api_key: str | None = Field(default=None, repr=False)
     agent_failure_ratio: float = 0.2
     agent_concurrency: int = 4
     agent_batch_size: int = 16
+    agent_timeout_seconds: float = 60.0
     platform_url: str | None = None
     # `i/n`: this code location serves the projects whose crc32(id) % n == i.
     shard: str | None = None
+    # How many code locations (shards) `honeyframe up` starts; each serves a slice of projects.
+    code_locations: int = Field(default=1, ge=1, le=64)
+    ui_port: int = 3000
+    api_port: int = 8000
+    code_server_port: int = 4266
     heartbeat_seconds: float = 30.0
+    # Dagster's own storage on Postgres (postgresql://...; picks dagster.postgres.yaml); None = SQLite.
+    dagster_postgres_url: str | None = Field(default=None, repr=False)
     health_window_seconds: float = 90.0
+    # The webserver whose GraphQL the API uses to reload the location and set trigger status; "" = no Dagster.
+    dagster_url: str = "http://127.0.0.1:3000"
 
     @cached_property
     def home_dir(self) -> Path:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from dagster import (
     DependencyDefinition,
+    ExecutorDefinition,
     GraphDefinition,
     JobDefinition,
     MultiDependencyDefinition,
@@ -16,7 +19,9 @@ from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.model.steps import Step
 from honeyframe_dagster.steps import STEP_OPS
+from honeyframe_dagster.steps.commit import abort_staged_writes, commit_alias, commit_group_op
 from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG, TEMPLATE_TAG, step_alias
+from honeyframe_dagster.steps.transactional import group_needs_commit
 
 
 def step_groups(steps: tuple[Step, ...]) -> list[list[int]]:
@@ -37,28 +42,49 @@ def scenario_tags(spec: ScenarioSpec) -> dict[str, str]:
     return tags
 
 
+# Step processes fork from a server that has already imported these (not the definitions: no store connection
+# may be shared across a fork), which saves each step most of a fresh interpreter's start-up.
+FORKSERVER_PRELOAD = ["dagster._core.executor.multiprocess", "honeyframe_dagster.factory.definitions"]
+
+
+@cache
+def parallel_executor(width: int) -> ExecutorDefinition:
+    """A process per op, as many at once as the widest group (the default, one per core, would queue them)."""
+    return multiprocess_executor.configured(
+        {"max_concurrent": width, "start_method": {"forkserver": {"preload_modules": FORKSERVER_PRELOAD}}}
+    )
+
+
 def build_job(spec: ScenarioSpec, name: str) -> JobDefinition:
     dependencies: dict[NodeInvocation, dict[str, MultiDependencyDefinition]] = {}
     previous: list[str] = []
+    has_commit = False
     for group in step_groups(spec.steps):
         aliases = [step_alias(index, spec.steps[index].kind) for index in group]
+        # A transactional group publishes its staged writes in one commit op after it (steps/transactional.py).
+        transactional = group_needs_commit(spec.steps, group)
+        hooks = {abort_staged_writes} if transactional else None
         for index, alias in zip(group, aliases, strict=True):
             upstream = [DependencyDefinition(before, "result") for before in previous]
-            invocation = NodeInvocation(name=spec.steps[index].kind, alias=alias)
+            invocation = NodeInvocation(name=spec.steps[index].kind, alias=alias, hook_defs=hooks)
             dependencies[invocation] = {"after": MultiDependencyDefinition(upstream)} if upstream else {}
         previous = aliases
+        if transactional:
+            commit = NodeInvocation(name=commit_group_op.name, alias=commit_alias(group))
+            dependencies[commit] = {"after": MultiDependencyDefinition([DependencyDefinition(a) for a in aliases])}
+            previous, has_commit = [commit_alias(group)], True
     kinds = sorted({step.kind for step in spec.steps})
     graph = GraphDefinition(
         name=name,
-        node_defs=[STEP_OPS[kind] for kind in kinds],
+        node_defs=[STEP_OPS[kind] for kind in kinds] + ([commit_group_op] if has_commit else []),
         dependencies=dependencies,
         description=f"{spec.record.name} ({spec.project.name})",
     )
-    has_parallel_group = any(len(group) > 1 for group in step_groups(spec.steps))
+    widest_group = max(len(group) for group in step_groups(spec.steps))
     return graph.to_job(
         name=name,
         tags=scenario_tags(spec),
         partitions_def=cron_partitions(spec.trigger.cron, spec.timezone) if spec.trigger.cron else None,
         # A process per op only where steps really run side by side; otherwise one process is much faster.
-        executor_def=multiprocess_executor if has_parallel_group else in_process_executor,
+        executor_def=parallel_executor(widest_group) if widest_group > 1 else in_process_executor,
     )

@@ -36,4 +36,16 @@ def trigger_name(job_name: str, trigger_kind: str) -> str:
 
 def in_shard(project_id: str, shard: tuple[int, int] | None) -> bool:
     """Stable across processes and machines (crc32, never Python's salted hash())."""
-    return shard is None or zlib.crc32(project_id.encode()) % shard[1] == shard[0]
+    return shard is None or shard_of(project_id, shard[1]) == shard[0]
+
+
+LOCATION_NAME = "honeyframe"
+
+
+def shard_of(project_id: str, count: int) -> int:
+    return zlib.crc32(project_id.encode()) % count
+
+
+def location_name(project_id: str, count: int) -> str:
+    """The code location serving a project when `make run` starts `count` shards (HONEYFRAME_CODE_LOCATIONS)."""
+    return LOCATION_NAME if count <= 1 else f"{LOCATION_NAME}_{shard_of(project_id, count)}"

@@ -63,6 +63,8 @@ class Project(_Document):
 
 
 class Parameter(BaseModel):
+    """A template parameter: `{{ param.NAME }}` in the template's steps, valued per project by the matrix."""
+
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     type: ParameterType

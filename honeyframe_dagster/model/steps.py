@@ -90,6 +90,8 @@ class RunAgentStep(_Step):
 
 
 class TimeRange(BaseModel):
+    """A fixed time filter: from `start` (inclusive) to `end` (exclusive)."""
+
     model_config = ConfigDict(extra="forbid")
     start: dt.datetime
     end: dt.datetime

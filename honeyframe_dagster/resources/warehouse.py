@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+import duckdb
 from dagster import ConfigurableResource
 
+from honeyframe_dagster.resources.warehouse_access import warehouse_lock, write_transaction
 from honeyframe_dagster.settings import get_settings
 
 
@@ -20,3 +24,13 @@ class WarehouseResource(ConfigurableResource):
     def export_for_dbt(self) -> None:
         # dbt_project/profiles.yml reads the warehouse path from this variable in the dbt subprocess.
         os.environ["HONEYFRAME_WAREHOUSE"] = str(self.path)
+
+    def write(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """One short write transaction, serialized with every other Honeyframe writer (see warehouse_access)."""
+        return write_transaction(self.path, get_settings().warehouse_lock_timeout_seconds)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the writers' lock while another program (dbt) opens the warehouse itself."""
+        with warehouse_lock(self.path, get_settings().warehouse_lock_timeout_seconds):
+            yield

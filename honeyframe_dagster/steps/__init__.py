@@ -1,19 +1,17 @@
 """One shared op definition per step kind: every job reuses them, so each job costs Dagster's floor only."""
 
-from dagster import Failure, In, Nothing, OpDefinition, OpExecutionContext, Out, op
+from dagster import OpDefinition
 
+from honeyframe_dagster.steps.run_agent import run_agent_op
+from honeyframe_dagster.steps.run_python import run_python_op
 from honeyframe_dagster.steps.run_recipe import run_recipe_op
-
-
-def _not_implemented(kind: str) -> OpDefinition:
-    @op(name=kind, ins={"after": In(Nothing)}, out=Out(Nothing))
-    def _op(context: OpExecutionContext) -> None:
-        raise Failure(f"step kind '{kind}' is not implemented yet")
-
-    return _op
-
+from honeyframe_dagster.steps.send_email_report import send_email_report_op
+from honeyframe_dagster.steps.sync_dataset import sync_dataset_op
 
 STEP_OPS: dict[str, OpDefinition] = {
     "run_recipe": run_recipe_op,
-    **{kind: _not_implemented(kind) for kind in ("sync_dataset", "run_python", "run_agent", "send_email_report")},
+    "send_email_report": send_email_report_op,
+    "sync_dataset": sync_dataset_op,
+    "run_python": run_python_op,
+    "run_agent": run_agent_op,
 }

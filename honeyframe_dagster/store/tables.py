@@ -101,6 +101,8 @@ class ScenarioRow(_Timestamps, Base):
             postgresql_where=text("template_slug IS NOT NULL"),
         ),
         UniqueConstraint("source_table", "source_id", name="uq_scenarios_source"),
+        # Ids are never reused (migration 0003): runs in Dagster are found by the scenario id tag.
+        {"sqlite_autoincrement": True},
     )
 
 

@@ -1,0 +1,75 @@
+"""Dependencies: the store session, the caller's token, the current project, Dagster."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.present import Planner
+from honeyframe_dagster.dagster_client import DagsterClient
+from honeyframe_dagster.store.tables import ProjectRow
+from honeyframe_dagster.tokens import TokenGrant, verify_token
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `honeyframe token create`.")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_token(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> TokenGrant:
+    grant = verify_token(session, credentials.credentials) if credentials else None
+    if grant is None:
+        raise HTTPException(401, "missing or unknown bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return grant
+
+
+TokenDep = Annotated[TokenGrant, Depends(current_token)]
+
+
+def current_project(
+    token: TokenDep,
+    session: SessionDep,
+    x_project_id: Annotated[str, Header(description="The project this request acts on.")],
+) -> str:
+    if not token.may_act_on(x_project_id):
+        raise HTTPException(403, f"token '{token.name}' may not act on project '{x_project_id}'")
+    if session.get(ProjectRow, x_project_id) is None:
+        raise HTTPException(404, f"unknown project '{x_project_id}'")
+    return x_project_id
+
+
+ProjectDep = Annotated[str, Depends(current_project)]
+
+
+def admin_token(token: TokenDep) -> TokenGrant:
+    if not token.is_admin:
+        raise HTTPException(403, f"token '{token.name}' is not an admin token")
+    return token
+
+
+AdminDep = Annotated[TokenGrant, Depends(admin_token)]
+
+
+def get_dagster(request: Request) -> DagsterClient | None:
+    return request.app.state.dagster
+
+
+DagsterDep = Annotated[DagsterClient | None, Depends(get_dagster)]
+
+
+def get_planner(request: Request) -> Planner:
+    return request.app.state.planner
+
+
+PlannerDep = Annotated[Planner, Depends(get_planner)]

@@ -1,0 +1,128 @@
+"""Error bodies: 422 names the field path and the value; a 5xx says nothing internal but its request id."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+log = logging.getLogger("honeyframe.api")
+# "steps[0].recipe: unknown recipe 'x'" → path "steps[0].recipe"; prefixes name the template or scenario.
+_PATH_MESSAGE = re.compile(
+    r"^(?P<path>[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*): (?P<msg>.+)$", re.S
+)
+_PREFIX = re.compile(r"^(?:template '[^']*' for project '[^']*'|scenario '[^']*' of project '[^']*'): ")
+_PARAMETER = re.compile(r"parameter(?:\(s\))? (?:for template '[^']*': |')(?P<name>[A-Za-z_][A-Za-z0-9_]*)")
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+class ApiValidationError(Exception):
+    """A request that passed the schema but not the store's checks (unknown recipe, cycle, ...)."""
+
+    def __init__(self, errors: Sequence[Mapping[str, Any]], trigger: Mapping[str, Any] | None = None) -> None:
+        super().__init__("; ".join(str(e["msg"]) for e in errors))
+        self.errors = [dict(e) for e in errors]
+        self.trigger = trigger
+
+
+def dagster_unavailable(request: Request, what: str, exc: Exception) -> HTTPException:
+    """503 whose body names only what failed; the cause goes to the log under the request id."""
+    request_id = request.scope.get("state", {}).get("request_id", "-")
+    log.error("request %s: %s: %s", request_id, what, exc)
+    return HTTPException(503, f"{what}; see the server log for request {request_id}")
+
+
+def split_path(path: str) -> list[str | int]:
+    return [int(part) if part.isdigit() else part for part in re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\d+", path)]
+
+
+def lookup(body: Any, loc: Sequence[str | int]) -> tuple[bool, Any]:
+    node = body
+    for part in loc:
+        in_list = isinstance(part, int) and isinstance(node, list) and part < len(node)
+        in_mapping = isinstance(part, str) and isinstance(node, Mapping) and part in node
+        if not (in_list or in_mapping):
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def error_item(message: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """A store-side error message as {loc, msg, input}: the path it names, and the value there in the body."""
+    message = _PREFIX.sub("", message)
+    parameter = _PARAMETER.search(message)
+    if parameter:
+        loc: list[str | int] = ["parameters", parameter.group("name")]
+        msg = message
+    else:
+        match = _PATH_MESSAGE.match(message)
+        loc, msg = (split_path(match.group("path")), match.group("msg")) if match else ([], message)
+    found, value = lookup(body, loc)
+    if not found:
+        quoted = _QUOTED.search(msg)
+        value = quoted.group(1) if quoted else None
+    return {"loc": ["body", *loc], "msg": msg, "input": value}
+
+
+def _schema_error(error: Mapping[str, Any]) -> dict[str, Any]:
+    loc = list(error["loc"])
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if error["type"] == "union_tag_invalid":
+        loc, value = [*loc, "kind"], (error.get("ctx") or {}).get("tag")
+    elif error["type"] == "value_error":
+        # A model-level check names the inner field in its message ("steps[0].kind: unknown step kind").
+        match = _PATH_MESSAGE.match(msg)
+        if match:
+            inner = split_path(match.group("path"))
+            found, inner_value = lookup(value, inner)
+            loc, msg, value = [*loc, *inner], match.group("msg"), inner_value if found else value
+    # Pydantic puts the discriminator's tag into the path ("steps", 0, "run_recipe", "recipe"): drop it.
+    loc = [part for i, part in enumerate(loc) if not (i and isinstance(loc[i - 1], int) and _is_tag(part))]
+    return {"loc": loc, "msg": msg, "input": value}
+
+
+def _is_tag(part: Any) -> bool:
+    from honeyframe_dagster.model.steps import STEP_KINDS
+
+    return part in STEP_KINDS or part == "function-after[_ordered(), TimeRange]"
+
+
+def validation_body(errors: Sequence[Mapping[str, Any]], raw: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": list(errors)}
+    if any(list(e["loc"])[:2] == ["body", "trigger"] for e in errors) and isinstance(raw, Mapping):
+        body["trigger"] = raw.get("trigger")
+    return body
+
+
+async def on_request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [_schema_error(error) for error in exc.errors()]
+    return JSONResponse(validation_body(errors, exc.body), status_code=422)
+
+
+async def on_api_validation(request: Request, exc: ApiValidationError) -> JSONResponse:
+    body = {"detail": exc.errors}
+    if exc.trigger is not None:
+        body["trigger"] = dict(exc.trigger)
+    return JSONResponse(body, status_code=422)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request_id = request.scope.get("state", {}).get("request_id", "-")
+    log.exception("request %s %s %s failed", request_id, request.method, request.url.path)
+    return JSONResponse(
+        {"detail": "internal error", "request_id": request_id},
+        status_code=500,
+        headers={"X-Request-ID": request_id},
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, on_request_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(ApiValidationError, on_api_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,54 @@
+"""The Honeyframe Scheduler REST API: `uvicorn api.main:app`. This module only wires the parts together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.present import Planner
+from api.routes import health, runs, scenarios, templates
+from honeyframe_dagster.boot import boot
+from honeyframe_dagster.dagster_client import DagsterClient
+from honeyframe_dagster.dbt import load_manifest, recipe_names
+from honeyframe_dagster.settings import get_settings
+
+DESCRIPTION = """
+The Scheduler's REST compatibility API. Scenarios live in the scenario store; each is a Dagster job with a
+schedule or sensor in the `honeyframe` code location, which every write reloads. Runs are read from Dagster.
+
+Every endpoint but health needs `Authorization: Bearer TOKEN` (`honeyframe token create`); project endpoints
+act on the project in `X-Project-Id`. Writes answer with `X-Honeyframe-Dagster-Sync: ok | failed | skipped`:
+the store is written either way; `failed` means Dagster has not caught up yet (see the server log).
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    # boot() migrates the store and checks it; if it raises, the API does not start.
+    app.state.settings = settings
+    app.state.engine = boot(settings)
+    app.state.planner = Planner(recipe_names(load_manifest()), settings.code_locations)
+    app.state.dagster = DagsterClient(settings.dagster_url) if settings.dagster_url else None
+    try:
+        yield
+    finally:
+        if app.state.dagster is not None:
+            app.state.dagster.close()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Honeyframe Scheduler API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    errors.install(app)
+    for module in (scenarios, runs, templates, health):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,198 @@
+"""Store rows and Dagster runs as API responses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dagster import TimeWindowPartitionsDefinition
+from dagster._core.storage.dagster_run import RunRecord
+from dagster._core.storage.tags import (
+    BACKFILL_ID_TAG,
+    PARTITION_NAME_TAG,
+    SCHEDULE_NAME_TAG,
+    SCHEDULED_EXECUTION_TIME_TAG,
+    SENSOR_NAME_TAG,
+)
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.schemas import DagsterRefs, RunPublic, ScenarioPublic
+from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, TriggerRef, timestamp
+from honeyframe_dagster.factory.naming import LOCATION_NAME, base_job_name, in_shard, location_name, shard_of
+from honeyframe_dagster.factory.plan import PlannedScenario, plan
+from honeyframe_dagster.factory.triggers import SCHEDULED_FOR_TAG, cron_partitions
+from honeyframe_dagster.model.scenario import ScenarioRecord, ScenarioSpec
+from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
+from honeyframe_dagster.model.triggers import Trigger, next_cron_instant
+from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG
+from honeyframe_dagster.store.catalog import load_catalog
+from honeyframe_dagster.store.tables import ProjectRow
+
+log = logging.getLogger("honeyframe.api")
+
+
+@dataclass(frozen=True)
+class ProjectPlan:
+    """What the factory builds for one project: names, specs or errors, exactly as its code location does."""
+
+    location: str
+    entries: dict[int, PlannedScenario]
+
+    def trigger(self, scenario_id: int) -> TriggerRef | None:
+        entry = self.entries[scenario_id]
+        if entry.spec is None or entry.trigger_name is None:
+            return None
+        return TriggerRef(self.location, entry.trigger_name, entry.spec.trigger.kind == "cron")
+
+    def triggers(self, ids: Sequence[int] | None = None) -> list[TriggerRef]:
+        chosen = self.entries if ids is None else [i for i in ids if i in self.entries]
+        return [t for t in (self.trigger(i) for i in chosen) if t is not None]
+
+    def status_changes(self, scenario_id: int) -> list[tuple[TriggerRef, bool]]:
+        """Make Dagster's trigger status follow the store's `enabled`."""
+        trigger = self.trigger(scenario_id)
+        return [] if trigger is None else [(trigger, self.entries[scenario_id].record.enabled)]
+
+
+def _prefix(project_id: str) -> str:
+    return base_job_name(ScenarioRecord(0, project_id, "x", True)).split("__")[0]
+
+
+@dataclass(frozen=True)
+class Planner:
+    """Plans projects the way the code locations do: with these dbt recipes, over this many locations."""
+
+    recipes: frozenset[str]
+    locations: int
+
+    def plan(self, session: Session, project_id: str) -> ProjectPlan:
+        return project_plan(session, project_id, self.recipes, self.locations)
+
+    def all_locations(self) -> list[str]:
+        return [LOCATION_NAME] if self.locations <= 1 else [f"{LOCATION_NAME}_{i}" for i in range(self.locations)]
+
+
+def project_plan(session: Session, project_id: str, recipes: frozenset[str], locations: int) -> ProjectPlan:
+    """`locations`: how many code locations (shards) serve the projects; job names are unique per location."""
+    # A job name gets a suffix only on a clash, and only projects with the same identifier can clash.
+    shard = (shard_of(project_id, locations), locations) if locations > 1 else None
+    same = [
+        p for p in session.scalars(select(ProjectRow.id)) if _prefix(p) == _prefix(project_id) and in_shard(p, shard)
+    ]
+    planned = plan(load_catalog(session, same), recipes)
+    entries = {e.record.id: e for e in planned if e.record.project_id == project_id}
+    return ProjectPlan(location_name(project_id, locations), entries)
+
+
+def trigger_statuses(client: DagsterClient | None, triggers: Sequence[TriggerRef]) -> dict[str, str]:
+    if client is None or not triggers:
+        return {}
+    try:
+        return client.trigger_statuses(triggers)
+    except DagsterUnavailable as exc:
+        log.warning("trigger statuses unknown: %s", exc)
+        return {t.name: "UNKNOWN" for t in triggers}
+
+
+def next_run_at(spec: ScenarioSpec, now: dt.datetime) -> dt.datetime | None:
+    if not spec.enabled:
+        return None
+    if spec.trigger.cron is not None:
+        return next_cron_instant(spec.trigger.cron, spec.timezone, now)
+    if spec.trigger.interval_seconds is not None:
+        # The interval sensor runs once per bucket of `interval_seconds` since the epoch.
+        seconds = spec.trigger.interval_seconds
+        return dt.datetime.fromtimestamp((int(now.timestamp()) // seconds + 1) * seconds, dt.UTC)
+    return None
+
+
+def scenario_public(entry: PlannedScenario, statuses: dict[str, str], now: dt.datetime) -> ScenarioPublic:
+    record, spec = entry.record, entry.spec
+    trigger: Trigger | None
+    steps: list[Step]
+    if spec is not None:
+        trigger, steps, owner = spec.trigger, list(spec.steps), spec.owner
+    else:
+        trigger, steps, owner = _raw_trigger(record), _raw_steps(record), record.owner
+    assert record.created_at is not None and record.updated_at is not None
+    return ScenarioPublic(
+        id=record.id,
+        project_id=record.project_id,
+        name=record.name,
+        template_slug=record.template_slug,
+        trigger=trigger,
+        steps=steps,
+        enabled=record.enabled,
+        owner=owner,
+        next_run_at=next_run_at(spec, now) if spec is not None else None,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        dagster=DagsterRefs(
+            job_name=entry.job_name,
+            trigger_name=entry.trigger_name,
+            trigger_status=statuses.get(entry.trigger_name) if entry.trigger_name else None,  # type: ignore[arg-type]
+        ),
+        error=entry.error,
+    )
+
+
+def _raw_trigger(record: ScenarioRecord) -> Trigger | None:
+    try:
+        return Trigger.model_validate(record.trigger) if record.trigger else None
+    except ValidationError:
+        return None
+
+
+def _raw_steps(record: ScenarioRecord) -> list[Step]:
+    try:
+        return STEPS_ADAPTER.validate_python(record.steps) if record.steps else []
+    except ValidationError:
+        return []
+
+
+def run_tags(project_id: str, scenario_id: int) -> dict[str, str]:
+    """The tags every run of the scenario carries; the project tag keeps other projects' ids out."""
+    return {SCENARIO_TAG: str(scenario_id), PROJECT_TAG: project_id}
+
+
+def partitions_of(entry: PlannedScenario | None) -> TimeWindowPartitionsDefinition | None:
+    if entry is None or entry.spec is None or entry.spec.trigger.cron is None:
+        return None
+    return cron_partitions(entry.spec.trigger.cron, entry.spec.timezone)
+
+
+def run_public(record: RunRecord, partitions: TimeWindowPartitionsDefinition | None) -> RunPublic:
+    tags = record.dagster_run.tags
+    if BACKFILL_ID_TAG in tags:
+        trigger = "backfill"
+    elif SCHEDULE_NAME_TAG in tags:
+        trigger = "schedule"
+    elif SENSOR_NAME_TAG in tags:
+        trigger = "sensor"
+    else:
+        trigger = "manual"
+    return RunPublic(
+        run_id=record.dagster_run.run_id,
+        status=record.dagster_run.status.value,
+        trigger=trigger,  # type: ignore[arg-type]
+        scheduled_for=scheduled_for(tags, partitions),
+        started_at=timestamp(record.start_time),
+        ended_at=timestamp(record.end_time),
+    )
+
+
+def scheduled_for(tags: dict[str, str], partitions: TimeWindowPartitionsDefinition | None) -> dt.datetime | None:
+    for tag in (SCHEDULED_FOR_TAG, SCHEDULED_EXECUTION_TIME_TAG):
+        if tag in tags:
+            return dt.datetime.fromisoformat(tags[tag]).astimezone(dt.UTC)
+    key = tags.get(PARTITION_NAME_TAG)
+    if key and partitions is not None:
+        try:
+            return partitions.time_window_for_partition_key(key).start.astimezone(dt.UTC)
+        except Exception:  # a key of an earlier cron of this scenario: no instant to report
+            return None
+    return None

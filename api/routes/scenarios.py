@@ -1,0 +1,194 @@
+"""`/api/scheduler/scenarios`: a project's scenarios (its own and its template instances)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+
+from api.deps import DagsterDep, PlannerDep, ProjectDep, SessionDep
+from api.errors import ApiValidationError, dagster_unavailable
+from api.present import (
+    ProjectPlan,
+    partitions_of,
+    run_public,
+    run_tags,
+    scenario_public,
+    trigger_statuses,
+)
+from api.scenario_writes import name_taken, refuse_if_referenced, scenario_document, scenario_row, write_checked
+from api.schemas import ScenarioCreate, ScenarioDetail, ScenarioList, ScenarioPublic, ScenarioUpdate, problem_responses
+from api.sync import sync_dagster
+from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
+from honeyframe_dagster.model.steps import STEP_KINDS
+from honeyframe_dagster.store.tables import ScenarioRow
+
+router = APIRouter(
+    prefix="/api/scheduler/scenarios", tags=["scenarios"], responses=problem_responses(401, 403, 404, 413, 422)
+)
+StepKind = Literal[STEP_KINDS]  # type: ignore[valid-type]
+LAST_RUNS = 100
+NOT_NULL = ("name", "enabled", "trigger", "steps", "recipients")
+
+
+def present(plan: ProjectPlan, scenario_id: int, client: DagsterClient | None) -> ScenarioPublic:
+    statuses = trigger_statuses(client, plan.triggers([scenario_id]))
+    return scenario_public(plan.entries[scenario_id], statuses, dt.datetime.now(dt.UTC))
+
+
+@router.get("", response_model=ScenarioList)
+def list_scenarios(
+    project_id: ProjectDep,
+    session: SessionDep,
+    dagster: DagsterDep,
+    planner: PlannerDep,
+    step_kind: Annotated[StepKind | None, Query(description="Keep scenarios with a step of this kind.")] = None,
+) -> ScenarioList:
+    """The scenarios of the current project, own and template instances."""
+    plan = planner.plan(session, project_id)
+    now = dt.datetime.now(dt.UTC)
+    statuses = trigger_statuses(dagster, plan.triggers())
+    items = [
+        scenario_public(entry, statuses, now) for entry in sorted(plan.entries.values(), key=lambda e: e.record.id)
+    ]
+    if step_kind is not None:
+        items = [item for item in items if any(step.kind == step_kind for step in item.steps)]
+    return ScenarioList(items=items)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ScenarioPublic)
+def create_scenario(
+    body: ScenarioCreate,
+    project_id: ProjectDep,
+    session: SessionDep,
+    dagster: DagsterDep,
+    planner: PlannerDep,
+    response: Response,
+) -> ScenarioPublic:
+    """Create a scenario; its job and trigger appear in the Dagster code location before this returns."""
+    if name_taken(session, project_id, body.name):
+        raise HTTPException(409, f"project '{project_id}' has a scenario named '{body.name}' already")
+    raw = body.model_dump(mode="json", exclude_none=True)
+    document = scenario_document({**raw, "project": project_id})
+    row = ScenarioRow(project_id=project_id, name=document.name, template_slug=None, parameters={})
+    session.add(row)
+    write_checked(session, row, document, planner.recipes, raw)
+    session.commit()
+    plan = planner.plan(session, project_id)
+    sync_dagster(dagster, response, plan.location, plan.status_changes(row.id))
+    return present(plan, row.id, dagster)
+
+
+@router.get("/{scenario_id}", response_model=ScenarioDetail)
+def get_scenario(
+    request: Request,
+    scenario_id: int,
+    project_id: ProjectDep,
+    session: SessionDep,
+    dagster: DagsterDep,
+    planner: PlannerDep,
+) -> ScenarioDetail:
+    """A scenario's config and its last 100 runs, newest first."""
+    scenario_row(session, project_id, scenario_id)
+    plan = planner.plan(session, project_id)
+    public = present(plan, scenario_id, dagster)
+    runs = []
+    if dagster is not None:
+        try:
+            records = dagster.run_records(run_tags(project_id, scenario_id), 0, LAST_RUNS)
+        except DagsterUnavailable as exc:
+            raise dagster_unavailable(request, "Dagster's run storage is unavailable", exc) from None
+        partitions = partitions_of(plan.entries[scenario_id])
+        runs = [run_public(record, partitions) for record in records]
+    return ScenarioDetail(**public.model_dump(), runs=runs)
+
+
+@router.patch("/{scenario_id}", response_model=ScenarioPublic, responses=problem_responses(409))
+def update_scenario(
+    scenario_id: int,
+    body: ScenarioUpdate,
+    project_id: ProjectDep,
+    session: SessionDep,
+    dagster: DagsterDep,
+    planner: PlannerDep,
+    response: Response,
+) -> ScenarioPublic:
+    """Change trigger, steps, enabled, name, owner or the e-mail recipients. Template instances: `enabled` only."""
+    row = scenario_row(session, project_id, scenario_id)
+    fields = body.model_dump(mode="json", exclude_unset=True)
+    nulls = [
+        key for key in ("name", "enabled", "trigger", "steps", "recipients") if key in fields and fields[key] is None
+    ]
+    if nulls:
+        raise ApiValidationError([{"loc": ["body", key], "msg": "may not be null", "input": None} for key in nulls])
+    if row.template_slug is not None:
+        others = sorted(set(fields) - {"enabled"})
+        if others:
+            raise HTTPException(
+                409,
+                f"scenario {scenario_id} is an instance of template '{row.template_slug}': its {', '.join(others)} "
+                "come(s) from the template; change them with POST /api/scheduler/templates (or its parameters with "
+                f"POST /api/scheduler/templates/{row.template_slug}/enable/{project_id}); "
+                "only 'enabled' may change here",
+            )
+    else:
+        apply_update(session, row, fields, planner.recipes)
+    if "enabled" in fields:
+        row.enabled = fields["enabled"]
+    session.commit()
+    plan = planner.plan(session, project_id)
+    sync_dagster(dagster, response, plan.location, plan.status_changes(scenario_id))
+    return present(plan, scenario_id, dagster)
+
+
+def apply_update(session: SessionDep, row: ScenarioRow, fields: dict[str, Any], recipes: frozenset[str]) -> None:
+    nulls = [
+        key for key in ("name", "enabled", "trigger", "steps", "recipients") if key in fields and fields[key] is None
+    ]
+    if nulls:
+        raise ApiValidationError([{"loc": ["body", key], "msg": "may not be null", "input": None} for key in nulls])
+    name = fields.get("name", row.name)
+    if name != row.name:
+        if name_taken(session, row.project_id, name):
+            raise HTTPException(409, f"project '{row.project_id}' has a scenario named '{name}' already")
+        refuse_if_referenced(session, row.project_id, row.name, "rename")
+    steps = fields.get("steps", row.steps)
+    if "recipients" in fields:
+        reports = [step for step in steps if isinstance(step, dict) and step.get("kind") == "send_email_report"]
+        if not reports:
+            raise ApiValidationError(
+                [
+                    {
+                        "loc": ["body", "recipients"],
+                        "msg": "the scenario has no send_email_report step",
+                        "input": fields["recipients"],
+                    }
+                ]
+            )
+        steps = [{**s, "recipients": fields["recipients"]} if s in reports else s for s in steps]
+    merged = {
+        "project": row.project_id,
+        "name": name,
+        "enabled": fields.get("enabled", row.enabled),
+        "owner": fields.get("owner", row.owner),
+        "trigger": fields.get("trigger", row.trigger),
+        "steps": steps,
+    }
+    write_checked(session, row, scenario_document(merged), recipes, merged)
+
+
+@router.delete("/{scenario_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(409))
+def delete_scenario(
+    scenario_id: int, project_id: ProjectDep, session: SessionDep, dagster: DagsterDep, planner: PlannerDep
+) -> Response:
+    """Remove the scenario and its job; its runs stay in Dagster and in `GET .../runs`."""
+    row = scenario_row(session, project_id, scenario_id)
+    if row.template_slug is None:
+        refuse_if_referenced(session, project_id, row.name, "delete")
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    plan = planner.plan(session, project_id)
+    session.delete(row)
+    session.commit()
+    sync_dagster(dagster, response, plan.location, stop_first=plan.triggers([scenario_id]))
+    return response

@@ -1,0 +1,151 @@
+"""`/api/scheduler/templates`: org-wide templates and the per-project enable matrix."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Body, HTTPException, Response, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import AdminDep, DagsterDep, PlannerDep, SessionDep, TokenDep
+from api.errors import ApiValidationError, error_item
+from api.present import Planner, scenario_public, trigger_statuses
+from api.schemas import EnableBody, MatrixCell, ScenarioPublic, TemplateList, TemplatePublic, problem_responses
+from api.sync import sync_dagster
+from honeyframe_dagster.model.documents import Matrix, Template
+from honeyframe_dagster.store.catalog import template_model
+from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
+from honeyframe_dagster.store.writes import ApplyError, apply_documents
+
+router = APIRouter(
+    prefix="/api/scheduler/templates", tags=["templates"], responses=problem_responses(401, 403, 404, 413, 422)
+)
+
+
+def template_public(row: TemplateRow, cells: list[ScenarioRow]) -> TemplatePublic:
+    template = template_model(row)
+    return TemplatePublic(
+        slug=template.slug,
+        display_name=template.display_name,
+        default_enabled=template.default_enabled,
+        parameters=template.parameters,
+        trigger=template.trigger,
+        steps=template.steps,
+        matrix=[
+            MatrixCell(project_id=c.project_id, scenario_id=c.id, enabled=c.enabled, parameters=dict(c.parameters))
+            for c in cells
+        ],
+    )
+
+
+@router.get("", response_model=TemplateList)
+def list_templates(token: TokenDep, session: SessionDep) -> TemplateList:
+    """Every template, with the matrix cells of the projects this token may act on."""
+    cells: dict[str, list[ScenarioRow]] = {}
+    statement = select(ScenarioRow).where(ScenarioRow.template_slug.is_not(None)).order_by(ScenarioRow.project_id)
+    for cell in session.scalars(statement):
+        if token.may_act_on(cell.project_id):
+            cells.setdefault(str(cell.template_slug), []).append(cell)
+    rows = session.scalars(select(TemplateRow).order_by(TemplateRow.slug))
+    return TemplateList(items=[template_public(row, cells.get(row.slug, [])) for row in rows])
+
+
+@router.post("", response_model=TemplatePublic, responses={201: {"description": "Created", "model": TemplatePublic}})
+def put_template(
+    body: Template, token: AdminDep, session: SessionDep, dagster: DagsterDep, planner: PlannerDep, response: Response
+) -> TemplatePublic:
+    """Create or replace a template (admin). Every project's instance of it is re-checked; 422 if one breaks."""
+    created = session.get(TemplateRow, body.slug) is None
+    raw = body.model_dump(mode="json")
+    try:
+        apply_documents(session, [body], planner.recipes)
+    except ApplyError as exc:
+        raise ApiValidationError(
+            [error_item(str(exc), raw)], raw["trigger"] if "trigger" in str(exc) else None
+        ) from None
+    session.commit()
+    sync_dagster(dagster, response, planner.all_locations())
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    row = session.get(TemplateRow, body.slug)
+    assert row is not None
+    return template_public(
+        row, list(session.scalars(select(ScenarioRow).where(ScenarioRow.template_slug == body.slug)))
+    )
+
+
+def _cell_context(token: AdminDep, session: Session, slug: str, project_id: str) -> ScenarioRow | None:
+    if not token.may_act_on(project_id):
+        raise HTTPException(403, f"token '{token.name}' may not act on project '{project_id}'")
+    if session.get(TemplateRow, slug) is None:
+        raise HTTPException(404, f"unknown template '{slug}'")
+    if session.get(ProjectRow, project_id) is None:
+        raise HTTPException(404, f"unknown project '{project_id}'")
+    return session.scalar(
+        select(ScenarioRow).where(ScenarioRow.project_id == project_id, ScenarioRow.template_slug == slug)
+    )
+
+
+def _cell_response(
+    session: Session, project_id: str, cell_id: int, dagster: DagsterDep, planner: Planner, response: Response
+) -> ScenarioPublic:
+    plan = planner.plan(session, project_id)
+    sync_dagster(dagster, response, plan.location, plan.status_changes(cell_id))
+    statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
+    return scenario_public(plan.entries[cell_id], statuses, dt.datetime.now(dt.UTC))
+
+
+@router.post("/{slug}/enable/{project_id}", response_model=ScenarioPublic)
+def enable(
+    slug: str,
+    project_id: str,
+    token: AdminDep,
+    session: SessionDep,
+    dagster: DagsterDep,
+    planner: PlannerDep,
+    response: Response,
+    body: EnableBody | None = Body(default=None),  # noqa: B008 - an optional body
+) -> ScenarioPublic:
+    """Enable the template for a project (admin), with parameter values merged over the stored ones."""
+    cell = _cell_context(token, session, slug, project_id)
+    parameters = {**(dict(cell.parameters) if cell else {}), **(body.parameters if body else {})}
+    try:
+        apply_documents(
+            session, [Matrix(template=slug, project=project_id, enabled=True, parameters=parameters)], planner.recipes
+        )
+    except ApplyError as exc:
+        raise ApiValidationError([_parameter_error(str(exc), parameters)]) from None
+    session.commit()
+    cell = _cell_context(token, session, slug, project_id)
+    assert cell is not None
+    return _cell_response(session, project_id, cell.id, dagster, planner, response)
+
+
+def _parameter_error(message: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Errors in the rendered steps (e.g. an unknown recipe) point at the parameter that supplied the value."""
+    item = error_item(message, {"parameters": parameters})
+    if item["loc"][1:2] != ["parameters"]:
+        for name, value in parameters.items():
+            if value == item["input"]:
+                return {**item, "loc": ["body", "parameters", name]}
+    return item
+
+
+@router.post("/{slug}/disable/{project_id}", response_model=ScenarioPublic)
+def disable(
+    slug: str,
+    project_id: str,
+    token: AdminDep,
+    session: SessionDep,
+    dagster: DagsterDep,
+    planner: PlannerDep,
+    response: Response,
+) -> ScenarioPublic:
+    """Disable the template for a project (admin): its trigger stops; job, runs and parameters stay."""
+    cell = _cell_context(token, session, slug, project_id)
+    if cell is None:
+        raise HTTPException(404, f"template '{slug}' is not instantiated for project '{project_id}'")
+    cell.enabled = False
+    session.commit()
+    return _cell_response(session, project_id, cell.id, dagster, planner, response)

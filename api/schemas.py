@@ -1,0 +1,187 @@
+"""Request and response bodies of the REST API; they share the scenario model's Trigger and Step types."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from honeyframe_dagster.model.documents import Parameter
+from honeyframe_dagster.model.steps import Step, check_email
+from honeyframe_dagster.model.triggers import Trigger
+
+Email = Annotated[str, AfterValidator(check_email)]
+ScenarioName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t]+$")]
+RunTrigger = Literal["schedule", "sensor", "manual", "backfill"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScenarioCreate(_Body):
+    """A new scenario of the current project (`X-Project-Id`)."""
+
+    name: ScenarioName = Field(description="Unique within the project.")
+    enabled: bool = True
+    owner: Email | None = Field(default=None, description="Renders reports as this user; default project owner.")
+    trigger: Trigger
+    steps: list[Step] = Field(min_length=1, description="Run in order; consecutive `parallel` steps fan out.")
+
+
+class ScenarioUpdate(_Body):
+    """Fields to change; absent fields stay. On a template instance only `enabled` may change."""
+
+    name: ScenarioName | None = None
+    enabled: bool | None = None
+    owner: Email | None = None
+    trigger: Trigger | None = None
+    steps: list[Step] | None = Field(default=None, min_length=1)
+    recipients: list[Email] | None = Field(
+        default=None, min_length=1, description="Replaces the recipients of every send_email_report step."
+    )
+
+
+class DagsterRefs(BaseModel):
+    """Where the scenario lives in Dagster, and the status Dagster itself reports for its trigger."""
+
+    job_name: str
+    trigger_name: str | None = Field(description="The schedule (cron) or sensor; null when the scenario is broken.")
+    trigger_status: Literal["RUNNING", "STOPPED", "UNKNOWN"] | None = Field(
+        description="From the Dagster instance; UNKNOWN when Dagster cannot be reached."
+    )
+
+
+class RunPublic(BaseModel):
+    """One run of a scenario, from Dagster's run storage."""
+
+    run_id: str
+    status: str = Field(description="Dagster's run status name, e.g. SUCCESS, FAILURE, STARTED, QUEUED.")
+    trigger: RunTrigger
+    scheduled_for: dt.datetime | None = Field(description="The schedule or interval instant the run is for.")
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+
+
+class ScenarioPublic(BaseModel):
+    """A scenario: a project's own, or a template instance (one cell of the enable matrix)."""
+
+    id: int
+    project_id: str
+    name: str
+    template_slug: str | None = Field(description="Set for a template instance; null for a project's own scenario.")
+    trigger: Trigger | None
+    steps: list[Step]
+    enabled: bool
+    owner: str | None
+    next_run_at: dt.datetime | None = Field(description="UTC, DST-exact; null when disabled or not time-based.")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    dagster: DagsterRefs
+    error: str | None = Field(default=None, description="Why the scenario cannot be built, if it cannot.")
+
+
+class ScenarioDetail(ScenarioPublic):
+    """A scenario with its last 100 runs, newest first."""
+
+    runs: list[RunPublic]
+
+
+class ScenarioList(BaseModel):
+    """The scenarios of the current project."""
+
+    items: list[ScenarioPublic]
+
+
+class RunPage(BaseModel):
+    """One page of a scenario's run history, newest first."""
+
+    items: list[RunPublic]
+    page: int
+    page_size: int
+    total: int
+
+
+class RunAccepted(BaseModel):
+    """An out-of-band run was handed to Dagster."""
+
+    run_id: str
+
+
+class MatrixCell(BaseModel):
+    """A template's state for one project."""
+
+    project_id: str
+    scenario_id: int
+    enabled: bool
+    parameters: dict[str, Any]
+
+
+class TemplatePublic(BaseModel):
+    """An org-wide template with its per-project matrix."""
+
+    slug: str
+    display_name: str
+    default_enabled: bool
+    parameters: list[Parameter]
+    trigger: Trigger
+    steps: list[dict[str, Any]]
+    matrix: list[MatrixCell]
+
+
+class TemplateList(BaseModel):
+    """Every template."""
+
+    items: list[TemplatePublic]
+
+
+class EnableBody(_Body):
+    """Parameter values of this template for this project (merged over the stored ones)."""
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Health(BaseModel):
+    """Whether a scheduler worker heartbeated within the health window."""
+
+    alive: bool
+    last_seen: dt.datetime | None
+
+
+class ErrorItem(BaseModel):
+    """One problem: where (`loc`, e.g. ["body", "trigger", "cron"]), what, and the offending value."""
+
+    loc: list[str | int]
+    msg: str
+    input: Any = None
+
+
+class ValidationProblem(BaseModel):
+    """422: nothing was stored. `trigger` repeats the submitted trigger config when the problem is in it."""
+
+    detail: list[ErrorItem]
+    trigger: dict[str, Any] | None = None
+
+
+class Problem(BaseModel):
+    """4xx/5xx other than validation; a 5xx carries the request id that the server log has too."""
+
+    detail: str
+    request_id: str | None = None
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers of a router: 422 is a ValidationProblem, others a Problem."""
+    described = {
+        401: "Missing or unknown bearer token",
+        403: "The token may not act on this project, or is not an admin token",
+        404: "No such scenario, project or template (also: another project's scenario)",
+        409: "Conflicts with the store (duplicate name, upstream of another scenario, template instance)",
+        413: "Request body over 1 MiB",
+        422: "Invalid input; nothing was stored",
+        503: "Dagster could not be reached",
+    }
+    return {
+        code: {"model": ValidationProblem if code == 422 else Problem, "description": described[code]} for code in codes
+    }

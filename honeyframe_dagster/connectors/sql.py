@@ -1,0 +1,38 @@
+"""`sql` connector: a query against any SQLAlchemy URL, read from the env var the dataset names."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from honeyframe_dagster.connectors.extract import ConnectorError, RowsExtract
+from honeyframe_dagster.model.documents import SqlConnector
+
+
+def _redact(message: str, url: str) -> str:
+    """Driver errors may quote the URL; its password never leaves this function."""
+    password = make_url(url).password
+    message = message.replace(url, "<url>")
+    return message.replace(str(password), "***") if password else message
+
+
+def fetch_sql(connector: SqlConnector) -> RowsExtract:
+    url = os.environ.get(connector.url_env)
+    if not url:
+        raise ConnectorError(f"connector.url_env: environment variable {connector.url_env} is not set")
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, ValueError):
+        raise ConnectorError(f"connector.url_env: {connector.url_env} does not hold a valid SQLAlchemy URL") from None
+    try:
+        with engine.connect() as connection:
+            result = connection.execute(text(connector.query))
+            return RowsExtract(list(result.keys()), [tuple(row) for row in result])
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConnectorError(f"query via {connector.url_env} failed: {_redact(detail, url)}") from None
+    finally:
+        engine.dispose()

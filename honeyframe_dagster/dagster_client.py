@@ -1,0 +1,290 @@
+"""Talking to Dagster from outside the code location: GraphQL for changes, the instance for reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import httpx
+from dagster import DagsterInstance, RunsFilter
+from dagster._core.definitions.selector import InstigatorSelector
+from dagster._core.errors import DagsterHomeNotSetError
+from dagster._core.scheduler.instigation import InstigatorStatus
+from dagster._core.storage.dagster_run import RunRecord
+
+log = logging.getLogger("honeyframe.dagster")
+# The repository a `Definitions` object becomes is always named this.
+REPOSITORY_NAME = "__repository__"
+# A reload re-imports the location; Dagster's own gRPC load timeout is 180 s.
+RELOAD_TIMEOUT_SECONDS = 240.0
+CALL_TIMEOUT_SECONDS = 30.0
+
+
+class DagsterUnavailable(RuntimeError):
+    """The webserver could not be reached or answered with an error (message is safe to log)."""
+
+
+@dataclass(frozen=True)
+class TriggerRef:
+    """A schedule (cron) or sensor (interval, upstream) of a code location."""
+
+    location: str
+    name: str
+    is_schedule: bool
+
+
+@dataclass
+class _ReloadState:
+    """Tickets of one location's reloads: a reload covers every write committed before it started."""
+
+    gate: threading.Lock = field(default_factory=threading.Lock)
+    requested: int = 0
+    done: int = 0
+    error: str | None = None
+
+
+_STATE_QUERY = """
+query TriggerState($schedule: ScheduleSelector!, $sensor: SensorSelector!, $isSchedule: Boolean!) {
+  scheduleOrError(scheduleSelector: $schedule) @include(if: $isSchedule) {
+    __typename
+    ... on Schedule { scheduleState { id status } }
+    ... on PythonError { message }
+  }
+  sensorOrError(sensorSelector: $sensor) @skip(if: $isSchedule) {
+    __typename
+    ... on Sensor { sensorState { id status } }
+    ... on PythonError { message }
+  }
+}
+"""
+_START_SCHEDULE = """
+mutation Start($selector: ScheduleSelector!) {
+  startSchedule(scheduleSelector: $selector) {
+    __typename
+    ... on ScheduleStateResult { scheduleState { status } }
+    ... on PythonError { message }
+    ... on ScheduleNotFoundError { message }
+  }
+}
+"""
+_STOP_SCHEDULE = """
+mutation Stop($id: String!) {
+  stopRunningSchedule(id: $id) {
+    __typename
+    ... on ScheduleStateResult { scheduleState { status } }
+    ... on PythonError { message }
+  }
+}
+"""
+_START_SENSOR = """
+mutation Start($selector: SensorSelector!) {
+  startSensor(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { status } }
+    ... on PythonError { message }
+    ... on SensorNotFoundError { message }
+  }
+}
+"""
+_STOP_SENSOR = """
+mutation Stop($id: String!) {
+  stopSensor(id: $id) {
+    __typename
+    ... on StopSensorMutationResult { instigationState { status } }
+    ... on PythonError { message }
+  }
+}
+"""
+_RELOAD = """
+mutation Reload($name: String!) {
+  reloadRepositoryLocation(repositoryLocationName: $name) {
+    __typename
+    ... on WorkspaceLocationEntry {
+      locationOrLoadError { __typename ... on PythonError { message } }
+    }
+    ... on PythonError { message }
+    ... on ReloadNotSupported { message }
+    ... on RepositoryLocationNotFound { message }
+  }
+}
+"""
+_LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on Error { message }
+  }
+}
+"""
+
+
+class DagsterClient:
+    """One webserver (GraphQL at `url`) serving the code locations, and the instance of DAGSTER_HOME."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/") + "/graphql"
+        self._http = httpx.Client(timeout=CALL_TIMEOUT_SECONDS)
+        self._counter_lock = threading.Lock()
+        self._reloads: dict[str, _ReloadState] = {}
+
+    def close(self) -> None:
+        self._http.close()
+
+    @cached_property
+    def instance(self) -> DagsterInstance:
+        try:
+            return DagsterInstance.get()
+        except DagsterHomeNotSetError:
+            raise DagsterUnavailable("DAGSTER_HOME is not set: no Dagster instance to read") from None
+
+    # -- GraphQL -------------------------------------------------------------------------------------------------
+
+    def _call(self, query: str, variables: Mapping[str, Any], timeout: float = CALL_TIMEOUT_SECONDS) -> dict[str, Any]:
+        try:
+            response = self._http.post(self.url, json={"query": query, "variables": variables}, timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise DagsterUnavailable(f"Dagster webserver at {self.url} unreachable: {type(exc).__name__}") from None
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        if response.status_code != 200 or body.get("errors") or "data" not in body:
+            messages = (
+                "; ".join(str(e.get("message")) for e in body.get("errors", [])) or f"HTTP {response.status_code}"
+            )
+            raise DagsterUnavailable(f"Dagster GraphQL error: {messages}")
+        return dict(body["data"])
+
+    @staticmethod
+    def _ok(result: Mapping[str, Any], *expected: str) -> Mapping[str, Any]:
+        if result["__typename"] not in expected:
+            raise DagsterUnavailable(f"Dagster answered {result['__typename']}: {result.get('message', '')}")
+        return result
+
+    def reload(self, location: str) -> None:
+        """Reload a location so that webserver and daemon serve the store as it is now.
+
+        Concurrent writers share reloads: a caller whose write committed before a reload started is covered by it.
+        """
+        with self._counter_lock:
+            state = self._reloads.setdefault(location, _ReloadState())
+            state.requested += 1
+            ticket = state.requested
+        with state.gate:
+            if state.done >= ticket:
+                if state.error:
+                    raise DagsterUnavailable(state.error)
+                return
+            with self._counter_lock:
+                covers = state.requested
+            try:
+                self._reload_once(location)
+                state.error = None
+            except DagsterUnavailable as exc:
+                state.error = str(exc)
+                raise
+            finally:
+                state.done = covers
+
+    def _reload_once(self, location: str) -> None:
+        data = self._call(_RELOAD, {"name": location}, timeout=RELOAD_TIMEOUT_SECONDS)
+        entry = self._ok(data["reloadRepositoryLocation"], "WorkspaceLocationEntry")
+        loaded = entry["locationOrLoadError"] or {}
+        if loaded.get("__typename") == "PythonError":
+            raise DagsterUnavailable(f"code location '{location}' failed to load: {loaded.get('message')}")
+
+    def _selectors(self, trigger: TriggerRef) -> dict[str, Any]:
+        base = {"repositoryLocationName": trigger.location, "repositoryName": REPOSITORY_NAME}
+        return {
+            "schedule": {**base, "scheduleName": trigger.name},
+            "sensor": {**base, "sensorName": trigger.name},
+            "isSchedule": trigger.is_schedule,
+        }
+
+    def trigger_status_from_code(self, trigger: TriggerRef) -> tuple[str, str]:
+        """(status, state id) as the webserver computes it, code default included."""
+        data = self._call(_STATE_QUERY, self._selectors(trigger))
+        if trigger.is_schedule:
+            state = self._ok(data["scheduleOrError"], "Schedule")["scheduleState"]
+        else:
+            state = self._ok(data["sensorOrError"], "Sensor")["sensorState"]
+        return str(state["status"]), str(state["id"])
+
+    def set_trigger_status(self, trigger: TriggerRef, running: bool) -> None:
+        """Store RUNNING or STOPPED in the instance, so it wins over an earlier toggle and the code default."""
+        selectors = self._selectors(trigger)
+        if running:
+            if trigger.is_schedule:
+                self._ok(
+                    self._call(_START_SCHEDULE, {"selector": selectors["schedule"]})["startSchedule"],
+                    "ScheduleStateResult",
+                )
+            else:
+                self._ok(self._call(_START_SENSOR, {"selector": selectors["sensor"]})["startSensor"], "Sensor")
+            return
+        _, state_id = self.trigger_status_from_code(trigger)
+        if trigger.is_schedule:
+            self._ok(self._call(_STOP_SCHEDULE, {"id": state_id})["stopRunningSchedule"], "ScheduleStateResult")
+        else:
+            self._ok(self._call(_STOP_SENSOR, {"id": state_id})["stopSensor"], "StopSensorMutationResult")
+
+    def launch(self, location: str, job_name: str, tags: Mapping[str, str]) -> str:
+        params = {
+            "selector": {
+                "repositoryLocationName": location,
+                "repositoryName": REPOSITORY_NAME,
+                "jobName": job_name,
+            },
+            "runConfigData": {},
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
+        }
+        result = self._ok(self._call(_LAUNCH, {"params": params})["launchRun"], "LaunchRunSuccess")
+        return str(result["run"]["runId"])
+
+    # -- instance reads ------------------------------------------------------------------------------------------
+
+    def stored_statuses(self, triggers: Sequence[TriggerRef]) -> dict[str, str]:
+        """Explicit RUNNING/STOPPED states stored in the instance, by trigger name (no code location needed)."""
+        found: dict[str, str] = {}
+        for trigger in triggers:
+            selector_id = InstigatorSelector(
+                location_name=trigger.location, repository_name=REPOSITORY_NAME, name=trigger.name
+            ).get_id()
+            state = self.instance.get_instigator_state("", selector_id)
+            if state is not None and state.status in (InstigatorStatus.RUNNING, InstigatorStatus.STOPPED):
+                found[trigger.name] = state.status.value
+        return found
+
+    def trigger_statuses(self, triggers: Sequence[TriggerRef]) -> dict[str, str]:
+        """Dagster's status of each trigger: the instance's stored state, else what the webserver computes."""
+        statuses = self.stored_statuses(triggers)
+        for trigger in triggers:
+            if trigger.name not in statuses:
+                try:
+                    statuses[trigger.name] = self.trigger_status_from_code(trigger)[0]
+                except DagsterUnavailable as exc:
+                    log.warning("trigger status of %s unknown: %s", trigger.name, exc)
+                    statuses[trigger.name] = "UNKNOWN"
+        return statuses
+
+    def run_records(self, tags: Mapping[str, str], offset: int, limit: int) -> list[RunRecord]:
+        """Runs with these tags, newest first, from Dagster's run storage."""
+        filters = RunsFilter(tags=dict(tags))
+        cursor = None
+        if offset:
+            ids = self.instance.get_run_ids(filters, limit=offset)
+            if len(ids) < offset:
+                return []
+            cursor = ids[-1]
+        return list(self.instance.get_run_records(filters, limit=limit, cursor=cursor))
+
+    def run_count(self, tags: Mapping[str, str]) -> int:
+        return self.instance.get_runs_count(RunsFilter(tags=dict(tags)))
+
+
+def timestamp(value: float | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)

@@ -1,0 +1,140 @@
+"""One legacy schedule row → one project Scenario document (pure; no database)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from honeyframe_dagster.model.documents import Scenario
+
+Row = Mapping[str, Any]
+
+# Which legacy column a Scenario field came from, per table, so a reason names what the operator must fix.
+_COLUMNS: dict[str, dict[str, str]] = {
+    "report_schedules": {
+        "project": "project_id",
+        "name": "name",
+        "owner": "owner_email",
+        "trigger.cron": "cron",
+        "trigger.timezone": "timezone",
+        "steps.0.send_email_report.dashboard_ids": "dashboard_ids",
+        "steps.0.send_email_report.recipients": "recipients",
+        "steps.0.send_email_report.format": "format",
+        "steps.0.send_email_report.time_filter": "time_filter",
+    },
+    "pipeline_schedules": {
+        "project": "project_id",
+        "owner": "created_by",
+        "trigger.cron": "cron_expression",
+        "trigger.timezone": "cron_timezone",
+        "steps.0.run_recipe": "recipe",
+    },
+    "project_cron_jobs": {"project": "project_id", "trigger.cron": "schedule", "steps.0": "options"},
+}
+# The field of each cron-job action's step that `target` fills.
+_TARGET_FIELD = {"sync_dataset": "dataset", "run_python": "recipe", "run_agent": "agent"}
+MAX_NAME = 200
+
+
+class LegacyRowError(ValueError):
+    """A legacy row that cannot become a scenario; the message names the legacy column and value."""
+
+
+def report_scenario(row: Row) -> dict[str, Any]:
+    try:
+        dashboards = json.loads(row["dashboard_ids"])
+    except (TypeError, ValueError):
+        raise LegacyRowError(f"dashboard_ids: not a JSON array: {row['dashboard_ids']!r}") from None
+    if not isinstance(dashboards, list):
+        raise LegacyRowError(f"dashboard_ids: not a JSON array: {row['dashboard_ids']!r}")
+    step = {
+        "kind": "send_email_report",
+        "dashboard_ids": dashboards,
+        "recipients": [part for part in re.split(r"[,;\s]+", row["recipients"] or "") if part],
+        "format": row["format"],
+        "time_filter": row["time_filter"],
+    }
+    return {
+        "project": row["project_id"],
+        "name": row["name"],
+        "enabled": bool(row["enabled"]),
+        "owner": row["owner_email"],
+        "trigger": {"cron": row["cron"], "timezone": row["timezone"] or "UTC"},
+        "steps": [{key: value for key, value in step.items() if value is not None}],
+    }
+
+
+def pipeline_scenario(row: Row) -> dict[str, Any]:
+    recipes = (row["recipe"] or "").split()
+    step: dict[str, Any] = {"kind": "run_recipe"}
+    if len(recipes) == 1:
+        step["recipe"] = recipes[0]
+    else:
+        step["recipes"] = recipes
+    return {
+        "project": row["project_id"],
+        "name": f"pipeline {' '.join(recipes)}",
+        "enabled": bool(row["is_active"]),
+        "owner": row["created_by"],
+        "trigger": {"cron": row["cron_expression"], "timezone": row["cron_timezone"] or "UTC"},
+        "steps": [step],
+    }
+
+
+def cron_job_scenario(row: Row) -> dict[str, Any]:
+    action, target = row["action"], row["target"]
+    field = _TARGET_FIELD.get(action)
+    if field is None:
+        raise LegacyRowError(f"action: unknown action {action!r} (expected one of {', '.join(_TARGET_FIELD)})")
+    try:
+        options = json.loads(row["options"]) if row["options"] else {}
+    except ValueError:
+        raise LegacyRowError(f"options: not a JSON object: {row['options']!r}") from None
+    if not isinstance(options, dict):
+        raise LegacyRowError(f"options: not a JSON object: {row['options']!r}")
+    clash = sorted({"kind", field} & set(options))
+    if clash:
+        raise LegacyRowError(f"options: must not set {', '.join(clash)} (the row's action and target do)")
+    return {
+        "project": row["project_id"],
+        "name": f"{action} {target}",
+        "enabled": bool(row["enabled"]),
+        "owner": None,
+        # The per-project cron table always ran in UTC.
+        "trigger": {"cron": row["schedule"], "timezone": "UTC"},
+        "steps": [{"kind": action, field: target, **options}],
+    }
+
+
+CONVERTERS: dict[str, Callable[[Row], dict[str, Any]]] = {
+    "report_schedules": report_scenario,
+    "pipeline_schedules": pipeline_scenario,
+    "project_cron_jobs": cron_job_scenario,
+}
+
+
+def to_scenario(table: str, row: Row, name: str | None = None) -> Scenario:
+    """The validated Scenario for one legacy row (`name` overrides the derived name). Raises LegacyRowError."""
+    fields = CONVERTERS[table](row)
+    fields["name"] = (name or fields["name"])[:MAX_NAME]
+    try:
+        return Scenario.model_validate(fields)
+    except ValidationError as exc:
+        raise LegacyRowError(_reason(table, exc)) from None
+
+
+def _reason(table: str, exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    path = ".".join(str(part) for part in error["loc"])
+    columns = _COLUMNS[table]
+    # The longest Scenario field path that maps to a legacy column names it; else the field path itself.
+    prefix = max((p for p in columns if path == p or path.startswith(p + ".")), key=len, default=None)
+    where = columns[prefix] if prefix is not None else path
+    message = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
+    shown = "" if isinstance(value, dict | list) or repr(value) in message else f" (value: {value!r})"
+    return f"{where}: {message}{shown}"

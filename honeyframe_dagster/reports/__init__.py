@@ -1,0 +1,1 @@
+"""Dashboard reports: time filters, card queries, HTML/SVG and PDF rendering, and the e-mail around them."""

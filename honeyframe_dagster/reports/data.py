@@ -1,0 +1,131 @@
+"""What a report shows: each dashboard's cards visible to the viewer, queried on the warehouse for a period."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from honeyframe_dagster.model.documents import Card, Dashboard
+from honeyframe_dagster.reports.time_filters import Period
+
+BIND_NAMES = ("start", "end")
+# How many rows each display keeps: more would not be readable in an e-mail.
+ROW_LIMITS = {"metric": 1, "table": 50, "bar": 30, "line": 400}
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class ReportError(ValueError):
+    """A report that cannot be built (bad card SQL, missing warehouse); retrying would not help."""
+
+
+@dataclass(frozen=True)
+class CardData:
+    card: Card
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    dashboard: Dashboard
+    period: Period
+    cards: list[CardData]
+    hidden: int
+
+
+def can_see(card: Card, viewer: str) -> bool:
+    """No `visible_to` means everyone in the project; addresses compare case-insensitively."""
+    return card.visible_to is None or viewer.casefold() in {who.casefold() for who in card.visible_to}
+
+
+def bind_parameters(sql: str) -> tuple[str, list[str]]:
+    """`:start`/`:end` → DuckDB's `$start`/`$end`, outside string literals, quoted names and comments.
+
+    Values are only ever passed as bound parameters; `::` casts and other `:` uses are left alone.
+    Returns the rewritten SQL and the parameter names it uses.
+    """
+    out: list[str] = []
+    used: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        char = sql[i]
+        if char in "'\"":
+            end = _closing_quote(sql, i)
+            out.append(sql[i:end])
+            i = end
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            end = n if end < 0 else end
+            out.append(sql[i:end])
+            i = end
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            out.append(sql[i:end])
+            i = end
+        elif sql.startswith("::", i):
+            out.append("::")
+            i += 2
+        elif char == ":" and (match := _IDENTIFIER.match(sql, i + 1)) and match.group() in BIND_NAMES:
+            out.append(f"${match.group()}")
+            if match.group() not in used:
+                used.append(match.group())
+            i = match.end()
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out), used
+
+
+def _closing_quote(sql: str, start: int) -> int:
+    """Index just past the literal opened at `start`; a doubled quote inside is an escaped quote."""
+    quote, i = sql[start], start + 1
+    while i < len(sql):
+        if sql[i] == quote:
+            if sql.startswith(quote * 2, i):
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return len(sql)
+
+
+def query_card(connection: duckdb.DuckDBPyConnection, dashboard: Dashboard, card: Card, period: Period) -> CardData:
+    sql, names = bind_parameters(card.sql)
+    values = period.bind_values()
+    limit = ROW_LIMITS[card.display]
+    try:
+        cursor = connection.execute(sql, {name: values[name] for name in names})
+        if cursor.description is None:
+            raise ReportError(f"dashboard '{dashboard.id}', card '{card.title}': the SQL returns no result set")
+        rows = cursor.fetchmany(limit + 1)
+    except duckdb.Error as exc:
+        raise ReportError(f"dashboard '{dashboard.id}', card '{card.title}': {exc}") from None
+    columns = tuple(str(column[0]) for column in cursor.description)
+    return CardData(card, columns, [tuple(row) for row in rows[:limit]], len(rows) > limit)
+
+
+def load_dashboards(
+    warehouse: Path, dashboards: Sequence[tuple[Dashboard, Period]], viewer: str
+) -> list[DashboardData]:
+    """Query every card `viewer` may see; a card they may not see is never queried."""
+    if not dashboards:
+        return []
+    try:
+        # Read-only: card SQL can read the warehouse but never change it.
+        connection = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:
+        raise ReportError(f"warehouse {warehouse} cannot be opened: {exc}") from None
+    with connection:
+        loaded = []
+        for dashboard, period in dashboards:
+            visible = [card for card in dashboard.cards if can_see(card, viewer)]
+            cards = [query_card(connection, dashboard, card, period) for card in visible]
+            loaded.append(DashboardData(dashboard, period, cards, len(dashboard.cards) - len(visible)))
+    return loaded

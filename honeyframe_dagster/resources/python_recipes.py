@@ -1,0 +1,96 @@
+"""Standalone Python recipes (`NAME.py` in HONEYFRAME_PYTHON_RECIPES_DIR), run in a subprocess via Dagster Pipes.
+
+A recipe is a script that opens `dagster_pipes.open_dagster_pipes()`; `context.extras["args"]` holds the
+step's `args`, `context.log` reaches the run's event log, and `context.report_custom_message({"metadata":
+{...}})` becomes the op's output metadata. An uncaught exception is reported with its traceback and fails
+the op; a recipe still running at its timeout is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    ConfigurableResource,
+    Failure,
+    MetadataValue,
+    OpExecutionContext,
+    PipesTempFileContextInjector,
+    PipesTempFileMessageReader,
+    open_pipes_session,
+)
+
+from honeyframe_dagster.settings import get_settings
+
+RECIPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TAIL_CHARS = 4000
+
+
+class RecipeNotFound(LookupError):
+    pass
+
+
+def _tail(text: str) -> str:
+    return text if len(text) <= _TAIL_CHARS else "…" + text[-_TAIL_CHARS:]
+
+
+class PythonRecipesResource(ConfigurableResource):
+    """Recipes folder from HONEYFRAME_PYTHON_RECIPES_DIR; default timeout HONEYFRAME_PYTHON_RECIPE_TIMEOUT_SECONDS."""
+
+    @property
+    def directory(self) -> Path:
+        return get_settings().python_recipes_dir.expanduser().resolve()
+
+    def default_timeout(self) -> float:
+        return get_settings().python_recipe_timeout_seconds
+
+    def path_for(self, name: str) -> Path:
+        """The recipe's file; only a plain identifier is accepted, so a name cannot leave the folder."""
+        if not RECIPE_NAME.match(name):
+            raise RecipeNotFound(f"recipe {name!r} is not a valid recipe name (letters, digits and '_')")
+        path = self.directory / f"{name}.py"
+        if not path.is_file():
+            raise RecipeNotFound(f"recipe '{name}' not found: no file {name}.py in {self.directory}")
+        return path
+
+    def run(self, context: OpExecutionContext, name: str, extras: Mapping[str, Any], timeout: float) -> list[Any]:
+        """Run the recipe to completion; returns its custom messages. Raises Failure on error or timeout."""
+        path = self.path_for(name)
+        with open_pipes_session(
+            context=context,
+            context_injector=PipesTempFileContextInjector(),
+            message_reader=PipesTempFileMessageReader(),
+            extras=dict(extras),
+        ) as session:
+            process = subprocess.Popen(
+                [sys.executable, str(path)],
+                cwd=str(self.directory),
+                env={**os.environ, **session.get_bootstrap_env_vars()},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                stdout, stderr = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                stdout, stderr = process.communicate()
+                raise Failure(
+                    f"recipe '{name}' was still running after {timeout:g} s and was stopped",
+                    metadata={"stderr": MetadataValue.text(_tail(stderr))},
+                ) from None
+            if stdout.strip():
+                context.log.info(f"recipe '{name}' output:\n{_tail(stdout)}")
+            if process.returncode != 0:
+                context.log.error(f"recipe '{name}' exited with code {process.returncode}:\n{_tail(stderr)}")
+                raise Failure(
+                    f"recipe '{name}' failed (exit code {process.returncode}):\n{_tail(stderr)}",
+                    metadata={"stderr": MetadataValue.text(_tail(stderr))},
+                )
+        return list(session.get_custom_messages())

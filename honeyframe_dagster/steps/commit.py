@@ -1,0 +1,56 @@
+"""The op that publishes a transactional parallel group's staged writes, and the hook that discards them.
+
+See steps/transactional.py for the semantics. The factory adds `commit_steps_<first>_<last>` after each
+parallel group that has a transactional writing step, and attaches `abort_staged_writes` to the group's steps.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    HookContext,
+    In,
+    MetadataValue,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
+    failure_hook,
+    op,
+)
+
+from honeyframe_dagster.resources.warehouse import WarehouseResource
+from honeyframe_dagster.steps.transactional import abort_run, commit_run, sweep
+
+
+def commit_alias(group: list[int]) -> str:
+    return f"commit_steps_{group[0] + 1}_{group[-1] + 1}"
+
+
+@op(name="commit_group", ins={"after": In(Nothing)}, out=Out(Nothing))
+def commit_group_op(context: OpExecutionContext, warehouse: WarehouseResource) -> Iterator[Any]:
+    instance = context.instance
+
+    def finished(run_id: str) -> bool:
+        run = instance.get_run_by_id(run_id)
+        return run is None or run.is_finished
+
+    with warehouse.write() as connection:
+        swept = sweep(connection, context.run_id, finished)
+        published = commit_run(connection, context.run_id)
+    if swept:
+        context.log.info(f"dropped {len(swept)} staging table(s) left by finished runs")
+    tables = ", ".join(p.table for p in published)
+    context.log.info(f"published together: {tables or 'nothing'}")
+    for entry in published:
+        yield AssetMaterialization(asset_key=AssetKey([entry.table]), metadata=dict(entry.metadata))
+    yield Output(None, metadata={"tables published": len(published), "tables": MetadataValue.text(tables)})
+
+
+@failure_hook(name="abort_staged_writes", required_resource_keys={"warehouse"})
+def abort_staged_writes(context: HookContext) -> None:
+    with context.resources.warehouse.write() as connection:
+        dropped = abort_run(connection, context.run_id)
+    context.log.info(f"{context.op.name} failed: discarded {len(dropped)} staged table(s) of its group")

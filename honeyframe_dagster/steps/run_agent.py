@@ -1,0 +1,138 @@
+"""`run_agent`: every input row to an AI agent, one result per row in `output_table`.
+
+The input is a dataset id of the project (its table is read whole) or a SQL query over the warehouse. The
+output table holds `row_key` (a hash of the input row: stable, so a re-run upserts instead of duplicating),
+`input`, `output`, `error`, `agent`, `model` and `processed_at`. Failing rows are recorded with their error;
+the step fails only when the share of failing rows exceeds HONEYFRAME_AGENT_FAILURE_RATIO.
+"""
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import duckdb
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    Failure,
+    In,
+    MetadataValue,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
+    op,
+)
+
+from honeyframe_dagster.agent_client import RowResult, complete_rows
+from honeyframe_dagster.model.scenario import Catalog
+from honeyframe_dagster.model.steps import RunAgentStep
+from honeyframe_dagster.resources.agents import AgentEndpointMissing, AgentsResource
+from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
+from honeyframe_dagster.resources.warehouse import WarehouseResource
+from honeyframe_dagster.resources.warehouse_access import Loader, quote
+from honeyframe_dagster.steps.context import current_step
+from honeyframe_dagster.steps.transactional import GroupAborted, TableWrite, is_deferred, write_table
+
+OUTPUT_COLUMNS = (
+    "row_key VARCHAR, input VARCHAR, output VARCHAR, error VARCHAR, agent VARCHAR, model VARCHAR, "
+    "processed_at TIMESTAMP"
+)
+
+
+def input_query(step: RunAgentStep, project_id: str, catalog: Catalog) -> str:
+    """A dataset id of the project reads its table; anything else is taken as SQL."""
+    dataset = catalog.datasets.get((project_id, step.input))
+    return f"SELECT * FROM main.{quote(dataset.table_name)}" if dataset is not None else step.input
+
+
+def read_rows(connection: duckdb.DuckDBPyConnection, query: str) -> list[dict[str, Any]]:
+    cursor = connection.execute(query)
+    columns = [column[0] for column in cursor.description or []]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def results_loader(results: Sequence[RowResult], agent: str, model: str) -> Loader:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+    def load(connection: duckdb.DuckDBPyConnection, table: str) -> None:
+        connection.execute(f"CREATE TABLE {table} ({OUTPUT_COLUMNS})")
+        # The same input row twice has one key: keep one result per key.
+        unique = {r.row_key: r for r in results}.values()
+        rows = [[r.row_key, r.input, r.output, r.error, agent, model, now] for r in unique]
+        if rows:
+            connection.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    return load
+
+
+@op(name="run_agent", ins={"after": In(Nothing)}, out=Out(Nothing), tags={"kind": "openai"})
+def run_agent_op(
+    context: OpExecutionContext,
+    scenarios: ScenarioStoreResource,
+    agents: AgentsResource,
+    warehouse: WarehouseResource,
+) -> Iterator[Any]:
+    run = current_step(context, scenarios, RunAgentStep)
+    step, project_id = run.step, run.scenario.project.id
+    agent = run.catalog.agents.get((project_id, step.agent))
+    if agent is None:
+        raise Failure(f"agent: unknown agent '{step.agent}' in project '{project_id}'")
+    try:
+        endpoint = agents.endpoint(agent)
+    except AgentEndpointMissing as exc:
+        raise Failure(str(exc)) from None
+    query = input_query(step, project_id, run.catalog)
+    try:
+        with warehouse.write() as connection:
+            rows = read_rows(connection, query)
+    except duckdb.Error as exc:
+        raise Failure(f"input: cannot read {step.input!r}: {exc}") from None
+    context.log.info(f"agent '{agent.id}': {len(rows)} row(s) in batches of {agents.batch_size}")
+    results = complete_rows(
+        endpoint,
+        rows,
+        batch_size=agents.batch_size,
+        concurrency=agents.concurrency,
+        progress=lambda done, total: context.log.info(f"agent '{agent.id}': {done}/{total} row(s) done"),
+    )
+    failed = [r for r in results if r.error is not None]
+    for result in failed[:5]:
+        context.log.warning(f"row {result.row_key}: {result.error}")
+
+    def describe(count: int) -> dict[str, Any]:
+        return {
+            "rows processed": len(results),
+            "rows failed": len(failed),
+            "agent": agent.id,
+            "table": step.output_table,
+        }
+
+    deferred = is_deferred(run.scenario.steps, run.index)
+    try:
+        with warehouse.write() as connection:
+            write_table(
+                connection,
+                TableWrite(step.output_table, key="row_key"),
+                results_loader(results, agent.id, agent.model),
+                describe,
+                run_id=context.run_id,
+                index=run.index,
+                deferred=deferred,
+            )
+    except GroupAborted as exc:
+        # This step did its job; the group's failing step is the one the run reports.
+        context.log.warning(f"agent '{agent.id}': {exc}")
+        yield Output(None, metadata={"published": MetadataValue.text("discarded: group failed")})
+        return
+    metadata = describe(len(results))
+    if not deferred:
+        yield AssetMaterialization(asset_key=AssetKey([step.output_table]), metadata=metadata)
+    ratio = len(failed) / len(results) if results else 0.0
+    if ratio > agents.failure_ratio:
+        raise Failure(
+            f"agent '{agent.id}': {len(failed)} of {len(results)} row(s) failed ({ratio:.0%} > "
+            f"HONEYFRAME_AGENT_FAILURE_RATIO {agents.failure_ratio:.0%}); first error: {failed[0].error}",
+            metadata=metadata,
+        )
+    yield Output(None, metadata={**metadata, "published": MetadataValue.text("with group" if deferred else "now")})

@@ -1,0 +1,129 @@
+"""`send_email_report`: render dashboards as the scenario's owner for the run's scheduled period, then e-mail them."""
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from dagster import (
+    Backoff,
+    Failure,
+    In,
+    MetadataValue,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
+    RetryPolicy,
+    op,
+)
+
+from honeyframe_dagster.factory.triggers import SCHEDULED_FOR_TAG
+from honeyframe_dagster.model.steps import SendEmailReportStep
+from honeyframe_dagster.reports.data import load_dashboards
+from honeyframe_dagster.reports.mail import Attachment, DeliveryError, check_address, check_header, compose
+from honeyframe_dagster.reports.pdf import render_pdf
+from honeyframe_dagster.reports.render import Report, cover_html, cover_text, render_html, render_text
+from honeyframe_dagster.reports.time_filters import resolve_period
+from honeyframe_dagster.resources.mail import MailResource
+from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
+from honeyframe_dagster.resources.warehouse import WarehouseResource
+from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.steps.context import StepRun, current_step
+
+# Retries re-run the whole op (render and send); only delivery failures are retried (see `Failure(allow_retries)`).
+RETRY_POLICY = RetryPolicy(max_retries=3, delay=get_settings().smtp_retry_delay_seconds, backoff=Backoff.EXPONENTIAL)
+
+
+def scheduled_time(context: OpExecutionContext, timezone: str) -> dt.datetime:
+    """When this run was scheduled for, in the scenario's timezone: the partition's schedule instant
+    (schedules and backfills), else the sensor's `honeyframe/scheduled_for` tag, else the run's creation."""
+    zone = ZoneInfo(timezone)
+    if context.has_partition_key:
+        return context.partition_time_window.start.astimezone(zone)
+    tagged = context.run.tags.get(SCHEDULED_FOR_TAG)
+    if tagged:
+        return dt.datetime.fromisoformat(tagged).astimezone(zone)
+    record = context.instance.get_run_record_by_id(context.run_id)
+    created = record.create_timestamp if record is not None else dt.datetime.now(dt.UTC)
+    return (created if created.tzinfo else created.replace(tzinfo=dt.UTC)).astimezone(zone)
+
+
+def build_report(run: StepRun[SendEmailReportStep], scheduled: dt.datetime, warehouse: WarehouseResource) -> Report:
+    spec, step = run.scenario, run.step
+    dashboards = [run.catalog.dashboards[(spec.project.id, dashboard_id)] for dashboard_id in step.dashboard_ids]
+    periods = [
+        (d, resolve_period(step.time_filter or d.default_time_filter, scheduled, spec.timezone)) for d in dashboards
+    ]
+    with warehouse.exclusive():
+        loaded = load_dashboards(warehouse.path, periods, spec.owner)
+    title = " · ".join(d.title for d in dashboards) or spec.record.name
+    return Report(f"{spec.project.name}: {title}", spec.project.name, scheduled, spec.timezone, spec.owner, loaded)
+
+
+def save(report_dir: Path, files: dict[str, bytes]) -> Path:
+    """Keep what was sent under HONEYFRAME_HOME/reports/<run id>/, for the run's metadata and for support."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (report_dir / name).write_bytes(content)
+    return report_dir
+
+
+@op(
+    name="send_email_report",
+    ins={"after": In(Nothing)},
+    out=Out(Nothing),
+    tags={"kind": "email"},
+    retry_policy=RETRY_POLICY,
+)
+def send_email_report_op(
+    context: OpExecutionContext, scenarios: ScenarioStoreResource, warehouse: WarehouseResource, mail: MailResource
+) -> Output[None]:
+    run = current_step(context, scenarios, SendEmailReportStep)
+    step = run.step
+    scheduled = scheduled_time(context, run.scenario.timezone)
+    try:
+        # The model checked these on apply; checked again here because they become headers (compose checks the rest).
+        for index, recipient in enumerate(step.recipients):
+            check_address(f"recipients[{index}]", recipient)
+        if step.subject is not None:
+            check_header("subject", step.subject)
+        smtp = mail.smtp_settings()
+        report = build_report(run, scheduled, warehouse)
+        subject = step.subject or f"{report.title} — {scheduled:%Y-%m-%d}"
+        html, text = render_html(report), render_text(report)
+        stem = f"report-{scheduled:%Y-%m-%d}"
+        attachment = Attachment(f"{stem}.pdf", render_pdf(report)) if step.format == "pdf" else None
+        if attachment is None:
+            body_html, body_text = html, text
+        else:
+            body_html, body_text = cover_html(report, attachment.filename), cover_text(report, attachment.filename)
+        message = compose(mail.sender, step.recipients, subject, body_text, body_html, attachment)
+    except ValueError as exc:  # HeaderError, ReportError, bad settings: retrying would not help
+        raise Failure(f"send_email_report (step {run.index + 1}): {exc}", allow_retries=False) from None
+    files = {f"{stem}.html": html.encode()} | ({attachment.filename: attachment.content} if attachment else {})
+    saved = save(get_settings().home_dir / "reports" / context.run_id, files)
+    context.log.info(
+        f"attempt {context.retry_number + 1}: sending '{subject}' to {len(step.recipients)} recipient(s) "
+        f"via {smtp.where}"
+    )
+    try:
+        refused = mail.send(message, step.recipients)
+    except DeliveryError as exc:
+        raise Failure(str(exc)) from None
+    for who, reply in refused.items():
+        context.log.warning(f"recipient {who} refused by the SMTP server: {reply}")
+    return Output(
+        None,
+        metadata={
+            "emails sent": 1,
+            "recipients": len(step.recipients) - len(refused),
+            "recipients refused": len(refused),
+            "format": step.format,
+            "dashboards": MetadataValue.text(", ".join(step.dashboard_ids) or "(none)"),
+            "cards rendered": report.card_count,
+            "cards hidden from owner": sum(d.hidden for d in report.dashboards),
+            "period": MetadataValue.text("; ".join(d.period.describe() for d in report.dashboards) or "-"),
+            "scheduled for": MetadataValue.text(scheduled.isoformat()),
+            "report": MetadataValue.path(str(saved)),
+        },
+    )

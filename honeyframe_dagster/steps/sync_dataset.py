@@ -1,0 +1,88 @@
+"""`sync_dataset`: run a dataset's connector and replace its warehouse table atomically.
+
+The connector fetches first, outside the warehouse lock; then one short transaction loads the rows into a
+staging table and swaps it in (or, in a transactional parallel group, leaves it for the group's commit op).
+A failure at any point leaves the previous table readable and intact.
+"""
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    Failure,
+    In,
+    MetadataValue,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
+    op,
+)
+
+from honeyframe_dagster.connectors import ConnectorError, loader
+from honeyframe_dagster.model.documents import Dataset
+from honeyframe_dagster.model.steps import SyncDatasetStep
+from honeyframe_dagster.resources.connectors import ConnectorsResource
+from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
+from honeyframe_dagster.resources.warehouse import WarehouseResource
+from honeyframe_dagster.steps.context import current_step
+from honeyframe_dagster.steps.transactional import GroupAborted, TableWrite, is_deferred, write_table
+
+
+def sync_metadata(dataset: Dataset, rows: int) -> dict[str, Any]:
+    return {
+        "rows synced": rows,
+        "connector": dataset.connector.type,
+        "dataset": f"{dataset.project}/{dataset.id}",
+        "table": dataset.table_name,
+    }
+
+
+@op(name="sync_dataset", ins={"after": In(Nothing)}, out=Out(Nothing), tags={"kind": "duckdb"})
+def sync_dataset_op(
+    context: OpExecutionContext,
+    scenarios: ScenarioStoreResource,
+    connectors: ConnectorsResource,
+    warehouse: WarehouseResource,
+) -> Iterator[Any]:
+    run = current_step(context, scenarios, SyncDatasetStep)
+    dataset = run.catalog.datasets.get((run.scenario.project.id, run.step.dataset))
+    if dataset is None:
+        raise Failure(f"dataset: unknown dataset '{run.step.dataset}' in project '{run.scenario.project.id}'")
+    where = f"dataset '{dataset.id}' ({dataset.connector.type} connector)"
+    deferred = is_deferred(run.scenario.steps, run.index)
+    with tempfile.TemporaryDirectory(prefix="honeyframe-sync-") as workdir:
+        try:
+            extract = connectors.fetch(dataset, Path(workdir))
+        except ConnectorError as exc:
+            raise Failure(f"{where}: {exc}; table '{dataset.table_name}' was left unchanged") from None
+        context.log.info(f"{where}: fetched; loading into table '{dataset.table_name}'")
+        try:
+            with warehouse.write() as connection:
+                rows = write_table(
+                    connection,
+                    TableWrite(dataset.table_name),
+                    loader(extract),
+                    lambda count: sync_metadata(dataset, count),
+                    run_id=context.run_id,
+                    index=run.index,
+                    deferred=deferred,
+                )
+        except duckdb.Error as exc:
+            raise Failure(f"{where}: loading failed: {exc}; table '{dataset.table_name}' was left unchanged") from None
+        except GroupAborted as exc:
+            # This step did its job; the group's failing step is the one the run reports.
+            context.log.warning(f"{where}: {exc}")
+            yield Output(None, metadata={"published": MetadataValue.text("discarded: group failed")})
+            return
+    metadata = sync_metadata(dataset, rows)
+    if deferred:
+        context.log.info(f"{rows} row(s) staged; they become visible when the whole parallel group succeeded")
+    else:
+        yield AssetMaterialization(asset_key=AssetKey([dataset.table_name]), metadata=metadata)
+    yield Output(None, metadata={**metadata, "published": MetadataValue.text("with group" if deferred else "now")})

@@ -1,0 +1,175 @@
+"""What `transactional` means for the warehouse writes of a parallel group.
+
+A parallel group is a run of consecutive `parallel: true` steps; they run side by side and the next step waits
+for all of them. Of the step kinds, `sync_dataset` (replaces its dataset's table) and `run_agent` (upserts its
+output table by row key) write warehouse tables through this module.
+
+- `transactional: true` (the default) in a group of two or more steps: the step loads its rows into a staging
+  table (`honeyframe_staging.r<run>_s<step>_<table>`) and records it in `honeyframe_staging.staged_writes`;
+  nothing is visible yet. After the group, the factory adds an op `commit_steps_<first>_<last>` that publishes
+  every staged table of the run in ONE DuckDB transaction, so readers see all of the group's tables change
+  together. If any step of the group fails, the commit op is skipped (and so is every later step), a failure
+  hook drops the run's staged tables and marks the run aborted (a sibling that finishes later discards its own
+  staging table), and the previously published tables stay exactly as they were.
+- `transactional: false`, or a step outside a parallel group: the step loads into a staging table and
+  publishes it in the same transaction, on its own, as soon as it succeeds.
+
+`run_recipe` (dbt) and `run_python` (an external process) write the warehouse themselves and are not staged:
+their writes commit on their own whatever `transactional` says. Staged tables left by a run whose process died
+are swept by the next group commit once Dagster reports that run finished.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from honeyframe_dagster.model.steps import Step
+from honeyframe_dagster.resources.warehouse_access import Loader, quote
+
+STAGING_SCHEMA = "honeyframe_staging"
+MANIFEST = f"{STAGING_SCHEMA}.staged_writes"
+ABORTED = f"{STAGING_SCHEMA}.aborted_runs"
+WRITING_KINDS = frozenset({"sync_dataset", "run_agent"})
+
+# The materialization metadata of a write, given its row count.
+Describe = Callable[[int], Mapping[str, Any]]
+
+
+class GroupAborted(RuntimeError):
+    """Another step of this step's transactional group failed; its staged rows were discarded."""
+
+
+@dataclass(frozen=True)
+class TableWrite:
+    table: str
+    key: str | None = None  # None: the rows replace the table; a column name: rows upsert by that key
+
+
+@dataclass(frozen=True)
+class Published:
+    table: str
+    metadata: Mapping[str, Any]
+
+
+def stage_name(run_id: str, index: int, table: str) -> str:
+    return f"r{run_id.replace('-', '')[:12]}_s{index + 1}_{table}"
+
+
+def group_of(steps: Sequence[Step], index: int) -> list[int]:
+    # Imported here: the factory imports the step ops, so a module-level import would be circular.
+    from honeyframe_dagster.factory.jobs import step_groups
+
+    return next(group for group in step_groups(tuple(steps)) if index in group)
+
+
+def is_deferred(steps: Sequence[Step], index: int) -> bool:
+    """Whether this step's writes wait for its group's commit op."""
+    return len(group_of(steps, index)) > 1 and steps[index].transactional
+
+
+def group_needs_commit(steps: Sequence[Step], group: Sequence[int]) -> bool:
+    return len(group) > 1 and any(steps[i].transactional and steps[i].kind in WRITING_KINDS for i in group)
+
+
+def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA}")
+    connection.execute(
+        f"CREATE TABLE IF NOT EXISTS {MANIFEST} (run_id VARCHAR, step INTEGER, target VARCHAR, "
+        "staging VARCHAR, merge_key VARCHAR, metadata VARCHAR)"
+    )
+    connection.execute(f"CREATE TABLE IF NOT EXISTS {ABORTED} (run_id VARCHAR PRIMARY KEY)")
+
+
+def publish(connection: duckdb.DuckDBPyConnection, staging: str, write: TableWrite) -> None:
+    """Make the staged rows visible in `main.<table>` (inside the caller's transaction) and drop the staging."""
+    target = f"main.{quote(write.table)}"
+    if write.key is None:
+        connection.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {staging}")
+    else:
+        key = quote(write.key)
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {staging} LIMIT 0")
+        connection.execute(f"DELETE FROM {target} WHERE {key} IN (SELECT {key} FROM {staging})")
+        connection.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {staging}")
+    connection.execute(f"DROP TABLE {staging}")
+
+
+def write_table(
+    connection: duckdb.DuckDBPyConnection,
+    write: TableWrite,
+    load: Loader,
+    describe: Describe,
+    *,
+    run_id: str,
+    index: int,
+    deferred: bool,
+) -> int:
+    """Load rows through a staging table; publish now, or record them for the group commit. Returns the row count.
+
+    A deferred write keeps `describe(rows)` with it, so the commit op reports the materialization when the rows
+    really become visible.
+    """
+    ensure_schema(connection)
+    name = stage_name(run_id, index, write.table)
+    staging = f"{STAGING_SCHEMA}.{quote(name)}"
+    connection.execute(f"DROP TABLE IF EXISTS {staging}")  # a retried step replaces what it staged before
+    load(connection, staging)
+    rows = connection.execute(f"SELECT count(*) FROM {staging}").fetchone()[0]  # type: ignore[index]
+    if not deferred:
+        publish(connection, staging, write)
+        return int(rows)
+    if connection.execute(f"SELECT 1 FROM {ABORTED} WHERE run_id = ?", [run_id]).fetchone():
+        connection.execute(f"DROP TABLE {staging}")
+        raise GroupAborted(f"another step of this transactional group failed; {rows} staged row(s) discarded")
+    connection.execute(f"DELETE FROM {MANIFEST} WHERE run_id = ? AND step = ?", [run_id, index])
+    connection.execute(
+        f"INSERT INTO {MANIFEST} VALUES (?, ?, ?, ?, ?, ?)",
+        [run_id, index, write.table, name, write.key, json.dumps(dict(describe(int(rows))), default=str)],
+    )
+    return int(rows)
+
+
+def commit_run(connection: duckdb.DuckDBPyConnection, run_id: str) -> list[Published]:
+    """Publish every staged write of the run (in the caller's one transaction)."""
+    ensure_schema(connection)
+    staged = connection.execute(
+        f"SELECT staging, target, merge_key, metadata FROM {MANIFEST} WHERE run_id = ? ORDER BY step", [run_id]
+    ).fetchall()
+    for name, target, key, _ in staged:
+        publish(connection, f"{STAGING_SCHEMA}.{quote(name)}", TableWrite(target, key))
+    connection.execute(f"DELETE FROM {MANIFEST} WHERE run_id = ?", [run_id])
+    return [Published(target, json.loads(metadata or "{}")) for _, target, _, metadata in staged]
+
+
+def _drop_staged(connection: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    names = [
+        row[0] for row in connection.execute(f"SELECT staging FROM {MANIFEST} WHERE run_id = ?", [run_id]).fetchall()
+    ]
+    for name in names:
+        connection.execute(f"DROP TABLE IF EXISTS {STAGING_SCHEMA}.{quote(name)}")
+    connection.execute(f"DELETE FROM {MANIFEST} WHERE run_id = ?", [run_id])
+    return names
+
+
+def abort_run(connection: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """Drop the run's staged tables and refuse its later staged writes; returns the dropped staging tables."""
+    ensure_schema(connection)
+    names = _drop_staged(connection, run_id)
+    connection.execute(f"INSERT OR IGNORE INTO {ABORTED} VALUES (?)", [run_id])
+    return names
+
+
+def sweep(connection: duckdb.DuckDBPyConnection, current_run_id: str, is_finished: Callable[[str], bool]) -> list[str]:
+    """Forget finished runs: drop tables they staged but never committed (e.g. killed) and their abort marks."""
+    ensure_schema(connection)
+    runs = connection.execute(f"SELECT run_id FROM {MANIFEST} UNION SELECT run_id FROM {ABORTED}").fetchall()
+    dropped: list[str] = []
+    for (run_id,) in runs:
+        if run_id != current_run_id and is_finished(run_id):
+            dropped += _drop_staged(connection, run_id)
+            connection.execute(f"DELETE FROM {ABORTED} WHERE run_id = ?", [run_id])
+    return dropped

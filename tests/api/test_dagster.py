@@ -1,0 +1,117 @@
+"""The API against a real code server + webserver: live definitions, trigger status, out-of-band runs, history.
+
+No daemon runs here, so launched runs stay QUEUED (the run queue is the daemon's): they are real runs in Dagster's
+run storage, which is all these tests need. The daemon is in test_end_to_end.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import DagsterInstance
+
+from tests.api.conftest import Api, Stack, graphql
+
+BASE = "/api/scheduler/scenarios"
+RECIPE = {"kind": "run_recipe", "recipe": "stg_orders"}
+JOB_QUERY = """
+query Job($selector: PipelineSelector!) {
+  pipelineOrError(params: $selector) { __typename }
+}
+"""
+SCHEDULE_QUERY = """
+query S($selector: ScheduleSelector!) {
+  scheduleOrError(scheduleSelector: $selector) { ... on Schedule { scheduleState { id status } } }
+}
+"""
+
+
+def job_exists(stack: Stack, job: str) -> bool:
+    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "pipelineName": job}
+    return graphql(stack.dagster_url, JOB_QUERY, {"selector": selector})["pipelineOrError"]["__typename"] == "Pipeline"
+
+
+def schedule_state(stack: Stack, name: str) -> dict[str, Any]:
+    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "scheduleName": name}
+    return graphql(stack.dagster_url, SCHEDULE_QUERY, {"selector": selector})["scheduleOrError"]["scheduleState"]
+
+
+def test_live_definitions_runs_and_history(live_api: Api, stack: Stack) -> None:
+    body = {"name": "nightly", "trigger": {"cron": "0 3 * * *"}, "steps": [RECIPE]}
+    created = live_api.call("POST", BASE, json=body)
+    assert created.status_code == 201, created.text
+    assert created.headers["X-Honeyframe-Dagster-Sync"] == "ok"
+    scenario = created.json()
+    job, schedule = scenario["dagster"]["job_name"], scenario["dagster"]["trigger_name"]
+    # The new job and schedule are in the location when the write returns, and RUNNING in the instance.
+    assert job_exists(stack, job)
+    assert scenario["dagster"]["trigger_status"] == "RUNNING"
+    assert schedule_state(stack, schedule)["status"] == "RUNNING"
+
+    run_ids = []
+    for _ in range(3):
+        launched = live_api.call("POST", f"{BASE}/{scenario['id']}/run")
+        assert launched.status_code == 202, launched.text
+        run_ids.append(launched.json()["run_id"])
+    run = DagsterInstance.get().get_run_by_id(run_ids[0])
+    assert run is not None and run.job_name == job
+    assert run.tags["honeyframe/scenario_id"] == str(scenario["id"])
+    assert run.tags["honeyframe/project_id"] == "acme-sales"
+    assert run.tags["honeyframe/trigger"] == "manual"
+    assert "dagster/partition" in run.tags  # the latest schedule instant of this partitioned job
+
+    # Pagination, newest first, with its edges.
+    first = live_api.call("GET", f"{BASE}/{scenario['id']}/runs", params={"page_size": 2}).json()
+    assert first["total"] == 3 and [r["run_id"] for r in first["items"]] == run_ids[::-1][:2]
+    assert first["items"][0]["trigger"] == "manual" and first["items"][0]["status"] == "QUEUED"
+    assert first["items"][0]["scheduled_for"] is not None
+    second = live_api.call("GET", f"{BASE}/{scenario['id']}/runs", params={"page": 2, "page_size": 2}).json()
+    assert [r["run_id"] for r in second["items"]] == run_ids[:1] and second["page"] == 2
+    beyond = live_api.call("GET", f"{BASE}/{scenario['id']}/runs", params={"page": 3, "page_size": 2}).json()
+    assert beyond["items"] == [] and beyond["total"] == 3
+    for params in ({"page_size": 201}, {"page_size": 0}, {"page": 0}):
+        assert live_api.call("GET", f"{BASE}/{scenario['id']}/runs", params=params).status_code == 422
+    detail = live_api.call("GET", f"{BASE}/{scenario['id']}").json()
+    assert [r["run_id"] for r in detail["runs"]] == run_ids[::-1]
+
+    # A toggle in the UI is what Dagster reports (the store still says enabled) ...
+    state = schedule_state(stack, schedule)
+    graphql(
+        stack.dagster_url, "mutation($id: String!) { stopRunningSchedule(id: $id) { __typename } }", {"id": state["id"]}
+    )
+    assert live_api.call("GET", f"{BASE}/{scenario['id']}").json()["dagster"]["trigger_status"] == "STOPPED"
+    # ... disable: STOPPED; a run can still be launched out of band ...
+    disabled = live_api.call("PATCH", f"{BASE}/{scenario['id']}", json={"enabled": False}).json()
+    assert disabled["dagster"]["trigger_status"] == "STOPPED" and schedule_state(stack, schedule)["status"] == "STOPPED"
+    assert live_api.call("POST", f"{BASE}/{scenario['id']}/run").status_code == 202
+    # ... enable: the API's write wins over the UI's toggle; the same schedule state resumes, history intact.
+    enabled = live_api.call("PATCH", f"{BASE}/{scenario['id']}", json={"enabled": True}).json()
+    assert enabled["dagster"]["trigger_status"] == "RUNNING"
+    assert schedule_state(stack, schedule) == {"id": state["id"], "status": "RUNNING"}
+    assert live_api.call("GET", f"{BASE}/{scenario['id']}/runs").json()["total"] == 4
+
+    # Delete: the job leaves the location; its runs stay in Dagster and in GET .../runs.
+    assert live_api.call("DELETE", f"{BASE}/{scenario['id']}").status_code == 204
+    assert not job_exists(stack, job)
+    history = live_api.call("GET", f"{BASE}/{scenario['id']}/runs").json()
+    assert history["total"] == 4 and history["items"][0]["trigger"] == "manual"
+    # Another project cannot read them through the id.
+    assert live_api.call("GET", f"{BASE}/{scenario['id']}/runs", project="acme-ops").status_code == 404
+
+
+def test_matrix_sets_sensor_and_schedule_status(live_api: Api, stack: Stack) -> None:
+    enable = "/api/scheduler/templates/nightly-mart-refresh/enable/acme-ops"
+    cell = live_api.call("POST", enable, project=None, json={"parameters": {"mart_recipe": "mart_revenue"}})
+    assert cell.status_code == 200, cell.text
+    assert cell.json()["dagster"]["trigger_status"] == "RUNNING"
+    paused = live_api.call("POST", enable.replace("enable", "disable"), project=None).json()
+    assert paused["dagster"]["trigger_status"] == "STOPPED"
+    assert job_exists(stack, paused["dagster"]["job_name"])  # disabling deletes nothing
+
+    interval = {"name": "hourly", "trigger": {"interval_seconds": 3600}, "steps": [RECIPE], "enabled": False}
+    sensor = live_api.call("POST", BASE, json=interval).json()
+    assert sensor["dagster"]["trigger_name"].endswith("_sensor") and sensor["dagster"]["trigger_status"] == "STOPPED"
+    resumed = live_api.call("PATCH", f"{BASE}/{sensor['id']}", json={"enabled": True}).json()
+    assert resumed["dagster"]["trigger_status"] == "RUNNING"
+    listed = {s["id"]: s for s in live_api.call("GET", BASE).json()["items"]}
+    assert listed[sensor["id"]]["dagster"]["trigger_status"] == "RUNNING"

@@ -1,0 +1,330 @@
+"""send_email_report in real scenario jobs: real DuckDB marts, a real Dagster instance, a real SMTP server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
+from pypdf import PdfReader
+
+from honeyframe_dagster.mailsink import EmlDirectoryHandler
+from honeyframe_dagster.reports.formatting import format_value
+from honeyframe_dagster.settings import EXAMPLES_DIR
+from tests.conftest import ApplyYaml
+
+REGIONS = {"north": 0.0, "south": 0.5, "east & <west>": 0.25}
+FIRST_DAY, LAST_DAY = dt.date(2026, 9, 1), dt.date(2026, 11, 30)
+JOB = "acme_sales__weekly_report"
+USER, PASSWORD = "reporter", "s3cret-Pa55word"
+
+
+def scenario(report: str, name: str = "weekly report") -> str:
+    """A weekly Monday 08:00 (Europe/Berlin) scenario of acme-sales (owner ana) with one report step."""
+    return f"""
+kind: Scenario
+project: acme-sales
+name: {name}
+trigger: {{cron: "0 8 * * 1", timezone: Europe/Berlin}}
+steps:
+  - kind: send_email_report
+    dashboard_ids: [revenue-overview]
+    recipients: [ceo@acme.example, cfo@acme.example]
+{report}
+"""
+
+
+def amount(day: dt.date, region: str) -> float:
+    return day.day * 10 + REGIONS[region]
+
+
+def revenue(first: dt.date, last: dt.date) -> str:
+    """The Revenue card's value for the days first..last, as the report prints it."""
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    return format_value(sum(amount(day, region) for day in days for region in REGIONS))
+
+
+def build_marts(warehouse: Path) -> None:
+    """The dbt marts the dashboards read, built directly (a dbt build is tested elsewhere)."""
+    days = [FIRST_DAY + dt.timedelta(days=i) for i in range((LAST_DAY - FIRST_DAY).days + 1)]
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("create table mart_revenue (order_date date, region varchar, orders bigint, amount double)")
+        connection.executemany(
+            "insert into mart_revenue values (?, ?, ?, ?)",
+            [(day, region, day.day % 5 + 1, amount(day, region)) for day in days for region in REGIONS],
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class FlakyHandler(EmlDirectoryHandler):
+    """Answers 451 (try again later) to the first `refusals` messages, then stores them like the mail sink."""
+
+    def __init__(self, directory: Path, refusals: int) -> None:
+        super().__init__(directory)
+        self.refusals = refusals
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refusals > 0:
+            self.refusals -= 1
+            return "451 4.3.0 Mailbox busy, try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def check_credentials(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        USER.encode(),
+        PASSWORD.encode(),
+    )
+    return AuthResult(success=ok)
+
+
+@dataclass
+class Sink:
+    port: int
+    directory: Path
+    handler: EmlDirectoryHandler
+
+    def messages(self) -> list[EmailMessage]:
+        return [
+            BytesParser(policy=policy.default).parsebytes(path.read_bytes())  # type: ignore[misc]
+            for path in sorted(self.directory.glob("*.eml"))
+        ]
+
+
+StartSink = Callable[..., Sink]
+
+
+@pytest.fixture
+def smtp_sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StartSink]:
+    """Starts a real SMTP server (aiosmtpd) on a free loopback port and points HONEYFRAME_SMTP_* at it."""
+    controllers: list[Controller] = []
+
+    def start(refusals: int = 0, auth: bool = False) -> Sink:
+        directory = tmp_path / f"mail-{len(controllers)}"
+        directory.mkdir()
+        handler = FlakyHandler(directory, refusals)
+        port = free_port()
+        extra: dict[str, Any] = {"authenticator": check_credentials, "auth_required": True} if auth else {}
+        controller = Controller(handler, hostname="127.0.0.1", port=port, auth_require_tls=False, **extra)
+        controller.start()
+        controllers.append(controller)
+        monkeypatch.setenv("HONEYFRAME_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("HONEYFRAME_SMTP_PORT", str(port))
+        monkeypatch.setenv("HONEYFRAME_SMTP_FROM", "reports@acme.example")
+        return Sink(port, directory, handler)
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def reporting(apply_yaml: ApplyYaml, projects: None, hf_home: Path) -> Path:
+    """The example dashboards applied and the marts they read in the warehouse."""
+    assert apply_yaml((EXAMPLES_DIR / "dashboards.yaml").read_text()) == 0
+    build_marts(hf_home / "warehouse.duckdb")
+    return hf_home
+
+
+def run_job(load_defs: Callable[[], Definitions], instance: DagsterInstance, partition: str) -> ExecuteInProcessResult:
+    job = load_defs().get_job_def(JOB)
+    return job.execute_in_process(instance=instance, partition_key=partition, raise_on_error=False)
+
+
+def events(result: ExecuteInProcessResult, kind: str) -> list[Any]:
+    return [e for e in result.all_events if e.event_type_value == kind]
+
+
+def output_metadata(result: ExecuteInProcessResult) -> dict[str, Any]:
+    (output,) = events(result, "STEP_OUTPUT")
+    return {key: value.value for key, value in output.step_output_data.metadata.items()}
+
+
+def test_pdf_report_is_delivered_as_the_owner_sees_it_for_the_scheduled_week(
+    apply_yaml: ApplyYaml,
+    reporting: Path,
+    smtp_sink: StartSink,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+) -> None:
+    sink = smtp_sink()
+    assert apply_yaml(scenario("    format: pdf\n    time_filter: last_week")) == 0
+    result = run_job(load_defs, instance, "2026-11-16")
+    assert result.success
+
+    (message,) = sink.messages()
+    assert message["Subject"] == "Acme Sales: Revenue overview — 2026-11-16"
+    assert message["To"] == "ceo@acme.example, cfo@acme.example"
+    assert message["X-Envelope-To"] == "ceo@acme.example, cfo@acme.example"
+    (attachment,) = list(message.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_filename() == "report-2026-11-16.pdf"
+    pdf = PdfReader(io.BytesIO(attachment.get_content()))
+    text = "\n".join(page.extract_text() for page in pdf.pages)
+    for title in (
+        "Revenue overview",
+        "Revenue",
+        "Completed orders",
+        "Revenue by region",
+        "Daily revenue",
+        "Average order value by region",
+    ):
+        assert title in text
+    # Visible to the CFO only: the owner (ana) renders the report, so it is left out even though the CFO receives it.
+    assert "finance only" not in text
+    # Monday 2026-11-16's "last week" is Nov 9-15, whatever the wall clock says.
+    assert "2026-11-09 – 2026-11-15 (last_week)" in text
+    assert revenue(dt.date(2026, 11, 9), dt.date(2026, 11, 15)) in text
+    body = message.get_body(("plain",)).get_content()
+    assert "report-2026-11-16.pdf" in body
+
+    metadata = output_metadata(result)
+    assert metadata["emails sent"] == 1 and metadata["recipients"] == 2 and metadata["format"] == "pdf"
+    assert metadata["dashboards"] == "revenue-overview"
+    assert metadata["cards rendered"] == 5 and metadata["cards hidden from owner"] == 1
+    assert (Path(metadata["report"]) / "report-2026-11-16.pdf").read_bytes() == attachment.get_content()
+
+
+def test_html_report_of_a_past_partition_shows_that_period_with_inline_charts(
+    apply_yaml: ApplyYaml,
+    reporting: Path,
+    smtp_sink: StartSink,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+) -> None:
+    sink = smtp_sink()
+    # No time_filter: the dashboard's default (last_30_days) applies, counted back from the partition's instant.
+    assert apply_yaml(scenario("    format: html")) == 0
+    result = run_job(load_defs, instance, "2026-10-05")
+    assert result.success
+
+    (message,) = sink.messages()
+    assert not list(message.iter_attachments())
+    html = message.get_body(("html",)).get_content()
+    for title in ("Revenue overview", "Revenue by region", "Daily revenue", "Average order value by region"):
+        assert f">{title}<" in html
+    assert "finance only" not in html
+    assert html.count("<svg") == 2  # the bar and the line card
+    assert "2026-09-05 – 2026-10-04 (last_30_days)" in html
+    assert revenue(dt.date(2026, 9, 5), dt.date(2026, 10, 4)) in html
+    assert revenue(dt.date(2026, 10, 5), dt.date(2026, 11, 3)) not in html
+    # Data is escaped, in tables and in SVG labels alike.
+    assert "east &amp; &lt;west&gt;" in html and "<west>" not in html
+    plain = message.get_body(("plain",)).get_content()
+    assert "Revenue by region" in plain
+    assert output_metadata(result)["format"] == "html"
+
+
+def test_refused_delivery_is_retried_until_the_server_accepts(
+    apply_yaml: ApplyYaml,
+    reporting: Path,
+    smtp_sink: StartSink,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sink = smtp_sink(refusals=2, auth=True)
+    monkeypatch.setenv("HONEYFRAME_SMTP_USER", USER)
+    monkeypatch.setenv("HONEYFRAME_SMTP_PASSWORD", PASSWORD)
+    assert apply_yaml(scenario("    format: html")) == 0
+    result = run_job(load_defs, instance, "2026-11-16")
+
+    assert result.success
+    assert len(events(result, "STEP_UP_FOR_RETRY")) == 2
+    assert len(sink.messages()) == 1
+    logs = "\n".join(str(record) for record in instance.all_logs(result.run_id))
+    assert "451 4.3.0 Mailbox busy" in logs
+    assert PASSWORD not in logs
+
+
+def test_delivery_to_a_server_that_stays_down_fails_after_three_retries_naming_the_failure(
+    apply_yaml: ApplyYaml,
+    reporting: Path,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("HONEYFRAME_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("HONEYFRAME_SMTP_PORT", str(port))
+    monkeypatch.setenv("HONEYFRAME_SMTP_USER", USER)
+    monkeypatch.setenv("HONEYFRAME_SMTP_PASSWORD", PASSWORD)
+    assert apply_yaml(scenario("    format: html")) == 0
+    result = run_job(load_defs, instance, "2026-11-16")
+
+    assert not result.success
+    assert len(events(result, "STEP_UP_FOR_RETRY")) == 3
+    (failure,) = events(result, "STEP_FAILURE")
+    error = failure.step_failure_data.error.to_string()
+    assert f"SMTP delivery via 127.0.0.1:{port} (none) failed: ConnectionRefusedError" in error
+    logs = "\n".join(str(record) for record in instance.all_logs(result.run_id))
+    assert PASSWORD not in error + logs and USER not in error + logs
+
+
+def test_header_injection_is_refused_naming_the_value(
+    apply_yaml: ApplyYaml,
+    reporting: Path,
+    smtp_sink: StartSink,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sink = smtp_sink()
+    injected = scenario("    format: html").replace(
+        "cfo@acme.example]", '"cfo@acme.example\\r\\nBcc: eve@evil.example"]'
+    )
+    assert apply_yaml(injected) == 1
+    assert "'cfo@acme.example\\r\\nBcc: eve@evil.example'" in capsys.readouterr().err
+
+    # A dashboard title is free text, and it becomes the subject: a line break in it is refused at send time.
+    bad_title = (
+        (EXAMPLES_DIR / "dashboards.yaml")
+        .read_text()
+        .replace("title: Revenue overview", 'title: "Revenue\\r\\nBcc: eve@evil.example"')
+    )
+    assert apply_yaml(bad_title) == 0
+    assert apply_yaml(scenario("    format: html")) == 0
+    result = run_job(load_defs, instance, "2026-11-16")
+
+    assert not result.success
+    assert not events(result, "STEP_UP_FOR_RETRY")  # a refused header is not retried
+    (failure,) = events(result, "STEP_FAILURE")
+    message = failure.step_failure_data.error.message
+    assert "subject" in message and "'Acme Sales: Revenue\\r\\nBcc: eve@evil.example — 2026-11-16'" in message
+    assert sink.messages() == []
+
+
+def test_a_sensor_run_reports_on_the_period_of_its_scheduled_for_tag(
+    apply_yaml: ApplyYaml,
+    reporting: Path,
+    smtp_sink: StartSink,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+) -> None:
+    sink = smtp_sink()
+    hourly = scenario("    format: html\n    time_filter: yesterday", name="hourly report")
+    assert apply_yaml(hourly.replace('{cron: "0 8 * * 1", timezone: Europe/Berlin}', "{interval_seconds: 3600}")) == 0
+    job = load_defs().get_job_def("acme_sales__hourly_report")
+    # 23:00 UTC on Oct 12 is already Oct 13 in Berlin (the project's timezone): "yesterday" is Oct 12 there.
+    result = job.execute_in_process(instance=instance, tags={"honeyframe/scheduled_for": "2026-10-12T23:00:00+00:00"})
+    assert result.success
+    html = sink.messages()[0].get_body(("html",)).get_content()
+    assert "2026-10-12 (yesterday)" in html
+    assert revenue(dt.date(2026, 10, 12), dt.date(2026, 10, 12)) in html
