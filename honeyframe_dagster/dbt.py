@@ -1,6 +1,8 @@
 """The dbt project: its manifest, the recipes it offers, and its models as Dagster assets."""
 
 import json
+import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -14,6 +16,7 @@ from filelock import FileLock
 from honeyframe_dagster.settings import DBT_PROJECT_DIR
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 RECIPE_RESOURCE_TYPES = ("model", "seed", "snapshot")
 
 
@@ -57,6 +60,16 @@ def ensure_manifest() -> Path:
             if _stale(MANIFEST_PATH):
                 dbt_cli().cli(["parse"], target_path=MANIFEST_PATH.parent).wait()
     return MANIFEST_PATH
+
+
+def keep_partial_parse(invocation_target: Path) -> None:
+    """Save a build's partial-parse state as the project's, so the next build with the same profile (warehouse
+    path) skips dbt's full re-parse; dagster-dbt seeds every invocation from the project's copy."""
+    state = invocation_target / PARTIAL_PARSE_FILE
+    if state.exists():
+        staged = MANIFEST_PATH.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}")
+        shutil.copyfile(state, staged)
+        os.replace(staged, MANIFEST_PATH.with_name(PARTIAL_PARSE_FILE))
 
 
 @cache

@@ -16,7 +16,7 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource
 
-from honeyframe_dagster.dbt import TRANSLATOR, load_manifest, recipe_names
+from honeyframe_dagster.dbt import TRANSLATOR, keep_partial_parse, load_manifest, recipe_names
 from honeyframe_dagster.model.steps import RunRecipeStep
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
@@ -47,6 +47,7 @@ def run_recipe_op(
             if isinstance(event, AssetMaterialization):
                 built.append(event.asset_key.to_user_string())
             yield event
+    keep_partial_parse(invocation.target_path)
     yield Output(
         None,
         metadata={
