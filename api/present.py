@@ -22,7 +22,13 @@ from sqlalchemy.orm import Session
 
 from api.schemas import DagsterRefs, RunPublic, ScenarioPublic
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, TriggerRef, timestamp
-from honeyframe_dagster.factory.naming import LOCATION_NAME, base_job_name, in_shard, location_name, shard_of
+from honeyframe_dagster.factory.naming import (
+    base_job_name,
+    in_shard,
+    location_name,
+    location_names,
+    shard_of,
+)
 from honeyframe_dagster.factory.plan import PlannedScenario, plan
 from honeyframe_dagster.factory.triggers import SCHEDULED_FOR_TAG, cron_partitions
 from honeyframe_dagster.model.scenario import ScenarioRecord, ScenarioSpec
@@ -73,7 +79,7 @@ class Planner:
         return project_plan(session, project_id, self.recipes, self.locations)
 
     def all_locations(self) -> list[str]:
-        return [LOCATION_NAME] if self.locations <= 1 else [f"{LOCATION_NAME}_{i}" for i in range(self.locations)]
+        return location_names(self.locations)
 
 
 def project_plan(session: Session, project_id: str, recipes: frozenset[str], locations: int) -> ProjectPlan:

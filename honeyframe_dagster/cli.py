@@ -49,7 +49,27 @@ def cmd_apply(args: argparse.Namespace) -> int:
             print("nothing was applied", file=sys.stderr)
             return 1
     print(f"applied {len(located)} document(s)")
+    reload_running_locations()
     return 0
+
+
+def reload_running_locations() -> None:
+    """When `make run` is up, reload its code locations so the UI and the daemon see the change now."""
+    from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
+    from honeyframe_dagster.factory.naming import location_names
+
+    settings = get_settings()
+    if not settings.dagster_url:
+        return
+    client = DagsterClient(settings.dagster_url)
+    try:
+        for location in location_names(settings.code_locations):
+            client.reload(location)
+        print("reloaded the Dagster code location")
+    except DagsterUnavailable:
+        print("Dagster is not running here: the code location shows the change when it next loads")
+    finally:
+        client.close()
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dbt import ensure_manifest
-from honeyframe_dagster.factory.naming import LOCATION_NAME
+from honeyframe_dagster.factory.naming import location_names
 from honeyframe_dagster.settings import EXAMPLES_DIR, REPO_ROOT, Settings, get_settings
 from honeyframe_dagster.store.tables import ProjectRow
 
@@ -119,10 +119,7 @@ def up() -> int:
     prepare_dagster_home(settings, env)
 
     count = settings.code_locations
-    locations = [
-        (LOCATION_NAME if count == 1 else f"{LOCATION_NAME}_{index}", settings.code_server_port + index)
-        for index in range(count)
-    ]
+    locations = [(name, settings.code_server_port + index) for index, name in enumerate(location_names(count))]
     code_servers = [
         Process(
             name,

@@ -46,6 +46,15 @@ def shard_of(project_id: str, count: int) -> int:
     return zlib.crc32(project_id.encode()) % count
 
 
+def shard_location_name(index: int, count: int) -> str:
+    return LOCATION_NAME if count <= 1 else f"{LOCATION_NAME}_{index}"
+
+
+def location_names(count: int) -> list[str]:
+    """The code locations `make run` starts for `count` shards (HONEYFRAME_CODE_LOCATIONS)."""
+    return [shard_location_name(index, count) for index in range(max(count, 1))]
+
+
 def location_name(project_id: str, count: int) -> str:
-    """The code location serving a project when `make run` starts `count` shards (HONEYFRAME_CODE_LOCATIONS)."""
-    return LOCATION_NAME if count <= 1 else f"{LOCATION_NAME}_{shard_of(project_id, count)}"
+    """The code location serving a project."""
+    return shard_location_name(shard_of(project_id, max(count, 1)), count)
