@@ -13,6 +13,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from filelock import FileLock
 
+from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.settings import DBT_PROJECT_DIR
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -28,6 +29,13 @@ class HoneyframeDbtTranslator(DagsterDbtTranslator):
             return AssetKey([dbt_resource_props["identifier"]])
         return super().get_asset_key(dbt_resource_props)
 
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        # The project's folders (seeds, staging, marts) are the lineage's layers in the UI.
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else super().get_group_name(dbt_resource_props)
+
 
 TRANSLATOR = HoneyframeDbtTranslator()
 
@@ -42,14 +50,16 @@ def dbt_cli() -> DbtCliResource:
     )
 
 
+PROJECT_INPUTS = ("models", "seeds", "macros", "snapshots", "dbt_project.yml", "profiles.yml")
+
+
 def _stale(manifest: Path) -> bool:
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    sources = [
-        p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"} and "target" not in p.parts
-    ]
-    return any(path.stat().st_mtime > built for path in sources)
+    inputs = [DBT_PROJECT_DIR / name for name in PROJECT_INPUTS]
+    files = [f for p in inputs if p.exists() for f in ([p] if p.is_file() else p.rglob("*"))]
+    return any(path.stat().st_mtime > built for path in files)
 
 
 def ensure_manifest() -> Path:
@@ -62,14 +72,16 @@ def ensure_manifest() -> Path:
     return MANIFEST_PATH
 
 
-def keep_partial_parse(invocation_target: Path) -> None:
-    """Save a build's partial-parse state as the project's, so the next build with the same profile (warehouse
-    path) skips dbt's full re-parse; dagster-dbt seeds every invocation from the project's copy."""
+def finish_invocation(invocation_target: Path) -> None:
+    """After a dbt build: save its partial-parse state as the project's, so the next build with the same profile
+    (warehouse path) skips dbt's full re-parse (dagster-dbt seeds every invocation from the project's copy), then
+    remove the invocation's own target folder, which dagster-dbt leaves behind for every run."""
     state = invocation_target / PARTIAL_PARSE_FILE
     if state.exists():
         staged = MANIFEST_PATH.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}")
         shutil.copyfile(state, staged)
         os.replace(staged, MANIFEST_PATH.with_name(PARTIAL_PARSE_FILE))
+    shutil.rmtree(invocation_target, ignore_errors=True)
 
 
 @cache
@@ -88,7 +100,19 @@ def build_dbt_assets(manifest: Mapping[str, Any]) -> AssetsDefinition:
     """The whole dbt project as assets, so the UI shows its lineage and scenario runs fill its history."""
 
     @dbt_assets(manifest=manifest, dagster_dbt_translator=TRANSLATOR, name="dbt_project")
-    def dbt_project_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        yield from dbt.cli(["build"], context=context).stream()
+    def dbt_project_assets(
+        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    ) -> Iterator[Any]:
+        yield from dbt_build(dbt, warehouse, ["build"], context=context)
 
     return dbt_project_assets
+
+
+def dbt_build(dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str], **cli_args: Any) -> Iterator[Any]:
+    """A dbt command's Dagster events, run on the Honeyframe warehouse while holding its writers' lock (dbt opens
+    the DuckDB file for the whole build, so parallel writers wait instead of failing)."""
+    warehouse.export_for_dbt()
+    with warehouse.exclusive():
+        invocation = dbt.cli(args, **cli_args)
+        yield from invocation.stream()
+    finish_invocation(invocation.target_path)

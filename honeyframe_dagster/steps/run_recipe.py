@@ -16,7 +16,7 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource
 
-from honeyframe_dagster.dbt import TRANSLATOR, keep_partial_parse, load_manifest, recipe_names
+from honeyframe_dagster.dbt import TRANSLATOR, dbt_build, load_manifest, recipe_names
 from honeyframe_dagster.model.steps import RunRecipeStep
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
@@ -34,20 +34,14 @@ def run_recipe_op(
     if unknown:
         # Checked here, before dbt runs: a name is only ever passed to dbt as a validated node name.
         raise Failure(f"unknown recipe(s): {', '.join(repr(n) for n in unknown)} (not dbt models)")
-    warehouse.export_for_dbt()
     # One space-separated --select value: dagster-dbt reads a single value after the flag.
     selection = " ".join(f"+{name}" for name in run.step.selection)
     built: list[str] = []
-    # dbt opens the DuckDB file for the whole build: hold the writers' lock so parallel steps wait, not fail.
-    with warehouse.exclusive():
-        invocation = dbt.cli(
-            ["build", "--select", selection], manifest=manifest, dagster_dbt_translator=TRANSLATOR, context=context
-        )
-        for event in invocation.stream():
-            if isinstance(event, AssetMaterialization):
-                built.append(event.asset_key.to_user_string())
-            yield event
-    keep_partial_parse(invocation.target_path)
+    cli_args = {"manifest": manifest, "dagster_dbt_translator": TRANSLATOR, "context": context}
+    for event in dbt_build(dbt, warehouse, ["build", "--select", selection], **cli_args):
+        if isinstance(event, AssetMaterialization):
+            built.append(event.asset_key.to_user_string())
+        yield event
     yield Output(
         None,
         metadata={
