@@ -7,6 +7,7 @@ from functools import cached_property
 from dagster import ConfigurableResource
 from sqlalchemy.orm import Session
 
+from honeyframe_dagster.dbt import load_manifest, recipe_names
 from honeyframe_dagster.model.scenario import Catalog, ScenarioSpec, resolve
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.catalog import load_catalog
@@ -26,8 +27,6 @@ class ScenarioStoreResource(ConfigurableResource):
         return get_settings().store_url
 
     def catalog_for(self, scenario_id: int) -> tuple[Catalog, ScenarioSpec]:
-        from honeyframe_dagster.dbt import load_manifest, recipe_names
-
         with Session(get_engine(self.url)) as session:
             row = session.get(ScenarioRow, scenario_id)
             if row is None:

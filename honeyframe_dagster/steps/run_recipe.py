@@ -5,7 +5,6 @@ from typing import Any
 
 from dagster import (
     AssetMaterialization,
-    Failure,
     In,
     MetadataValue,
     Nothing,
@@ -16,7 +15,7 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource
 
-from honeyframe_dagster.dbt import TRANSLATOR, dbt_build, load_manifest, recipe_names
+from honeyframe_dagster.dbt import TRANSLATOR, dbt_build, load_manifest
 from honeyframe_dagster.model.steps import RunRecipeStep
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
@@ -28,12 +27,9 @@ def run_recipe_op(
     context: OpExecutionContext, dbt: DbtCliResource, scenarios: ScenarioStoreResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
     run = current_step(context, scenarios, RunRecipeStep)
+    # current_step() resolved the scenario against the dbt manifest: every name here is a known dbt node, checked
+    # before dbt runs, and only ever passed to dbt as an argument (never to a shell).
     manifest = load_manifest()
-    known = recipe_names(manifest)
-    unknown = [name for name in run.step.selection if name not in known]
-    if unknown:
-        # Checked here, before dbt runs: a name is only ever passed to dbt as a validated node name.
-        raise Failure(f"unknown recipe(s): {', '.join(repr(n) for n in unknown)} (not dbt models)")
     # One space-separated --select value: dagster-dbt reads a single value after the flag.
     selection = " ".join(f"+{name}" for name in run.step.selection)
     built: list[str] = []
