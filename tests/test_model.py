@@ -102,7 +102,7 @@ def test_template_shape_errors_name_the_field(step: dict, message: str) -> None:
         ({"cron": "@daily"}, "invalid cron expression"),
         ({"interval_seconds": 59}, "interval_seconds must be >= 60, got 59"),
         ({"cron": "0 2 * * *", "timezone": "Mars/Olympus"}, "unknown timezone 'Mars/Olympus'"),
-        ({"cron": "0 2 * * *", "interval_seconds": 3600}, "exactly one of cron, interval_seconds, upstream"),
+        ({"cron": "0 2 * * *", "interval_seconds": 3600}, "exactly one of cron, interval_seconds, run_at, upstream"),
         ({}, "exactly one of"),
     ],
 )
