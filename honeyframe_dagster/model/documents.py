@@ -14,8 +14,19 @@ from pydantic import (
     model_validator,
 )
 
+from honeyframe_dagster.model.hygiene import (
+    INT64_MAX,
+    MAX_NAME_LENGTH,
+    MAX_SQL_LENGTH,
+    JsonValue,
+    Line,
+    Name,
+)
 from honeyframe_dagster.model.rendering import PROJECT_FIELDS, has_placeholder, references, render
 from honeyframe_dagster.model.steps import (
+    MAX_LIST_ITEMS,
+    MAX_STEPS,
+    MAX_TIMEOUT_SECONDS,
     NAME_PATTERN,
     STEP_ADAPTER,
     STEP_KINDS,
@@ -29,6 +40,9 @@ from honeyframe_dagster.model.triggers import Trigger, check_timezone
 PROJECT_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+ENV_NAME_PATTERN = r"^[A-Z_][A-Z0-9_]{0,127}$"
+MAX_PARAMETERS = 50
+MAX_CARDS = 100
 ScalarParameterType = Literal["string", "recipe_ref", "dashboard_ref", "dataset_ref", "email", "integer"]
 ListParameterType = Literal["list[dashboard_ref]", "list[email]", "list[recipe_ref]", "list[string]"]
 ParameterType = ScalarParameterType | ListParameterType
@@ -68,7 +82,7 @@ class Project(_Document):
 
     kind: Literal["Project"] = "Project"
     id: str = Field(pattern=PROJECT_ID_PATTERN, description="Lowercase letters, digits and '-'.")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     owner_email: str
     timezone: str | None = Field(default=None, description="Default timezone of the project's cron triggers.")
 
@@ -83,9 +97,9 @@ class Parameter(BaseModel):
     """A template parameter: `{{ param.NAME }}` in the template's steps, valued per project by the matrix."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     type: ParameterType
-    default: Any = None
+    default: JsonValue = None
 
     def coerce(self, value: Any) -> Any:
         """Check one value against this parameter's type; the error names the parameter and value."""
@@ -102,9 +116,11 @@ class Parameter(BaseModel):
     def _coerce_scalar(parameter_type: str, value: Any, name: str) -> Any:
         if parameter_type == "integer":
             if isinstance(value, bool) or not isinstance(value, int):
-                if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-                    return int(value)
-                raise ValueError(f"parameter '{name}' must be an integer, got {value!r}")
+                if not (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
+                    raise ValueError(f"parameter '{name}' must be an integer, got {value!r}")
+                value = int(value)
+            if not -INT64_MAX - 1 <= value <= INT64_MAX:
+                raise ValueError(f"parameter '{name}' must fit a 64-bit integer, got {value}")
             return value
         if not isinstance(value, str) or not value:
             raise ValueError(f"parameter '{name}' must be a non-empty string, got {value!r}")
@@ -118,11 +134,13 @@ class Template(_Document):
 
     kind: Literal["Template"] = "Template"
     slug: str = Field(pattern=SLUG_PATTERN)
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: Name
     default_enabled: bool = False
-    parameters: list[Parameter] = Field(default_factory=list)
+    parameters: list[Parameter] = Field(default_factory=list, max_length=MAX_PARAMETERS)
     trigger: Trigger
-    steps: list[dict[str, Any]] = Field(min_length=1, description="Step configs; may hold placeholders.")
+    steps: list[dict[str, JsonValue]] = Field(
+        min_length=1, max_length=MAX_STEPS, description="Step configs; may hold placeholders."
+    )
 
     @model_validator(mode="after")
     def _check_shape(self) -> Self:
@@ -180,7 +198,7 @@ class Matrix(_Document):
     template: str = Field(pattern=SLUG_PATTERN)
     project: str = Field(pattern=PROJECT_ID_PATTERN)
     enabled: bool = True
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, JsonValue] = Field(default_factory=dict, max_length=MAX_PARAMETERS)
 
 
 class Scenario(_Document):
@@ -188,11 +206,11 @@ class Scenario(_Document):
 
     kind: Literal["Scenario"] = "Scenario"
     project: str = Field(pattern=PROJECT_ID_PATTERN)
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t]+$")
+    name: Name
     enabled: bool = True
     owner: str | None = Field(default=None, description="Renders reports as this user; default project owner.")
     trigger: Trigger
-    steps: list[Step] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
 
     _owner = field_validator("owner")(lambda cls, v: None if v is None else check_email(v))
 
@@ -200,32 +218,32 @@ class Scenario(_Document):
 class FileConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["file"]
-    path: str = Field(min_length=1, description="Path or glob of CSV, Parquet or JSON files.")
+    path: str = Field(min_length=1, max_length=1024, description="Path or glob of CSV, Parquet or JSON files.")
     format: Literal["csv", "parquet", "json"] | None = None
 
 
 class HttpConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["http"]
-    url: str = Field(pattern=r"^https?://")
+    url: str = Field(pattern=r"^https?://", max_length=2048)
     format: Literal["csv", "json"] = "csv"
-    timeout_seconds: float = Field(default=60, gt=0)
+    timeout_seconds: float = Field(default=60, gt=0, le=MAX_TIMEOUT_SECONDS)
 
 
 class SqlConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["sql"]
-    url_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="Env var holding a SQLAlchemy URL.")
-    query: str = Field(min_length=1)
+    url_env: str = Field(pattern=ENV_NAME_PATTERN, description="Env var holding a SQLAlchemy URL.")
+    query: str = Field(min_length=1, max_length=MAX_SQL_LENGTH)
 
 
 class PlatformConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["platform"]
-    dataset_id: str = Field(min_length=1)
-    base_url_env: str = Field(default="HONEYFRAME_PLATFORM_URL", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    timeout_seconds: float = Field(default=900, gt=0)
-    poll_seconds: float = Field(default=2, gt=0)
+    dataset_id: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    base_url_env: str = Field(default="HONEYFRAME_PLATFORM_URL", pattern=ENV_NAME_PATTERN)
+    timeout_seconds: float = Field(default=900, gt=0, le=MAX_TIMEOUT_SECONDS)
+    poll_seconds: float = Field(default=2, gt=0, le=3600)
 
 
 Connector = Annotated[FileConnector | HttpConnector | SqlConnector | PlatformConnector, Field(discriminator="type")]
@@ -252,10 +270,10 @@ ValueFormat = Annotated[str, Field(pattern=VALUE_FORMAT_PATTERN, examples=["curr
 
 class Card(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
+    title: Name
     display: Literal["metric", "table", "bar", "line"]
-    sql: str = Field(min_length=1)
-    visible_to: list[str] | None = None
+    sql: str = Field(min_length=1, max_length=MAX_SQL_LENGTH)
+    visible_to: list[str] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
     format: ValueFormat | None = Field(default=None, description="Format of every number of the card.")
     formats: dict[Annotated[str, Field(max_length=200)], ValueFormat] | None = Field(
         default=None, description="Per-column formats (column name → format); win over `format`."
@@ -268,19 +286,19 @@ class Dashboard(_Document):
     kind: Literal["Dashboard"] = "Dashboard"
     id: str = Field(pattern=NAME_PATTERN)
     project: str = Field(pattern=PROJECT_ID_PATTERN)
-    title: str = Field(min_length=1, max_length=200)
+    title: Name
     default_time_filter: TimeFilter = "last_30_days"
-    cards: list[Card] = Field(default_factory=list)
+    cards: list[Card] = Field(default_factory=list, max_length=MAX_CARDS)
 
 
 class Agent(_Document):
     kind: Literal["Agent"] = "Agent"
     id: str = Field(pattern=NAME_PATTERN)
     project: str = Field(pattern=PROJECT_ID_PATTERN)
-    model: str = Field(min_length=1)
-    system_prompt: str = ""
-    base_url_env: str = Field(default="HONEYFRAME_AGENT_BASE_URL", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    api_key_env: str = Field(default="HONEYFRAME_AGENT_API_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    model: Line = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    system_prompt: str = Field(default="", max_length=MAX_SQL_LENGTH)
+    base_url_env: str = Field(default="HONEYFRAME_AGENT_BASE_URL", pattern=ENV_NAME_PATTERN)
+    api_key_env: str = Field(default="HONEYFRAME_AGENT_API_KEY", pattern=ENV_NAME_PATTERN)
 
 
 Document = Annotated[Project | Template | Matrix | Scenario | Dataset | Dashboard | Agent, Field(discriminator="kind")]

@@ -9,7 +9,12 @@ from zoneinfo import ZoneInfo, available_timezones
 from dagster._utils.schedules import get_next_cron_tick, is_valid_cron_string
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from honeyframe_dagster.model.base import CompactModel
+from honeyframe_dagster.model.hygiene import Name
+
 MIN_INTERVAL_SECONDS = 60
+# 366 days: a longer interval is a mistake, and a much longer one overflows the next-instant arithmetic.
+MAX_INTERVAL_SECONDS = 366 * 24 * 3600
 # What runs for instants missed while the scheduler was down (docs/scheduling.md).
 Catchup = Literal["none", "latest", "all"]
 # What happens when an instant comes while a run of the same scenario is still queued or in progress.
@@ -45,15 +50,30 @@ class UpstreamRef(BaseModel):
     """Fire when another scenario of the same project succeeds."""
 
     model_config = ConfigDict(extra="forbid")
-    scenario: str = Field(min_length=1, description="Name of the upstream scenario in the same project.")
+    scenario: Name = Field(description="Name of the upstream scenario in the same project.")
 
 
-class Trigger(BaseModel):
+# start_at goes with interval_seconds only.
+_NO_START = {"not": {"required": ["start_at"]}}
+
+
+class Trigger(CompactModel):
     """Exactly one of `cron`, `interval_seconds`, `run_at` or `upstream`, plus the time and overlap policies."""
 
-    model_config = ConfigDict(extra="forbid")
-    cron: str | None = Field(default=None, description="5-field cron expression.", examples=["0 2 * * *"])
-    interval_seconds: int | None = Field(default=None, description="Run every N seconds (N >= 60).")
+    schema_one_of = (
+        {"required": ["cron"], **_NO_START},
+        {"required": ["interval_seconds"]},
+        {"required": ["run_at"], **_NO_START},
+        {"required": ["upstream"], **_NO_START},
+    )
+    cron: str | None = Field(
+        default=None, max_length=100, description="5-field cron expression.", examples=["0 2 * * *"]
+    )
+    interval_seconds: int | None = Field(
+        default=None,
+        description=f"Run every N seconds ({MIN_INTERVAL_SECONDS} <= N <= {MAX_INTERVAL_SECONDS}, i.e. 366 days).",
+        json_schema_extra={"minimum": MIN_INTERVAL_SECONDS, "maximum": MAX_INTERVAL_SECONDS},
+    )
     start_at: dt.datetime | None = Field(
         default=None,
         description="With interval_seconds: instants are start_at + k × interval_seconds (default the Unix epoch).",
@@ -64,6 +84,7 @@ class Trigger(BaseModel):
     upstream: UpstreamRef | None = Field(default=None, description="Run on success of this scenario.")
     timezone: str | None = Field(
         default=None,
+        max_length=64,
         description="IANA timezone of the cron; default the project's timezone, else the org default (UTC).",
     )
     catchup: Catchup = Field(
@@ -85,6 +106,8 @@ class Trigger(BaseModel):
     def _interval(cls, value: int | None) -> int | None:
         if value is not None and value < MIN_INTERVAL_SECONDS:
             raise ValueError(f"interval_seconds must be >= {MIN_INTERVAL_SECONDS}, got {value}")
+        if value is not None and value > MAX_INTERVAL_SECONDS:
+            raise ValueError(f"interval_seconds must be <= {MAX_INTERVAL_SECONDS} (366 days), got {value}")
         return value
 
     @field_validator("start_at", "run_at")
