@@ -10,6 +10,9 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from honeyframe_dagster.store.writes import conflict_message
 
 log = logging.getLogger("honeyframe.api")
 # "steps[0].recipe: unknown recipe 'x'" → path "steps[0].recipe"; prefixes name the template or scenario.
@@ -112,6 +115,13 @@ async def on_api_validation(request: Request, exc: ApiValidationError) -> JSONRe
     return JSONResponse(body, status_code=422)
 
 
+async def on_integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+    """A unique constraint that lost a race with a concurrent write: 409, nothing of this request was kept."""
+    request_id = request.scope.get("state", {}).get("request_id", "-")
+    log.info("request %s %s %s: %s", request_id, request.method, request.url.path, exc.orig)
+    return JSONResponse({"detail": conflict_message(exc)}, status_code=409)
+
+
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = request.scope.get("state", {}).get("request_id", "-")
     log.exception("request %s %s %s failed", request_id, request.method, request.url.path)
@@ -125,4 +135,5 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_request_validation)  # type: ignore[arg-type]
     app.add_exception_handler(ApiValidationError, on_api_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(IntegrityError, on_integrity_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, on_unexpected)

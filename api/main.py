@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.middleware import BodyLimitMiddleware, JsonBodyMiddleware, RequestIdMiddleware
 from api.present import Planner
 from api.routes import health, runs, scenarios, templates
 from honeyframe_dagster.boot import boot
@@ -44,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     app = FastAPI(title="Honeyframe Scheduler API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
     for module in (scenarios, runs, templates, health):

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from honeyframe_dagster.model.documents import Parameter
-from honeyframe_dagster.model.steps import Step, check_email
+from honeyframe_dagster.model.base import CompactModel
+from honeyframe_dagster.model.documents import MAX_PARAMETERS, Parameter
+from honeyframe_dagster.model.hygiene import JsonValue, Name
+from honeyframe_dagster.model.steps import MAX_RECIPIENTS, MAX_STEPS, Email, Step
 from honeyframe_dagster.model.triggers import Trigger
 
-Email = Annotated[str, AfterValidator(check_email)]
-ScenarioName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t]+$")]
 RunTrigger = Literal["schedule", "sensor", "manual", "backfill"]
 
 
@@ -23,23 +23,30 @@ class _Body(BaseModel):
 class ScenarioCreate(_Body):
     """A new scenario of the current project (`X-Project-Id`)."""
 
-    name: ScenarioName = Field(description="Unique within the project.")
+    name: Name = Field(description="Unique within the project.")
     enabled: bool = True
     owner: Email | None = Field(default=None, description="Renders reports as this user; default project owner.")
     trigger: Trigger
-    steps: list[Step] = Field(min_length=1, description="Run in order; consecutive `parallel` steps fan out.")
+    steps: list[Step] = Field(
+        min_length=1, max_length=MAX_STEPS, description="Run in order; consecutive `parallel` steps fan out."
+    )
 
 
-class ScenarioUpdate(_Body):
-    """Fields to change; absent fields stay. On a template instance only `enabled` may change."""
+class ScenarioUpdate(CompactModel):
+    """Fields to change; absent fields stay (none may be null but `owner`). On a template instance only `enabled`
+    may change."""
 
-    name: ScenarioName | None = None
+    schema_nullable = ("owner",)
+    name: Name | None = None
     enabled: bool | None = None
-    owner: Email | None = None
+    owner: Email | None = Field(default=None, description="null: reports render as the project owner again.")
     trigger: Trigger | None = None
-    steps: list[Step] | None = Field(default=None, min_length=1)
+    steps: list[Step] | None = Field(default=None, min_length=1, max_length=MAX_STEPS)
     recipients: list[Email] | None = Field(
-        default=None, min_length=1, description="Replaces the recipients of every send_email_report step."
+        default=None,
+        min_length=1,
+        max_length=MAX_RECIPIENTS,
+        description="Replaces the recipients of every send_email_report step.",
     )
 
 
@@ -139,7 +146,7 @@ class TemplateList(BaseModel):
 class EnableBody(_Body):
     """Parameter values of this template for this project (merged over the stored ones)."""
 
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, JsonValue] = Field(default_factory=dict, max_length=MAX_PARAMETERS)
 
 
 class Health(BaseModel):
@@ -177,10 +184,12 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or unknown bearer token",
         403: "The token may not act on this project, or is not an admin token",
         404: "No such scenario, project or template (also: another project's scenario)",
-        409: "Conflicts with the store (duplicate name, upstream of another scenario, template instance)",
+        409: "Conflicts with the store (duplicate name, upstream of another scenario, template instance) or with "
+        "a concurrent write",
         413: "Request body over 1 MiB",
+        415: "A request body that is not JSON (Content-Type must be application/json)",
         422: "Invalid input; nothing was stored",
-        503: "Dagster could not be reached",
+        503: "The store or Dagster could not be reached",
     }
     return {
         code: {"model": ValidationProblem if code == 422 else Problem, "description": described[code]} for code in codes

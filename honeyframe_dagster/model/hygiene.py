@@ -37,37 +37,62 @@ def check_line(value: str) -> str:
     return value
 
 
-def check_json_value(value: Any, depth: int = 0) -> Any:
-    """A free-form value every store and every JSON reader keeps as is: finite numbers that fit 64 bits,
+def check_json_value(value: Any) -> Any:
+    """A free-form value every store and every JSON reader keeps as is: finite numbers, integers that fit 64 bits,
     valid Unicode, at most MAX_JSON_DEPTH levels deep."""
-    if depth > MAX_JSON_DEPTH:
-        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        if not -INT64_MAX - 1 <= value <= INT64_MAX:
-            raise ValueError(f"integer {value} does not fit 64 bits")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"number {value} is not finite")
-    elif isinstance(value, str):
-        _check_unicode(value)
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            _check_unicode(str(key))
-            check_json_value(item, depth + 1)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            check_json_value(item, depth + 1)
+    problem = json_problem(value)
+    if problem is not None:
+        path, message = problem
+        raise ValueError(f"{format_path(path)}: {message}" if path else message)
     return value
 
 
-def _check_unicode(value: str) -> None:
+def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> tuple[list[str | int], str] | None:
+    """The first place in a parsed JSON value that a store or a response could not keep, and why; else None.
+
+    Iterative, so a deeply nested value cannot exhaust the stack while it is checked."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > max_depth:
+            return path[:max_depth], f"nested deeper than {max_depth} levels"
+        if isinstance(node, bool) or node is None:
+            continue
+        if isinstance(node, int):
+            if not -INT64_MAX - 1 <= node <= INT64_MAX:
+                return path, "integer does not fit 64 bits"
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                return path, f"number {node} is not finite"
+        elif isinstance(node, str):
+            problem = _unicode_problem(node)
+            if problem is not None:
+                return path, problem
+        elif isinstance(node, Mapping):
+            for key, item in node.items():
+                problem = _unicode_problem(str(key))
+                if problem is not None:
+                    return path, f"key {problem}"
+                stack.append((item, [*path, str(key)]))
+        elif isinstance(node, list | tuple):
+            stack.extend((item, [*path, index]) for index, item in enumerate(node))
+    return None
+
+
+def format_path(path: list[str | int]) -> str:
+    """["args", "x", 0] → "args.x[0]"."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
+    return text
+
+
+def _unicode_problem(value: str) -> str | None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        char = value[exc.start]
-        raise ValueError(f"lone surrogate U+{ord(char):04X} at position {exc.start} is not valid Unicode") from None
+        return f"holds a lone surrogate U+{ord(value[exc.start]):04X} at position {exc.start} (not valid Unicode)"
+    return None
 
 
 # One line of printable text (subjects, titles); the pattern tells clients what the validator checks.

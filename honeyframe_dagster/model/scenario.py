@@ -53,6 +53,8 @@ class Catalog:
     datasets: dict[tuple[str, str], Dataset] = field(default_factory=dict)
     dashboards: dict[tuple[str, str], Dashboard] = field(default_factory=dict)
     agents: dict[tuple[str, str], Agent] = field(default_factory=dict)
+    # Stored templates that no longer validate (hand edits): slug → why.
+    broken_templates: dict[str, str] = field(default_factory=dict)
 
     def scenario_named(self, project_id: str, name: str) -> ScenarioRecord | None:
         return next((s for s in self.scenarios if s.project_id == project_id and s.name == name), None)
@@ -89,8 +91,13 @@ def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] |
         raise ScenarioError(f"project: unknown project '{record.project_id}'")
     if record.template_slug is not None:
         template = catalog.templates.get(record.template_slug)
+        if record.template_slug in catalog.broken_templates:
+            why = catalog.broken_templates[record.template_slug]
+            raise ScenarioError(f"template: stored template '{record.template_slug}' is invalid: {why}")
         if template is None:
             raise ScenarioError(f"template: unknown template '{record.template_slug}'")
+        if not isinstance(record.parameters, Mapping):
+            raise ScenarioError(f"parameters: stored value is not an object: {record.parameters!r:.200}")
         trigger = template.trigger
         try:
             steps = template.instantiate(project, dict(record.parameters))

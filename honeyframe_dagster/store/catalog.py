@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +20,8 @@ from honeyframe_dagster.store.tables import (
     ScenarioRow,
     TemplateRow,
 )
+
+log = logging.getLogger("honeyframe.store")
 
 
 def project_model(row: ProjectRow) -> Project:
@@ -35,13 +40,20 @@ def scenario_record(row: ScenarioRow) -> ScenarioRecord:
         name=row.name,
         enabled=row.enabled,
         template_slug=row.template_slug,
-        parameters=dict(row.parameters or {}),
+        parameters=_parameters(row.parameters),
         trigger=row.trigger,
         steps=row.steps,
         owner=row.owner,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def _parameters(value: Any) -> Any:
+    # A corrupt stored value is passed on as is: resolve() reports it as that one scenario's error.
+    if value is None:
+        return {}
+    return dict(value) if isinstance(value, dict) else value
 
 
 def load_catalog(session: Session, project_ids: Collection[str] | None = None) -> Catalog:
@@ -54,7 +66,12 @@ def load_catalog(session: Session, project_ids: Collection[str] | None = None) -
     for project in session.scalars(scoped(select(ProjectRow), ProjectRow.id)):
         catalog.projects[project.id] = project_model(project)
     for template in session.scalars(select(TemplateRow)):
-        catalog.templates[template.slug] = template_model(template)
+        try:
+            catalog.templates[template.slug] = template_model(template)
+        except ValidationError as exc:
+            # A hand-edited template breaks its own instances (their error says so), not every read of the store.
+            catalog.broken_templates[template.slug] = _first_error(exc)
+            log.error("stored template '%s' is invalid: %s", template.slug, catalog.broken_templates[template.slug])
     rows = session.scalars(scoped(select(ScenarioRow), ScenarioRow.project_id).order_by(ScenarioRow.id))
     catalog.scenarios = [scenario_record(row) for row in rows]
     for table, target, model in (
@@ -63,5 +80,14 @@ def load_catalog(session: Session, project_ids: Collection[str] | None = None) -
         (AgentRow, catalog.agents, Agent),
     ):
         for row in session.scalars(scoped(select(table), table.project_id)):
-            target[(row.project_id, row.id)] = model.model_validate(row.document)
+            try:
+                target[(row.project_id, row.id)] = model.model_validate(row.document)
+            except ValidationError as exc:
+                # Steps that refer to it then fail as "unknown", with this line in the log saying why.
+                log.error("stored %s '%s' of project '%s' is invalid: %s", model.__name__, row.id, row.project_id, exc)
     return catalog
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"

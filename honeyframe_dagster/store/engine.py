@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 @cache
 def get_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, json_deserializer=_lenient_json)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -24,3 +25,12 @@ def get_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _lenient_json(text: str) -> Any:
+    """SQLite does not check the JSON it stores: a corrupt value comes back as its raw text, which the model then
+    refuses for that one row (the scenario shows its error) instead of failing every read of the table."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
