@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -11,6 +12,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXAMPLES_DIR = REPO_ROOT / "examples"
+
+
+class HomeUnusable(OSError):
+    """HONEYFRAME_HOME cannot hold the state (a file in the way, a read-only mount, no permission)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"HONEYFRAME_HOME={path}: cannot use it as a writable folder ({reason})")
+        self.path = path
 
 
 class Settings(BaseSettings):
@@ -60,8 +69,15 @@ class Settings(BaseSettings):
 
     @cached_property
     def home_dir(self) -> Path:
+        """The state folder, created if missing; `HomeUnusable` names the path when it cannot be written."""
         path = self.home.expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HomeUnusable(path, exc.strerror or str(exc)) from None
+        # os.access sees read-only mounts (EROFS) even for root, and missing write permission for others.
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise HomeUnusable(path, "not writable")
         return path
 
     @property
