@@ -33,7 +33,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     app.state.engine = boot(settings)
     app.state.planner = Planner(recipe_names(load_manifest()), settings.code_locations)
-    app.state.dagster = DagsterClient(settings.dagster_url) if settings.dagster_url else None
+    app.state.dagster = DagsterClient(settings.dagster_webserver_url) if settings.dagster_webserver_url else None
     try:
         yield
     finally:
