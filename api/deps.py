@@ -43,8 +43,10 @@ TokenDep = Annotated[TokenGrant, Depends(current_token)]
 def current_project(
     token: TokenDep,
     session: SessionDep,
-    x_project_id: Annotated[str, Header(description="The project this request acts on.")],
+    x_project_id: Annotated[str | None, Header(description="The project this request acts on (required).")] = None,
 ) -> str:
+    if not x_project_id:
+        raise HTTPException(400, "the X-Project-Id header is missing: send the id of the project this request acts on")
     if not token.may_act_on(x_project_id):
         raise HTTPException(403, f"token '{token.name}' may not act on project '{x_project_id}'")
     if session.get(ProjectRow, x_project_id) is None:

@@ -30,10 +30,9 @@ STORE_RETRY_AFTER_SECONDS = 5
 class ApiValidationError(Exception):
     """A request that passed the schema but not the store's checks (unknown recipe, cycle, ...)."""
 
-    def __init__(self, errors: Sequence[Mapping[str, Any]], trigger: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
         super().__init__("; ".join(str(e["msg"]) for e in errors))
         self.errors = [dict(e) for e in errors]
-        self.trigger = trigger
 
 
 def dagster_unavailable(request: Request, what: str, exc: Exception) -> HTTPException:
@@ -99,23 +98,12 @@ def _is_tag(part: Any) -> bool:
     return part in STEP_KINDS or part == "function-after[_ordered(), TimeRange]"
 
 
-def validation_body(errors: Sequence[Mapping[str, Any]], raw: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"detail": list(errors)}
-    if any(list(e["loc"])[:2] == ["body", "trigger"] for e in errors) and isinstance(raw, Mapping):
-        body["trigger"] = raw.get("trigger")
-    return body
-
-
 async def on_request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [_schema_error(error) for error in exc.errors()]
-    return JSONResponse(validation_body(errors, exc.body), status_code=422)
+    return JSONResponse({"detail": [_schema_error(error) for error in exc.errors()]}, status_code=422)
 
 
 async def on_api_validation(request: Request, exc: ApiValidationError) -> JSONResponse:
-    body = {"detail": exc.errors}
-    if exc.trigger is not None:
-        body["trigger"] = dict(exc.trigger)
-    return JSONResponse(body, status_code=422)
+    return JSONResponse({"detail": exc.errors}, status_code=422)
 
 
 def log_store_outage(request: Request, exc: Exception) -> dict[str, str]:

@@ -41,7 +41,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.error("cannot start: %s", why)
         raise
     app.state.planner = Planner(recipe_names(load_manifest()), settings.code_locations)
-    app.state.dagster = DagsterClient(settings.dagster_url) if settings.dagster_url else None
+    app.state.dagster = DagsterClient(settings.dagster_webserver_url) if settings.dagster_webserver_url else None
     try:
         yield
     finally:

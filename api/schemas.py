@@ -161,10 +161,9 @@ class ErrorItem(BaseModel):
 
 
 class ValidationProblem(BaseModel):
-    """422: nothing was stored. `trigger` repeats the submitted trigger config when the problem is in it."""
+    """422: nothing was stored; `detail` names every problem."""
 
     detail: list[ErrorItem]
-    trigger: dict[str, Any] | None = None
 
 
 class Problem(BaseModel):
@@ -177,6 +176,7 @@ class Problem(BaseModel):
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error answers of a router: 422 is a ValidationProblem, others a Problem."""
     described = {
+        400: "The X-Project-Id header is missing",
         401: "Missing or unknown bearer token",
         403: "The token may not act on this project, or is not an admin token",
         404: "No such scenario, project or template (also: another project's scenario)",

@@ -26,10 +26,15 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    return apply_paths([Path(p) for p in args.paths], reload=True)
+
+
+def apply_paths(paths: list[Path], reload: bool) -> int:
+    """Apply the documents under `paths` all or nothing; `reload`: tell a running stack's code locations."""
     from honeyframe_dagster.dbt import load_manifest, recipe_names
 
     try:
-        located = read_documents(Path(p) for p in args.paths)
+        located = read_documents(paths)
     except DocumentErrors as exc:
         for message in exc.messages:
             print(f"error: {message}", file=sys.stderr)
@@ -53,7 +58,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
             print("nothing was applied", file=sys.stderr)
             return 1
     print(f"applied {len(located)} document(s)")
-    reload_running_locations()
+    if reload:
+        reload_running_locations()
     return 0
 
 
@@ -63,15 +69,18 @@ def reload_running_locations() -> None:
     from honeyframe_dagster.factory.naming import location_names
 
     settings = get_settings()
-    if not settings.dagster_url:
+    if not settings.dagster_webserver_url:
         return
-    client = DagsterClient(settings.dagster_url)
+    client = DagsterClient(settings.dagster_webserver_url)
     try:
         for location in location_names(settings.code_locations):
             client.reload(location)
         print("reloaded the Dagster code location")
     except DagsterUnavailable:
-        print("Dagster is not running here: the code location shows the change when it next loads")
+        print(
+            f"Dagster does not answer at {settings.dagster_webserver_url}: "
+            "its code locations show the change when they next load"
+        )
     finally:
         client.close()
 
@@ -161,6 +170,16 @@ def expiry_days(value: str) -> int:
     return days
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from honeyframe_dagster.backfill import BackfillError, backfill
+
+    try:
+        return backfill(args.scenario, args.start, args.end, dry_run=args.dry_run)
+    except BackfillError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
 def cmd_mailsink(args: argparse.Namespace) -> int:
     from honeyframe_dagster.mailsink import serve
 
@@ -184,6 +203,17 @@ def parser() -> argparse.ArgumentParser:
     apply.add_argument("paths", nargs="+")
     apply.set_defaults(func=cmd_apply)
     commands.add_parser("list", help="what the factory builds: job, trigger, status").set_defaults(func=cmd_list)
+    backfill = commands.add_parser(
+        "backfill",
+        help="queue runs for a cron scenario's past instants (wraps `dagster job backfill`)",
+        description="Queue one run per schedule instant of SCENARIO from --from to --to (inclusive); the Dagster "
+        "daemon launches them. SCENARIO is a job name as `honeyframe list` prints it, or PROJECT/NAME.",
+    )
+    backfill.add_argument("scenario")
+    backfill.add_argument("--from", dest="start", required=True, help="first instant or day, ISO 8601 (2026-11-01)")
+    backfill.add_argument("--to", dest="end", required=True, help="last instant or day, ISO 8601, inclusive")
+    backfill.add_argument("--dry-run", action="store_true", help="print the partitions, queue nothing")
+    backfill.set_defaults(func=cmd_backfill)
     mailsink = commands.add_parser("mailsink", help="a local SMTP server that stores messages as .eml files")
     mailsink.add_argument("--host", default="127.0.0.1")
     mailsink.add_argument("--port", type=int, default=None, help="default: HONEYFRAME_SMTP_PORT (8025)")

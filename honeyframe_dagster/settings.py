@@ -6,7 +6,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -64,8 +64,25 @@ class Settings(BaseSettings):
     # Dagster's own storage on Postgres (postgresql://...; picks dagster.postgres.yaml); None = SQLite.
     dagster_postgres_url: str | None = Field(default=None, repr=False)
     health_window_seconds: float = 90.0
-    # The webserver whose GraphQL the API uses to reload the location and set trigger status; "" = no Dagster.
-    dagster_url: str = "http://127.0.0.1:3000"
+    # The webserver whose GraphQL the API uses to reload the location and set trigger status; "" = no Dagster;
+    # unset: the webserver `honeyframe up` starts on HONEYFRAME_UI_PORT.
+    dagster_url: str | None = None
+    # The org's default timezone for cron triggers (after the trigger's and the project's own).
+    default_timezone: str = "UTC"
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from honeyframe_dagster.model.triggers import check_timezone
+
+        return check_timezone(value)
+
+    @property
+    def dagster_webserver_url(self) -> str:
+        """Where the Dagster webserver answers; "" when the API and CLI run without Dagster."""
+        if self.dagster_url is not None:
+            return self.dagster_url.rstrip("/")
+        return f"http://127.0.0.1:{self.ui_port}"
 
     @cached_property
     def home_dir(self) -> Path:

@@ -62,9 +62,7 @@ def put_template(
     try:
         apply_documents(session, [body], planner.recipes)
     except ApplyError as exc:
-        raise ApiValidationError(
-            [error_item(str(exc), raw)], raw["trigger"] if "trigger" in str(exc) else None
-        ) from None
+        raise ApiValidationError([error_item(str(exc), raw)]) from None
     session.commit()
     sync_dagster(dagster, response, planner.all_locations())
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
