@@ -10,16 +10,11 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-<<<<<<< HEAD
-from sqlalchemy.exc import IntegrityError
-
-from honeyframe_dagster.store.writes import conflict_message
-=======
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from honeyframe_dagster.store.engine import describe_outage, store_unavailable
->>>>>>> main
+from honeyframe_dagster.store.writes import conflict_message
 
 log = logging.getLogger("honeyframe.api")
 # "steps[0].recipe: unknown recipe 'x'" → path "steps[0].recipe"; prefixes name the template or scenario.
@@ -141,8 +136,7 @@ def request_id_of(request: Request) -> str:
 
 async def on_integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
     """A unique constraint that lost a race with a concurrent write: 409, nothing of this request was kept."""
-    request_id = request.scope.get("state", {}).get("request_id", "-")
-    log.info("request %s %s %s: %s", request_id, request.method, request.url.path, exc.orig)
+    log.info("request %s %s %s: %s", request_id_of(request), request.method, request.url.path, exc.orig)
     return JSONResponse({"detail": conflict_message(exc)}, status_code=409)
 
 
@@ -159,10 +153,7 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_request_validation)  # type: ignore[arg-type]
     app.add_exception_handler(ApiValidationError, on_api_validation)  # type: ignore[arg-type]
-<<<<<<< HEAD
     app.add_exception_handler(IntegrityError, on_integrity_error)  # type: ignore[arg-type]
-=======
     app.add_exception_handler(DBAPIError, on_store_error)
     app.add_exception_handler(SQLAlchemyTimeoutError, on_store_error)
->>>>>>> main
     app.add_exception_handler(Exception, on_unexpected)

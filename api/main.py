@@ -8,12 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-<<<<<<< HEAD
-from api.middleware import BodyLimitMiddleware, JsonBodyMiddleware, RequestIdMiddleware
-=======
 from api.errors import log
-from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
->>>>>>> main
+from api.middleware import BodyLimitMiddleware, JsonBodyMiddleware, RequestIdMiddleware
 from api.present import Planner
 from api.routes import health, runs, scenarios, templates
 from honeyframe_dagster.boot import boot

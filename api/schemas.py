@@ -192,11 +192,7 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body over 1 MiB",
         415: "A request body that is not JSON (Content-Type must be application/json)",
         422: "Invalid input; nothing was stored",
-<<<<<<< HEAD
-        503: "The store or Dagster could not be reached",
-=======
         503: "Dagster or the store could not be reached (a store outage also sends Retry-After)",
->>>>>>> main
     }
     return {
         code: {"model": ValidationProblem if code == 422 else Problem, "description": described[code]} for code in codes

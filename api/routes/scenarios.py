@@ -26,11 +26,9 @@ from honeyframe_dagster.store.tables import ScenarioRow
 from honeyframe_dagster.store.writes import lock_projects
 
 router = APIRouter(
-<<<<<<< HEAD
-    prefix="/api/scheduler/scenarios", tags=["scenarios"], responses=problem_responses(401, 403, 404, 422, 503)
-=======
-    prefix="/api/scheduler/scenarios", tags=["scenarios"], responses=problem_responses(400, 401, 403, 404, 413, 422)
->>>>>>> main
+    prefix="/api/scheduler/scenarios",
+    tags=["scenarios"],
+    responses=problem_responses(400, 401, 403, 404, 422, 503),
 )
 StepKind = Literal[STEP_KINDS]  # type: ignore[valid-type]
 LAST_RUNS = 100

@@ -95,16 +95,9 @@ def put_template(
     )
 
 
-<<<<<<< HEAD
-def _cell_context(token: AdminDep, session: Session, slug: str, project_id: str) -> ScenarioRow | None:
-    if not token.may_act_on(project_id):
-        raise HTTPException(403, f"token '{token.name}' may not act on project '{project_id}'")
+def _cell_context(session: Session, slug: str, project_id: str) -> ScenarioRow | None:
     # A path that cannot be a slug or a project id names nothing (and is not sent to the database).
     if not re.fullmatch(SLUG_PATTERN, slug) or session.get(TemplateRow, slug) is None:
-=======
-def _cell_context(session: Session, slug: str, project_id: str) -> ScenarioRow | None:
-    if session.get(TemplateRow, slug) is None:
->>>>>>> main
         raise HTTPException(404, f"unknown template '{slug}'")
     if not re.fullmatch(PROJECT_ID_PATTERN, project_id) or session.get(ProjectRow, project_id) is None:
         raise HTTPException(404, f"unknown project '{project_id}'")
@@ -134,14 +127,9 @@ def enable(
     body: EnableBody | None = Body(default=None),  # noqa: B008 - an optional body
 ) -> ScenarioPublic:
     """Enable the template for a project (admin), with parameter values merged over the stored ones."""
-<<<<<<< HEAD
     lock_projects(session, [project_id])
-    cell = _cell_context(token, session, slug, project_id)
-    parameters = {**(stored_parameters(cell) if cell else {}), **(body.parameters if body else {})}
-=======
     cell = _cell_context(session, slug, project_id)
-    parameters = {**(dict(cell.parameters) if cell else {}), **(body.parameters if body else {})}
->>>>>>> main
+    parameters = {**(stored_parameters(cell) if cell else {}), **(body.parameters if body else {})}
     try:
         apply_documents(
             session, [Matrix(template=slug, project=project_id, enabled=True, parameters=parameters)], planner.recipes
@@ -175,12 +163,8 @@ def disable(
     response: Response,
 ) -> ScenarioPublic:
     """Disable the template for a project (admin): its trigger stops; job, runs and parameters stay."""
-<<<<<<< HEAD
     lock_projects(session, [project_id])
-    cell = _cell_context(token, session, slug, project_id)
-=======
     cell = _cell_context(session, slug, project_id)
->>>>>>> main
     if cell is None:
         raise HTTPException(404, f"template '{slug}' is not instantiated for project '{project_id}'")
     cell.enabled = False

@@ -53,13 +53,10 @@ class Catalog:
     datasets: dict[tuple[str, str], Dataset] = field(default_factory=dict)
     dashboards: dict[tuple[str, str], Dashboard] = field(default_factory=dict)
     agents: dict[tuple[str, str], Agent] = field(default_factory=dict)
-<<<<<<< HEAD
-    # Stored templates that no longer validate (hand edits): slug → why.
-    broken_templates: dict[str, str] = field(default_factory=dict)
-=======
     # A cron trigger's timezone: the trigger's, else the project's, else this org default.
     default_timezone: str = "UTC"
->>>>>>> main
+    # Stored templates that no longer validate (hand edits): slug → why.
+    broken_templates: dict[str, str] = field(default_factory=dict)
 
     def scenario_named(self, project_id: str, name: str) -> ScenarioRecord | None:
         return next((s for s in self.scenarios if s.project_id == project_id and s.name == name), None)
