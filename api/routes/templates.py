@@ -95,11 +95,20 @@ def put_template(
     )
 
 
-def _cell_context(session: Session, slug: str, project_id: str) -> ScenarioRow | None:
-    # A path that cannot be a slug or a project id names nothing (and is not sent to the database).
-    if not re.fullmatch(SLUG_PATTERN, slug) or session.get(TemplateRow, slug) is None:
+def _lock_cell(session: Session, slug: str, project_id: str) -> None:
+    """Take the project's write lock; a path that cannot be a slug or a project id names nothing (and is not sent
+    to the database, where a NUL in it was a 500 on Postgres)."""
+    if not re.fullmatch(SLUG_PATTERN, slug):
         raise HTTPException(404, f"unknown template '{slug}'")
-    if not re.fullmatch(PROJECT_ID_PATTERN, project_id) or session.get(ProjectRow, project_id) is None:
+    if not re.fullmatch(PROJECT_ID_PATTERN, project_id):
+        raise HTTPException(404, f"unknown project '{project_id}'")
+    lock_projects(session, [project_id])
+
+
+def _cell_context(session: Session, slug: str, project_id: str) -> ScenarioRow | None:
+    if session.get(TemplateRow, slug) is None:
+        raise HTTPException(404, f"unknown template '{slug}'")
+    if session.get(ProjectRow, project_id) is None:
         raise HTTPException(404, f"unknown project '{project_id}'")
     return session.scalar(
         select(ScenarioRow).where(ScenarioRow.project_id == project_id, ScenarioRow.template_slug == slug)
@@ -127,7 +136,7 @@ def enable(
     body: EnableBody | None = Body(default=None),  # noqa: B008 - an optional body
 ) -> ScenarioPublic:
     """Enable the template for a project (admin), with parameter values merged over the stored ones."""
-    lock_projects(session, [project_id])
+    _lock_cell(session, slug, project_id)
     cell = _cell_context(session, slug, project_id)
     parameters = {**(stored_parameters(cell) if cell else {}), **(body.parameters if body else {})}
     try:
@@ -163,7 +172,7 @@ def disable(
     response: Response,
 ) -> ScenarioPublic:
     """Disable the template for a project (admin): its trigger stops; job, runs and parameters stay."""
-    lock_projects(session, [project_id])
+    _lock_cell(session, slug, project_id)
     cell = _cell_context(session, slug, project_id)
     if cell is None:
         raise HTTPException(404, f"template '{slug}' is not instantiated for project '{project_id}'")
