@@ -23,6 +23,21 @@ class _Body(BaseModel):
 class ScenarioCreate(_Body):
     """A new scenario of the current project (`X-Project-Id`)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "hourly-orders-sync",
+                    "trigger": {"interval_seconds": 3600},
+                    "steps": [
+                        {"kind": "sync_dataset", "dataset": "orders"},
+                        {"kind": "run_recipe", "recipes": ["stg_orders", "mart_revenue"]},
+                    ],
+                }
+            ]
+        }
+    )
+
     name: Name = Field(description="Unique within the project.")
     enabled: bool = True
     owner: Email | None = Field(default=None, description="Renders reports as this user; default project owner.")
@@ -37,6 +52,7 @@ class ScenarioUpdate(CompactModel):
     may change."""
 
     schema_nullable = ("owner",)
+    schema_examples = ({"enabled": False}, {"trigger": {"cron": "0 6 * * 1-5"}})
     name: Name | None = None
     enabled: bool | None = None
     owner: Email | None = Field(default=None, description="null: reports render as the project owner again.")
@@ -145,6 +161,8 @@ class TemplateList(BaseModel):
 
 class EnableBody(_Body):
     """Parameter values of this template for this project (merged over the stored ones)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"parameters": {"mart_recipe": "mart_revenue"}}]})
 
     parameters: dict[str, JsonValue] = Field(default_factory=dict, max_length=MAX_PARAMETERS)
 

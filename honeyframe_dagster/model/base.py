@@ -30,6 +30,9 @@ def _compact_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
     one_of = getattr(model, "schema_one_of", ())
     if one_of:
         schema["oneOf"] = [dict(alternative) for alternative in one_of]
+    examples = getattr(model, "schema_examples", ())
+    if examples:
+        schema["examples"] = [dict(example) for example in examples]
 
 
 class CompactModel(BaseModel):
@@ -40,6 +43,8 @@ class CompactModel(BaseModel):
     schema_one_of: ClassVar[tuple[dict[str, Any], ...]] = ()
     # Optional fields whose null means something (e.g. "reset to the default"): they stay nullable.
     schema_nullable: ClassVar[tuple[str, ...]] = ()
+    # Example bodies for the JSON schema (clients' docs, and schemathesis' examples phase).
+    schema_examples: ClassVar[tuple[dict[str, Any], ...]] = ()
 
     @model_serializer(mode="wrap")
     def _omit_none(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]

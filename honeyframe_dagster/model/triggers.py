@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal, Self
+from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, available_timezones
 
 from dagster._utils.schedules import get_next_cron_tick, is_valid_cron_string
@@ -21,6 +21,32 @@ Catchup = Literal["none", "latest", "all"]
 # What happens when an instant comes while a run of the same scenario is still queued or in progress.
 Overlap = Literal["skip", "queue", "allow", "cancel_previous"]
 TIME_KINDS = ("cron", "interval_seconds", "run_at")
+_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+_DAYS = "SUN|MON|TUE|WED|THU|FRI|SAT"
+
+
+def _cron_field(value: str) -> str:
+    """A cron field: a comma list of `*`, `v` or `v-v`, each with an optional `/step`."""
+    item = rf"(\*|({value})(-({value}))?)(/[1-9][0-9]?)?"
+    return rf"({item}(,{item})*)"
+
+
+# The 5-field syntax as a JSON-schema pattern (names in either case; `L` day of month, `d#n` weekday), so clients
+# and fuzzers build crons that parse; check_cron (Dagster's own parser) still decides.
+CRON_PATTERN = (
+    "^"
+    + " ".join(
+        _cron_field(value)
+        for value in (
+            r"[0-5]?[0-9]",
+            r"[01]?[0-9]|2[0-3]",
+            r"0?[1-9]|[12][0-9]|3[01]|L",
+            rf"0?[1-9]|1[0-2]|{_MONTHS}|{_MONTHS.lower()}",
+            rf"[0-7](#[1-5])?|{_DAYS}|{_DAYS.lower()}",
+        )
+    )
+    + "$"
+)
 
 
 def check_timezone(name: str) -> str:
@@ -43,6 +69,11 @@ _TIMEZONES: set[str] | None = None
 # The five cron fields, each with its range, for messages that say which field is wrong and why.
 CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 _CRON_NUMBER = re.compile(r"\d+")
+
+
+def _timezone_enum(schema: dict[str, Any]) -> None:
+    """The JSON schema lists the timezones this server knows (computed only when a schema is generated)."""
+    schema["enum"] = sorted(_known_timezones())
 
 
 def check_cron(expression: str) -> str:
@@ -92,7 +123,11 @@ class Trigger(CompactModel):
         {"required": ["upstream"], **_NO_START},
     )
     cron: str | None = Field(
-        default=None, max_length=100, description="5-field cron expression.", examples=["0 2 * * *"]
+        default=None,
+        max_length=100,
+        description="5-field cron expression.",
+        examples=["0 2 * * *"],
+        json_schema_extra={"pattern": CRON_PATTERN},
     )
     interval_seconds: int | None = Field(
         default=None,
@@ -110,6 +145,7 @@ class Trigger(CompactModel):
     timezone: str | None = Field(
         default=None,
         max_length=64,
+        json_schema_extra=_timezone_enum,
         description="IANA timezone of the cron; default the project's timezone, else the org default (UTC).",
     )
     catchup: Catchup = Field(
