@@ -5,7 +5,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from dagster import (
-    Backoff,
     Failure,
     In,
     MetadataValue,
@@ -13,7 +12,6 @@ from dagster import (
     OpExecutionContext,
     Out,
     Output,
-    RetryPolicy,
     op,
 )
 
@@ -29,9 +27,6 @@ from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.context import StepRun, current_step
-
-# Retries re-run the whole op (render and send); only delivery failures are retried (see `Failure(allow_retries)`).
-RETRY_POLICY = RetryPolicy(max_retries=3, delay=get_settings().smtp_retry_delay_seconds, backoff=Backoff.EXPONENTIAL)
 
 
 def scheduled_time(context: OpExecutionContext, timezone: str) -> dt.datetime:
@@ -73,11 +68,12 @@ def save(report_dir: Path, files: dict[str, bytes]) -> Path:
     ins={"after": In(Nothing)},
     out=Out(Nothing),
     tags={"kind": "email"},
-    retry_policy=RETRY_POLICY,
 )
 def send_email_report_op(
     context: OpExecutionContext, scenarios: ScenarioStoreResource, warehouse: WarehouseResource, mail: MailResource
 ) -> Output[None]:
+    """Retries (the step's `retry`, default 3 × exponential: factory/jobs.py) re-run the whole op, render and send;
+    only delivery failures are retried (see `Failure(allow_retries)`)."""
     run = current_step(context, scenarios, SendEmailReportStep)
     step = run.step
     scheduled = scheduled_time(context, run.scenario.timezone)
