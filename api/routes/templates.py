@@ -13,7 +13,7 @@ from api.deps import AdminDep, DagsterDep, PlannerDep, SessionDep, TokenDep
 from api.errors import ApiValidationError, error_item
 from api.present import Planner, scenario_public, trigger_statuses
 from api.schemas import EnableBody, MatrixCell, ScenarioPublic, TemplateList, TemplatePublic, problem_responses
-from api.sync import sync_dagster
+from api.sync import CancelQueued, cancel_queued, canceled_header_doc, sync_dagster
 from honeyframe_dagster.model.documents import Matrix, Template
 from honeyframe_dagster.store.catalog import template_model
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
@@ -88,10 +88,16 @@ def _cell_context(token: AdminDep, session: Session, slug: str, project_id: str)
 
 
 def _cell_response(
-    session: Session, project_id: str, cell_id: int, dagster: DagsterDep, planner: Planner, response: Response
+    session: Session,
+    project_id: str,
+    cell_id: int,
+    dagster: DagsterDep,
+    planner: Planner,
+    response: Response,
+    cancel: CancelQueued | None = None,
 ) -> ScenarioPublic:
     plan = planner.plan(session, project_id)
-    sync_dagster(dagster, response, plan.location, plan.status_changes(cell_id))
+    sync_dagster(dagster, response, plan.location, plan.status_changes(cell_id), cancel=cancel)
     statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
     return scenario_public(plan.entries[cell_id], statuses, dt.datetime.now(dt.UTC))
 
@@ -132,7 +138,11 @@ def _parameter_error(message: str, parameters: dict[str, Any]) -> dict[str, Any]
     return item
 
 
-@router.post("/{slug}/disable/{project_id}", response_model=ScenarioPublic)
+@router.post(
+    "/{slug}/disable/{project_id}",
+    response_model=ScenarioPublic,
+    responses=canceled_header_doc(200, "The template instance, disabled"),
+)
 def disable(
     slug: str,
     project_id: str,
@@ -142,10 +152,12 @@ def disable(
     planner: PlannerDep,
     response: Response,
 ) -> ScenarioPublic:
-    """Disable the template for a project (admin): its trigger stops; job, runs and parameters stay."""
+    """Disable the template for a project (admin): its trigger stops and its queued runs are canceled
+    (`X-Honeyframe-Canceled-Runs`); runs in progress, the job, run history and parameters stay."""
     cell = _cell_context(token, session, slug, project_id)
     if cell is None:
         raise HTTPException(404, f"template '{slug}' is not instantiated for project '{project_id}'")
+    cancel = cancel_queued(project_id, cell.id, cell.name, "disabled") if cell.enabled else None
     cell.enabled = False
     session.commit()
-    return _cell_response(session, project_id, cell.id, dagster, planner, response)
+    return _cell_response(session, project_id, cell.id, dagster, planner, response, cancel)
