@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -307,9 +308,13 @@ class DagsterClient:
 
     def latest_runs(self, project_id: str, scenario_ids: Sequence[int]) -> dict[int, LatestRuns]:
         """Each scenario's newest run and newest trigger-created run, in two queries however many scenarios."""
-        storage = self.instance.run_storage
         if not scenario_ids:
             return {}
+        with _storage("run storage"):
+            return self._latest_runs(project_id, scenario_ids)
+
+    def _latest_runs(self, project_id: str, scenario_ids: Sequence[int]) -> dict[int, LatestRuns]:
+        storage = self.instance.run_storage
         if not isinstance(storage, SqlRunStorage):
             raise DagsterUnavailable(f"Dagster's run storage {type(storage).__name__} is not SQL: cannot batch reads")
         scenario, project, fired = RunTagsTable.alias("scenario"), RunTagsTable.alias("project"), RunTagsTable.alias()
@@ -360,7 +365,8 @@ class DagsterClient:
         selector_id = InstigatorSelector(
             location_name=trigger.location, repository_name=REPOSITORY_NAME, name=trigger.name
         ).get_id()
-        return self.instance.get_ticks("", selector_id, limit=limit, statuses=list(statuses))
+        with _storage("tick history"):
+            return self.instance.get_ticks("", selector_id, limit=limit, statuses=list(statuses))
 
     def cancel_queued(self, tags: Mapping[str, str], reason: str) -> int:
         """Mark the QUEUED runs with these tags CANCELED, `reason` in each run's event log; returns how many.
@@ -369,7 +375,7 @@ class DagsterClient:
         CANCELING first, so a daemon about to dequeue it skips it.
         """
         canceled = 0
-        try:
+        with _storage("run storage"):
             queued = self.instance.get_runs(RunsFilter(tags=dict(tags), statuses=[DagsterRunStatus.QUEUED]))
             for listed in queued:
                 run = self.instance.get_run_by_id(listed.run_id)
@@ -378,11 +384,16 @@ class DagsterClient:
                 self.instance.report_run_canceling(run, message=reason)
                 self.instance.report_run_canceled(run, message=reason)
                 canceled += 1
-        except (SQLAlchemyError, OSError) as exc:
-            raise DagsterUnavailable(
-                f"Dagster's run storage failed after {canceled} cancellation(s): {type(exc).__name__}"
-            ) from None
         return canceled
+
+
+@contextmanager
+def _storage(what: str) -> Iterator[None]:
+    """A failing read or write of Dagster's storage (database down, locked SQLite file) as DagsterUnavailable."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        raise DagsterUnavailable(f"Dagster's {what} failed: {type(exc).__name__}") from None
 
 
 def timestamp(value: float | None) -> dt.datetime | None:

@@ -11,6 +11,7 @@ from api.deps import DagsterDep, PlannerDep, ProjectDep, SessionDep
 from api.errors import ApiValidationError, dagster_unavailable
 from api.present import (
     ProjectPlan,
+    latest_runs,
     partitions_of,
     run_public,
     run_tags,
@@ -34,7 +35,9 @@ NOT_NULL = ("name", "enabled", "trigger", "steps", "recipients")
 
 def present(plan: ProjectPlan, scenario_id: int, client: DagsterClient | None) -> ScenarioPublic:
     statuses = trigger_statuses(client, plan.triggers([scenario_id]))
-    return scenario_public(plan.entries[scenario_id], statuses, dt.datetime.now(dt.UTC))
+    entry = plan.entries[scenario_id]
+    latest = latest_runs(client, entry.record.project_id, [scenario_id]).get(scenario_id)
+    return scenario_public(entry, statuses, dt.datetime.now(dt.UTC), latest)
 
 
 @router.get("", response_model=ScenarioList)
@@ -49,8 +52,10 @@ def list_scenarios(
     plan = planner.plan(session, project_id)
     now = dt.datetime.now(dt.UTC)
     statuses = trigger_statuses(dagster, plan.triggers())
+    latest = latest_runs(dagster, project_id, sorted(plan.entries))
     items = [
-        scenario_public(entry, statuses, now) for entry in sorted(plan.entries.values(), key=lambda e: e.record.id)
+        scenario_public(entry, statuses, now, latest.get(entry.record.id))
+        for entry in sorted(plan.entries.values(), key=lambda e: e.record.id)
     ]
     if step_kind is not None:
         items = [item for item in items if any(step.kind == step_kind for step in item.steps)]

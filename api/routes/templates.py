@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import AdminDep, DagsterDep, PlannerDep, SessionDep, TokenDep
 from api.errors import ApiValidationError, error_item
-from api.present import Planner, scenario_public, trigger_statuses
+from api.present import Planner, latest_runs, scenario_public, trigger_statuses
 from api.schemas import EnableBody, MatrixCell, ScenarioPublic, TemplateList, TemplatePublic, problem_responses
 from api.sync import CancelQueued, cancel_queued, canceled_header_doc, sync_dagster
 from honeyframe_dagster.model.documents import Matrix, Template
@@ -99,7 +99,8 @@ def _cell_response(
     plan = planner.plan(session, project_id)
     sync_dagster(dagster, response, plan.location, plan.status_changes(cell_id), cancel=cancel)
     statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
-    return scenario_public(plan.entries[cell_id], statuses, dt.datetime.now(dt.UTC))
+    latest = latest_runs(dagster, project_id, [cell_id]).get(cell_id)
+    return scenario_public(plan.entries[cell_id], statuses, dt.datetime.now(dt.UTC), latest)
 
 
 @router.post("/{slug}/enable/{project_id}", response_model=ScenarioPublic)

@@ -30,14 +30,17 @@ from honeyframe_dagster.steps.context import StepRun, current_step
 
 
 def scheduled_time(context: OpExecutionContext, timezone: str) -> dt.datetime:
-    """When this run was scheduled for, in the scenario's timezone: the partition's schedule instant
-    (schedules and backfills), else the sensor's `honeyframe/scheduled_for` tag, else the run's creation."""
+    """When this run was scheduled for, in the scenario's timezone; a report's period ends there.
+
+    The `honeyframe/scheduled_for` tag (the trigger's instant; for a run-now the moment it was asked for, so the
+    period runs up to then), else the partition's instant (backfills, launches from Dagster's UI), else the
+    run's creation."""
     zone = ZoneInfo(timezone)
-    if context.has_partition_key:
-        return context.partition_time_window.start.astimezone(zone)
     tagged = context.run.tags.get(SCHEDULED_FOR_TAG)
     if tagged:
         return dt.datetime.fromisoformat(tagged).astimezone(zone)
+    if context.has_partition_key:
+        return context.partition_time_window.start.astimezone(zone)
     record = context.instance.get_run_record_by_id(context.run_id)
     created = record.create_timestamp if record is not None else dt.datetime.now(dt.UTC)
     return (created if created.tzinfo else created.replace(tzinfo=dt.UTC)).astimezone(zone)
