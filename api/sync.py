@@ -63,23 +63,31 @@ def sync_dagster(
     if client is None:
         response.headers[SYNC_HEADER] = "skipped"
         return
-    canceled = 0
+    # A failing cancellation does not keep the trigger running, nor a failing reload the runs queued.
+    passes = [_cancel(client, cancel)]
+    ok = True
     try:
-        if cancel is not None:
-            canceled += client.cancel_queued(cancel.tags, cancel.reason)
         for trigger in stop_first:
             client.set_trigger_status(trigger, False)
         for location in [locations] if isinstance(locations, str) else locations:
             client.reload(location)
         for trigger, running in statuses:
             client.set_trigger_status(trigger, running)
-        if cancel is not None:
-            canceled += client.cancel_queued(cancel.tags, cancel.reason)
     except DagsterUnavailable as exc:
         log.error("store written, but Dagster not updated: %s", exc)
-        response.headers[SYNC_HEADER] = "failed"
-        return
-    finally:
-        if cancel is not None:
-            response.headers[CANCELED_HEADER] = str(canceled)
-    response.headers[SYNC_HEADER] = "ok"
+        ok = False
+    passes.append(_cancel(client, cancel))
+    if cancel is not None:
+        response.headers[CANCELED_HEADER] = str(sum(n for n in passes if n is not None))
+    response.headers[SYNC_HEADER] = "ok" if ok and None not in passes else "failed"
+
+
+def _cancel(client: DagsterClient, cancel: CancelQueued | None) -> int | None:
+    """How many queued runs were canceled; None (logged) when Dagster's run storage failed."""
+    if cancel is None:
+        return 0
+    try:
+        return client.cancel_queued(cancel.tags, cancel.reason)
+    except DagsterUnavailable as exc:
+        log.error("store written, but queued runs not canceled: %s", exc)
+        return None
