@@ -268,6 +268,4 @@ def guarded_async_client(**kwargs: typing.Any) -> httpx.AsyncClient:
     """An httpx.AsyncClient under the policy (see `guarded_client`)."""
     limits = kwargs.pop("limits", httpx.Limits(max_connections=100, max_keepalive_connections=20))
     kwargs.setdefault("follow_redirects", True)
-    return httpx.AsyncClient(
-        transport=_async_transport(limits), trust_env=False, max_redirects=MAX_REDIRECTS, **kwargs
-    )
+    return httpx.AsyncClient(transport=_async_transport(limits), trust_env=False, max_redirects=MAX_REDIRECTS, **kwargs)

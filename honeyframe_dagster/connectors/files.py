@@ -42,9 +42,9 @@ def fetch_file(connector: FileConnector, data_dir: Path) -> FileExtract:
     for match in matches:
         resolved = Path(match).resolve()
         if not resolved.is_relative_to(root):
-            shown = Path(match).relative_to(root) if Path(match).is_relative_to(root) else match
+            shown = str(Path(match).relative_to(root))
             raise ConnectorError(
-                f"connector.path {connector.path!r}: {str(shown)!r} leads outside HONEYFRAME_DATA_DIR (symlink); refused"
+                f"connector.path {connector.path!r}: {shown!r} leads outside HONEYFRAME_DATA_DIR (a symlink); refused"
             )
         if resolved.is_file():
             files.append(str(resolved))

@@ -22,7 +22,8 @@ def download(client: httpx.Client, url: str, target: Path, what: str) -> None:
                     out.write(chunk)
     except httpx.HTTPError as exc:
         full = str(client.base_url.join(url))
-        raise ConnectorError(f"{what}: {type(exc).__name__} fetching {redact_url(full)}: {scrub(str(exc), full)}") from None
+        detail = scrub(str(exc), full)
+        raise ConnectorError(f"{what}: {type(exc).__name__} fetching {redact_url(full)}: {detail}") from None
 
 
 def fetch_http(url: str, file_format: FileFormat, workdir: Path, timeout: float) -> FileExtract:

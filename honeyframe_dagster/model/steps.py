@@ -38,9 +38,7 @@ MAX_SECRETS = 32
 def check_env_name(value: str) -> str:
     """A variable a document may name: never the store's URL, SMTP credentials or anything else of the host."""
     if not (re.match(SECRET_PATTERN, value) or value in DOCUMENTED_ENV):
-        raise ValueError(
-            f"may name only HONEYFRAME_SECRET_* variables or {', '.join(DOCUMENTED_ENV)}, got {value!r}"
-        )
+        raise ValueError(f"may name only HONEYFRAME_SECRET_* variables or {', '.join(DOCUMENTED_ENV)}, got {value!r}")
     return value
 
 
