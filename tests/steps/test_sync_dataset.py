@@ -80,7 +80,7 @@ class Platform:
 
 @pytest.fixture
 def pg_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A Postgres table with typed rows; HONEYFRAME_SECRET_TEST_PG_URL holds a URL to it (with a password to keep secret)."""
+    """A Postgres table with typed rows; HONEYFRAME_SECRET_PG_URL holds a URL to it (with a password to keep secret)."""
     name = f"hf_sync_{uuid.uuid4().hex[:10]}"
     engine = create_engine(POSTGRES_ADMIN_URL)
     with engine.begin() as connection:
@@ -88,7 +88,9 @@ def pg_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         connection.execute(
             text(f"INSERT INTO {name} VALUES (1, 'one', 1.50, '2026-11-01 10:00'), (2, NULL, 2.25, NULL)")
         )
-    monkeypatch.setenv("HONEYFRAME_SECRET_TEST_PG_URL", f"postgresql+psycopg://postgres:{PG_PASSWORD}@127.0.0.1:5432/postgres")
+    monkeypatch.setenv(
+        "HONEYFRAME_SECRET_PG_URL", f"postgresql+psycopg://postgres:{PG_PASSWORD}@127.0.0.1:5432/postgres"
+    )
     try:
         yield name
     finally:
@@ -127,18 +129,22 @@ def test_every_connector_loads_its_table_and_reports_rows_and_lineage(
         loopback_server(lambda request, method, body: (200, "text/csv", web_csv)) as web,
         loopback_server(platform) as platform_url,
     ):
-        monkeypatch.setenv("HONEYFRAME_SECRET_TEST_PLATFORM_URL", platform_url)
+        monkeypatch.setenv("HONEYFRAME_SECRET_PLATFORM", platform_url)
         documents = "".join(
             [
                 dataset("tickets", "raw_tickets", "{type: file, path: examples/data/tickets.csv}"),
                 dataset("clicks", "clicks", "{type: file, path: 'files/*.json'}"),
                 dataset("numbers", "numbers", "{type: file, path: files/p.parquet}"),
                 dataset("web-orders", "web_orders", f"{{type: http, url: '{web}/export.csv', format: csv}}"),
-                dataset("pg", "pg_rows", f"{{type: sql, url_env: HONEYFRAME_SECRET_TEST_PG_URL, query: 'select * from {pg_table}'}}"),
+                dataset(
+                    "pg",
+                    "pg_rows",
+                    f"{{type: sql, url_env: HONEYFRAME_SECRET_PG_URL, query: 'select * from {pg_table}'}}",
+                ),
                 dataset(
                     "stock",
                     "stock",
-                    "{type: platform, dataset_id: ds-ok, base_url_env: HONEYFRAME_SECRET_TEST_PLATFORM_URL, poll_seconds: 0.05}",
+                    "{type: platform, dataset_id: ds-ok, base_url_env: HONEYFRAME_SECRET_PLATFORM, poll_seconds: 0.05}",
                 ),
             ]
         )
@@ -189,7 +195,7 @@ def test_failed_syncs_name_the_cause_and_leave_the_previous_table_intact(
         loopback_server(lambda request, method, body: (state["status"], "text/csv", b"id\n1\n2\n3\n")) as web,
         loopback_server(platform) as platform_url,
     ):
-        monkeypatch.setenv("HONEYFRAME_SECRET_TEST_PLATFORM_URL", platform_url)
+        monkeypatch.setenv("HONEYFRAME_SECRET_PLATFORM", platform_url)
         feed = dataset("feed", "feed", f"{{type: http, url: '{web}/feed.csv'}}")
         first = run_scenario(apply_yaml, load_defs, instance, feed + sync_scenario("feed", "feed"), "acme_ops__feed")
         assert first.success and query(warehouse, "select count(*) from feed") == [(3,)]
@@ -210,12 +216,16 @@ def test_failed_syncs_name_the_cause_and_leave_the_previous_table_intact(
         missing = failing_run(dataset("feed", "feed", "{type: file, path: examples/data/nope-*.csv}"))
         assert "no file matches" in missing and "nope-*.csv" in missing
         bad_sql = failing_run(
-            dataset("feed", "feed", "{type: sql, url_env: HONEYFRAME_SECRET_TEST_PG_URL, query: 'select * from nope_x'}")
+            dataset("feed", "feed", "{type: sql, url_env: HONEYFRAME_SECRET_PG_URL, query: 'select * from nope_x'}")
         )
         assert "nope_x" in bad_sql and PG_PASSWORD not in bad_sql
-        no_env = failing_run(dataset("feed", "feed", "{type: sql, url_env: HONEYFRAME_SECRET_TEST_UNSET_URL, query: 'select 1'}"))
-        assert "environment variable HONEYFRAME_SECRET_TEST_UNSET_URL is not set" in no_env
-        platform_doc = "{type: platform, dataset_id: ds-fail, base_url_env: HONEYFRAME_SECRET_TEST_PLATFORM_URL, poll_seconds: 0.05}"
+        no_env = failing_run(
+            dataset("feed", "feed", "{type: sql, url_env: HONEYFRAME_SECRET_UNSET, query: 'select 1'}")
+        )
+        assert "environment variable HONEYFRAME_SECRET_UNSET is not set" in no_env
+        platform_doc = (
+            "{type: platform, dataset_id: ds-fail, base_url_env: HONEYFRAME_SECRET_PLATFORM, poll_seconds: 0.05}"
+        )
         assert "source credentials expired" in failing_run(dataset("feed", "feed", platform_doc))
         slow = platform_doc.replace("ds-fail", "ds-slow").replace("}", ", timeout_seconds: 0.3}")
         assert "did not finish within connector.timeout_seconds=0.3" in failing_run(dataset("feed", "feed", slow))
