@@ -55,6 +55,8 @@ class Catalog:
     datasets: dict[tuple[str, str], Dataset] = field(default_factory=dict)
     dashboards: dict[tuple[str, str], Dashboard] = field(default_factory=dict)
     agents: dict[tuple[str, str], Agent] = field(default_factory=dict)
+    # A cron trigger's timezone: the trigger's, else the project's, else this org default.
+    default_timezone: str = "UTC"
 
     def scenario_named(self, project_id: str, name: str) -> ScenarioRecord | None:
         return next((s for s in self.scenarios if s.project_id == project_id and s.name == name), None)
@@ -114,7 +116,7 @@ def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] |
         check_references(step, index, project.id, catalog, recipes)
     if trigger.upstream is not None:
         check_upstream(record, trigger.upstream.scenario, catalog)
-    timezone = trigger.timezone or project.timezone or "UTC"
+    timezone = trigger.timezone or project.timezone or catalog.default_timezone
     return ScenarioSpec(record, project, trigger, timezone, tuple(steps), record.owner or project.owner_email)
 
 
