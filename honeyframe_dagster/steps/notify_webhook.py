@@ -82,16 +82,20 @@ def slack_message(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def post(url: str, url_env: str, payload: dict[str, Any]) -> int:
-    """POST `payload`; a refusal or an HTTP error fails the step naming `url_env`, never the URL."""
+    """POST `payload`; a refusal or an HTTP error fails the step naming `url_env`, never the URL.
+
+    A refused host or a malformed URL is not retried (the step's `retry` would not help); network errors and
+    HTTP errors are.
+    """
     where = f"url_env: the webhook in {url_env}"
     try:
         check_url(url)
         with guarded_client(timeout=get_settings().connector_timeout_seconds, follow_redirects=False) as client:
             response = client.post(url, json=payload)
     except EgressRefused as exc:
-        raise Failure(f"{where}: refused, its host {exc.reason}") from None
+        raise Failure(f"{where}: refused, its host {exc.reason}", allow_retries=False) from None
     except (ValueError, httpx.InvalidURL):
-        raise Failure(f"{where} is not an http(s) URL") from None
+        raise Failure(f"{where} is not an http(s) URL", allow_retries=False) from None
     except httpx.HTTPError as exc:
         raise Failure(f"{where}: {type(exc).__name__} (the request did not complete)") from None
     if response.status_code >= 300:
@@ -105,7 +109,7 @@ def notify_webhook_op(context: OpExecutionContext, scenarios: ScenarioStoreResou
     step = run.step
     url = os.environ.get(step.url_env)
     if not url:
-        raise Failure(f"url_env: environment variable {step.url_env} is not set")
+        raise Failure(f"url_env: environment variable {step.url_env} is not set", allow_retries=False)
     steps = step_outcomes(context.instance, context.run_id, context.op_handle.name)
     body = summary(run.scenario, context.run_id, steps)
     status = post(url, step.url_env, slack_message(body) if step.format == "slack" else body)
