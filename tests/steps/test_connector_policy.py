@@ -266,9 +266,7 @@ def test_agent_and_platform_endpoints_are_under_the_policy(
         monkeypatch.setenv("HONEYFRAME_SECRET_PLATFORM_URL", url)
         agent = "kind: Agent\nid: a\nproject: acme-ops\nmodel: m\nbase_url_env: HONEYFRAME_SECRET_AGENT_URL\n---\n"
         documents = agent + dataset("{type: platform, dataset_id: d, base_url_env: HONEYFRAME_SECRET_PLATFORM_URL}")
-        documents += scenario(
-            "egress", "{kind: run_agent, agent: a, input: 'select 1 as x', output_table: out_a}"
-        )
+        documents += scenario("egress", "{kind: run_agent, agent: a, input: 'select 1 as x', output_table: out_a}")
         result = run_scenario(apply_yaml, load_defs, instance, documents, "acme_ops__egress")
         assert not result.success
         text = failure_text(result, "step_1_run_agent")
