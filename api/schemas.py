@@ -143,10 +143,13 @@ class EnableBody(_Body):
 
 
 class Health(BaseModel):
-    """Whether a scheduler worker heartbeated within the health window."""
+    """Whether a scheduler worker heartbeated within the health window; `detail` and `request_id` only when the
+    store itself could not be reached."""
 
     alive: bool
     last_seen: dt.datetime | None
+    detail: str | None = None
+    request_id: str | None = None
 
 
 class ErrorItem(BaseModel):
@@ -180,7 +183,7 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the store (duplicate name, upstream of another scenario, template instance)",
         413: "Request body over 1 MiB",
         422: "Invalid input; nothing was stored",
-        503: "Dagster could not be reached",
+        503: "Dagster or the store could not be reached (a store outage also sends Retry-After)",
     }
     return {
         code: {"model": ValidationProblem if code == 422 else Problem, "description": described[code]} for code in codes

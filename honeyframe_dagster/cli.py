@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.documents_io import DocumentErrors, read_documents
 from honeyframe_dagster.legacy.drift import SchemaDriftError
-from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.settings import HomeUnusable, get_settings
+from honeyframe_dagster.store.engine import describe_outage, store_unavailable
 from honeyframe_dagster.store.writes import ApplyError, apply_documents
 
 
@@ -98,18 +102,72 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from honeyframe_dagster.tokens import TokenError, create_token
+    from honeyframe_dagster.tokens import TokenError, check_scope, create_token
 
+    try:
+        check_scope(args.admin, args.project)
+    except TokenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     engine = boot(get_settings())
     with Session(engine) as session, session.begin():
         try:
-            token = create_token(session, args.name, args.admin, args.project)
+            token = create_token(session, args.name, args.admin, args.project, args.expires_in)
         except TokenError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
     print(token)
-    print("store this token now: it is not shown again", file=sys.stderr)
+    expiry = f"; it expires in {args.expires_in} day(s)" if args.expires_in else ""
+    print(f"store this token now: it is not shown again{expiry}", file=sys.stderr)
     return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from honeyframe_dagster.tokens import list_tokens
+
+    now = dt.datetime.now(dt.UTC)
+    with Session(boot(get_settings())) as session:
+        tokens = list_tokens(session)
+    print("NAME\tSCOPE\tCREATED\tLAST USED\tEXPIRES")
+    for info in tokens:
+        expires = _when(info.expires_at, "never")
+        if info.expires_at is not None and info.expires_at <= now:
+            expires += " (expired)"
+        print(
+            f"{info.name}\t{info.scope}\t{_when(info.created_at, '-')}\t{_when(info.last_used_at, 'never')}\t{expires}"
+        )
+    return 0
+
+
+def _when(moment: dt.datetime | None, missing: str) -> str:
+    return missing if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from honeyframe_dagster.tokens import TokenError, revoke_token
+
+    with Session(boot(get_settings())) as session, session.begin():
+        try:
+            revoke_token(session, args.name)
+        except TokenError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    print(f"revoked token {args.name!r}: it no longer authenticates")
+    return 0
+
+
+def expiry_days(value: str) -> int:
+    """argparse type of --expires-in: a whole number of days within the allowed range."""
+    from honeyframe_dagster.tokens import MAX_EXPIRY_DAYS, TokenError, check_expiry_days
+
+    try:
+        days = int(value)
+        check_expiry_days(days)
+    except (ValueError, TokenError):
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of days from 1 to {MAX_EXPIRY_DAYS}, got {value!r}"
+        ) from None
+    return days
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -164,9 +222,17 @@ def parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     token_create = token.add_parser("create", help="create an API token (printed once)")
     token_create.add_argument("--name", required=True)
-    token_create.add_argument("--admin", action="store_true", help="may use admin endpoints (and every project)")
-    token_create.add_argument("--project", action="append", default=[], help="a project the token may act on")
+    scope = token_create.add_argument_group("scope (one of)")
+    scope.add_argument("--admin", action="store_true", help="org-wide: templates, the enable matrix, every project")
+    scope.add_argument("--project", action="append", default=[], help="a project the token may act on (repeatable)")
+    token_create.add_argument("--expires-in", type=expiry_days, metavar="DAYS", help="expire after DAYS days")
     token_create.set_defaults(func=cmd_token_create)
+    token.add_parser("list", help="name, scope, created, last used, expiry (never the secret)").set_defaults(
+        func=cmd_token_list
+    )
+    token_revoke = token.add_parser("revoke", help="delete a token: it no longer authenticates")
+    token_revoke.add_argument("name")
+    token_revoke.set_defaults(func=cmd_token_revoke)
     return root
 
 
@@ -174,8 +240,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except SchemaDriftError as exc:
+    except (SchemaDriftError, HomeUnusable) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (DBAPIError, SQLAlchemyTimeoutError) as exc:
+        if not store_unavailable(exc):
+            raise
+        print(f"error: the store cannot be reached: {describe_outage(exc)}", file=sys.stderr)
         return 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -13,6 +14,14 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXAMPLES_DIR = REPO_ROOT / "examples"
 
 
+class HomeUnusable(OSError):
+    """HONEYFRAME_HOME cannot hold the state (a file in the way, a read-only mount, no permission)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"HONEYFRAME_HOME={path}: cannot use it as a writable folder ({reason})")
+        self.path = path
+
+
 class Settings(BaseSettings):
     """Every setting has an embedded default so that `make run` needs none of them."""
 
@@ -22,10 +31,13 @@ class Settings(BaseSettings):
     database_url: str | None = None
     warehouse: Path | None = None
     python_recipes_dir: Path = REPO_ROOT / "examples" / "python_recipes"
-    python_recipe_timeout_seconds: float = 600.0
+    python_recipe_timeout_seconds: float = Field(default=600.0, gt=0, le=86_400)
     # Relative `file` connector paths are resolved against this folder (default: the repository root).
     data_dir: Path = REPO_ROOT
     connector_timeout_seconds: float = 60.0
+    # Hosts that http/platform connectors, agents and webhooks may reach (comma-separated, `*.example.com`
+    # globs); None: any public host, never local, private or metadata addresses (net_policy.py).
+    connector_allowed_hosts: str | None = None
     # How long a warehouse writer waits for the warehouse's cross-process lock before failing.
     warehouse_lock_timeout_seconds: float = 600.0
     smtp_host: str = "127.0.0.1"
@@ -77,8 +89,15 @@ class Settings(BaseSettings):
 
     @cached_property
     def home_dir(self) -> Path:
+        """The state folder, created if missing; `HomeUnusable` names the path when it cannot be written."""
         path = self.home.expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HomeUnusable(path, exc.strerror or str(exc)) from None
+        # os.access sees read-only mounts (EROFS) even for root, and missing write permission for others.
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise HomeUnusable(path, "not writable")
         return path
 
     @property
