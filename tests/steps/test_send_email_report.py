@@ -46,6 +46,10 @@ steps:
 """
 
 
+def week_days(monday: dt.date) -> list[dt.date]:
+    return [monday + dt.timedelta(days=i) for i in range(7)]
+
+
 def amount(day: dt.date, region: str) -> float:
     return day.day * 10 + REGIONS[region]
 
@@ -53,7 +57,7 @@ def amount(day: dt.date, region: str) -> float:
 def revenue(first: dt.date, last: dt.date) -> str:
     """The Revenue card's value for the days first..last, as the report prints it."""
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-    return format_value(sum(amount(day, region) for day in days for region in REGIONS))
+    return format_value(sum(amount(day, region) for day in days for region in REGIONS), "currency:EUR")
 
 
 def build_marts(warehouse: Path) -> None:
@@ -190,10 +194,17 @@ def test_pdf_report_is_delivered_as_the_owner_sees_it_for_the_scheduled_week(
     # Visible to the CFO only: the owner (ana) renders the report, so it is left out even though the CFO receives it.
     assert "finance only" not in text
     # Monday 2026-11-16's "last week" is Nov 9-15, whatever the wall clock says.
-    assert "2026-11-09 – 2026-11-15 (last_week)" in text
-    assert revenue(dt.date(2026, 11, 9), dt.date(2026, 11, 15)) in text
+    assert "Last week, 9–15 Nov 2026" in text
+    week = revenue(dt.date(2026, 11, 9), dt.date(2026, 11, 15))
+    assert week.startswith("€") and week in text
+    # The mail's body carries the headline numbers (and names the attachment), in both of its parts.
     body = message.get_body(("plain",)).get_content()
-    assert "report-2026-11-16.pdf" in body
+    html = message.get_body(("html",)).get_content()
+    assert "report-2026-11-16.pdf" in body and "report-2026-11-16.pdf" in html
+    orders = format_value(sum(day.day % 5 + 1 for day in week_days(dt.date(2026, 11, 9)) for _ in REGIONS))
+    for part in (body, html):
+        assert week in part and orders in part and "Last week, 9–15 Nov 2026" in part
+    assert f"Revenue: {week}" in body and f"Completed orders: {orders}" in body
 
     metadata = output_metadata(result)
     assert metadata["emails sent"] == 1 and metadata["recipients"] == 2 and metadata["format"] == "pdf"
@@ -221,8 +232,18 @@ def test_html_report_of_a_past_partition_shows_that_period_with_inline_charts(
     for title in ("Revenue overview", "Revenue by region", "Daily revenue", "Average order value by region"):
         assert f">{title}<" in html
     assert "finance only" not in html
-    assert html.count("<svg") == 2  # the bar and the line card
-    assert "2026-09-05 – 2026-10-04 (last_30_days)" in html
+    # The bar and the line card: PNG parts beside the HTML (multipart/related), shown by Content-ID.
+    assert "<svg" not in html and html.count('<img src="cid:') == 2
+    related = next(part for part in message.walk() if part.get_content_type() == "multipart/related")
+    images = [part for part in related.iter_parts() if part.get_content_maintype() == "image"]
+    assert [image.get_content_type() for image in images] == ["image/png", "image/png"]
+    for image in images:
+        assert f'src="cid:{image["Content-ID"].strip("<>")}"' in html
+        assert image.get_content().startswith(b"\x89PNG\r\n\x1a\n")
+    # The archived copy keeps the charts as SVG, in one self-contained file.
+    archived = (Path(output_metadata(result)["report"]) / "report-2026-10-05.html").read_text()
+    assert archived.count("<svg") == 2 and "cid:" not in archived
+    assert "Last 30 days, 5 Sep – 4 Oct 2026" in html
     assert revenue(dt.date(2026, 9, 5), dt.date(2026, 10, 4)) in html
     assert revenue(dt.date(2026, 10, 5), dt.date(2026, 11, 3)) not in html
     # Data is escaped, in tables and in SVG labels alike.
@@ -326,5 +347,5 @@ def test_a_sensor_run_reports_on_the_period_of_its_scheduled_for_tag(
     result = job.execute_in_process(instance=instance, tags={"honeyframe/scheduled_for": "2026-10-12T23:00:00+00:00"})
     assert result.success
     html = sink.messages()[0].get_body(("html",)).get_content()
-    assert "2026-10-12 (yesterday)" in html
+    assert "Yesterday, 12 Oct 2026" in html
     assert revenue(dt.date(2026, 10, 12), dt.date(2026, 10, 12)) in html
