@@ -349,3 +349,121 @@ def test_a_sensor_run_reports_on_the_period_of_its_scheduled_for_tag(
     html = sink.messages()[0].get_body(("html",)).get_content()
     assert "Yesterday, 12 Oct 2026" in html
     assert revenue(dt.date(2026, 10, 12), dt.date(2026, 10, 12)) in html
+
+
+FRESH_DOCS = """
+kind: Dashboard
+id: headlines
+project: acme-sales
+title: Headlines
+cards:
+  - {title: Revenue, display: metric, format: "currency:EUR", sql: "select 1234.5 as revenue"}
+  - {title: Cancelled, display: metric, format: percent, sql: "select 0.125 as cancelled"}
+  - title: By region
+    display: table
+    formats: {revenue: "currency:EUR", cancelled_pct: percent, orders: integer}
+    sql: >-
+      select * from (values ('north', 1234.5, 0.125, 1234.5), ('south', 99.999, 0.5, 2.0))
+      t(region, revenue, cancelled_pct, orders)
+---
+kind: Template
+slug: mail-dashboards
+display_name: Mail dashboards
+parameters:
+  - {name: dashboards, type: "list[dashboard_ref]"}
+  - {name: readers, type: "list[email]", default: []}
+  - {name: report_format, type: string, default: pdf}
+trigger: {cron: "0 8 * * 1"}
+steps:
+  - kind: send_email_report
+    dashboard_ids: "{{ param.dashboards }}"
+    format: "{{ param.report_format }}"
+    time_filter: last_week
+    recipients: ["{{ project.owner_email }}", "{{ param.readers }}"]
+---
+kind: Matrix
+template: mail-dashboards
+project: acme-sales
+parameters: {dashboards: [headlines], readers: [cfo@acme.example, ceo@acme.example]}
+"""
+
+
+def test_a_template_report_with_formats_goes_to_its_list_of_readers_before_any_dbt_run(
+    apply_yaml: ApplyYaml,
+    projects: None,
+    hf_home: Path,
+    smtp_sink: StartSink,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+) -> None:
+    sink = smtp_sink()
+    assert not (hf_home / "warehouse.duckdb").exists()  # a fresh install: dbt never ran
+    assert apply_yaml(FRESH_DOCS) == 0
+    job = load_defs().get_job_def("acme_sales__mail_dashboards")
+    result = job.execute_in_process(instance=instance, partition_key="2026-11-30", raise_on_error=False)
+    assert result.success
+
+    (message,) = sink.messages()
+    assert message["X-Envelope-To"] == "ana@acme.example, cfo@acme.example, ceo@acme.example"
+    (attachment,) = list(message.iter_attachments())
+    pdf = PdfReader(io.BytesIO(attachment.get_content()))
+    text = "\n".join(page.extract_text() for page in pdf.pages)
+    assert len(pdf.pages) == 1
+    for shown in ("€1,234.50", "12.5%", "€100.00", "50.0%", "1,235", "Cancelled %", "Last week, 23–29 Nov 2026"):
+        assert shown in text
+    # The headline numbers are in the body of the mail, not only in the attachment.
+    plain = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Revenue: €1,234.50" in plain and "Cancelled: 12.5%" in plain
+    assert ">€1,234.50<" in html and ">12.5%<" in html and "Last week, 23–29 Nov 2026" in html
+
+
+def test_a_table_card_before_any_dbt_run_fails_saying_why(
+    apply_yaml: ApplyYaml,
+    projects: None,
+    smtp_sink: StartSink,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+) -> None:
+    sink = smtp_sink()
+    assert apply_yaml((EXAMPLES_DIR / "dashboards.yaml").read_text()) == 0
+    assert apply_yaml(scenario("    format: html")) == 0
+    result = run_job(load_defs, instance, "2026-11-16")
+    assert not result.success
+    (failure,) = events(result, "STEP_FAILURE")
+    message = failure.step_failure_data.error.message
+    assert "card 'Revenue'" in message and "mart_revenue does not exist" in message
+    assert "does not exist yet, so no table can be read: build the dbt models first" in message
+    assert sink.messages() == []
+
+
+@pytest.mark.parametrize(
+    ("dashboards", "reason"),
+    [
+        ("[]", "the step names no dashboards"),
+        ("[secret]", "every card of the dashboards is hidden from ana@acme.example, who the report renders as"),
+    ],
+)
+def test_a_report_with_nothing_to_show_is_not_sent(
+    apply_yaml: ApplyYaml,
+    projects: None,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+    dashboards: str,
+    reason: str,
+) -> None:
+    # Nothing listens on the SMTP port: connecting at all would fail the step.
+    monkeypatch.setenv("HONEYFRAME_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("HONEYFRAME_SMTP_PORT", str(free_port()))
+    secret = "kind: Dashboard\nid: secret\nproject: acme-sales\ntitle: Secret\ncards:\n"
+    secret += "  - {title: Payroll, display: metric, sql: 'select 1', visible_to: [cfo@acme.example]}\n---\n"
+    assert apply_yaml(secret + scenario("").replace("[revenue-overview]", dashboards)) == 0
+    result = run_job(load_defs, instance, "2026-11-16")
+
+    assert result.success and not events(result, "STEP_UP_FOR_RETRY")
+    metadata = output_metadata(result)
+    assert metadata["emails sent"] == 0 and metadata["nothing to send"] == reason
+    logs = "\n".join(str(record.user_message) for record in instance.all_logs(result.run_id))
+    assert f"nothing to send: {reason}; no e-mail was sent" in logs
+    assert "sending" not in logs
