@@ -19,12 +19,15 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 
 from honeyframe_dagster.model.documents import Dashboard
 from honeyframe_dagster.model.steps import TimeRange
 from honeyframe_dagster.reports.charts import build_chart
 from honeyframe_dagster.reports.data import ReportError, bind_parameters, load_dashboards
 from honeyframe_dagster.reports.formatting import format_axis, format_value, heading
+from honeyframe_dagster.reports.pdf import render_pdf
+from honeyframe_dagster.reports.render import Report
 from honeyframe_dagster.reports.time_filters import Period, relative_period, resolve_period
 
 WEDNESDAY = dt.datetime(2026, 11, 18, 14, 30)
@@ -137,6 +140,46 @@ def test_a_chart_is_a_png_for_mail_and_an_svg_for_the_archive_with_formatted_lab
         colors = {color for _, color in image.convert("RGB").getcolors(1 << 20) or []}
         assert (0x3B, 0x6E, 0xA5) in colors
     assert build_chart("line", "Empty", ("day", "name"), [("d", "x")], [None, None]) is None
+
+
+def _dashboard(dashboard_id: str, title: str, cards: list[dict]) -> Dashboard:
+    return Dashboard.model_validate({"id": dashboard_id, "project": "p", "title": title, "cards": cards})
+
+
+def test_the_pdf_keeps_small_cards_with_their_neighbours_instead_of_leaving_near_empty_pages(tmp_path: Path) -> None:
+    series = "select date '2026-11-01' + i::int as day, 100 + 7 * (i % 5) as revenue from range(30) r(i)"
+    regions = "select * from (values ('north', 4, 0.125), ('south', 6, 0.25), ('east', 4, 0.5), ('west', 7, 0.0))"
+    sales = _dashboard(
+        "sales",
+        "Revenue overview",
+        [
+            {"title": "Revenue", "display": "metric", "format": "currency:EUR", "sql": "select 5049.73"},
+            {"title": "Orders", "display": "metric", "sql": "select 21"},
+            {"title": "Revenue by day", "display": "bar", "sql": series},
+            {"title": "Daily revenue", "display": "line", "sql": series},
+            {"title": "Daily revenue again", "display": "line", "sql": series},
+            {"title": "Regions", "display": "table", "formats": {"rate": "percent"}, "sql": regions + " t(r, n, rate)"},
+        ],
+    )
+    health = _dashboard(
+        "health",
+        "Pipeline health",
+        [
+            {"title": "Orders placed", "display": "metric", "sql": "select 24 as orders"},
+            {"title": "Orders per day", "display": "line", "sql": series},
+        ],
+    )
+    period = relative_period("last_week", dt.datetime(2026, 11, 16, 7))
+    loaded = load_dashboards(tmp_path / "none.duckdb", [(sales, period), (health, period)], "ana@acme.example")
+    report = Report("Acme: weekly", "Acme", dt.datetime(2026, 11, 16, 7), "UTC", "ana@acme.example", loaded)
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(render_pdf(report))).pages]
+    # The 4-row table no longer sits alone on a page: the next dashboard follows it there, its title kept
+    # with its first row of cards; every page holds several cards.
+    assert len(pages) == 2
+    assert "Regions" in pages[1] and "12.5%" in pages[1] and "Pipeline health" in pages[1]
+    assert "Orders placed" in pages[1] and "Last week, 9–15 Nov 2026" in pages[1]
+    titles = [card.title for dashboard in (sales, health) for card in dashboard.cards]
+    assert all(sum(title in page for title in titles) >= 3 for page in pages)
 
 
 def test_only_real_bind_parameters_are_rewritten() -> None:
