@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Response, status
@@ -19,6 +20,7 @@ from honeyframe_dagster.store.catalog import template_model
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
 from honeyframe_dagster.store.writes import ApplyError, apply_documents
 
+_LIST_ITEM = re.compile(r"parameter '(?P<name>[A-Za-z_][A-Za-z0-9_]*)\[(?P<index>\d+)\]'")
 router = APIRouter(
     prefix="/api/scheduler/templates", tags=["templates"], responses=problem_responses(401, 403, 404, 413, 422)
 )
@@ -126,8 +128,15 @@ def enable(
 
 
 def _parameter_error(message: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    """Errors in the rendered steps (e.g. an unknown recipe) point at the parameter that supplied the value."""
+    """Errors in the rendered steps (e.g. an unknown recipe) point at the parameter that supplied the value;
+    an error in one item of a list parameter (`parameter 'recipients[1]'`) points at that item."""
     item = error_item(message, {"parameters": parameters})
+    listed = _LIST_ITEM.search(item["msg"])
+    if listed:
+        name, index = listed.group("name"), int(listed.group("index"))
+        values = parameters.get(name)
+        value = values[index] if isinstance(values, list) and index < len(values) else None
+        return {**item, "loc": ["body", "parameters", name, index], "input": value}
     if item["loc"][1:2] != ["parameters"]:
         for name, value in parameters.items():
             if value == item["input"]:
