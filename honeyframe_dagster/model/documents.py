@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import PureWindowsPath
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -14,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from honeyframe_dagster import net_policy
 from honeyframe_dagster.model.hygiene import (
     INT64_MAX,
     MAX_NAME_LENGTH,
@@ -30,6 +33,7 @@ from honeyframe_dagster.model.steps import (
     NAME_PATTERN,
     STEP_ADAPTER,
     STEP_KINDS,
+    EnvName,
     RunRecipeStep,
     Step,
     TimeFilter,
@@ -40,7 +44,6 @@ from honeyframe_dagster.model.triggers import Trigger, check_timezone
 PROJECT_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
-ENV_NAME_PATTERN = r"^[A-Z_][A-Z0-9_]{0,127}$"
 MAX_PARAMETERS = 50
 MAX_CARDS = 100
 ScalarParameterType = Literal["string", "recipe_ref", "dashboard_ref", "dataset_ref", "email", "integer"]
@@ -125,7 +128,10 @@ class Parameter(BaseModel):
         if not isinstance(value, str) or not value:
             raise ValueError(f"parameter '{name}' must be a non-empty string, got {value!r}")
         if parameter_type == "email":
-            check_email(value)
+            try:
+                check_email(value)
+            except ValueError as exc:
+                raise ValueError(f"parameter '{name}': {exc}") from None
         return value
 
 
@@ -215,11 +221,37 @@ class Scenario(_Document):
     _owner = field_validator("owner")(lambda cls, v: None if v is None else check_email(v))
 
 
+def check_data_path(value: str) -> str:
+    """A path that stays under HONEYFRAME_DATA_DIR as written; symlinks out of it are refused when reading."""
+    if any(ord(c) < 32 for c in value):
+        raise ValueError("must not contain control characters")
+    if value.startswith(("/", "\\", "~")) or PureWindowsPath(value).drive:
+        raise ValueError(f"must be relative to HONEYFRAME_DATA_DIR (no absolute path, no '~'), got {value!r}")
+    if ".." in re.split(r"[\\/]", value):
+        raise ValueError(f"must not contain a '..' component, got {value!r}")
+    return value
+
+
+def check_reachable_url(value: str) -> str:
+    """An http(s) URL whose host the connector policy allows (net_policy.py); DNS is checked when connecting."""
+    try:
+        net_policy.check_url(value)
+    except net_policy.EgressRefused as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
 class FileConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["file"]
-    path: str = Field(min_length=1, max_length=1024, description="Path or glob of CSV, Parquet or JSON files.")
+    path: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="Path or glob of CSV, Parquet or JSON files under HONEYFRAME_DATA_DIR.",
+    )
     format: Literal["csv", "parquet", "json"] | None = None
+
+    _path = field_validator("path")(lambda cls, v: check_data_path(v))
 
 
 class HttpConnector(BaseModel):
@@ -229,11 +261,13 @@ class HttpConnector(BaseModel):
     format: Literal["csv", "json"] = "csv"
     timeout_seconds: float = Field(default=60, gt=0, le=MAX_TIMEOUT_SECONDS)
 
+    _url = field_validator("url")(lambda cls, v: check_reachable_url(v))
+
 
 class SqlConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["sql"]
-    url_env: str = Field(pattern=ENV_NAME_PATTERN, description="Env var holding a SQLAlchemy URL.")
+    url_env: EnvName = Field(description="HONEYFRAME_SECRET_* variable holding a SQLAlchemy URL.")
     query: str = Field(min_length=1, max_length=MAX_SQL_LENGTH)
 
 
@@ -241,7 +275,7 @@ class PlatformConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["platform"]
     dataset_id: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
-    base_url_env: str = Field(default="HONEYFRAME_PLATFORM_URL", pattern=ENV_NAME_PATTERN)
+    base_url_env: EnvName = "HONEYFRAME_PLATFORM_URL"
     timeout_seconds: float = Field(default=900, gt=0, le=MAX_TIMEOUT_SECONDS)
     poll_seconds: float = Field(default=2, gt=0, le=3600)
 
@@ -297,8 +331,8 @@ class Agent(_Document):
     project: str = Field(pattern=PROJECT_ID_PATTERN)
     model: Line = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     system_prompt: str = Field(default="", max_length=MAX_SQL_LENGTH)
-    base_url_env: str = Field(default="HONEYFRAME_AGENT_BASE_URL", pattern=ENV_NAME_PATTERN)
-    api_key_env: str = Field(default="HONEYFRAME_AGENT_API_KEY", pattern=ENV_NAME_PATTERN)
+    base_url_env: EnvName = "HONEYFRAME_AGENT_BASE_URL"
+    api_key_env: EnvName = "HONEYFRAME_AGENT_API_KEY"
 
 
 Document = Annotated[Project | Template | Matrix | Scenario | Dataset | Dashboard | Agent, Field(discriminator="kind")]
