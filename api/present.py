@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from dagster import TimeWindowPartitionsDefinition
@@ -26,7 +26,6 @@ from honeyframe_dagster.factory.naming import (
     base_job_name,
     in_shard,
     location_name,
-    location_names,
     shard_of,
 )
 from honeyframe_dagster.factory.plan import PlannedScenario, plan
@@ -78,8 +77,9 @@ class Planner:
     def plan(self, session: Session, project_id: str) -> ProjectPlan:
         return project_plan(session, project_id, self.recipes, self.locations)
 
-    def all_locations(self) -> list[str]:
-        return location_names(self.locations)
+    def locations_of(self, project_ids: Iterable[str]) -> list[str]:
+        """The locations serving these projects: what a write that touches them reloads, and nothing more."""
+        return sorted({location_name(project_id, self.locations) for project_id in project_ids})
 
 
 def project_plan(session: Session, project_id: str, recipes: frozenset[str], locations: int) -> ProjectPlan:

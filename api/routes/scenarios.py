@@ -138,7 +138,9 @@ def update_scenario(
         row.enabled = fields["enabled"]
     session.commit()
     plan = planner.plan(session, project_id)
-    sync_dagster(dagster, response, plan.location, plan.status_changes(scenario_id))
+    # Enabling or disabling leaves the job as it is: set the trigger's status, reload nothing.
+    reload = [] if set(fields) <= {"enabled"} else plan.location
+    sync_dagster(dagster, response, reload, plan.status_changes(scenario_id))
     return present(plan, scenario_id, dagster)
 
 
