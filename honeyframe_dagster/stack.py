@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dbt import ensure_manifest
 from honeyframe_dagster.factory.naming import location_names, shard_location_name
+from honeyframe_dagster.instance_config import dagster_postgres_url
 from honeyframe_dagster.settings import EXAMPLES_DIR, REPO_ROOT, Settings, get_settings
 from honeyframe_dagster.shards import check_shard, choose_count, save_count, stored_count
 from honeyframe_dagster.store.tables import ProjectRow
@@ -293,6 +294,9 @@ def up(piece: Piece = Piece()) -> int:
         "DAGSTER_DISABLE_TELEMETRY": "yes",
         "PYTHONWARNINGS": QUIET_WARNINGS,
     }
+    if settings.dagster_postgres_url:
+        # Every Dagster process of every piece (and the run workers they start) reads the instance through it.
+        env["HONEYFRAME_DAGSTER_POSTGRES_URL"] = dagster_postgres_url(settings.dagster_postgres_url)
     if piece.only != "code-server":
         env["HONEYFRAME_DAGSTER_URL"] = f"http://{connect_host(piece.host)}:{settings.ui_port}"
     log_dir = settings.home_dir / "logs"
