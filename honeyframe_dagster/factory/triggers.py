@@ -31,6 +31,7 @@ from dagster._time import get_current_datetime
 
 from honeyframe_dagster.factory.overlap import active_runs, cancel_previous, describe
 from honeyframe_dagster.model.catchup import Due, due_instants
+from honeyframe_dagster.model.instants import next_instant
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.model.triggers import Overlap
 from honeyframe_dagster.steps.context import SCHEDULED_FOR_TAG
@@ -110,7 +111,7 @@ def time_sensor(spec: ScenarioSpec, job: JobDefinition, name: str, status: Defau
         due = due_instants(spec.trigger, spec.timezone, handled_until(spec, context, now), now)
         cursor = due.handled_until.isoformat()
         if not due.fire:
-            return SensorResult(skip_reason=_nothing_due(due), cursor=cursor)
+            return SensorResult(skip_reason=_nothing_due(spec, due, now), cursor=cursor)
         if not due.catching_up:
             held = _overlap(context, spec.id, spec.trigger.overlap)
             if held is not None:
@@ -125,10 +126,12 @@ def _iso(instants: list[dt.datetime]) -> str:
     return ", ".join(i.isoformat() for i in instants)
 
 
-def _nothing_due(due: Due) -> str | None:
-    if due.dropped_until is None:
-        return None
-    return f"missed instants up to {due.dropped_until.isoformat()} not run (catchup)"
+def _nothing_due(spec: ScenarioSpec, due: Due, now: dt.datetime) -> str:
+    """The tick's reason: what was dropped, else when the next instant comes."""
+    if due.dropped_until is not None:
+        return f"missed instants up to {due.dropped_until.isoformat()} not run (catchup: {spec.trigger.catchup})"
+    upcoming = next_instant(spec.trigger, spec.timezone, now)
+    return f"next instant {upcoming.isoformat()}" if upcoming else "no instant left (one-shot trigger)"
 
 
 def _request(spec: ScenarioSpec, instant: dt.datetime) -> RunRequest:

@@ -89,7 +89,22 @@ def set_status(instance: DagsterInstance, run: DagsterRun, status: DagsterRunSta
     )
 
 
-def ticks(instance: DagsterInstance, workspace: Any, sensor_name: str) -> list[Any]:
+def remote_sensor(workspace: Any, sensor_name: str) -> Any:
     repo = next(iter(workspace.create_request_context().get_code_location(LOCATION).get_repositories().values()))
-    remote = repo.get_sensor(sensor_name)
+    return repo.get_sensor(sensor_name)
+
+
+def ticks(instance: DagsterInstance, workspace: Any, sensor_name: str) -> list[Any]:
+    """The sensor's ticks, newest first."""
+    remote = remote_sensor(workspace, sensor_name)
     return list(instance.get_ticks(remote.get_remote_origin_id(), remote.selector_id))
+
+
+def toggle(instance: DagsterInstance, workspace: Any, sensor_name: str, running: bool, now: dt.datetime) -> None:
+    """What the API's start/stop (GraphQL startSensor/stopSensor) does to the instance, at `now`."""
+    remote = remote_sensor(workspace, sensor_name)
+    with freeze_time(now):
+        if running:
+            instance.start_sensor(remote)
+        else:
+            instance.stop_sensor(remote.get_remote_origin_id(), remote.selector_id, remote)
