@@ -31,9 +31,11 @@ def spec(name: str, entry: dict) -> ScenarioSpec:
     return ScenarioSpec(record, PROJECT, trigger, entry.get("timezone", "UTC"), steps, PROJECT.owner_email)
 
 
-def build() -> Definitions:
+def build(scenarios: dict | None = None) -> Definitions:
     jobs, sensors = [], []
-    for name, entry in json.loads(os.environ["HONEYFRAME_TEST_TRIGGERS"]).items():
+    if scenarios is None:
+        scenarios = json.loads(os.environ.get("HONEYFRAME_TEST_TRIGGERS", "{}"))
+    for name, entry in scenarios.items():
         scenario = spec(name, entry)
         job = build_job(scenario, f"job_{name}")
         jobs.append(job)
