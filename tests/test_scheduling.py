@@ -205,3 +205,21 @@ def test_a_new_trigger_fires_the_first_instant_after_it_was_enabled(instance: Da
         assert runs_of(instance, 2) == []  # not at once when enabled
         evaluate(workspace, HOURLY_AT + dt.timedelta(seconds=10))
     assert scheduled_for(runs_of(instance, 2)) == [HOURLY_AT]
+
+
+def test_apply_refuses_a_past_run_at_but_keeps_a_stored_one(apply_yaml, projects, capsys) -> None:  # noqa: ANN001
+    from dagster._core.test_utils import freeze_time
+
+    doc = """
+    kind: Scenario
+    project: acme-sales
+    name: once
+    trigger: {{run_at: "{at}"}}
+    steps: [{{kind: run_python, recipe: score_inventory}}]
+    """
+    assert apply_yaml(doc.format(at="2020-12-24T18:00:00+01:00")) != 0
+    assert "trigger.run_at: '2020-12-24T18:00:00+01:00' is not in the future" in capsys.readouterr().err
+    with freeze_time(dt.datetime(2026, 1, 1, tzinfo=UTC)):
+        assert apply_yaml(doc.format(at="2026-12-24T18:00:00+01:00")) == 0
+    with freeze_time(dt.datetime(2027, 1, 1, tzinfo=UTC)):  # it has fired: the same document applies again, unchanged
+        assert apply_yaml(doc.format(at="2026-12-24T18:00:00+01:00")) == 0
