@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -34,11 +35,35 @@ def _known_timezones() -> set[str]:
 _TIMEZONES: set[str] | None = None
 
 
+# The five cron fields, each with its range, for messages that say which field is wrong and why.
+CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
+_CRON_NUMBER = re.compile(r"\d+")
+
+
 def check_cron(expression: str) -> str:
     # Dagster accepts what croniter accepts; we also insist on exactly five fields (no seconds, no '@daily').
-    if len(expression.split()) != 5 or not is_valid_cron_string(expression):
-        raise ValueError(f"invalid cron expression {expression!r} (expected 5 fields: 'min hour dom month dow')")
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"invalid cron expression {expression!r}: expected 5 fields (minute hour day-of-month month "
+            f"day-of-week), got {len(fields)}"
+        )
+    if not is_valid_cron_string(expression):
+        raise ValueError(f"invalid cron expression {expression!r}: {_explain_cron(fields)}")
     return expression
+
+
+def _explain_cron(fields: list[str]) -> str:
+    """The first field whose numbers are out of range or whose step is 0, in words."""
+    for value, (name, low, high) in zip(fields, CRON_FIELDS, strict=True):
+        for part in value.split(","):
+            base, _, step = part.partition("/")
+            if step and (not step.isdigit() or int(step) == 0):
+                return f"{name} step {step!r} must be a whole number of at least 1"
+            for number in _CRON_NUMBER.findall(base):
+                if not low <= int(number) <= high:
+                    return f"{name} {number} is out of range {low}–{high}"
+    return "a field is not understood (use numbers, '*', ranges 'a-b', lists 'a,b' and steps '*/n')"
 
 
 class UpstreamRef(BaseModel):

@@ -185,7 +185,8 @@ def write_scenario_fields(row: ScenarioRow, document: Scenario) -> None:
     """Raises ScenarioError (naming the field) when the document cannot be written as it is."""
     check_new_run_at(document.trigger, row.trigger)
     row.enabled, row.owner = document.enabled, document.owner
-    row.trigger = document.trigger.model_dump(mode="json", exclude_none=True)
+    # Defaults (catchup, overlap) are left out: they mean the same stored or not, and rows stay minimal.
+    row.trigger = document.trigger.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     row.steps = [step.model_dump(mode="json", exclude_none=True) for step in document.steps]
 
 
