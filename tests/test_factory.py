@@ -191,7 +191,7 @@ def test_cron_timezone_is_the_triggers_else_the_projects_else_the_org_default(
     )
     defs = load_defs()
     zones = {
-        name: defs.get_schedule_def(f"{name}_schedule").execution_timezone
+        name: defs.get_job_def(name).partitions_def.timezone
         for name in ("berlin__own_zone", "berlin__project_zone", "nowhere__org_zone")
     }
     assert zones == {
