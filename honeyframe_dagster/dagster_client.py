@@ -5,17 +5,26 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import httpx
-from dagster import DagsterInstance, RunsFilter
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.definitions.selector import InstigatorSelector
 from dagster._core.errors import DagsterHomeNotSetError
-from dagster._core.scheduler.instigation import InstigatorStatus
+from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorTick, TickStatus
 from dagster._core.storage.dagster_run import RunRecord
+from dagster._core.storage.runs.schema import RunsTable, RunTagsTable
+from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
+from dagster._core.storage.tags import SCHEDULE_NAME_TAG, SENSOR_NAME_TAG
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG
 
 log = logging.getLogger("honeyframe.dagster")
 # The repository a `Definitions` object becomes is always named this.
@@ -25,24 +34,31 @@ RELOAD_TIMEOUT_SECONDS = 240.0
 CALL_TIMEOUT_SECONDS = 30.0
 
 
+@dataclass(frozen=True)
+class LatestRuns:
+    """A scenario's newest run, and its newest run that its trigger (a schedule or sensor) created."""
+
+    last: RunRecord | None = None
+    last_fired: RunRecord | None = None
+
+
 class DagsterUnavailable(RuntimeError):
     """The webserver could not be reached or answered with an error (message is safe to log)."""
 
 
 class TriggerNotLoaded(DagsterUnavailable):
-    """The location as loaded has no such schedule or sensor (e.g. the reload after the write that added it failed)."""
+    """The location as loaded has no such trigger sensor (e.g. the reload after the write that added it failed)."""
 
 
-_NOT_LOADED = ("ScheduleNotFoundError", "SensorNotFoundError")
+_NOT_LOADED = ("SensorNotFoundError",)
 
 
 @dataclass(frozen=True)
 class TriggerRef:
-    """A schedule (cron) or sensor (interval, upstream) of a code location."""
+    """A scenario's trigger sensor in a code location (every trigger kind is a sensor: factory/triggers.py)."""
 
     location: str
     name: str
-    is_schedule: bool
 
 
 @dataclass
@@ -56,34 +72,10 @@ class _ReloadState:
 
 
 _STATE_QUERY = """
-query TriggerState($schedule: ScheduleSelector!, $sensor: SensorSelector!, $isSchedule: Boolean!) {
-  scheduleOrError(scheduleSelector: $schedule) @include(if: $isSchedule) {
-    __typename
-    ... on Schedule { scheduleState { id status } }
-    ... on PythonError { message }
-  }
-  sensorOrError(sensorSelector: $sensor) @skip(if: $isSchedule) {
+query TriggerState($sensor: SensorSelector!) {
+  sensorOrError(sensorSelector: $sensor) {
     __typename
     ... on Sensor { sensorState { id status } }
-    ... on PythonError { message }
-  }
-}
-"""
-_START_SCHEDULE = """
-mutation Start($selector: ScheduleSelector!) {
-  startSchedule(scheduleSelector: $selector) {
-    __typename
-    ... on ScheduleStateResult { scheduleState { status } }
-    ... on PythonError { message }
-    ... on ScheduleNotFoundError { message }
-  }
-}
-"""
-_STOP_SCHEDULE = """
-mutation Stop($id: String!) {
-  stopRunningSchedule(id: $id) {
-    __typename
-    ... on ScheduleStateResult { scheduleState { status } }
     ... on PythonError { message }
   }
 }
@@ -135,8 +127,10 @@ mutation Launch($params: ExecutionParams!) {
 class DagsterClient:
     """One webserver (GraphQL at `url`) serving the code locations, and the instance of DAGSTER_HOME."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, dagster_home: Path | None = None) -> None:
+        """`dagster_home`: the instance to read, when not the one DAGSTER_HOME names."""
         self.url = url.rstrip("/") + "/graphql"
+        self.dagster_home = dagster_home
         self._http = httpx.Client(timeout=CALL_TIMEOUT_SECONDS)
         self._counter_lock = threading.Lock()
         self._reloads: dict[str, _ReloadState] = {}
@@ -146,6 +140,8 @@ class DagsterClient:
 
     @cached_property
     def instance(self) -> DagsterInstance:
+        if self.dagster_home is not None:
+            return DagsterInstance.from_config(str(self.dagster_home))
         try:
             return DagsterInstance.get()
         except DagsterHomeNotSetError:
@@ -206,28 +202,25 @@ class DagsterClient:
         if loaded.get("__typename") == "PythonError":
             raise DagsterUnavailable(f"code location '{location}' failed to load: {loaded.get('message')}")
 
-    def _selectors(self, trigger: TriggerRef) -> dict[str, Any]:
-        base = {"repositoryLocationName": trigger.location, "repositoryName": REPOSITORY_NAME}
+    def _selector(self, trigger: TriggerRef) -> dict[str, Any]:
         return {
-            "schedule": {**base, "scheduleName": trigger.name},
-            "sensor": {**base, "sensorName": trigger.name},
-            "isSchedule": trigger.is_schedule,
+            "repositoryLocationName": trigger.location,
+            "repositoryName": REPOSITORY_NAME,
+            "sensorName": trigger.name,
         }
 
     def trigger_status_from_code(self, trigger: TriggerRef) -> tuple[str, str]:
         """(status, state id) as the webserver computes it, code default included."""
-        data = self._call(_STATE_QUERY, self._selectors(trigger))
-        if trigger.is_schedule:
-            state = self._ok(data["scheduleOrError"], "Schedule")["scheduleState"]
-        else:
-            state = self._ok(data["sensorOrError"], "Sensor")["sensorState"]
+        data = self._call(_STATE_QUERY, {"sensor": self._selector(trigger)})
+        state = self._ok(data["sensorOrError"], "Sensor")["sensorState"]
         return str(state["status"]), str(state["id"])
 
     def set_trigger_status(self, trigger: TriggerRef, running: bool) -> None:
         """Store RUNNING or STOPPED in the instance, so it wins over an earlier toggle and the code default.
 
-        A status change reloads nothing, unless the location has not loaded the trigger yet: then it is reloaded
-        once (a write whose reload failed is caught up here) and the status set again.
+        Starting records the start time, from which the sensor resumes its cadence (no missed instants). A status
+        change reloads nothing, unless the location has not loaded the trigger yet: then it is reloaded once (a
+        write whose reload failed is caught up here) and the status set again.
         """
         try:
             self._set_trigger_status(trigger, running)
@@ -236,21 +229,11 @@ class DagsterClient:
             self._set_trigger_status(trigger, running)
 
     def _set_trigger_status(self, trigger: TriggerRef, running: bool) -> None:
-        selectors = self._selectors(trigger)
         if running:
-            if trigger.is_schedule:
-                self._ok(
-                    self._call(_START_SCHEDULE, {"selector": selectors["schedule"]})["startSchedule"],
-                    "ScheduleStateResult",
-                )
-            else:
-                self._ok(self._call(_START_SENSOR, {"selector": selectors["sensor"]})["startSensor"], "Sensor")
+            self._ok(self._call(_START_SENSOR, {"selector": self._selector(trigger)})["startSensor"], "Sensor")
             return
         _, state_id = self.trigger_status_from_code(trigger)
-        if trigger.is_schedule:
-            self._ok(self._call(_STOP_SCHEDULE, {"id": state_id})["stopRunningSchedule"], "ScheduleStateResult")
-        else:
-            self._ok(self._call(_STOP_SENSOR, {"id": state_id})["stopSensor"], "StopSensorMutationResult")
+        self._ok(self._call(_STOP_SENSOR, {"id": state_id})["stopSensor"], "StopSensorMutationResult")
 
     def launch(self, location: str, job_name: str, tags: Mapping[str, str]) -> str:
         params = {
@@ -304,6 +287,95 @@ class DagsterClient:
 
     def run_count(self, tags: Mapping[str, str]) -> int:
         return self.instance.get_runs_count(RunsFilter(tags=dict(tags)))
+
+    def latest_runs(self, project_id: str, scenario_ids: Sequence[int]) -> dict[int, LatestRuns]:
+        """Each scenario's newest run and newest trigger-created run, in two queries however many scenarios."""
+        if not scenario_ids:
+            return {}
+        with _storage("run storage"):
+            return self._latest_runs(project_id, scenario_ids)
+
+    def _latest_runs(self, project_id: str, scenario_ids: Sequence[int]) -> dict[int, LatestRuns]:
+        storage = self.instance.run_storage
+        if not isinstance(storage, SqlRunStorage):
+            raise DagsterUnavailable(f"Dagster's run storage {type(storage).__name__} is not SQL: cannot batch reads")
+        scenario, project, fired = RunTagsTable.alias("scenario"), RunTagsTable.alias("project"), RunTagsTable.alias()
+        runs = RunsTable.c
+        newest = (
+            select(
+                scenario.c.value.label("scenario_id"),
+                func.max(runs.id).label("last"),
+                func.max(case((fired.c.run_id.is_not(None), runs.id))).label("last_fired"),
+            )
+            .select_from(
+                RunsTable.join(
+                    scenario,
+                    and_(
+                        scenario.c.run_id == runs.run_id,
+                        scenario.c.key == SCENARIO_TAG,
+                        scenario.c.value.in_([str(i) for i in scenario_ids]),
+                    ),
+                )
+                .join(
+                    project,
+                    and_(project.c.run_id == runs.run_id, project.c.key == PROJECT_TAG, project.c.value == project_id),
+                )
+                .outerjoin(
+                    fired,
+                    and_(fired.c.run_id == runs.run_id, fired.c.key.in_([SCHEDULE_NAME_TAG, SENSOR_NAME_TAG])),
+                )
+            )
+            .group_by(scenario.c.value)
+            .subquery()
+        )
+        last, last_fired = RunsTable.alias("last_run"), RunsTable.alias("last_fired_run")
+        query = select(newest.c.scenario_id, last.c.run_id, last_fired.c.run_id.label("fired_run_id")).select_from(
+            newest.join(last, last.c.id == newest.c.last).outerjoin(last_fired, last_fired.c.id == newest.c.last_fired)
+        )
+        rows = [(int(row["scenario_id"]), row["run_id"], row["fired_run_id"]) for row in storage.fetchall(query)]
+        wanted = sorted({run_id for _, *ids in rows for run_id in ids if run_id is not None})
+        # An empty `run_ids` filter would match every run.
+        found_records = self.instance.get_run_records(RunsFilter(run_ids=wanted)) if wanted else []
+        records = {r.dagster_run.run_id: r for r in found_records}
+        found = {
+            i: LatestRuns(records.get(run), records.get(fired_run) if fired_run else None) for i, run, fired_run in rows
+        }
+        return {i: found.get(i, LatestRuns()) for i in scenario_ids}
+
+    def ticks(self, trigger: TriggerRef, limit: int, statuses: Sequence[TickStatus]) -> Sequence[InstigatorTick]:
+        """The trigger's recent evaluations, newest first, from Dagster's tick history."""
+        selector_id = InstigatorSelector(
+            location_name=trigger.location, repository_name=REPOSITORY_NAME, name=trigger.name
+        ).get_id()
+        with _storage("tick history"):
+            return self.instance.get_ticks("", selector_id, limit=limit, statuses=list(statuses))
+
+    def cancel_queued(self, tags: Mapping[str, str], reason: str) -> int:
+        """Mark the QUEUED runs with these tags CANCELED, `reason` in each run's event log; returns how many.
+
+        Runs in progress go on. As `QueuedRunCoordinator.cancel_run` does, but with our reason: the run becomes
+        CANCELING first, so a daemon about to dequeue it skips it.
+        """
+        canceled = 0
+        with _storage("run storage"):
+            queued = self.instance.get_runs(RunsFilter(tags=dict(tags), statuses=[DagsterRunStatus.QUEUED]))
+            for listed in queued:
+                run = self.instance.get_run_by_id(listed.run_id)
+                if run is None or run.status != DagsterRunStatus.QUEUED:  # launched meanwhile: it goes on
+                    continue
+                self.instance.report_run_canceling(run, message=reason)
+                self.instance.report_run_canceled(run, message=reason)
+                canceled += 1
+        return canceled
+
+
+@contextmanager
+def _storage(what: str) -> Iterator[None]:
+    """A failing read or write of Dagster's storage (database down, locked SQLite file) as DagsterUnavailable."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        raise DagsterUnavailable(f"Dagster's {what} failed: {type(exc).__name__}") from None
 
 
 def timestamp(value: float | None) -> dt.datetime | None:
