@@ -87,8 +87,7 @@ def site(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Site:
         (stack.root / name).write_text(text)
         assert honeyframe(["apply", str(stack.root / name)]) == 0
     tokens = make_tokens(get_settings())
-    with Session(get_engine(get_settings().store_url)) as session, session.begin():
-        session.add(SchedulerWorkerRow(worker_id="browser-test", last_seen_at=dt.datetime.now(dt.UTC)))
+    heartbeat()
     port = free_port()
     stack.start("api", [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)])
     url = f"http://127.0.0.1:{port}"
@@ -96,6 +95,12 @@ def site(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Site:
     artifacts = Path(ARTIFACTS or tmp_path_factory.mktemp("screenshots"))
     artifacts.mkdir(parents=True, exist_ok=True)
     return Site(url, tokens, stack, artifacts)
+
+
+def heartbeat() -> None:
+    """What the daemon's heartbeat sensor writes (this stack runs no daemon): the operations tile turns green."""
+    with Session(get_engine(get_settings().store_url)) as session, session.begin():
+        session.merge(SchedulerWorkerRow(worker_id="browser-test", last_seen_at=dt.datetime.now(dt.UTC)))
 
 
 def _answers(url: str) -> bool:
@@ -195,7 +200,9 @@ def test_matrix_toggle_follows_dagster_and_schedules_show_broken_scenarios(brows
     scenario_id = cells["acme-sales"]["scenario_id"]
     launched = site.api("POST", f"/api/scheduler/scenarios/{scenario_id}/run", project="acme-sales")
     assert launched.status_code == 202, launched.text
+    heartbeat()
     browser.refresh()
+    assert browser.find_element(By.ID, "operations-tile").get_attribute("data-status") == "green"
     cell_text = browser.find_element(By.ID, cell_id).text
     assert "last run QUEUED" in cell_text  # no daemon in this stack: the run stays queued
     broken = browser.find_element(By.ID, "cell-daily-staging-build--acme-new")
