@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from api.admin.words import cron_in_words, interval_in_words, trigger_in_words
 from honeyframe_dagster.model.triggers import Trigger
+from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.engine import get_engine
 from honeyframe_dagster.store.tables import ScenarioRow, SchedulerWorkerRow
-from tests.api.conftest import Api
+from tests.api.conftest import SEED_YAML, Api, free_port, make_tokens
 
 MATRIX = "/admin/templates"
 CELL = "/admin/templates/nightly-mart-refresh/acme-sales"
@@ -235,3 +238,24 @@ def test_triggers_in_words() -> None:
         "every day",
         "every 90 seconds",
     ]
+
+
+def test_pages_render_while_dagster_is_down(store_url: str, apply_yaml: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.main import create_app
+
+    assert apply_yaml(SEED_YAML) == 0
+    tokens = make_tokens(get_settings())
+    # A webserver that does not answer, and no Dagster instance to read runs from.
+    monkeypatch.setenv("HONEYFRAME_DAGSTER_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        api = Api(client, tokens)
+        log_in(api, "admin")
+        body = {"parameters": {"mart_recipe": "stg_orders"}}
+        toggled = client.post(f"{CELL}/enable", headers={"X-CSRF-Token": page_csrf(api)}, json=body)
+        assert toggled.status_code == 200 and "Dagster has not caught up yet" in toggled.text
+        assert 'data-role="trigger-status"' in toggled.text and "UNKNOWN" in toggled.text
+        matrix = client.get(MATRIX)
+        assert matrix.status_code == 200 and "UNKNOWN" in matrix.text
+        schedules = client.get("/admin/projects/acme-sales/schedules")
+        assert schedules.status_code == 200 and "run-unknown" in schedules.text
