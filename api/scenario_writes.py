@@ -73,6 +73,4 @@ def write_checked(
     try:
         resolve(record, catalog, recipes)
     except ScenarioError as exc:
-        item = error_item(str(exc), body)
-        trigger = body.get("trigger") if item["loc"][1:2] == ["trigger"] else None
-        raise ApiValidationError([item], trigger) from None
+        raise ApiValidationError([error_item(str(exc), body)]) from None

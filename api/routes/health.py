@@ -9,10 +9,14 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
+from api.errors import log_store_outage, request_id_of
 from api.schemas import Health
+from honeyframe_dagster.store.engine import store_unavailable
 from honeyframe_dagster.store.tables import SchedulerWorkerRow
 
 router = APIRouter(prefix="/api/pipeline/scheduler", tags=["health"])
@@ -46,12 +50,30 @@ def heartbeat(session: Session, window_seconds: float, now: dt.datetime | None =
     return Heartbeat(last_seen, status)
 
 
-@router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "No recent heartbeat"}})
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "No recent heartbeat, or the store is unreachable"}},
+)
 def health(request: Request, session: SessionDep) -> JSONResponse:
-    """200 when any scheduler worker heartbeated within the health window (90 s by default), else 503.
+    """200 when any scheduler worker heartbeated within the health window (90 s by default), else 503
+    (with `Retry-After`, `detail` and `request_id` when the store itself cannot be reached).
 
     `status` colours the heartbeat's age: green up to 60 s, amber up to the window, red beyond (or none).
     """
-    beat = heartbeat(session, request.app.state.settings.health_window_seconds)
+    try:
+        beat = heartbeat(session, request.app.state.settings.health_window_seconds)
+    except (DBAPIError, SQLAlchemyTimeoutError) as exc:
+        if not store_unavailable(exc):
+            raise
+        headers = log_store_outage(request, exc)
+        unreachable = Health(
+            alive=False,
+            last_seen=None,
+            status="red",
+            detail="the store is unavailable",
+            request_id=request_id_of(request),
+        )
+        return JSONResponse(unreachable.model_dump(mode="json"), status_code=503, headers=headers)
     body = Health(alive=beat.alive, last_seen=beat.last_seen, status=beat.status)
-    return JSONResponse(body.model_dump(mode="json"), status_code=200 if beat.alive else 503)
+    return JSONResponse(body.model_dump(mode="json", exclude_unset=True), status_code=200 if beat.alive else 503)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import PureWindowsPath
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -14,11 +16,14 @@ from pydantic import (
     model_validator,
 )
 
+from honeyframe_dagster import net_policy
 from honeyframe_dagster.model.rendering import PROJECT_FIELDS, has_placeholder, references, render
 from honeyframe_dagster.model.steps import (
+    MAX_TIMEOUT_SECONDS,
     NAME_PATTERN,
     STEP_ADAPTER,
     STEP_KINDS,
+    EnvName,
     RunRecipeStep,
     Step,
     TimeFilter,
@@ -29,7 +34,10 @@ from honeyframe_dagster.model.triggers import Trigger, check_timezone
 PROJECT_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
-ParameterType = Literal["string", "recipe_ref", "dashboard_ref", "dataset_ref", "email", "integer"]
+ScalarParameterType = Literal["string", "recipe_ref", "dashboard_ref", "dataset_ref", "email", "integer"]
+ListParameterType = Literal["list[dashboard_ref]", "list[email]", "list[recipe_ref]", "list[string]"]
+ParameterType = ScalarParameterType | ListParameterType
+MAX_LIST_PARAMETER_ITEMS = 100
 # Stand-in values used to check a template's shape before it is instantiated for a project.
 _SAMPLE_VALUES: dict[str, Any] = {
     "string": "sample",
@@ -39,6 +47,20 @@ _SAMPLE_VALUES: dict[str, Any] = {
     "email": "owner@example.com",
     "integer": 1,
 }
+
+
+def _sample_value(parameter_type: str) -> Any:
+    item = _list_item_type(parameter_type)
+    return [_SAMPLE_VALUES[item]] if item else _SAMPLE_VALUES[parameter_type]
+
+
+def _list_item_type(parameter_type: str) -> str | None:
+    """`list[email]` → `email`; None for a scalar type."""
+    if parameter_type.startswith("list[") and parameter_type.endswith("]"):
+        return parameter_type[5:-1]
+    return None
+
+
 SAMPLE_PROJECT = {"id": "sample", "name": "Sample", "owner_email": "owner@example.com", "timezone": "UTC"}
 
 
@@ -72,15 +94,26 @@ class Parameter(BaseModel):
 
     def coerce(self, value: Any) -> Any:
         """Check one value against this parameter's type; the error names the parameter and value."""
-        if self.type == "integer":
+        item_type = _list_item_type(self.type)
+        if item_type is None:
+            return self._coerce_scalar(self.type, value, self.name)
+        if not isinstance(value, list):
+            raise ValueError(f"parameter '{self.name}' must be a list ({self.type}), got {value!r}")
+        if len(value) > MAX_LIST_PARAMETER_ITEMS:
+            raise ValueError(f"parameter '{self.name}' has {len(value)} items; at most {MAX_LIST_PARAMETER_ITEMS}")
+        return [self._coerce_scalar(item_type, item, f"{self.name}[{i}]") for i, item in enumerate(value)]
+
+    @staticmethod
+    def _coerce_scalar(parameter_type: str, value: Any, name: str) -> Any:
+        if parameter_type == "integer":
             if isinstance(value, bool) or not isinstance(value, int):
                 if isinstance(value, str) and value.strip().lstrip("-").isdigit():
                     return int(value)
-                raise ValueError(f"parameter '{self.name}' must be an integer, got {value!r}")
+                raise ValueError(f"parameter '{name}' must be an integer, got {value!r}")
             return value
         if not isinstance(value, str) or not value:
-            raise ValueError(f"parameter '{self.name}' must be a non-empty string, got {value!r}")
-        if self.type == "email":
+            raise ValueError(f"parameter '{name}' must be a non-empty string, got {value!r}")
+        if parameter_type == "email":
             check_email(value)
         return value
 
@@ -108,7 +141,7 @@ class Template(_Document):
         for namespace, name in references(self.steps):
             if namespace == "param" and name not in names:
                 raise ValueError(f"steps refer to undefined parameter '{name}'")
-        samples = {p.name: p.default if p.default is not None else _SAMPLE_VALUES[p.type] for p in self.parameters}
+        samples = {p.name: p.default if p.default not in (None, []) else _sample_value(p.type) for p in self.parameters}
         for index, raw in enumerate(self.steps):
             _check_step_shape(raw, index, samples)
         return self
@@ -169,25 +202,49 @@ class Scenario(_Document):
     _owner = field_validator("owner")(lambda cls, v: None if v is None else check_email(v))
 
 
+def check_data_path(value: str) -> str:
+    """A path that stays under HONEYFRAME_DATA_DIR as written; symlinks out of it are refused when reading."""
+    if any(ord(c) < 32 for c in value):
+        raise ValueError("must not contain control characters")
+    if value.startswith(("/", "\\", "~")) or PureWindowsPath(value).drive:
+        raise ValueError(f"must be relative to HONEYFRAME_DATA_DIR (no absolute path, no '~'), got {value!r}")
+    if ".." in re.split(r"[\\/]", value):
+        raise ValueError(f"must not contain a '..' component, got {value!r}")
+    return value
+
+
+def check_reachable_url(value: str) -> str:
+    """An http(s) URL whose host the connector policy allows (net_policy.py); DNS is checked when connecting."""
+    try:
+        net_policy.check_url(value)
+    except net_policy.EgressRefused as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
 class FileConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["file"]
-    path: str = Field(min_length=1, description="Path or glob of CSV, Parquet or JSON files.")
+    path: str = Field(min_length=1, description="Path or glob of CSV, Parquet or JSON files under HONEYFRAME_DATA_DIR.")
     format: Literal["csv", "parquet", "json"] | None = None
+
+    _path = field_validator("path")(lambda cls, v: check_data_path(v))
 
 
 class HttpConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["http"]
-    url: str = Field(pattern=r"^https?://")
+    url: str = Field(pattern=r"^https?://", max_length=2048)
     format: Literal["csv", "json"] = "csv"
-    timeout_seconds: float = Field(default=60, gt=0)
+    timeout_seconds: float = Field(default=60, gt=0, le=MAX_TIMEOUT_SECONDS)
+
+    _url = field_validator("url")(lambda cls, v: check_reachable_url(v))
 
 
 class SqlConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["sql"]
-    url_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="Env var holding a SQLAlchemy URL.")
+    url_env: EnvName = Field(description="HONEYFRAME_SECRET_* variable holding a SQLAlchemy URL.")
     query: str = Field(min_length=1)
 
 
@@ -195,9 +252,9 @@ class PlatformConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["platform"]
     dataset_id: str = Field(min_length=1)
-    base_url_env: str = Field(default="HONEYFRAME_PLATFORM_URL", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    timeout_seconds: float = Field(default=900, gt=0)
-    poll_seconds: float = Field(default=2, gt=0)
+    base_url_env: EnvName = "HONEYFRAME_PLATFORM_URL"
+    timeout_seconds: float = Field(default=900, gt=0, le=MAX_TIMEOUT_SECONDS)
+    poll_seconds: float = Field(default=2, gt=0, le=3600)
 
 
 Connector = Annotated[FileConnector | HttpConnector | SqlConnector | PlatformConnector, Field(discriminator="type")]
@@ -217,12 +274,21 @@ class Dataset(_Document):
         return self.table or self.id.replace("-", "_").replace(".", "_")
 
 
+# How a report shows a number: `currency:EUR`, `percent`, `integer` or `decimal:2`.
+VALUE_FORMAT_PATTERN = r"^(currency:[A-Z]{3}|percent|integer|decimal:[0-9])$"
+ValueFormat = Annotated[str, Field(pattern=VALUE_FORMAT_PATTERN, examples=["currency:EUR", "percent", "decimal:2"])]
+
+
 class Card(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=200)
     display: Literal["metric", "table", "bar", "line"]
     sql: str = Field(min_length=1)
     visible_to: list[str] | None = None
+    format: ValueFormat | None = Field(default=None, description="Format of every number of the card.")
+    formats: dict[Annotated[str, Field(max_length=200)], ValueFormat] | None = Field(
+        default=None, description="Per-column formats (column name → format); win over `format`."
+    )
 
     _visible = field_validator("visible_to")(lambda cls, v: None if v is None else [check_email(x) for x in v])
 
@@ -242,8 +308,8 @@ class Agent(_Document):
     project: str = Field(pattern=PROJECT_ID_PATTERN)
     model: str = Field(min_length=1)
     system_prompt: str = ""
-    base_url_env: str = Field(default="HONEYFRAME_AGENT_BASE_URL", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    api_key_env: str = Field(default="HONEYFRAME_AGENT_API_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    base_url_env: EnvName = "HONEYFRAME_AGENT_BASE_URL"
+    api_key_env: EnvName = "HONEYFRAME_AGENT_API_KEY"
 
 
 Document = Annotated[Project | Template | Matrix | Scenario | Dataset | Dashboard | Agent, Field(discriminator="kind")]

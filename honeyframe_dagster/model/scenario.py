@@ -14,12 +14,14 @@ from honeyframe_dagster.model.rendering import RenderError
 from honeyframe_dagster.model.steps import (
     STEPS_ADAPTER,
     RunAgentStep,
+    RunPythonStep,
     RunRecipeStep,
     SendEmailReportStep,
     Step,
     SyncDatasetStep,
 )
 from honeyframe_dagster.model.triggers import Trigger
+from honeyframe_dagster.settings import get_settings
 
 
 class ScenarioError(ValueError):
@@ -53,6 +55,8 @@ class Catalog:
     datasets: dict[tuple[str, str], Dataset] = field(default_factory=dict)
     dashboards: dict[tuple[str, str], Dashboard] = field(default_factory=dict)
     agents: dict[tuple[str, str], Agent] = field(default_factory=dict)
+    # A cron trigger's timezone: the trigger's, else the project's, else this org default.
+    default_timezone: str = "UTC"
 
     def scenario_named(self, project_id: str, name: str) -> ScenarioRecord | None:
         return next((s for s in self.scenarios if s.project_id == project_id and s.name == name), None)
@@ -112,7 +116,7 @@ def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] |
         check_references(step, index, project.id, catalog, recipes)
     if trigger.upstream is not None:
         check_upstream(record, trigger.upstream.scenario, catalog)
-    timezone = trigger.timezone or project.timezone or "UTC"
+    timezone = trigger.timezone or project.timezone or catalog.default_timezone
     return ScenarioSpec(record, project, trigger, timezone, tuple(steps), record.owner or project.owner_email)
 
 
@@ -124,6 +128,12 @@ def check_references(
         for name in step.selection:
             if name not in recipes:
                 raise ScenarioError(f"{where}.recipe: unknown recipe '{name}' (not a dbt model, seed or snapshot)")
+    elif isinstance(step, RunPythonStep) and recipes is not None:
+        if not (get_settings().python_recipes_dir.expanduser() / f"{step.recipe}.py").is_file():
+            raise ScenarioError(
+                f"{where}.recipe: unknown python recipe '{step.recipe}' "
+                f"(no {step.recipe}.py in HONEYFRAME_PYTHON_RECIPES_DIR)"
+            )
     elif isinstance(step, SyncDatasetStep) and (project_id, step.dataset) not in catalog.datasets:
         raise ScenarioError(f"{where}.dataset: unknown dataset '{step.dataset}' in project '{project_id}'")
     elif isinstance(step, RunAgentStep) and (project_id, step.agent) not in catalog.agents:
