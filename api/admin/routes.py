@@ -88,7 +88,6 @@ def page_context(request: Request, session: Session, grant: TokenGrant) -> dict[
         "csrf": auth.csrf_for(token),
         "heartbeat": heartbeat(session, settings.health_window_seconds),
         "nav_projects": views.visible_projects(session, grant),
-        "dagster_url": settings.dagster_url,
     }
 
 
@@ -227,8 +226,15 @@ def schedules_page(
     if project is None:
         raise auth.PageError(404, f"unknown project '{project_id}'")
     settings = request.app.state.settings
-    lines = views.schedule_lines(session, project, planner, dagster, settings.dagster_url)
-    context = {**page_context(request, session, grant), "project": project, "lines": lines}
+    lines = views.schedule_lines(
+        session, project, planner, dagster, settings.dagster_webserver_url, settings.default_timezone
+    )
+    context = {
+        **page_context(request, session, grant),
+        "project": project,
+        "lines": lines,
+        "default_timezone": settings.default_timezone,
+    }
     return render(request, "schedules.html", context)
 
 

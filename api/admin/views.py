@@ -163,8 +163,14 @@ class ScheduleLine:
 
 
 def schedule_lines(
-    session: Session, project: ProjectRow, planner: Planner, client: DagsterClient | None, dagster_url: str
+    session: Session,
+    project: ProjectRow,
+    planner: Planner,
+    client: DagsterClient | None,
+    dagster_url: str,
+    default_timezone: str,
 ) -> list[ScheduleLine]:
+    """`dagster_url`: the Dagster UI for job links ("" for none); `default_timezone`: the org's."""
     plan = planner.plan(session, project.id)
     statuses = trigger_statuses(client, plan.triggers())
     templates = {row.slug: row for row in session.scalars(select(TemplateRow))}
@@ -176,8 +182,9 @@ def schedule_lines(
             words = trigger_in_words(spec.trigger, spec.timezone)
         else:
             trigger = _broken_trigger(entry, templates)
-            words = trigger_in_words(trigger, trigger.timezone or project.timezone) if trigger else "—"
-        job_url = f"{dagster_url.rstrip('/')}/locations/{plan.location}/jobs/{entry.job_name}" if dagster_url else None
+            timezone = (trigger.timezone if trigger else None) or project.timezone or default_timezone
+            words = trigger_in_words(trigger, timezone) if trigger else "—"
+        job_url = f"{dagster_url}/locations/{plan.location}/jobs/{entry.job_name}" if dagster_url else None
         lines.append(
             ScheduleLine(
                 id=scenario_id,
