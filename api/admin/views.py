@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from api.admin.words import trigger_in_words
-from api.present import Planner, ProjectPlan, next_run_at, run_tags, trigger_statuses
-from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, timestamp
+from api.present import Planner, ProjectPlan, scenario_public, trigger_statuses
+from api.schemas import RunSummary
+from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, LatestRuns
 from honeyframe_dagster.factory.plan import PlannedScenario
 from honeyframe_dagster.model.documents import Parameter, Template
 from honeyframe_dagster.model.triggers import Trigger
@@ -24,27 +24,15 @@ from honeyframe_dagster.tokens import TokenGrant
 log = logging.getLogger("honeyframe.api")
 
 
-@dataclass(frozen=True)
-class LastRun:
-    """The newest run in Dagster's run storage; `status` UNKNOWN when the storage cannot be read."""
-
-    status: str
-    at: dt.datetime | None
-
-
-def last_run(client: DagsterClient | None, project_id: str, scenario_id: int) -> LastRun | None:
-    if client is None:
-        return None
+def newest_runs(client: DagsterClient | None, project_id: str, ids: list[int]) -> dict[int, LatestRuns] | None:
+    """The scenarios' newest runs; None when Dagster's run storage cannot be read, so a page says "unknown"."""
+    if client is None or not ids:
+        return {}
     try:
-        records = client.run_records(run_tags(project_id, scenario_id), 0, 1)
-    except (DagsterUnavailable, SQLAlchemyError, OSError) as exc:  # a page keeps rendering while Dagster is down
-        log.warning("last run of scenario %s unknown: %s", scenario_id, exc)
-        return LastRun("UNKNOWN", None)
-    if not records:
+        return client.latest_runs(project_id, ids)
+    except DagsterUnavailable as exc:  # a page keeps rendering while Dagster is down
+        log.warning("latest runs of project %s unknown: %s", project_id, exc)
         return None
-    record = records[0]
-    at = timestamp(record.end_time) or timestamp(record.start_time) or record.create_timestamp
-    return LastRun(record.dagster_run.status.value, at)
 
 
 @dataclass
@@ -58,7 +46,8 @@ class Cell:
     values: dict[str, Any]
     missing: list[str]
     trigger_status: str | None = None
-    last_run: LastRun | None = None
+    last_run: RunSummary | None = None
+    runs_unknown: bool = False
     error: str | None = None
 
 
@@ -95,18 +84,18 @@ def build_cell(
     row: ScenarioRow | None,
     plan: ProjectPlan,
     statuses: dict[str, str],
-    client: DagsterClient | None,
+    latest: dict[int, LatestRuns] | None,
 ) -> Cell:
+    """`latest`: the project's newest runs by scenario id (`newest_runs`), None when unknown."""
     values = dict(row.parameters) if row is not None else {}
     cell = Cell(template.slug, project_id, None, False, values, missing_values(template, values))
     if row is None:
         return cell
+    cell.scenario_id, cell.enabled, cell.runs_unknown = row.id, row.enabled, latest is None
     entry = plan.entries.get(row.id)
-    cell.scenario_id, cell.enabled = row.id, row.enabled
     if entry is not None:
-        cell.error = entry.error
-        cell.trigger_status = statuses.get(entry.trigger_name) if entry.trigger_name else None
-    cell.last_run = last_run(client, project_id, row.id)
+        public = scenario_public(entry, statuses, dt.datetime.now(dt.UTC), (latest or {}).get(row.id))
+        cell.error, cell.trigger_status, cell.last_run = public.error, public.dagster.trigger_status, public.last_run
     return cell
 
 
@@ -116,6 +105,7 @@ def matrix(
     projects = visible_projects(session, grant)
     plans = {project.id: planner.plan(session, project.id) for project in projects}
     statuses = trigger_statuses(client, [t for plan in plans.values() for t in plan.triggers()])
+    latest = {project.id: newest_runs(client, project.id, sorted(plans[project.id].entries)) for project in projects}
     cells = {
         (row.template_slug, row.project_id): row
         for row in session.scalars(select(ScenarioRow).where(ScenarioRow.template_slug.is_not(None)))
@@ -126,7 +116,7 @@ def matrix(
         line = TemplateLine(template, template_trigger_words(template))
         for project in projects:
             row = cells.get((template.slug, project.id))
-            line.cells.append(build_cell(template, project.id, row, plans[project.id], statuses, client))
+            line.cells.append(build_cell(template, project.id, row, plans[project.id], statuses, latest[project.id]))
         lines.append(line)
     return projects, lines
 
@@ -141,8 +131,9 @@ def one_cell(
     row = session.scalar(
         select(ScenarioRow).where(ScenarioRow.project_id == project_id, ScenarioRow.template_slug == slug)
     )
-    triggers = plan.triggers([row.id]) if row is not None else []
-    cell = build_cell(template, project_id, row, plan, trigger_statuses(client, triggers), client)
+    ids = [row.id] if row is not None else []
+    statuses = trigger_statuses(client, plan.triggers(ids))
+    cell = build_cell(template, project_id, row, plan, statuses, newest_runs(client, project_id, ids))
     return TemplateLine(template, template_trigger_words(template), [cell]), cell
 
 
@@ -157,7 +148,8 @@ class ScheduleLine:
     trigger_words: str
     next_run_at: dt.datetime | None
     trigger_status: str | None
-    last_run: LastRun | None
+    last_run: RunSummary | None
+    runs_unknown: bool
     job_url: str | None
     error: str | None
 
@@ -173,41 +165,41 @@ def schedule_lines(
     """`dagster_url`: the Dagster UI for job links ("" for none); `default_timezone`: the org's."""
     plan = planner.plan(session, project.id)
     statuses = trigger_statuses(client, plan.triggers())
+    latest = newest_runs(client, project.id, sorted(plan.entries))
     templates = {row.slug: row for row in session.scalars(select(TemplateRow))}
     now = dt.datetime.now(dt.UTC)
     lines = []
     for scenario_id, entry in sorted(plan.entries.items()):
-        record, spec = entry.record, entry.spec
-        if spec is not None:
-            words = trigger_in_words(spec.trigger, spec.timezone)
+        public = scenario_public(entry, statuses, now, (latest or {}).get(scenario_id))
+        if entry.spec is not None:
+            words = trigger_in_words(entry.spec.trigger, entry.spec.timezone)
         else:
-            trigger = _broken_trigger(entry, templates)
+            trigger = public.trigger or _template_trigger(entry, templates)
             timezone = (trigger.timezone if trigger else None) or project.timezone or default_timezone
             words = trigger_in_words(trigger, timezone) if trigger else "—"
-        job_url = f"{dagster_url}/locations/{plan.location}/jobs/{entry.job_name}" if dagster_url else None
+        built = entry.spec is not None and dagster_url
         lines.append(
             ScheduleLine(
                 id=scenario_id,
-                name=record.name,
-                template_slug=record.template_slug,
-                enabled=record.enabled,
+                name=public.name,
+                template_slug=public.template_slug,
+                enabled=public.enabled,
                 trigger_words=words,
-                next_run_at=next_run_at(spec, now) if spec is not None else None,
-                trigger_status=statuses.get(entry.trigger_name) if entry.trigger_name else None,
-                last_run=last_run(client, project.id, scenario_id),
-                job_url=job_url if spec is not None else None,
-                error=entry.error,
+                next_run_at=public.next_run_at,
+                trigger_status=public.dagster.trigger_status,
+                last_run=public.last_run,
+                runs_unknown=latest is None,
+                job_url=f"{dagster_url}/locations/{plan.location}/jobs/{entry.job_name}" if built else None,
+                error=public.error,
             )
         )
     return lines
 
 
-def _broken_trigger(entry: PlannedScenario, templates: dict[str, TemplateRow]) -> Trigger | None:
-    """The trigger of a scenario that cannot build, if it can still be read (its own, or its template's)."""
-    raw = entry.record.trigger
-    if raw is None and entry.record.template_slug in templates:
-        raw = templates[entry.record.template_slug].document.get("trigger")
+def _template_trigger(entry: PlannedScenario, templates: dict[str, TemplateRow]) -> Trigger | None:
+    """A broken template instance has no trigger of its own: its template's, if that can still be read."""
+    template = templates.get(entry.record.template_slug or "")
     try:
-        return Trigger.model_validate(raw) if raw else None
+        return template_model(template).trigger if template is not None else None
     except ValueError:
         return None
