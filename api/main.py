@@ -20,7 +20,7 @@ from honeyframe_dagster.store.engine import describe_outage, store_unavailable
 
 DESCRIPTION = """
 The Scheduler's REST compatibility API. Scenarios live in the scenario store; each is a Dagster job with a
-schedule or sensor in the `honeyframe` code location, which every write reloads. Runs are read from Dagster.
+trigger sensor in the `honeyframe` code location, which every write reloads. Runs are read from Dagster.
 
 Every endpoint but health needs `Authorization: Bearer TOKEN` (`honeyframe token create`); project endpoints
 act on the project in `X-Project-Id`. Writes answer with `X-Honeyframe-Dagster-Sync: ok | failed | skipped`:
