@@ -1,8 +1,9 @@
-"""Triggers in words for the schedules page: "02:00 every day, Europe/Berlin", "every 15 minutes"."""
+"""Triggers in words for the schedules page: "02:00 every day, Europe/Berlin", "every 15 minutes", "once, …"."""
 
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 from honeyframe_dagster.model.triggers import Trigger
 
@@ -103,5 +104,8 @@ def trigger_in_words(trigger: Trigger, timezone: str | None) -> str:
         return f"{words}, {timezone}" if timezone else words
     if trigger.interval_seconds is not None:
         return interval_in_words(trigger.interval_seconds)
+    if trigger.run_at is not None:
+        zone = timezone or "UTC"
+        return f"once, {trigger.run_at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}, {zone}"
     assert trigger.upstream is not None
     return f"on success of {trigger.upstream.scenario}"

@@ -102,7 +102,7 @@ def update_project(
     current = {"id": row.id, "name": row.name, "owner_email": row.owner_email, "timezone": row.timezone}
     apply_documents(session, [Project(**{**current, **fields})], planner.recipes)
     session.commit()
-    # Schedules carry their timezone, and template steps may render the project's fields: rebuild the location.
+    # Cron triggers carry their timezone, and template steps may render the project's fields: rebuild the location.
     sync_dagster(dagster, response, planner.plan(session, project_id).location)
     session.refresh(row)
     return project_public(row)

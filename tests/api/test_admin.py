@@ -226,6 +226,8 @@ def test_triggers_in_words() -> None:
     assert trigger_in_words(Trigger(cron="0 2 * * *"), "Europe/Berlin") == "02:00 every day, Europe/Berlin"
     assert trigger_in_words(Trigger(interval_seconds=900), "UTC") == "every 15 minutes"
     assert trigger_in_words(Trigger(upstream={"scenario": "X"}), "UTC") == "on success of X"
+    once = Trigger(run_at="2030-12-24T17:00:00Z")
+    assert trigger_in_words(once, "Europe/Berlin") == "once, 2030-12-24 18:00, Europe/Berlin"
     assert [interval_in_words(s) for s in (60, 3600, 7200, 86400, 90)] == [
         "every minute",
         "every hour",

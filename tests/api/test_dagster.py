@@ -138,24 +138,23 @@ def test_matrix_sets_sensor_and_schedule_status(live_api: Api, stack: Stack) -> 
     assert listed[sensor["id"]]["dagster"]["trigger_status"] == "RUNNING"
 
 
-TIMEZONE_QUERY = """
-query S($selector: ScheduleSelector!) {
-  scheduleOrError(scheduleSelector: $selector) { ... on Schedule { executionTimezone } }
+DESCRIPTION_QUERY = """
+query S($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) { ... on Sensor { description } }
 }
 """
 
 
-def schedule_timezone(stack: Stack, name: str) -> str:
-    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "scheduleName": name}
-    return str(
-        graphql(stack.dagster_url, TIMEZONE_QUERY, {"selector": selector})["scheduleOrError"]["executionTimezone"]
-    )
+def sensor_description(stack: Stack, name: str) -> str:
+    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "sensorName": name}
+    return str(graphql(stack.dagster_url, DESCRIPTION_QUERY, {"selector": selector})["sensorOrError"]["description"])
 
 
-def test_project_timezone_patch_reaches_dagster_schedules(live_api: Api, stack: Stack) -> None:
-    body = {"name": "berlin morning", "trigger": {"cron": "0 6 * * *"}, "steps": [RECIPE]}
-    schedule = live_api.call("POST", BASE, project="acme-ops", json=body).json()["dagster"]["trigger_name"]
-    assert schedule_timezone(stack, schedule) == "UTC"  # acme-ops has no timezone of its own
+def test_project_timezone_patch_reaches_the_cron_trigger(live_api: Api, stack: Stack) -> None:
+    body = {"name": "morning", "trigger": {"cron": "0 6 * * *"}, "steps": [RECIPE]}
+    sensor = live_api.call("POST", BASE, project="acme-ops", json=body).json()["dagster"]["trigger_name"]
+    # acme-ops has no timezone of its own: the org default.
+    assert sensor_description(stack, sensor).startswith("cron '0 6 * * *' UTC;")
     patched = live_api.call("PATCH", "/api/scheduler/projects/acme-ops", project=None, json={"timezone": "Asia/Tokyo"})
     assert patched.status_code == 200 and patched.headers["X-Honeyframe-Dagster-Sync"] == "ok"
-    assert schedule_timezone(stack, schedule) == "Asia/Tokyo"
+    assert sensor_description(stack, sensor).startswith("cron '0 6 * * *' Asia/Tokyo;")
