@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dagster import TimeWindowPartitionsDefinition
@@ -27,7 +27,6 @@ from honeyframe_dagster.factory.naming import (
     base_job_name,
     in_shard,
     location_name,
-    location_names,
     shard_of,
 )
 from honeyframe_dagster.factory.plan import PlannedScenario, plan
@@ -54,7 +53,7 @@ class ProjectPlan:
         entry = self.entries[scenario_id]
         if entry.spec is None or entry.trigger_name is None:
             return None
-        return TriggerRef(self.location, entry.trigger_name, entry.spec.trigger.kind == "cron")
+        return TriggerRef(self.location, entry.trigger_name)
 
     def triggers(self, ids: Sequence[int] | None = None) -> list[TriggerRef]:
         chosen = self.entries if ids is None else [i for i in ids if i in self.entries]
@@ -80,8 +79,9 @@ class Planner:
     def plan(self, session: Session, project_id: str) -> ProjectPlan:
         return project_plan(session, project_id, self.recipes, self.locations)
 
-    def all_locations(self) -> list[str]:
-        return location_names(self.locations)
+    def locations_of(self, project_ids: Iterable[str]) -> list[str]:
+        """The locations serving these projects: what a write that touches them reloads, and nothing more."""
+        return sorted({location_name(project_id, self.locations) for project_id in project_ids})
 
 
 def project_plan(session: Session, project_id: str, recipes: frozenset[str], locations: int) -> ProjectPlan:
