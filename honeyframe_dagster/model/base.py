@@ -47,6 +47,6 @@ class CompactModel(BaseModel):
     schema_examples: ClassVar[tuple[dict[str, Any], ...]] = ()
 
     @model_serializer(mode="wrap")
-    def _omit_none(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+    def _omit_none(self, handler: SerializerFunctionWrapHandler):
         # No return annotation: pydantic then documents the output with the model's own schema.
         return {key: value for key, value in handler(self).items() if value is not None}
