@@ -13,6 +13,8 @@ from honeyframe_dagster.model.hygiene import json_problem
 
 MAX_BODY_BYTES = 1024 * 1024
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The JSON API; the admin pages under /admin post HTML forms.
+JSON_API_PREFIX = "/api/"
 # Deeper than any document (a step's free-form args are checked at MAX_JSON_DEPTH below their own level).
 MAX_BODY_DEPTH = 64
 
@@ -80,9 +82,9 @@ class BodyLimitMiddleware:
 
 
 class JsonBodyMiddleware:
-    """A request body is JSON: another content type → 415; JSON that a store could not keep or a response could
-    not echo → 422 naming where (a lone surrogate, NaN or Infinity, an integer past 64 bits, nesting past
-    MAX_BODY_DEPTH, bytes that are not UTF-8).
+    """A request body of the JSON API (`/api/...`) is JSON: another content type → 415; JSON that a store could
+    not keep or a response could not echo → 422 naming where (a lone surrogate, NaN or Infinity, an integer past
+    64 bits, nesting past MAX_BODY_DEPTH, bytes that are not UTF-8).
 
     Without it a `text/plain` body reached validation as bytes, and `json.loads` accepts `NaN` and `"\\ud800"`,
     which later break Postgres or the JSON encoder of the response (500s). The body (at most the body limit;
@@ -94,7 +96,8 @@ class JsonBodyMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+        json_api = scope["type"] == "http" and str(scope.get("path", "")).startswith(JSON_API_PREFIX)
+        if not json_api or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers", []))

@@ -148,6 +148,9 @@ def send(strategy: Any, examples: int, headers: dict[str, str], tally: Tally, la
     )
     @given(case=strategy)
     def run(case: schemathesis.Case) -> None:
+        if label == CREATE and phase == "positive" and isinstance(case.body, dict) and "name" in case.body:
+            # Hypothesis repeats small names ("0"): a 409 is right, but a unique name lets the rest be tested.
+            case.body["name"] = f"{case.body['name'][:190]}-{tally.cases[label]}"
         response = case.call(headers=dict(headers))
         tally.cases[label] += 1
         tally.statuses[(label, response.status_code)] += 1
