@@ -18,27 +18,19 @@ from dagster._core.storage.tags import (
     SENSOR_NAME_TAG,
 )
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.schemas import DagsterRefs, RunPublic, RunSummary, RunTrigger, ScenarioPublic, TickPublic
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, LatestRuns, TriggerRef, timestamp
-from honeyframe_dagster.factory.naming import (
-    base_job_name,
-    in_shard,
-    location_name,
-    location_names,
-    shard_of,
-)
+from honeyframe_dagster.factory.naming import job_names, location_name, location_names, shard_of
 from honeyframe_dagster.factory.plan import PlannedScenario, plan
 from honeyframe_dagster.factory.triggers import SCHEDULED_FOR_TAG, cron_partitions
 from honeyframe_dagster.model.instants import next_instant
-from honeyframe_dagster.model.scenario import ScenarioRecord, ScenarioSpec
+from honeyframe_dagster.model.scenario import Catalog, ScenarioRecord, ScenarioSpec
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG
-from honeyframe_dagster.store.catalog import load_catalog
-from honeyframe_dagster.store.tables import ProjectRow
+from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog, name_peers
 
 log = logging.getLogger("honeyframe.api")
 
@@ -66,34 +58,33 @@ class ProjectPlan:
         return [] if trigger is None else [(trigger, self.entries[scenario_id].record.enabled)]
 
 
-def _prefix(project_id: str) -> str:
-    return base_job_name(ScenarioRecord(0, project_id, "x", True)).split("__")[0]
-
-
 @dataclass(frozen=True)
 class Planner:
-    """Plans projects the way the code locations do: with these dbt recipes, over this many locations."""
+    """Plans scenarios the way the code locations do: with these dbt recipes, over this many locations."""
 
     recipes: frozenset[str]
     locations: int
 
     def plan(self, session: Session, project_id: str) -> ProjectPlan:
-        return project_plan(session, project_id, self.recipes, self.locations)
+        """Every scenario of the project (the list)."""
+        return self._plan(session, project_id, load_catalog(session, [project_id]))
+
+    def plan_one(self, session: Session, project_id: str, scenario_id: int) -> ProjectPlan:
+        """One scenario, reading only what it refers to: its cost does not grow with the project."""
+        return self._plan(session, project_id, load_scenario_catalog(session, scenario_id))
+
+    def _plan(self, session: Session, project_id: str, catalog: Catalog) -> ProjectPlan:
+        # Job names are unique per location: a clash suffix depends on the scenarios of every project with the same
+        # identifier there, so names come from those (a light read), the rest from the catalog given.
+        shard = (shard_of(project_id, self.locations), self.locations) if self.locations > 1 else None
+        names = job_names(name_peers(session, project_id, shard))
+        entries = {
+            e.record.id: e for e in plan(catalog, self.recipes, names=names) if e.record.project_id == project_id
+        }
+        return ProjectPlan(location_name(project_id, self.locations), entries)
 
     def all_locations(self) -> list[str]:
         return location_names(self.locations)
-
-
-def project_plan(session: Session, project_id: str, recipes: frozenset[str], locations: int) -> ProjectPlan:
-    """`locations`: how many code locations (shards) serve the projects; job names are unique per location."""
-    # A job name gets a suffix only on a clash, and only projects with the same identifier can clash.
-    shard = (shard_of(project_id, locations), locations) if locations > 1 else None
-    same = [
-        p for p in session.scalars(select(ProjectRow.id)) if _prefix(p) == _prefix(project_id) and in_shard(p, shard)
-    ]
-    planned = plan(load_catalog(session, same), recipes)
-    entries = {e.record.id: e for e in planned if e.record.project_id == project_id}
-    return ProjectPlan(location_name(project_id, locations), entries)
 
 
 def trigger_statuses(client: DagsterClient | None, triggers: Sequence[TriggerRef]) -> dict[str, str]:

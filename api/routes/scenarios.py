@@ -80,7 +80,7 @@ def create_scenario(
     session.add(row)
     write_checked(session, row, document, planner.recipes, raw)
     session.commit()
-    plan = planner.plan(session, project_id)
+    plan = planner.plan_one(session, project_id, row.id)
     sync_dagster(dagster, response, plan.location, plan.status_changes(row.id))
     return present(plan, row.id, dagster)
 
@@ -96,7 +96,7 @@ def get_scenario(
 ) -> ScenarioDetail:
     """A scenario's config and its last 100 runs, newest first."""
     scenario_row(session, project_id, scenario_id)
-    plan = planner.plan(session, project_id)
+    plan = planner.plan_one(session, project_id, scenario_id)
     public = present(plan, scenario_id, dagster)
     runs = []
     if dagster is not None:
@@ -149,7 +149,7 @@ def update_scenario(
     if "enabled" in fields:
         row.enabled = fields["enabled"]
     session.commit()
-    plan = planner.plan(session, project_id)
+    plan = planner.plan_one(session, project_id, scenario_id)
     cancel = cancel_queued(project_id, scenario_id, row.name, "disabled") if was_enabled and not row.enabled else None
     sync_dagster(dagster, response, plan.location, plan.status_changes(scenario_id), cancel=cancel)
     return present(plan, scenario_id, dagster)
@@ -205,7 +205,7 @@ def delete_scenario(
     if row.template_slug is None:
         refuse_if_referenced(session, project_id, row.name, "delete")
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    plan = planner.plan(session, project_id)
+    plan = planner.plan_one(session, project_id, scenario_id)
     cancel = cancel_queued(project_id, scenario_id, row.name, "deleted")
     session.delete(row)
     session.commit()

@@ -94,7 +94,7 @@ def _cell_response(
     response: Response,
     cancel: CancelQueued | None = None,
 ) -> ScenarioPublic:
-    plan = planner.plan(session, project_id)
+    plan = planner.plan_one(session, project_id, cell_id)
     sync_dagster(dagster, response, plan.location, plan.status_changes(cell_id), cancel=cancel)
     statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
     latest = latest_runs(dagster, project_id, [cell_id]).get(cell_id)

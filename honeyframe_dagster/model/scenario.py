@@ -89,6 +89,23 @@ class ScenarioSpec:
 
 def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] | None) -> ScenarioSpec:
     """Render and check one scenario; `recipes` are the dbt nodes a run_recipe may name (None: unchecked)."""
+    project, trigger, steps = render_scenario(record, catalog)
+    if not steps:
+        raise ScenarioError("steps: a scenario needs at least one step")
+    for index, step in enumerate(steps):
+        try:
+            check_references(step, index, project.id, catalog, recipes)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{exc}{parameter_source(str(exc), record.parameters)}") from None
+    if trigger.upstream is not None:
+        check_upstream(record, trigger.upstream.scenario, catalog)
+    timezone = trigger.timezone or project.timezone or catalog.default_timezone
+    return ScenarioSpec(record, project, trigger, timezone, tuple(steps), record.owner or project.owner_email)
+
+
+def render_scenario(record: ScenarioRecord, catalog: Catalog) -> tuple[Project, Trigger, list[Step]]:
+    """The scenario's project, trigger and typed steps (a template's rendered for the project), unchecked against
+    the rest of the catalog; raises ScenarioError naming the field."""
     project = catalog.projects.get(record.project_id)
     if project is None:
         raise ScenarioError(f"project: unknown project '{record.project_id}'")
@@ -111,17 +128,7 @@ def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] |
             steps = STEPS_ADAPTER.validate_python(record.steps)
         except ValidationError as exc:
             raise ScenarioError(_first(exc)) from None
-    if not steps:
-        raise ScenarioError("steps: a scenario needs at least one step")
-    for index, step in enumerate(steps):
-        try:
-            check_references(step, index, project.id, catalog, recipes)
-        except ScenarioError as exc:
-            raise ScenarioError(f"{exc}{parameter_source(str(exc), record.parameters)}") from None
-    if trigger.upstream is not None:
-        check_upstream(record, trigger.upstream.scenario, catalog)
-    timezone = trigger.timezone or project.timezone or catalog.default_timezone
-    return ScenarioSpec(record, project, trigger, timezone, tuple(steps), record.owner or project.owner_email)
+    return project, trigger, steps
 
 
 def check_references(
