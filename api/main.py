@@ -40,7 +40,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         why = describe_outage(exc) if store_unavailable(exc) else str(exc)
         log.error("cannot start: %s", why)
         raise
-    app.state.planner = Planner(recipe_names(load_manifest()), settings.code_locations)
+    app.state.planner = Planner(recipe_names(load_manifest()), settings.code_locations, settings)
     app.state.dagster = DagsterClient(settings.dagster_webserver_url) if settings.dagster_webserver_url else None
     try:
         yield

@@ -29,8 +29,9 @@ from honeyframe_dagster.model.instants import next_instant
 from honeyframe_dagster.model.scenario import Catalog, ScenarioRecord, ScenarioSpec
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
 from honeyframe_dagster.model.triggers import Trigger
+from honeyframe_dagster.settings import Settings
 from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG
-from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog, name_peers
+from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog, name_peers, naming_records
 
 log = logging.getLogger("honeyframe.api")
 
@@ -64,24 +65,27 @@ class Planner:
 
     recipes: frozenset[str]
     locations: int
+    # The org's settings, read once (None: from the environment at each plan).
+    settings: Settings | None = None
 
     def plan(self, session: Session, project_id: str) -> ProjectPlan:
         """Every scenario of the project (the list)."""
-        return self._plan(session, project_id, load_catalog(session, [project_id]))
+        return self._plan(session, project_id, load_catalog(session, [project_id], self.settings), whole=True)
 
     def plan_one(self, session: Session, project_id: str, scenario_id: int) -> ProjectPlan:
         """One scenario, reading only what it refers to: its cost does not grow with the project."""
-        return self._plan(session, project_id, load_scenario_catalog(session, scenario_id))
+        catalog = load_scenario_catalog(session, scenario_id, self.settings)
+        return self._plan(session, project_id, catalog, whole=False)
 
-    def _plan(self, session: Session, project_id: str, catalog: Catalog) -> ProjectPlan:
+    def _plan(self, session: Session, project_id: str, catalog: Catalog, whole: bool) -> ProjectPlan:
+        """`whole`: the catalog holds every scenario of the project."""
         # Job names are unique per location: a clash suffix depends on the scenarios of every project with the same
-        # identifier there, so names come from those (a light read), the rest from the catalog given.
+        # identifier there, so names come from those (a light read) unless the catalog holds them all.
         shard = (shard_of(project_id, self.locations), self.locations) if self.locations > 1 else None
-        names = job_names(name_peers(session, project_id, shard))
-        entries = {
-            e.record.id: e for e in plan(catalog, self.recipes, names=names) if e.record.project_id == project_id
-        }
-        return ProjectPlan(location_name(project_id, self.locations), entries)
+        peers = name_peers(session, project_id, shard)
+        named = catalog.scenarios if whole and peers == [project_id] else naming_records(session, peers)
+        entries = plan(catalog, self.recipes, names=job_names(named))
+        return ProjectPlan(location_name(project_id, self.locations), {e.record.id: e for e in entries})
 
     def all_locations(self) -> list[str]:
         return location_names(self.locations)
@@ -112,7 +116,22 @@ def next_run_at(spec: ScenarioSpec, now: dt.datetime, completed: bool) -> dt.dat
     """The next instant the trigger fires (model/instants.py, what the trigger sensors fire)."""
     if not spec.enabled or completed:
         return None
-    return next_instant(spec.trigger, spec.timezone, now)
+    if spec.trigger.cron is None:
+        return next_instant(spec.trigger, spec.timezone, now)
+    key = (spec.trigger.cron, spec.timezone)
+    known = _NEXT_CRON_INSTANTS.get(key)
+    if known is None or not known[0] <= now < known[1]:
+        upcoming = next_instant(spec.trigger, spec.timezone, now)
+        assert upcoming is not None, "a cron has a next instant"
+        if len(_NEXT_CRON_INSTANTS) >= 10_000:
+            _NEXT_CRON_INSTANTS.clear()
+        known = _NEXT_CRON_INSTANTS[key] = (now, upcoming)
+    return known[1]
+
+
+# Dagster's cron iterator (DST-exact) costs ~0.1 ms a call, and a list shows many scenarios of few crons: the next
+# instant after `t` stays the next one for any time in [t, instant), so it is kept for that long, by (cron, zone).
+_NEXT_CRON_INSTANTS: dict[tuple[str, str], tuple[dt.datetime, dt.datetime]] = {}
 
 
 def completed(spec: ScenarioSpec, fired: RunRecord | None) -> bool:
@@ -131,9 +150,10 @@ def scenario_public(
     trigger: Trigger | None
     steps: list[Step]
     if spec is not None:
-        trigger, steps, owner = spec.trigger, list(spec.steps), spec.owner
+        trigger, owner = spec.trigger, spec.owner
     else:
-        trigger, steps, owner = _raw_trigger(record), _raw_steps(record), record.owner
+        trigger, owner = _raw_trigger(record), record.owner
+    steps = steps_of(entry)
     assert record.created_at is not None and record.updated_at is not None
     done = spec is not None and completed(spec, latest.last_fired)
     return ScenarioPublic(
@@ -158,6 +178,11 @@ def scenario_public(
         ),
         error=entry.error,
     )
+
+
+def steps_of(entry: PlannedScenario) -> list[Step]:
+    """The steps the API shows: the resolved ones, else what of the stored ones still parses."""
+    return list(entry.spec.steps) if entry.spec is not None else _raw_steps(entry.record)
 
 
 def _raw_trigger(record: ScenarioRecord) -> Trigger | None:

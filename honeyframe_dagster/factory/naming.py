@@ -8,9 +8,11 @@ from collections.abc import Iterable
 
 from honeyframe_dagster.model.scenario import ScenarioRecord
 
+_NOT_IDENTIFIER = re.compile(r"[^a-z0-9]+")
+
 
 def _identifier(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "scenario"
+    return _NOT_IDENTIFIER.sub("_", text.lower()).strip("_") or "scenario"
 
 
 def project_identifier(project_id: str) -> str:

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -58,6 +59,8 @@ class Catalog:
     agents: dict[tuple[str, str], Agent] = field(default_factory=dict)
     # A cron trigger's timezone: the trigger's, else the project's, else this org default.
     default_timezone: str = "UTC"
+    # Where run_python recipes live; None: HONEYFRAME_PYTHON_RECIPES_DIR, read when a step is checked.
+    python_recipes_dir: Path | None = None
 
     def scenario_named(self, project_id: str, name: str) -> ScenarioRecord | None:
         return next((s for s in self.scenarios if s.project_id == project_id and s.name == name), None)
@@ -140,7 +143,8 @@ def check_references(
             if name not in recipes:
                 raise ScenarioError(f"{where}.recipe: unknown recipe '{name}' (not a dbt model, seed or snapshot)")
     elif isinstance(step, RunPythonStep) and recipes is not None:
-        if not (get_settings().python_recipes_dir.expanduser() / f"{step.recipe}.py").is_file():
+        folder = catalog.python_recipes_dir or get_settings().python_recipes_dir
+        if not (folder.expanduser() / f"{step.recipe}.py").is_file():
             raise ScenarioError(
                 f"{where}.recipe: unknown python recipe '{step.recipe}' "
                 f"(no {step.recipe}.py in HONEYFRAME_PYTHON_RECIPES_DIR)"

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.factory.naming import in_shard, project_identifier
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, render_scenario, upstream_name
 from honeyframe_dagster.model.steps import RunAgentStep, SendEmailReportStep, SyncDatasetStep
-from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.settings import Settings, get_settings
 from honeyframe_dagster.store.tables import (
     AgentRow,
     DashboardRow,
@@ -31,7 +32,22 @@ def template_model(row: TemplateRow) -> Template:
     return Template.model_validate(row.document)
 
 
-def scenario_record(row: ScenarioRow) -> ScenarioRecord:
+SCENARIO_FIELDS = (
+    "id",
+    "project_id",
+    "name",
+    "enabled",
+    "template_slug",
+    "parameters",
+    "trigger",
+    "steps",
+    "owner",
+    "created_at",
+    "updated_at",
+)
+
+
+def scenario_record(row: ScenarioRow | Row[Any]) -> ScenarioRecord:
     return ScenarioRecord(
         id=row.id,
         project_id=row.project_id,
@@ -47,18 +63,28 @@ def scenario_record(row: ScenarioRow) -> ScenarioRecord:
     )
 
 
-def load_catalog(session: Session, project_ids: Collection[str] | None = None) -> Catalog:
+def empty_catalog(settings: Settings | None = None) -> Catalog:
+    """A catalog with the org's settings (`settings`: the caller's, read once, else the environment's)."""
+    settings = settings or get_settings()
+    return Catalog(default_timezone=settings.default_timezone, python_recipes_dir=settings.python_recipes_dir)
+
+
+def load_catalog(
+    session: Session, project_ids: Collection[str] | None = None, settings: Settings | None = None
+) -> Catalog:
     """The whole catalog, or only the given projects' part of it (templates are always whole)."""
 
     def scoped(statement, column):  # type: ignore[no-untyped-def]
         return statement if project_ids is None else statement.where(column.in_(list(project_ids)))
 
-    catalog = Catalog(default_timezone=get_settings().default_timezone)
+    catalog = empty_catalog(settings)
     for project in session.scalars(scoped(select(ProjectRow), ProjectRow.id)):
         catalog.projects[project.id] = project_model(project)
     for template in session.scalars(select(TemplateRow)):
         catalog.templates[template.slug] = template_model(template)
-    rows = session.scalars(scoped(select(ScenarioRow), ScenarioRow.project_id).order_by(ScenarioRow.id))
+    # Plain rows, not ORM objects: a catalog is read, never written back, and a project may have thousands.
+    columns = [getattr(ScenarioRow, name) for name in SCENARIO_FIELDS]
+    rows = session.execute(scoped(select(*columns), ScenarioRow.project_id).order_by(ScenarioRow.id))
     catalog.scenarios = [scenario_record(row) for row in rows]
     for table, target, model in (
         (DatasetRow, catalog.datasets, Dataset),
@@ -70,13 +96,13 @@ def load_catalog(session: Session, project_ids: Collection[str] | None = None) -
     return catalog
 
 
-def load_scenario_catalog(session: Session, scenario_id: int) -> Catalog:
+def load_scenario_catalog(session: Session, scenario_id: int, settings: Settings | None = None) -> Catalog:
     """What one scenario resolves against, and no more: its project, its template, the scenarios its upstream
     trigger chains to (with their templates), and the datasets, dashboards and agents their steps name.
 
     Resolving (and planning) a scenario against this catalog gives what it gives against the whole store: the
     rest of the project takes no part (an empty catalog for an unknown id)."""
-    catalog = Catalog(default_timezone=get_settings().default_timezone)
+    catalog = empty_catalog(settings)
     row = session.get(ScenarioRow, scenario_id)
     if row is None:
         return catalog
@@ -136,16 +162,20 @@ def _add_named_objects(session: Session, catalog: Catalog, project_id: str) -> N
                 target[(row.project_id, row.id)] = model.model_validate(row.document)
 
 
-def name_peers(session: Session, project_id: str, shard: tuple[int, int] | None) -> list[ScenarioRecord]:
-    """The scenarios whose job names depend on each other with this project's (factory/naming.py `job_names`):
-    those of every project with the same identifier (`a-b`, `a--b`) in the same code location, as records that
-    carry only the naming fields. Project ids are lowercase letters, digits and '-', so a LIKE on the identifier's
-    parts finds every candidate; the identifier itself decides."""
+def name_peers(session: Session, project_id: str, shard: tuple[int, int] | None) -> list[str]:
+    """The projects whose job names depend on each other with this one's (factory/naming.py `job_names`): every
+    project with the same identifier (`a-b`, `a--b`) in the same code location, this one included. Project ids are
+    lowercase letters, digits and '-', so a LIKE on the identifier's parts finds every candidate; the identifier
+    itself decides."""
     identifier = project_identifier(project_id)
     candidates = session.scalars(select(ProjectRow.id).where(ProjectRow.id.like("%".join(identifier.split("_")))))
-    peers = [p for p in candidates if project_identifier(p) == identifier and in_shard(p, shard)]
+    return sorted(p for p in candidates if project_identifier(p) == identifier and in_shard(p, shard))
+
+
+def naming_records(session: Session, project_ids: Collection[str]) -> list[ScenarioRecord]:
+    """The projects' scenarios as records that carry only what a job name depends on."""
     columns = (ScenarioRow.id, ScenarioRow.project_id, ScenarioRow.name, ScenarioRow.template_slug)
-    rows = session.execute(select(*columns).where(ScenarioRow.project_id.in_(peers)))
+    rows = session.execute(select(*columns).where(ScenarioRow.project_id.in_(list(project_ids))))
     return [
         ScenarioRecord(id=i, project_id=project, name=name, enabled=True, template_slug=slug)
         for i, project, name, slug in rows
