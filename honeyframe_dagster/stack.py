@@ -201,7 +201,8 @@ def up() -> int:
         Process("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace], env, log_dir),
         Process(
             "api",
-            [str(BIN / "uvicorn"), "api.main:app", "--host", HOST, "--port", str(settings.api_port)],
+            [str(BIN / "uvicorn"), "api.main:app", "--host", HOST, "--port", str(settings.api_port)]
+            + ["--workers", str(settings.api_workers or os.cpu_count() or 1)],
             env,
             log_dir,
         ),
