@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dagster import TimeWindowPartitionsDefinition
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from api.schemas import DagsterRefs, RunPublic, RunSummary, RunTrigger, ScenarioPublic, TickPublic
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, LatestRuns, TriggerRef, timestamp
-from honeyframe_dagster.factory.naming import job_names, location_name, location_names, shard_of
+from honeyframe_dagster.factory.naming import job_names, location_name, shard_of
 from honeyframe_dagster.factory.plan import PlannedScenario, plan
 from honeyframe_dagster.factory.triggers import SCHEDULED_FOR_TAG, cron_partitions
 from honeyframe_dagster.model.instants import next_instant
@@ -87,8 +87,9 @@ class Planner:
         entries = plan(catalog, self.recipes, names=job_names(named))
         return ProjectPlan(location_name(project_id, self.locations), {e.record.id: e for e in entries})
 
-    def all_locations(self) -> list[str]:
-        return location_names(self.locations)
+    def locations_of(self, project_ids: Iterable[str]) -> list[str]:
+        """The locations serving these projects: what a write that touches them reloads, and nothing more."""
+        return sorted({location_name(project_id, self.locations) for project_id in project_ids})
 
 
 def trigger_statuses(client: DagsterClient | None, triggers: Sequence[TriggerRef]) -> dict[str, str]:

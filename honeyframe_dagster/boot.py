@@ -43,7 +43,11 @@ def open_store(settings: Settings) -> Engine:
 
 
 def shard_catalog(engine: Engine, shard: tuple[int, int] | None) -> Catalog:
+    """The projects of one shard; `ShardCountMismatch` when `shard` splits them differently than the store says."""
+    from honeyframe_dagster.shards import check_shard
+
     with Session(engine) as session:
+        check_shard(session, shard)
         if shard is None:
             return load_catalog(session)
         project_ids = [p for p in session.scalars(select(ProjectRow.id)) if in_shard(p, shard)]

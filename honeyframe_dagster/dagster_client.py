@@ -51,6 +51,13 @@ class DagsterUnavailable(RuntimeError):
     """The webserver could not be reached or answered with an error (message is safe to log)."""
 
 
+class TriggerNotLoaded(DagsterUnavailable):
+    """The location as loaded has no such trigger sensor (e.g. the reload after the write that added it failed)."""
+
+
+_NOT_LOADED = ("SensorNotFoundError",)
+
+
 @dataclass(frozen=True)
 class TriggerRef:
     """A scenario's trigger sensor in a code location (every trigger kind is a sensor: factory/triggers.py)."""
@@ -163,6 +170,8 @@ class DagsterClient:
 
     @staticmethod
     def _ok(result: Mapping[str, Any], *expected: str) -> Mapping[str, Any]:
+        if result["__typename"] in _NOT_LOADED and result["__typename"] not in expected:
+            raise TriggerNotLoaded(f"Dagster answered {result['__typename']}: {result.get('message', '')}")
         if result["__typename"] not in expected:
             raise DagsterUnavailable(f"Dagster answered {result['__typename']}: {result.get('message', '')}")
         return result
@@ -214,7 +223,18 @@ class DagsterClient:
 
     def set_trigger_status(self, trigger: TriggerRef, running: bool) -> None:
         """Store RUNNING or STOPPED in the instance, so it wins over an earlier toggle and the code default.
-        Starting records the start time, from which the sensor resumes its cadence (no missed instants)."""
+
+        Starting records the start time, from which the sensor resumes its cadence (no missed instants). A status
+        change reloads nothing, unless the location has not loaded the trigger yet: then it is reloaded once (a
+        write whose reload failed is caught up here) and the status set again.
+        """
+        try:
+            self._set_trigger_status(trigger, running)
+        except TriggerNotLoaded:
+            self.reload(trigger.location)
+            self._set_trigger_status(trigger, running)
+
+    def _set_trigger_status(self, trigger: TriggerRef, running: bool) -> None:
         if running:
             self._ok(self._call(_START_SENSOR, {"selector": self._selector(trigger)})["startSensor"], "Sensor")
             return

@@ -164,7 +164,9 @@ def update_scenario(
     session.commit()
     plan = planner.plan_one(session, project_id, scenario_id)
     cancel = cancel_queued(project_id, scenario_id, row.name, "disabled") if was_enabled and not row.enabled else None
-    sync_dagster(dagster, response, plan.location, plan.status_changes(scenario_id), cancel=cancel)
+    # Enabling or disabling leaves the job as it is: set the trigger's status, reload nothing.
+    reload = [] if set(fields) <= {"enabled"} else plan.location
+    sync_dagster(dagster, response, reload, plan.status_changes(scenario_id), cancel=cancel)
     return present(plan, scenario_id, dagster)
 
 
