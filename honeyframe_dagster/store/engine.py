@@ -1,14 +1,16 @@
-"""Engines for the scenario store: SQLite by default, Postgres in production; and telling an outage apart."""
+"""Engines for the scenario store: SQLite by default, Postgres in production; and telling an outage apart.
+
+Stored documents (JSON columns) are read with orjson: the API reads a thousand of them for one list."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, exc, make_url
 
 # SQLite result codes that mean "the store cannot be reached now" rather than "this statement is wrong".
@@ -24,7 +26,7 @@ def get_engine(url: str) -> Engine:
     # libpq waits forever for an unreachable host by default; a bounded wait lets requests answer 503.
     connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
     # pre_ping replaces connections that died with the server, so the store recovers without a restart.
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, json_deserializer=orjson.loads)
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -84,10 +86,10 @@ def describe_outage(error: BaseException) -> str:
     return f"{type(cause).__name__}: {text}"
 
 
-def _lenient_json(text: str) -> Any:
+def _lenient_json(text: str | bytes) -> Any:
     """SQLite does not check the JSON it stores: a corrupt value comes back as its raw text, which the model then
     refuses for that one row (the scenario shows its error) instead of failing every read of the table."""
     try:
-        return json.loads(text)
-    except ValueError:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
         return text
