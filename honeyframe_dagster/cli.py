@@ -66,16 +66,17 @@ def apply_paths(paths: list[Path], reload: bool) -> int:
 def reload_running_locations() -> None:
     """When `make run` is up, reload its code locations so the UI and the daemon see the change now."""
     from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
-    from honeyframe_dagster.factory.naming import location_names
+    from honeyframe_dagster.factory.naming import WAREHOUSE_LOCATION, location_names
 
     settings = get_settings()
     if not settings.dagster_webserver_url:
         return
     client = DagsterClient(settings.dagster_webserver_url)
     try:
-        for location in location_names(settings.code_locations):
+        # The warehouse location too: it shows the datasets (and their connectors) as assets.
+        for location in [*location_names(settings.code_locations), WAREHOUSE_LOCATION]:
             client.reload(location)
-        print("reloaded the Dagster code location")
+        print("reloaded the Dagster code locations")
     except DagsterUnavailable:
         print(
             f"Dagster does not answer at {settings.dagster_webserver_url}: "

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dbt import ensure_manifest
-from honeyframe_dagster.factory.naming import location_names
+from honeyframe_dagster.factory.naming import WAREHOUSE_LOCATION, location_names
 from honeyframe_dagster.settings import EXAMPLES_DIR, REPO_ROOT, Settings, get_settings
 from honeyframe_dagster.store.tables import ProjectRow
 
@@ -121,6 +121,15 @@ def load_examples_on_first_boot(settings: Settings) -> None:
         raise RuntimeError("the examples did not apply")
 
 
+def code_server(name: str, module: str, port: int, env: dict[str, str], log_dir: Path) -> Process:
+    argv = [str(BIN / "dagster"), "code-server", "start", "-m", module, "-h", HOST, "-p", str(port)]
+    return Process(name, [*argv, "--location-name", name], env, log_dir)
+
+
+def shard_env(env: dict[str, str], index: int, count: int) -> dict[str, str]:
+    return {**env, "HONEYFRAME_SHARD": f"{index}/{count}"} if count > 1 else env
+
+
 def write_workspace(settings: Settings, locations: list[tuple[str, int]]) -> Path:
     lines = ["load_from:"]
     for name, port in locations:
@@ -169,26 +178,14 @@ def up() -> int:
     count = settings.code_locations
     locations = [(name, settings.code_server_port + index) for index, name in enumerate(location_names(count))]
     code_servers = [
-        Process(
-            name,
-            [
-                str(BIN / "dagster"),
-                "code-server",
-                "start",
-                "-m",
-                "honeyframe_dagster.definitions",
-                "-h",
-                HOST,
-                "-p",
-                str(port),
-                "--location-name",
-                name,
-            ],
-            {**env, **({"HONEYFRAME_SHARD": f"{index}/{count}"} if count > 1 else {})},
-            log_dir,
-        )
+        code_server(name, "honeyframe_dagster.definitions", port, shard_env(env, index, count), log_dir)
         for index, (name, port) in enumerate(locations)
     ]
+    # The dbt assets, datasets and heartbeat: the one location that imports dagster-dbt.
+    locations.append((WAREHOUSE_LOCATION, settings.code_server_port + len(locations)))
+    code_servers.append(
+        code_server(WAREHOUSE_LOCATION, "honeyframe_dagster.warehouse_definitions", locations[-1][1], env, log_dir)
+    )
     workspace = str(write_workspace(settings, locations))
     processes = [
         *code_servers,
