@@ -31,7 +31,9 @@ BUILT = "success"
 
 
 @op(name="run_recipe", ins={"after": In(Nothing)}, out=Out(Nothing), tags={"kind": "dbt"})
-def run_recipe_op(context: OpExecutionContext, scenarios: ScenarioStoreResource, warehouse: WarehouseResource) -> Iterator[Any]:
+def run_recipe_op(
+    context: OpExecutionContext, scenarios: ScenarioStoreResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
     run = current_step(context, scenarios, RunRecipeStep)
     # current_step() resolved the scenario against the dbt manifest: every name here is a known dbt node, checked
     # before dbt runs, and only ever passed to dbt as an argument (never to a shell).
