@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,12 +15,14 @@ from honeyframe_dagster.model.rendering import RenderError
 from honeyframe_dagster.model.steps import (
     STEPS_ADAPTER,
     RunAgentStep,
+    RunPythonStep,
     RunRecipeStep,
     SendEmailReportStep,
     Step,
     SyncDatasetStep,
 )
 from honeyframe_dagster.model.triggers import Trigger
+from honeyframe_dagster.settings import get_settings
 
 
 class ScenarioError(ValueError):
@@ -111,7 +114,10 @@ def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] |
     if not steps:
         raise ScenarioError("steps: a scenario needs at least one step")
     for index, step in enumerate(steps):
-        check_references(step, index, project.id, catalog, recipes)
+        try:
+            check_references(step, index, project.id, catalog, recipes)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{exc}{parameter_source(str(exc), record.parameters)}") from None
     if trigger.upstream is not None:
         check_upstream(record, trigger.upstream.scenario, catalog)
     timezone = trigger.timezone or project.timezone or catalog.default_timezone
@@ -126,6 +132,12 @@ def check_references(
         for name in step.selection:
             if name not in recipes:
                 raise ScenarioError(f"{where}.recipe: unknown recipe '{name}' (not a dbt model, seed or snapshot)")
+    elif isinstance(step, RunPythonStep) and recipes is not None:
+        if not (get_settings().python_recipes_dir.expanduser() / f"{step.recipe}.py").is_file():
+            raise ScenarioError(
+                f"{where}.recipe: unknown python recipe '{step.recipe}' "
+                f"(no {step.recipe}.py in HONEYFRAME_PYTHON_RECIPES_DIR)"
+            )
     elif isinstance(step, SyncDatasetStep) and (project_id, step.dataset) not in catalog.datasets:
         raise ScenarioError(f"{where}.dataset: unknown dataset '{step.dataset}' in project '{project_id}'")
     elif isinstance(step, RunAgentStep) and (project_id, step.agent) not in catalog.agents:
@@ -134,6 +146,22 @@ def check_references(
         for dashboard in step.dashboard_ids:
             if (project_id, dashboard) not in catalog.dashboards:
                 raise ScenarioError(f"{where}.dashboard_ids: unknown dashboard '{dashboard}' in project '{project_id}'")
+
+
+_UNKNOWN_VALUE = re.compile(r"unknown \w+ '([^']*)'")
+
+
+def parameter_source(message: str, parameters: Mapping[str, Any]) -> str:
+    """` (parameter 'dashboards[1]')` when a template instance's unknown reference came from a parameter value."""
+    match = _UNKNOWN_VALUE.search(message)
+    if match is None:
+        return ""
+    for name, value in parameters.items():
+        if value == match.group(1):
+            return f" (parameter '{name}')"
+        if isinstance(value, list) and match.group(1) in value:
+            return f" (parameter '{name}[{value.index(match.group(1))}]')"
+    return ""
 
 
 def upstream_name(record: ScenarioRecord, catalog: Catalog) -> str | None:

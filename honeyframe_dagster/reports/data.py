@@ -117,15 +117,29 @@ def load_dashboards(
     """Query every card `viewer` may see; a card they may not see is never queried."""
     if not dashboards:
         return []
+    # Before the first dbt run there is no warehouse file: cards that read no table still work (in memory),
+    # and a card that reads one fails saying why.
+    missing = not warehouse.exists()
     try:
-        # Read-only: card SQL can read the warehouse but never change it.
-        connection = duckdb.connect(str(warehouse), read_only=True)
+        # Read-only: card SQL can read the warehouse but never change it. In memory: no files either.
+        if missing:
+            connection = duckdb.connect(":memory:", config={"enable_external_access": False})
+        else:
+            connection = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:
         raise ReportError(f"warehouse {warehouse} cannot be opened: {exc}") from None
     with connection:
         loaded = []
         for dashboard, period in dashboards:
             visible = [card for card in dashboard.cards if can_see(card, viewer)]
-            cards = [query_card(connection, dashboard, card, period) for card in visible]
+            try:
+                cards = [query_card(connection, dashboard, card, period) for card in visible]
+            except ReportError as exc:
+                if missing:
+                    raise ReportError(
+                        f"{exc} (the warehouse {warehouse} does not exist yet, so no table can be read: "
+                        "build the dbt models first)"
+                    ) from None
+                raise
             loaded.append(DashboardData(dashboard, period, cards, len(dashboard.cards) - len(visible)))
     return loaded
