@@ -59,7 +59,7 @@ def import_cost(env: dict[str, str]) -> tuple[float, list[tuple[float, str]]]:
     )
     rows = []
     for line in completed.stderr.splitlines():
-        if line.startswith("import time:") and line.count("|") == 2:
+        if line.startswith("import time:") and line.count("|") == 2 and "cumulative" not in line:
             _, cumulative, name = line.split("|")
             rows.append((int(cumulative) / 1e6, name.rstrip()))
     module = "honeyframe_dagster.definitions"
