@@ -14,6 +14,7 @@ whose only step is `run_python`) it seeds a temporary home, then:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -82,6 +83,15 @@ def load_seconds(env: dict[str, str]) -> float:
 
 
 def run_starts(env: dict[str, str], runs: int) -> tuple[list[float], list[float]]:
+    """In a process of its own (Dagster keeps a location's load context process-wide): see `measure_starts`."""
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child-runs", str(runs)], env=env, capture_output=True, text=True, check=True
+    )
+    figures = json.loads(completed.stdout.strip().splitlines()[-1])
+    return figures["starts"], figures["walls"]
+
+
+def measure_starts(env: dict[str, str], runs: int) -> tuple[list[float], list[float]]:
     """(spawn -> first STEP_START, worker wall time) per run, with the run planned as a code server plans it."""
     from dagster import DagsterEventType, DagsterInstance
     from dagster._core.definitions.reconstruct import ReconstructableRepository
@@ -116,7 +126,12 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, nargs="+", default=[20, 2000])
     parser.add_argument("--templates", type=int, default=10)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--child-runs", type=int)
     args = parser.parse_args()
+    if args.child_runs:
+        starts, walls = measure_starts(dict(os.environ), args.child_runs)
+        print(json.dumps({"starts": starts, "walls": walls}))
+        return
     print(f"{'pairs':>6} {'import s':>8} {'load s':>7} {'start p50 s':>11} {'start max s':>11} {'worker p50 s':>12}")
     tops = {}
     for pairs in args.pairs:
