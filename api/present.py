@@ -54,7 +54,7 @@ class ProjectPlan:
         entry = self.entries[scenario_id]
         if entry.spec is None or entry.trigger_name is None:
             return None
-        return TriggerRef(self.location, entry.trigger_name, entry.spec.trigger.kind == "cron")
+        return TriggerRef(self.location, entry.trigger_name)
 
     def triggers(self, ids: Sequence[int] | None = None) -> list[TriggerRef]:
         chosen = self.entries if ids is None else [i for i in ids if i in self.entries]

@@ -66,11 +66,11 @@ def write_checked(
 ) -> None:
     """Write the document into the row and resolve it against the store; 422 (nothing kept) if it does not."""
     row.name = document.name
-    write_scenario_fields(row, document)
-    session.flush()
-    catalog = load_catalog(session, [row.project_id])
-    record = next(r for r in catalog.scenarios if r.id == row.id)
     try:
+        write_scenario_fields(row, document)
+        session.flush()
+        catalog = load_catalog(session, [row.project_id])
+        record = next(r for r in catalog.scenarios if r.id == row.id)
         resolve(record, catalog, recipes)
     except ScenarioError as exc:
         raise ApiValidationError([error_item(str(exc), body)]) from None

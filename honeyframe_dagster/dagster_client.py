@@ -48,11 +48,10 @@ class DagsterUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class TriggerRef:
-    """A schedule (cron) or sensor (interval, upstream) of a code location."""
+    """A scenario's trigger sensor in a code location (every trigger kind is a sensor: factory/triggers.py)."""
 
     location: str
     name: str
-    is_schedule: bool
 
 
 @dataclass
@@ -66,34 +65,10 @@ class _ReloadState:
 
 
 _STATE_QUERY = """
-query TriggerState($schedule: ScheduleSelector!, $sensor: SensorSelector!, $isSchedule: Boolean!) {
-  scheduleOrError(scheduleSelector: $schedule) @include(if: $isSchedule) {
-    __typename
-    ... on Schedule { scheduleState { id status } }
-    ... on PythonError { message }
-  }
-  sensorOrError(sensorSelector: $sensor) @skip(if: $isSchedule) {
+query TriggerState($sensor: SensorSelector!) {
+  sensorOrError(sensorSelector: $sensor) {
     __typename
     ... on Sensor { sensorState { id status } }
-    ... on PythonError { message }
-  }
-}
-"""
-_START_SCHEDULE = """
-mutation Start($selector: ScheduleSelector!) {
-  startSchedule(scheduleSelector: $selector) {
-    __typename
-    ... on ScheduleStateResult { scheduleState { status } }
-    ... on PythonError { message }
-    ... on ScheduleNotFoundError { message }
-  }
-}
-"""
-_STOP_SCHEDULE = """
-mutation Stop($id: String!) {
-  stopRunningSchedule(id: $id) {
-    __typename
-    ... on ScheduleStateResult { scheduleState { status } }
     ... on PythonError { message }
   }
 }
@@ -218,40 +193,27 @@ class DagsterClient:
         if loaded.get("__typename") == "PythonError":
             raise DagsterUnavailable(f"code location '{location}' failed to load: {loaded.get('message')}")
 
-    def _selectors(self, trigger: TriggerRef) -> dict[str, Any]:
-        base = {"repositoryLocationName": trigger.location, "repositoryName": REPOSITORY_NAME}
+    def _selector(self, trigger: TriggerRef) -> dict[str, Any]:
         return {
-            "schedule": {**base, "scheduleName": trigger.name},
-            "sensor": {**base, "sensorName": trigger.name},
-            "isSchedule": trigger.is_schedule,
+            "repositoryLocationName": trigger.location,
+            "repositoryName": REPOSITORY_NAME,
+            "sensorName": trigger.name,
         }
 
     def trigger_status_from_code(self, trigger: TriggerRef) -> tuple[str, str]:
         """(status, state id) as the webserver computes it, code default included."""
-        data = self._call(_STATE_QUERY, self._selectors(trigger))
-        if trigger.is_schedule:
-            state = self._ok(data["scheduleOrError"], "Schedule")["scheduleState"]
-        else:
-            state = self._ok(data["sensorOrError"], "Sensor")["sensorState"]
+        data = self._call(_STATE_QUERY, {"sensor": self._selector(trigger)})
+        state = self._ok(data["sensorOrError"], "Sensor")["sensorState"]
         return str(state["status"]), str(state["id"])
 
     def set_trigger_status(self, trigger: TriggerRef, running: bool) -> None:
-        """Store RUNNING or STOPPED in the instance, so it wins over an earlier toggle and the code default."""
-        selectors = self._selectors(trigger)
+        """Store RUNNING or STOPPED in the instance, so it wins over an earlier toggle and the code default.
+        Starting records the start time, from which the sensor resumes its cadence (no missed instants)."""
         if running:
-            if trigger.is_schedule:
-                self._ok(
-                    self._call(_START_SCHEDULE, {"selector": selectors["schedule"]})["startSchedule"],
-                    "ScheduleStateResult",
-                )
-            else:
-                self._ok(self._call(_START_SENSOR, {"selector": selectors["sensor"]})["startSensor"], "Sensor")
+            self._ok(self._call(_START_SENSOR, {"selector": self._selector(trigger)})["startSensor"], "Sensor")
             return
         _, state_id = self.trigger_status_from_code(trigger)
-        if trigger.is_schedule:
-            self._ok(self._call(_STOP_SCHEDULE, {"id": state_id})["stopRunningSchedule"], "ScheduleStateResult")
-        else:
-            self._ok(self._call(_STOP_SENSOR, {"id": state_id})["stopSensor"], "StopSensorMutationResult")
+        self._ok(self._call(_STOP_SENSOR, {"id": state_id})["stopSensor"], "StopSensorMutationResult")
 
     def launch(self, location: str, job_name: str, tags: Mapping[str, str]) -> str:
         params = {

@@ -1,11 +1,11 @@
-"""Catalog → `dagster.Definitions`: jobs, schedules and sensors for every buildable scenario."""
+"""Catalog → `dagster.Definitions`: a job and a trigger sensor for every buildable scenario."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from dagster import Definitions, JobDefinition, ScheduleDefinition, SensorDefinition
+from dagster import Definitions, JobDefinition, SensorDefinition
 
 from honeyframe_dagster.factory.jobs import build_job
 from honeyframe_dagster.factory.plan import PlannedScenario
@@ -21,23 +21,19 @@ from honeyframe_dagster.resources.warehouse import WarehouseResource
 
 def build_jobs_and_triggers(
     planned: Sequence[PlannedScenario],
-) -> tuple[list[JobDefinition], list[ScheduleDefinition | SensorDefinition]]:
+) -> tuple[list[JobDefinition], list[SensorDefinition]]:
     jobs: dict[int, JobDefinition] = {}
     built = [entry for entry in planned if entry.spec is not None]
     for entry in built:
         assert entry.spec is not None
         jobs[entry.record.id] = build_job(entry.spec, entry.job_name)
     by_name = {(e.record.project_id, e.record.name): e.record.id for e in built}
-    triggers: list[ScheduleDefinition | SensorDefinition] = []
+    triggers: list[SensorDefinition] = []
     for entry in built:
         assert entry.spec is not None and entry.trigger_name is not None
         upstream = entry.spec.trigger.upstream
         upstream_job = jobs[by_name[(entry.record.project_id, upstream.scenario)]] if upstream else None
-        triggers.append(
-            build_trigger(
-                entry.spec.trigger, jobs[entry.record.id], entry.trigger_name, entry.record.enabled, upstream_job
-            )
-        )
+        triggers.append(build_trigger(entry.spec, jobs[entry.record.id], entry.trigger_name, upstream_job))
     return list(jobs.values()), triggers
 
 
@@ -53,13 +49,12 @@ def resources() -> dict[str, Any]:
 
 
 def build_definitions(planned: Sequence[PlannedScenario]) -> Definitions:
-    """Jobs, schedules and sensors of a shard (the dbt assets, datasets and heartbeat are the warehouse
-    location's: honeyframe_dagster/warehouse_definitions.py)."""
-    jobs, triggers = build_jobs_and_triggers(planned)
+    """Jobs and trigger sensors of a shard (the dbt assets, datasets and heartbeat are the warehouse location's:
+    honeyframe_dagster/warehouse_definitions.py)."""
+    jobs, sensors = build_jobs_and_triggers(planned)
     return Definitions(
         jobs=jobs,
-        schedules=[t for t in triggers if isinstance(t, ScheduleDefinition)],
-        sensors=[t for t in triggers if isinstance(t, SensorDefinition)],
+        sensors=sensors,
         resources=resources(),
     )
 

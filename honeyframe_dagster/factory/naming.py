@@ -30,8 +30,9 @@ def job_names(records: Iterable[ScenarioRecord]) -> dict[int, str]:
     return names
 
 
-def trigger_name(job_name: str, trigger_kind: str) -> str:
-    return f"{job_name}_{'schedule' if trigger_kind == 'cron' else 'sensor'}"
+def trigger_name(job_name: str) -> str:
+    """Every trigger kind is a sensor (factory/triggers.py), so a trigger is always `<job>_sensor`."""
+    return f"{job_name}_sensor"
 
 
 def in_shard(project_id: str, shard: tuple[int, int] | None) -> bool:

@@ -41,9 +41,7 @@ def plan(
             error = f"scenario {record.id} '{record.name}' of project '{record.project_id}': {exc}"
             planned[record.id] = PlannedScenario(record, names[record.id], None, None, error)
             continue
-        planned[record.id] = PlannedScenario(
-            record, names[record.id], trigger_name(names[record.id], spec.trigger.kind), spec, None
-        )
+        planned[record.id] = PlannedScenario(record, names[record.id], trigger_name(names[record.id]), spec, None)
     # An upstream-triggered scenario is only as buildable as its upstream.
     for entry in list(planned.values()):
         if entry.spec is not None and entry.spec.trigger.upstream is not None:
