@@ -177,13 +177,21 @@ def _rendered_step(rendered: dict[str, Any], index: int, raw: dict[str, Any]) ->
     except ValidationError as exc:
         error = exc.errors()[0]
     loc = error["loc"][1:]  # the first part is the discriminator's tag (the step kind)
-    where = f"steps[{index}]" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
     empty = error["type"] == "too_short" and error.get("input") in ([], "")
-    message = "is empty after rendering" if empty else error["msg"].removeprefix("Value error, ")
+    message = "is empty after rendering" if empty else _message(error)
     field = raw.get(str(loc[0])) if loc else None
     filled_by = sorted(name for namespace, name in references(field) if namespace == "param")
     source = f" (parameter '{filled_by[0]}')" if len(filled_by) == 1 else ""
-    raise ValueError(f"{where}: {message}{source}")
+    raise ValueError(f"{_step_path(index, loc)}: {message}{source}")
+
+
+def _step_path(index: int, loc: tuple[Any, ...]) -> str:
+    """`steps[1].recipients[0]`: where in a template's steps a problem is (pydantic's path without the kind tag)."""
+    return f"steps[{index}]" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+
+
+def _message(error: Any) -> str:
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _check_step_shape(raw: dict[str, Any], index: int, samples: dict[str, Any]) -> None:
@@ -198,8 +206,7 @@ def _check_step_shape(raw: dict[str, Any], index: int, samples: dict[str, Any]) 
             # A field whose value is a placeholder is checked when the template is instantiated.
             if field is not None and has_placeholder(raw.get(str(field))):
                 continue
-            where = ".".join(str(part) for part in error["loc"][1:])
-            raise ValueError(f"steps[{index}].{where}: {error['msg']}") from None
+            raise ValueError(f"{_step_path(index, error['loc'][1:])}: {_message(error)}") from None
 
 
 class Matrix(_Document):
