@@ -13,7 +13,9 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session
 
+from api.admin.words import trigger_in_words
 from api.routes.health import heartbeat
+from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.store.engine import get_engine
 from honeyframe_dagster.store.tables import SchedulerWorkerRow
 from tests.api.conftest import Api
@@ -272,3 +274,18 @@ def test_the_heartbeat_colour_at_its_exact_boundaries(api: Api, store_url: str, 
     with Session(get_engine(store_url)) as session:
         beat = heartbeat(session, 90.0, now)
     assert beat.status == status and beat.alive is (status != "red")
+
+
+@pytest.mark.parametrize(
+    ("cron", "words"),
+    [
+        ("0 2 * * *", "02:00 every day, Europe/Berlin"),
+        ("0 9 * * 0-6", "09:00 every day, Europe/Berlin"),
+        ("0 9 * * MON", "09:00 on Mondays, Europe/Berlin"),
+        ("0 9 * * mon-fri", "09:00 on Monday to Friday, Europe/Berlin"),
+        ("0 9 * * SAT,SUN", "09:00 on Saturdays and Sundays, Europe/Berlin"),
+        ("*/15 * * * *", "every 15 minutes, Europe/Berlin"),
+    ],
+)
+def test_common_crons_read_in_words(cron: str, words: str) -> None:
+    assert trigger_in_words(Trigger(cron=cron), "Europe/Berlin") == words
