@@ -174,7 +174,9 @@ def ui_processes(settings: Settings, env: dict[str, str], workspace: Path, host:
         Process("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, log_dir),
         Process(
             "api",
-            [str(BIN / "uvicorn"), "api.main:app", "--host", host, "--port", str(settings.api_port)],
+            [str(BIN / "uvicorn"), "api.main:app", "--host", host, "--port", str(settings.api_port)]
+            # One worker per core: its start-up only checks the store, migrated by `up` before (boot.open_store).
+            + ["--workers", str(settings.api_workers or os.cpu_count() or 1)],
             env,
             log_dir,
             ready=lambda: port_open(settings.api_port, connect_host(host)),
