@@ -54,7 +54,8 @@ def _open_existing_only(engine: Engine, path: Path) -> None:
     replaced by an empty database.
     """
     try:
-        path.touch(exist_ok=True)
+        if not path.exists():  # touching an existing store would change its mtime: readers never write
+            path.touch(exist_ok=True)
     except OSError:
         return  # the folder is missing or not writable: connecting fails and says so
     uri = f"file:{quote(str(path.resolve()))}?mode=rw"
