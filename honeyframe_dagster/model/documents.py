@@ -7,6 +7,7 @@ from pathlib import PureWindowsPath
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -48,7 +49,8 @@ MAX_PARAMETERS = 50
 MAX_CARDS = 100
 ScalarParameterType = Literal["string", "recipe_ref", "dashboard_ref", "dataset_ref", "email", "integer"]
 ListParameterType = Literal["list[dashboard_ref]", "list[email]", "list[recipe_ref]", "list[string]"]
-ParameterType = ScalarParameterType | ListParameterType
+# One Literal (nested Literals flatten), so a wrong type is one error, not one per member of a union.
+ParameterType = Literal[ScalarParameterType, ListParameterType]
 MAX_LIST_PARAMETER_ITEMS = 100
 # Stand-in values used to check a template's shape before it is instantiated for a project.
 _SAMPLE_VALUES: dict[str, Any] = {
@@ -154,9 +156,12 @@ class Template(_Document):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"duplicate parameter names: {', '.join(duplicates)}")
-        for parameter in self.parameters:
+        for index, parameter in enumerate(self.parameters):
             if parameter.default is not None:
-                parameter.coerce(parameter.default)
+                try:
+                    parameter.coerce(parameter.default)
+                except ValueError as exc:
+                    raise ValueError(f"parameters[{index}].default: {exc}") from None
         for namespace, name in references(self.steps):
             if namespace == "param" and name not in names:
                 raise ValueError(f"steps refer to undefined parameter '{name}'")
@@ -178,7 +183,31 @@ class Template(_Document):
                 raise ValueError(f"parameter '{name}' of template '{self.slug}' has no value and no default")
             params[name] = parameter.coerce(value)
         rendered = render(self.steps, params, project.render_context())
-        return [STEP_ADAPTER.validate_python(step) for step in rendered]
+        return [_rendered_step(step, index, self.steps[index]) for index, step in enumerate(rendered)]
+
+
+def _rendered_step(rendered: dict[str, Any], index: int, raw: dict[str, Any]) -> Step:
+    """One rendered step; an error names the step's field and the parameter that filled it (`recipients: []`)."""
+    try:
+        return STEP_ADAPTER.validate_python(rendered)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+    loc = error["loc"][1:]  # the first part is the discriminator's tag (the step kind)
+    empty = error["type"] == "too_short" and error.get("input") in ([], "")
+    message = "is empty after rendering" if empty else _message(error)
+    field = raw.get(str(loc[0])) if loc else None
+    filled_by = sorted(name for namespace, name in references(field) if namespace == "param")
+    source = f" (parameter '{filled_by[0]}')" if len(filled_by) == 1 else ""
+    raise ValueError(f"{_step_path(index, loc)}: {message}{source}")
+
+
+def _step_path(index: int, loc: tuple[Any, ...]) -> str:
+    """`steps[1].recipients[0]`: where in a template's steps a problem is (pydantic's path without the kind tag)."""
+    return f"steps[{index}]" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+
+
+def _message(error: Any) -> str:
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _check_step_shape(raw: dict[str, Any], index: int, samples: dict[str, Any]) -> None:
@@ -193,8 +222,7 @@ def _check_step_shape(raw: dict[str, Any], index: int, samples: dict[str, Any]) 
             # A field whose value is a placeholder is checked when the template is instantiated.
             if field is not None and has_placeholder(raw.get(str(field))):
                 continue
-            where = ".".join(str(part) for part in error["loc"][1:])
-            raise ValueError(f"steps[{index}].{where}: {error['msg']}") from None
+            raise ValueError(f"{_step_path(index, error['loc'][1:])}: {_message(error)}") from None
 
 
 class Matrix(_Document):
@@ -299,7 +327,23 @@ class Dataset(_Document):
 
 # How a report shows a number: `currency:EUR`, `percent`, `integer` or `decimal:2`.
 VALUE_FORMAT_PATTERN = r"^(currency:[A-Z]{3}|percent|integer|decimal:[0-9])$"
-ValueFormat = Annotated[str, Field(pattern=VALUE_FORMAT_PATTERN, examples=["currency:EUR", "percent", "decimal:2"])]
+
+
+def check_value_format(value: str) -> str:
+    if not re.fullmatch(VALUE_FORMAT_PATTERN, value):
+        raise ValueError(
+            f"unknown format {value!r}: expected currency:CODE (3 capital letters, e.g. currency:EUR), "
+            "percent, integer or decimal:N (N a digit, e.g. decimal:2)"
+        )
+    return value
+
+
+# The pattern is checked by check_value_format (a message people read) and documented in the JSON schema.
+ValueFormat = Annotated[
+    str,
+    AfterValidator(check_value_format),
+    Field(json_schema_extra={"pattern": VALUE_FORMAT_PATTERN}, examples=["currency:EUR", "percent", "decimal:2"]),
+]
 
 
 class Card(BaseModel):

@@ -6,7 +6,17 @@ import datetime as dt
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 
 from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.hygiene import MAX_SQL_LENGTH, JsonValue, Line
@@ -180,7 +190,21 @@ class TimeRange(BaseModel):
         return self
 
 
-TimeFilter = Literal[RELATIVE_TIME_FILTERS] | TimeRange  # type: ignore[valid-type]
+def _one_time_filter(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """One error that names the field, not one per member of the union (pydantic's `literal[...]` paths)."""
+    if isinstance(value, dict):
+        return TimeRange.model_validate(value)
+    if isinstance(value, TimeRange) or (isinstance(value, str) and value in RELATIVE_TIME_FILTERS):
+        return handler(value)
+    raise ValueError(
+        f"unknown time filter {value!r}: expected one of {', '.join(RELATIVE_TIME_FILTERS)}, or {{start, end}}"
+    )
+
+
+TimeFilter = Annotated[
+    Literal[RELATIVE_TIME_FILTERS] | TimeRange,  # type: ignore[valid-type]
+    WrapValidator(_one_time_filter),
+]
 
 
 class SendEmailReportStep(_Step):
