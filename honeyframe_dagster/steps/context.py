@@ -38,16 +38,18 @@ class StepRun(Generic[StepT]):
 def current_step(context: OpExecutionContext, scenarios: ScenarioStoreResource, kind: type[StepT]) -> StepRun[StepT]:
     match = _ALIAS.match(context.op_handle.name)
     if match is None or SCENARIO_TAG not in context.run.tags:
-        raise Failure(f"op '{context.op_handle.name}' is not a Honeyframe scenario step")
+        raise Failure(f"op '{context.op_handle.name}' is not a Honeyframe scenario step", allow_retries=False)
     scenario_id, index = int(context.run.tags[SCENARIO_TAG]), int(match.group(1)) - 1
     try:
         catalog, spec = scenarios.catalog_for(scenario_id)
     except (ScenarioNotFound, ScenarioError) as exc:
-        raise Failure(f"scenario {scenario_id}: {exc}") from None
+        # A scenario that is gone or broken stays so until someone edits it: retries would not help.
+        raise Failure(f"scenario {scenario_id}: {exc}", allow_retries=False) from None
     step = spec.steps[index] if index < len(spec.steps) else None
     if not isinstance(step, kind):
         raise Failure(
             f"scenario {scenario_id} changed since this job was loaded (step {index + 1} is no longer "
-            f"a {context.op_def.name} step); reload the code location"
+            f"a {context.op_def.name} step); reload the code location",
+            allow_retries=False,
         )
     return StepRun(catalog, spec, step, index)

@@ -77,11 +77,11 @@ def run_agent_op(
     step, project_id = run.step, run.scenario.project.id
     agent = run.catalog.agents.get((project_id, step.agent))
     if agent is None:
-        raise Failure(f"agent: unknown agent '{step.agent}' in project '{project_id}'")
+        raise Failure(f"agent: unknown agent '{step.agent}' in project '{project_id}'", allow_retries=False)
     try:
         endpoint = agents.endpoint(agent)
     except AgentEndpointMissing as exc:
-        raise Failure(str(exc)) from None
+        raise Failure(str(exc), allow_retries=False) from None
     query = input_query(step, project_id, run.catalog)
     try:
         with warehouse.write() as connection:
