@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import admin, docs, errors
 from api.errors import log
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.present import Planner
-from api.routes import health, runs, scenarios, templates
+from api.routes import health, projects, runs, scenarios, templates
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.dbt import load_manifest, recipe_names
@@ -50,12 +50,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="Honeyframe Scheduler API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Honeyframe Scheduler API",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served from local files by api.docs: /docs works without internet
+        redoc_url=None,  # ReDoc would load from a CDN
+    )
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
-    for module in (scenarios, runs, templates, health):
+    for module in (scenarios, runs, templates, projects, health):
         app.include_router(module.router)
+    docs.install(app)
+    admin.install(app)
     return app
 
 

@@ -87,7 +87,7 @@ def cancel_queued_runs(disabled: list[tuple[str, int, str]]) -> int:
     home = None if os.environ.get("DAGSTER_HOME") else settings.home_dir / "dagster"
     if not disabled or (home is not None and not (home / "dagster.yaml").exists()):
         return 0
-    client = DagsterClient(settings.dagster_url, home)
+    client = DagsterClient(settings.dagster_webserver_url, home)
     canceled = 0
     try:
         for project_id, scenario_id, name in disabled:

@@ -136,3 +136,25 @@ def test_matrix_sets_sensor_and_schedule_status(live_api: Api, stack: Stack) -> 
     assert resumed["dagster"]["trigger_status"] == "RUNNING"
     listed = {s["id"]: s for s in live_api.call("GET", BASE).json()["items"]}
     assert listed[sensor["id"]]["dagster"]["trigger_status"] == "RUNNING"
+
+
+DESCRIPTION_QUERY = """
+query S($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) { ... on Sensor { description } }
+}
+"""
+
+
+def sensor_description(stack: Stack, name: str) -> str:
+    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "sensorName": name}
+    return str(graphql(stack.dagster_url, DESCRIPTION_QUERY, {"selector": selector})["sensorOrError"]["description"])
+
+
+def test_project_timezone_patch_reaches_the_cron_trigger(live_api: Api, stack: Stack) -> None:
+    body = {"name": "morning", "trigger": {"cron": "0 6 * * *"}, "steps": [RECIPE]}
+    sensor = live_api.call("POST", BASE, project="acme-ops", json=body).json()["dagster"]["trigger_name"]
+    # acme-ops has no timezone of its own: the org default.
+    assert sensor_description(stack, sensor).startswith("cron '0 6 * * *' UTC;")
+    patched = live_api.call("PATCH", "/api/scheduler/projects/acme-ops", project=None, json={"timezone": "Asia/Tokyo"})
+    assert patched.status_code == 200 and patched.headers["X-Honeyframe-Dagster-Sync"] == "ok"
+    assert sensor_description(stack, sensor).startswith("cron '0 6 * * *' Asia/Tokyo;")
