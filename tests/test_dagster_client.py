@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -177,3 +178,24 @@ def test_calls_from_several_threads_at_once_each_get_their_answer(serve: Any) ->
     for thread in threads:
         thread.join(10)
     assert results == {f"job_{i}": f"job_{i}" for i in range(4)}
+
+
+def test_statuses_of_triggers_without_a_stored_state_come_in_one_request(serve: Any, tmp_path: Path) -> None:
+    def answer(request: dict[str, Any]) -> tuple[int, str, bytes]:
+        return as_json(
+            200,
+            {
+                "data": {
+                    "t0": {"__typename": "Sensor", "sensorState": {"status": "RUNNING"}},
+                    "t1": {"__typename": "Sensor", "sensorState": {"status": "STOPPED"}},
+                    "t2": {"__typename": "SensorNotFoundError"},
+                }
+            },
+        )
+
+    client, graphql = serve(answer)
+    client.dagster_home = tmp_path  # an empty instance: nothing stored
+    triggers = [TriggerRef("shard_1", name) for name in ("a", "b", "c")]
+    assert client.trigger_statuses(triggers) == {"a": "RUNNING", "b": "STOPPED", "c": "UNKNOWN"}
+    (request,) = graphql.requests
+    assert request["variables"]["s2"]["sensorName"] == "c"
