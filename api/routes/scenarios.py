@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
+from dagster._time import get_current_datetime
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from api.deps import DagsterDep, PlannerDep, ProjectDep, SessionDep
@@ -37,7 +37,7 @@ def present(plan: ProjectPlan, scenario_id: int, client: DagsterClient | None) -
     statuses = trigger_statuses(client, plan.triggers([scenario_id]))
     entry = plan.entries[scenario_id]
     latest = latest_runs(client, entry.record.project_id, [scenario_id]).get(scenario_id)
-    return scenario_public(entry, statuses, dt.datetime.now(dt.UTC), latest)
+    return scenario_public(entry, statuses, get_current_datetime(), latest)
 
 
 @router.get("", response_model=ScenarioList)
@@ -50,7 +50,7 @@ def list_scenarios(
 ) -> ScenarioList:
     """The scenarios of the current project, own and template instances."""
     plan = planner.plan(session, project_id)
-    now = dt.datetime.now(dt.UTC)
+    now = get_current_datetime()
     statuses = trigger_statuses(dagster, plan.triggers())
     latest = latest_runs(dagster, project_id, sorted(plan.entries))
     items = [

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
+from dagster._time import get_current_datetime
 from fastapi import APIRouter, Body, HTTPException, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -103,7 +103,7 @@ def _cell_response(
     sync_dagster(dagster, response, plan.location if reload else [], plan.status_changes(cell_id), cancel=cancel)
     statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
     latest = latest_runs(dagster, project_id, [cell_id]).get(cell_id)
-    return scenario_public(plan.entries[cell_id], statuses, dt.datetime.now(dt.UTC), latest)
+    return scenario_public(plan.entries[cell_id], statuses, get_current_datetime(), latest)
 
 
 @router.post("/{slug}/enable/{project_id}", response_model=ScenarioPublic)
