@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter, build_sensor_context
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
 from dagster._core.scheduler.instigation import TickStatus
@@ -152,7 +152,11 @@ def retrying(retry: str) -> str:
         (NIGHTLY, retrying("{max_retries: true}"), "steps[0].retry.max_retries"),
         (NIGHTLY, retrying("{max_retries: '3'}"), "steps[0].retry.max_retries"),
         (NIGHTLY, retrying("{delay_seconds: 0}"), "steps[0].retry.delay_seconds"),
-        (NIGHTLY, "[{kind: run_python, recipe: x}, " + retrying("{delay_seconds: 3601}")[1:], "steps[1].retry.delay_seconds"),
+        (
+            NIGHTLY,
+            "[{kind: run_python, recipe: x}, " + retrying("{delay_seconds: 3601}")[1:],
+            "steps[1].retry.delay_seconds",
+        ),
         (NIGHTLY, retrying("{backoff: random}"), "steps[0].retry.backoff"),
         (NIGHTLY, retrying("{jitter: 'yes'}"), "steps[0].retry.jitter"),
         (NIGHTLY, retrying("{retries: 2}"), "steps[0].retry.retries"),
@@ -198,3 +202,206 @@ def test_api_answers_422_naming_the_field(
         patched = api.call("PATCH", f"{BASE}/{good.json()['id']}", json={"trigger": {"run_at": "2001-01-01T00:00Z"}})
         assert patched.status_code == 422
         assert ["body", "trigger", "run_at"] in [item["loc"] for item in patched.json()["detail"]]
+
+
+# --- the real code location under Dagster's sensor daemon, with a frozen clock ----------------------------------
+
+CREATED = dt.datetime(2026, 12, 1, 13, 49, 7, tzinfo=UTC)
+
+
+def apply_at(apply_yaml: ApplyYaml, now: dt.datetime, text: str) -> None:
+    with freeze_time(now):
+        assert apply_yaml(text) == 0
+
+
+def next_run_at(api: Api, now: dt.datetime, name: str, project: str = "acme-ops") -> dt.datetime | None:
+    """What the API advertises at `now` (it reads Dagster's clock, frozen here as the daemon's is)."""
+    with freeze_time(now):
+        value = by_name(api, project)[name]["next_run_at"]
+    return None if value is None else at(value)
+
+
+def test_intervals_fire_on_their_grid_never_at_enable_and_next_run_at_is_what_fires(
+    apply_yaml: ApplyYaml, dagster_instance: DagsterInstance
+) -> None:
+    docs = PROJECTS_YAML + scenario("hourly", "{interval_seconds: 3600, overlap: allow}")
+    docs += scenario("quarter", "{interval_seconds: 900, start_at: '2026-01-01T00:05:00+00:00', overlap: allow}")
+    apply_at(apply_yaml, CREATED, docs)
+    seen: dict[str, list[dt.datetime]] = {"hourly": [], "quarter": []}
+    with rest_api() as api, daemon(dagster_instance) as workspace:
+        evaluate(workspace, CREATED)  # the daemon sees the new triggers at once: nothing fires on enable
+        assert dagster_instance.get_runs() == []
+        now = CREATED
+        for _ in range(8):
+            predicted = {name: next_run_at(api, now, name) for name in seen}
+            name = min(predicted, key=lambda n: predicted[n])  # type: ignore[arg-type,return-value]
+            instant = predicted[name]
+            assert instant is not None
+            now = instant + dt.timedelta(seconds=20)
+            evaluate(workspace, now)
+            for other in seen:
+                seen[other] = fired(dagster_instance, f"acme_ops__{other}")
+            assert seen[name][-1] == instant
+    assert seen["hourly"] == [at("2026-12-01T14:00:00Z"), at("2026-12-01T15:00:00Z")]
+    assert seen["quarter"][:3] == [at(f"2026-12-01T{t}:00Z") for t in ("13:50", "14:05", "14:20")]
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "expected"),
+    [
+        ("America/New_York", "2026-03-08", "2026-03-08T03:00:00-04:00"),  # 02:30 does not exist: 03:00
+        ("America/New_York", "2026-11-01", "2026-11-01T02:30:00-05:00"),
+        ("Europe/Berlin", "2026-03-29", "2026-03-29T03:00:00+02:00"),
+        ("Europe/Berlin", "2026-10-25", "2026-10-25T02:30:00+01:00"),  # the ambiguous 02:30 runs once
+        ("Australia/Sydney", "2026-10-04", "2026-10-04T03:00:00+11:00"),
+        ("Australia/Sydney", "2026-04-05", "2026-04-05T02:30:00+10:00"),
+    ],
+)
+def test_dst_next_run_at_equals_what_fires(
+    apply_yaml: ApplyYaml, dagster_instance: DagsterInstance, zone: str, day: str, expected: str
+) -> None:
+    """Through the transition night and the night after, with catchup all: an instant the API did not predict
+    would show up as an extra run."""
+    trigger = f"{{cron: '30 2 * * *', timezone: {zone}, catchup: all, overlap: allow}}"
+    start = dt.datetime.fromisoformat(f"{day}T00:00:00").replace(tzinfo=ZoneInfo(zone)) - DAY
+    apply_at(apply_yaml, start - HOUR, PROJECTS_YAML + scenario("night", trigger))
+    with rest_api() as api, daemon(dagster_instance) as workspace:
+        evaluate(workspace, start)
+        now, predictions = start, []
+        for _ in range(3):
+            instant = next_run_at(api, now, "night")
+            assert instant is not None
+            predictions.append(instant)
+            now = instant + dt.timedelta(seconds=20)
+            evaluate(workspace, now)
+            assert fired(dagster_instance, "acme_ops__night") == predictions
+    assert at(expected) in predictions
+
+
+def test_run_at_fires_once_then_completed_and_a_re_enable_does_not_fire_it_again(
+    apply_yaml: ApplyYaml, dagster_instance: DagsterInstance
+) -> None:
+    instant = at("2026-12-24T18:00:00+01:00")
+    once = "{run_at: '2026-12-24T18:00:00+01:00'}"
+    apply_at(apply_yaml, CREATED, PROJECTS_YAML + scenario("once", once))
+    with rest_api() as api, daemon(dagster_instance) as workspace:
+        evaluate(workspace, instant - HOUR)
+        assert next_run_at(api, instant - HOUR, "once") == instant
+        evaluate(workspace, instant + dt.timedelta(seconds=15))
+        with freeze_time(instant + MINUTE):
+            item = by_name(api)["once"]
+        assert item["completed"] is True and item["next_run_at"] is None and item["last_fired_at"] is not None
+        assert item["last_run"]["scheduled_for"] == "2026-12-24T17:00:00Z"
+    # Disabled and enabled again through apply (a reload of the location), later: it stays done.
+    apply_at(apply_yaml, instant + HOUR, scenario("once", once, enabled=False))
+    apply_at(apply_yaml, instant + 2 * HOUR, scenario("once", once, enabled=True))
+    with daemon(dagster_instance) as restarted:
+        evaluate(restarted, instant + 3 * HOUR)
+        evaluate(restarted, instant + 4 * HOUR)
+    assert fired(dagster_instance, "acme_ops__once") == [instant]
+
+
+def test_a_one_shot_missed_while_the_daemon_was_down_follows_its_catchup(
+    apply_yaml: ApplyYaml, dagster_instance: DagsterInstance
+) -> None:
+    instant = at("2026-12-24T17:00:00Z")
+    docs = PROJECTS_YAML
+    for catchup in ("none", "latest", "all"):
+        docs += scenario(f"once-{catchup}", f"{{run_at: '{instant.isoformat()}', catchup: {catchup}}}")
+    apply_at(apply_yaml, CREATED, docs)
+    with daemon(dagster_instance) as workspace:
+        evaluate(workspace, instant - DAY)
+        evaluate(workspace, instant + 6 * HOUR)  # down across the instant
+        evaluate(workspace, instant + 7 * HOUR)
+    assert fired(dagster_instance, "acme_ops__once_none") == []
+    assert fired(dagster_instance, "acme_ops__once_latest") == [instant]
+    assert fired(dagster_instance, "acme_ops__once_all") == [instant]
+
+
+def test_an_outage_of_a_start_at_interval_under_each_catchup(
+    apply_yaml: ApplyYaml, dagster_instance: DagsterInstance
+) -> None:
+    docs = PROJECTS_YAML
+    for catchup in ("none", "latest", "all"):
+        trigger = (
+            f"{{interval_seconds: 7200, start_at: '2026-01-01T00:30:00+01:00', catchup: {catchup}, overlap: allow}}"
+        )
+        docs += scenario(f"every-{catchup}", trigger)
+    apply_at(apply_yaml, CREATED, docs)
+    with daemon(dagster_instance) as workspace:
+        evaluate(workspace, CREATED)
+        evaluate(workspace, at("2026-12-01T15:30:10Z"))  # on time
+        evaluate(workspace, at("2026-12-02T00:00:00Z"))  # down from 15:31: 17:30, 19:30, 21:30, 23:30 missed
+    on_time = [at("2026-12-01T15:30:00Z")]
+    missed = [at(f"2026-12-01T{h}:30:00Z") for h in (17, 19, 21, 23)]
+    assert fired(dagster_instance, "acme_ops__every_none") == on_time
+    assert fired(dagster_instance, "acme_ops__every_latest") == on_time + missed[-1:]
+    assert fired(dagster_instance, "acme_ops__every_all") == on_time + missed
+
+
+def test_upstream_triggers_apply_their_overlap_policy(apply_yaml: ApplyYaml, dagster_instance: DagsterInstance) -> None:
+    """The upstream succeeds twice while the first downstream run is still queued (the queue is paused)."""
+
+    docs = PROJECTS_YAML + scenario("base", "{interval_seconds: 3600, overlap: allow}")
+    for overlap in ("skip", "queue", "allow", "cancel_previous"):
+        docs += scenario(f"after-{overlap}", f"{{upstream: {{scenario: base}}, overlap: {overlap}}}")
+    apply_at(apply_yaml, CREATED, docs)
+    with daemon(dagster_instance) as workspace:
+        evaluate(workspace, CREATED)
+        for hour in (14, 15):
+            evaluate(workspace, CREATED.replace(hour=hour, minute=0, second=20))
+            [run] = [
+                r
+                for r in runs_of(dagster_instance, "acme_ops__base")
+                if r.tags[SCHEDULED_FOR].startswith(f"2026-12-01T{hour}")
+            ]
+            set_status(dagster_instance, run, DagsterRunStatus.STARTED)
+            set_status(dagster_instance, run, DagsterRunStatus.SUCCESS)
+            evaluate(workspace, CREATED.replace(hour=hour, minute=1))
+        skipped = sensor_ticks(dagster_instance, workspace, "acme_ops__after_skip_sensor")
+    statuses = {
+        overlap: [r.status for r in runs_of(dagster_instance, f"acme_ops__after_{overlap}")]
+        for overlap in ("skip", "queue", "allow", "cancel_previous")
+    }
+    queued, canceled = DagsterRunStatus.QUEUED, DagsterRunStatus.CANCELED
+    assert statuses["skip"] == [queued]
+    assert skipped[0].status == TickStatus.SKIPPED and "overlap: skip" in (skipped[0].skip_reason or "")
+    assert statuses["queue"] == [queued, queued] and statuses["allow"] == [queued, queued]
+    assert sorted(s.value for s in statuses["cancel_previous"]) == sorted([queued.value, canceled.value])
+
+
+def test_disabling_cancels_the_runs_its_trigger_queued_and_says_how_many(
+    apply_yaml: ApplyYaml, dagster_instance: DagsterInstance
+) -> None:
+    docs = PROJECTS_YAML + scenario("busy", "{interval_seconds: 900, overlap: queue}")
+    apply_at(apply_yaml, CREATED, docs + scenario("other", "{interval_seconds: 900, overlap: queue}"))
+    with daemon(dagster_instance) as workspace:
+        evaluate(workspace, CREATED)
+        for minute in (60, 75, 90):
+            evaluate(workspace, CREATED.replace(minute=0, second=20) + minute * MINUTE)
+    assert len(fired(dagster_instance, "acme_ops__busy")) == 3
+    with rest_api() as api:
+        busy = by_name(api)["busy"]
+        response = api.call("PATCH", f"{BASE}/{busy['id']}", project="acme-ops", json={"enabled": False})
+        assert response.status_code == 200 and response.headers["X-Honeyframe-Canceled-Runs"] == "3"
+        assert response.json()["next_run_at"] is None
+    assert {r.status for r in runs_of(dagster_instance, "acme_ops__busy")} == {DagsterRunStatus.CANCELED}
+    assert {r.status for r in runs_of(dagster_instance, "acme_ops__other")} == {DagsterRunStatus.QUEUED}
+
+
+def test_one_evaluation_of_a_time_trigger_is_cheap(apply_yaml: ApplyYaml, dagster_instance: DagsterInstance) -> None:
+    """Every time trigger is a sensor evaluated every 30 s: one evaluation (nothing due) must stay in the
+    milliseconds. `pytest -s` prints the figure."""
+    from honeyframe_dagster.definitions import load_definitions
+
+    apply_at(apply_yaml, CREATED, PROJECTS_YAML + scenario("hourly", "{cron: '0 * * * *', overlap: skip}"))
+    sensor = load_definitions().get_sensor_def("acme_ops__hourly_sensor")
+    cursor = CREATED.isoformat()
+    with freeze_time(CREATED + MINUTE):
+        started = time.perf_counter()
+        for _ in range(200):
+            result = sensor.evaluate_tick(build_sensor_context(instance=dagster_instance, cursor=cursor))
+        per_call = (time.perf_counter() - started) / 200
+    assert result.skip_message and "next instant 2026-12-01T14:00:00+00:00" in result.skip_message
+    print(f"\none evaluation of a time trigger sensor (nothing due): {per_call * 1000:.2f} ms")
+    assert per_call < 0.05
