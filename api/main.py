@@ -12,7 +12,7 @@ from api.errors import log
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.present import Planner
 from api.routes import health, projects, runs, scenarios, templates
-from honeyframe_dagster.boot import boot
+from honeyframe_dagster.boot import open_store
 from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.dbt import load_manifest, recipe_names
 from honeyframe_dagster.settings import get_settings
@@ -35,17 +35,18 @@ the store is written either way; `failed` means Dagster has not caught up yet (s
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     app.state.settings = settings
-    # boot() migrates the store and checks it; if it raises, the API does not start (a supervisor restarts it),
-    # and the one log line says why. Once started, a store outage answers 503 and heals by itself.
+    # `honeyframe up` migrates the store before it starts the workers, which then only check it (open_store); a
+    # lone API process migrates a store that is behind. If that raises, the API does not start (a supervisor
+    # restarts it), and the one log line says why. Once started, a store outage answers 503 and heals by itself.
     try:
-        app.state.engine = boot(settings)
+        app.state.engine = open_store(settings)
     except Exception as exc:
         why = describe_outage(exc) if store_unavailable(exc) else str(exc)
         log.error("cannot start: %s", why)
         raise
     # The code servers' count, as `honeyframe up` stored it: a write reloads the location that serves its project.
     count = location_count(app.state.engine, settings.code_locations or 1)
-    app.state.planner = Planner(recipe_names(load_manifest()), count)
+    app.state.planner = Planner(recipe_names(load_manifest()), count, settings)
     app.state.dagster = DagsterClient(settings.dagster_webserver_url) if settings.dagster_webserver_url else None
     try:
         yield

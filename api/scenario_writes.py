@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from api.errors import ApiValidationError, error_item
 from honeyframe_dagster.model.documents import Scenario
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve, upstream_name
-from honeyframe_dagster.store.catalog import load_catalog
+from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
 from honeyframe_dagster.store.tables import ScenarioRow
 from honeyframe_dagster.store.writes import write_scenario_fields
 
@@ -69,7 +69,7 @@ def write_checked(
     try:
         write_scenario_fields(row, document)
         session.flush()
-        catalog = load_catalog(session, [row.project_id])
+        catalog = load_scenario_catalog(session, row.id)
         record = next(r for r in catalog.scenarios if r.id == row.id)
         resolve(record, catalog, recipes)
     except ScenarioError as exc:

@@ -107,9 +107,12 @@ class ScenarioDetail(ScenarioPublic):
 
 
 class ScenarioList(BaseModel):
-    """The scenarios of the current project."""
+    """The scenarios of the current project, ordered by id: all of them, or one page."""
 
     items: list[ScenarioPublic]
+    total: int = Field(description="How many scenarios the list has in all (after `step_kind`).")
+    page: int | None = Field(description="The page shown; null when the whole list is shown.")
+    page_size: int | None = Field(description="Scenarios per page; null when the whole list is shown.")
 
 
 class RunPage(BaseModel):

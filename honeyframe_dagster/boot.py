@@ -6,7 +6,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.factory.naming import in_shard
-from honeyframe_dagster.legacy.drift import check_drift
+from honeyframe_dagster.legacy.drift import SchemaDriftError, check_drift
 from honeyframe_dagster.legacy.migrate import migrate_legacy
 from honeyframe_dagster.model.scenario import Catalog
 from honeyframe_dagster.settings import Settings
@@ -26,6 +26,20 @@ def boot(settings: Settings) -> Engine:
     report = migrate_legacy(engine)
     check_drift(engine, report.failures)
     return engine
+
+
+def open_store(settings: Settings) -> Engine:
+    """The store as a process that may run several times at once (the API's uvicorn workers) opens it: only check
+    a store that `honeyframe up` or `honeyframe init` already migrated, so that concurrent starts never race on a
+    migration; migrate (boot) only a store that is behind or still has legacy tables (a lone API process)."""
+    engine = get_engine(settings.store_url)
+    if schema.is_current(engine):
+        try:
+            check_drift(engine)
+            return engine
+        except SchemaDriftError:
+            pass
+    return boot(settings)
 
 
 def shard_catalog(engine: Engine, shard: tuple[int, int] | None) -> Catalog:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorTick
 from dagster._core.storage.dagster_run import RunRecord
 from dagster._core.storage.runs.schema import RunsTable, RunTagsTable
 from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
+from dagster._core.storage.schedules.migration import SCHEDULE_JOBS_SELECTOR_ID
+from dagster._core.storage.schedules.schema import InstigatorsTable
+from dagster._core.storage.schedules.sql_schedule_storage import SqlScheduleStorage
 from dagster._core.storage.tags import SCHEDULE_NAME_TAG, SENSOR_NAME_TAG
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,6 +36,11 @@ REPOSITORY_NAME = "__repository__"
 # A reload re-imports the location; Dagster's own gRPC load timeout is 180 s.
 RELOAD_TIMEOUT_SECONDS = 240.0
 CALL_TIMEOUT_SECONDS = 30.0
+# Triggers whose status one GraphQL call asks the webserver for (a list of a thousand scenarios: a few calls).
+STATUS_BATCH = 200
+# How long a status the webserver computed from the code's default is reused (a read of a big list must not ask the
+# webserver each time; a reload that changes a default is seen this much later, explicit statuses at once).
+CODE_STATUS_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,8 @@ class DagsterClient:
         self._http = httpx.Client(timeout=CALL_TIMEOUT_SECONDS)
         self._counter_lock = threading.Lock()
         self._reloads: dict[str, _ReloadState] = {}
+        self._instigators_indexed = False
+        self._code_statuses: dict[TriggerRef, tuple[float, str]] = {}
 
     def close(self) -> None:
         self._http.close()
@@ -251,28 +262,81 @@ class DagsterClient:
     # -- instance reads ------------------------------------------------------------------------------------------
 
     def stored_statuses(self, triggers: Sequence[TriggerRef]) -> dict[str, str]:
-        """Explicit RUNNING/STOPPED states stored in the instance, by trigger name (no code location needed)."""
-        found: dict[str, str] = {}
-        for trigger in triggers:
-            selector_id = InstigatorSelector(
-                location_name=trigger.location, repository_name=REPOSITORY_NAME, name=trigger.name
-            ).get_id()
-            state = self.instance.get_instigator_state("", selector_id)
-            if state is not None and state.status in (InstigatorStatus.RUNNING, InstigatorStatus.STOPPED):
-                found[trigger.name] = state.status.value
-        return found
+        """Explicit RUNNING/STOPPED states stored in the instance, by trigger name (no code location needed), in
+        one query however many triggers."""
+        by_selector = {
+            InstigatorSelector(location_name=t.location, repository_name=REPOSITORY_NAME, name=t.name).get_id(): t
+            for t in triggers
+        }
+        if not by_selector:
+            return {}
+        storage = self.instance.schedule_storage
+        with _storage("schedule storage"):
+            if isinstance(storage, SqlScheduleStorage) and self._indexed_instigators(storage):
+                query = select(InstigatorsTable.c.selector_id, InstigatorsTable.c.status).where(
+                    InstigatorsTable.c.selector_id.in_(list(by_selector))
+                )
+                rows = [(selector_id, status) for selector_id, status in storage.execute(query)]
+            else:
+                states = [self.instance.get_instigator_state("", selector_id) for selector_id in by_selector]
+                rows = [(state.selector_id, state.status.value) for state in states if state is not None]
+        explicit = (InstigatorStatus.RUNNING.value, InstigatorStatus.STOPPED.value)
+        return {by_selector[selector_id].name: status for selector_id, status in rows if status in explicit}
+
+    def _indexed_instigators(self, storage: SqlScheduleStorage) -> bool:
+        """Whether the instance keeps instigator states in their own table, keyed by selector id (checked once)."""
+        if not self._instigators_indexed:
+            self._instigators_indexed = storage.has_instigators_table() and storage.has_built_index(
+                SCHEDULE_JOBS_SELECTOR_ID
+            )
+        return self._instigators_indexed
 
     def trigger_statuses(self, triggers: Sequence[TriggerRef]) -> dict[str, str]:
-        """Dagster's status of each trigger: the instance's stored state, else what the webserver computes."""
+        """Dagster's status of each trigger: the instance's stored state, else what the webserver computes (the
+        code's default), asked for all of them in one GraphQL call and kept for CODE_STATUS_SECONDS.
+
+        Every API write stores an explicit status, so only triggers never written through the API (e.g. applied
+        from YAML) fall back to the code's default, which changes only when their location reloads."""
         statuses = self.stored_statuses(triggers)
+        now = time.monotonic()
+        unset = []
         for trigger in triggers:
-            if trigger.name not in statuses:
-                try:
-                    statuses[trigger.name] = self.trigger_status_from_code(trigger)[0]
-                except DagsterUnavailable as exc:
-                    log.warning("trigger status of %s unknown: %s", trigger.name, exc)
-                    statuses[trigger.name] = "UNKNOWN"
+            if trigger.name in statuses:
+                continue
+            known = self._code_statuses.get(trigger)
+            if known is not None and now - known[0] < CODE_STATUS_SECONDS:
+                statuses[trigger.name] = known[1]
+            else:
+                unset.append(trigger)
+        for chunk in (unset[i : i + STATUS_BATCH] for i in range(0, len(unset), STATUS_BATCH)):
+            found = self._statuses_from_code(chunk)
+            statuses.update(found)
+            if len(self._code_statuses) > 50_000:
+                self._code_statuses.clear()
+            self._code_statuses.update({t: (now, found[t.name]) for t in chunk if found[t.name] != "UNKNOWN"})
         return statuses
+
+    def _statuses_from_code(self, triggers: Sequence[TriggerRef]) -> dict[str, str]:
+        fields = " ".join(
+            f"t{i}: sensorOrError(sensorSelector: $s{i}) {{ __typename ... on Sensor {{ sensorState {{ status }} }} }}"
+            for i in range(len(triggers))
+        )
+        declared = ", ".join(f"$s{i}: SensorSelector!" for i in range(len(triggers)))
+        variables = {f"s{i}": self._selector(t) for i, t in enumerate(triggers)}
+        try:
+            data = self._call(f"query TriggerStates({declared}) {{ {fields} }}", variables)
+        except DagsterUnavailable as exc:
+            log.warning("trigger statuses of %d triggers unknown: %s", len(triggers), exc)
+            return {t.name: "UNKNOWN" for t in triggers}
+        found = {}
+        for i, trigger in enumerate(triggers):
+            result = data.get(f"t{i}") or {}
+            if result.get("__typename") == "Sensor":
+                found[trigger.name] = str(result["sensorState"]["status"])
+            else:
+                log.warning("trigger status of %s unknown: Dagster answered %s", trigger.name, result.get("__typename"))
+                found[trigger.name] = "UNKNOWN"
+        return found
 
     def run_records(self, tags: Mapping[str, str], offset: int, limit: int) -> list[RunRecord]:
         """Runs with these tags, newest first, from Dagster's run storage."""

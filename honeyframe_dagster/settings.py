@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     code_servers: str | None = None
     ui_port: int = 3000
     api_port: int = 8000
+    # uvicorn worker processes `honeyframe up` runs for the REST API; None: one per CPU core.
+    api_workers: int | None = Field(default=None, ge=1, le=64)
     code_server_port: int = 4266
     heartbeat_seconds: float = 30.0
     # Dagster's own storage on Postgres (postgresql://...; picks dagster.postgres.yaml); None = SQLite.

@@ -99,7 +99,7 @@ def _cell_response(
     reload: bool,
 ) -> ScenarioPublic:
     """`reload`: the cell's job changed (created, new parameters); otherwise only its trigger's status is set."""
-    plan = planner.plan(session, project_id)
+    plan = planner.plan_one(session, project_id, cell_id)
     sync_dagster(dagster, response, plan.location if reload else [], plan.status_changes(cell_id), cancel=cancel)
     statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
     latest = latest_runs(dagster, project_id, [cell_id]).get(cell_id)
