@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Annotated
 
 from dagster._core.scheduler.instigation import TickStatus
+from dagster._time import get_current_datetime
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from sqlalchemy.orm import Session
 
@@ -63,7 +64,7 @@ def run_now(
     entry = plan.entries[scenario_id]
     if entry.spec is None:
         raise HTTPException(409, f"scenario {scenario_id} cannot run: {entry.error}")
-    now = dt.datetime.now(dt.UTC)
+    now = get_current_datetime()
     if body is None or body.scheduled_for is None:
         instant, partition = now, None
     else:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
+from dagster._time import get_current_datetime
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from api.deps import DagsterDep, PlannerDep, ProjectDep, SessionDep
@@ -43,7 +43,7 @@ def present(plan: ProjectPlan, scenario_id: int, client: DagsterClient | None) -
     statuses = trigger_statuses(client, plan.triggers([scenario_id]))
     entry = plan.entries[scenario_id]
     latest = latest_runs(client, entry.record.project_id, [scenario_id]).get(scenario_id)
-    return scenario_public(entry, statuses, dt.datetime.now(dt.UTC), latest)
+    return scenario_public(entry, statuses, get_current_datetime(), latest)
 
 
 @router.get("", response_model=ScenarioList)
@@ -74,7 +74,7 @@ def list_scenarios(
     ids = [e.record.id for e in entries]
     statuses = trigger_statuses(dagster, plan.triggers(ids))
     latest = latest_runs(dagster, project_id, ids)
-    now = dt.datetime.now(dt.UTC)
+    now = get_current_datetime()
     items = [scenario_public(e, statuses, now, latest.get(e.record.id)) for e in entries]
     return ScenarioList(items=items, total=total, page=page, page_size=page_size)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from typing import Any
 
+from dagster._time import get_current_datetime
 from fastapi import APIRouter, Body, HTTPException, Response, status
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -134,7 +134,7 @@ def _cell_response(
     sync_dagster(dagster, response, plan.location if reload else [], plan.status_changes(cell_id), cancel=cancel)
     statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
     latest = latest_runs(dagster, project_id, [cell_id]).get(cell_id)
-    return scenario_public(plan.entries[cell_id], statuses, dt.datetime.now(dt.UTC), latest)
+    return scenario_public(plan.entries[cell_id], statuses, get_current_datetime(), latest)
 
 
 @router.post("/{slug}/enable/{project_id}", response_model=ScenarioPublic, responses=WRITE_ERRORS)

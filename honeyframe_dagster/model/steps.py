@@ -80,9 +80,11 @@ def check_email(value: str) -> str:
 
 
 class StepRetry(BaseModel):
-    """How often a failed step is tried again, mapped to Dagster's `RetryPolicy` (docs/scheduling.md)."""
+    """How often a failed step is tried again, mapped to Dagster's `RetryPolicy` (docs/scheduling.md).
 
-    model_config = ConfigDict(extra="forbid")
+    Strict types: `max_retries: true` or `jitter: "yes"` is a mistake to report, not a value to coerce."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
     max_retries: int = Field(default=0, ge=0, le=10, description="Retries after the first attempt (0-10).")
     delay_seconds: float = Field(default=10, ge=1, le=3600, description="Wait before the first retry (1-3600 s).")
     backoff: Literal["exponential", "linear", "fixed"] = Field(

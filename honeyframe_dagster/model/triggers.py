@@ -8,7 +8,7 @@ from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, available_timezones
 
 from dagster._utils.schedules import is_valid_cron_string
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.hygiene import Name
@@ -178,6 +178,15 @@ class Trigger(CompactModel):
             raise ValueError(f"needs a UTC offset (e.g. '2026-12-24T18:00:00+01:00'), got {value.isoformat()!r}")
         return value
 
+    @field_validator("start_at")
+    @classmethod
+    def _start_at_of_an_interval(cls, value: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
+        # A field check, so the error names `trigger.start_at`. An interval_seconds that failed its own check is
+        # absent from `info.data`: that error is reported, not this one.
+        if value is not None and "interval_seconds" in info.data and info.data["interval_seconds"] is None:
+            raise ValueError("start_at applies to interval_seconds triggers only")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
@@ -191,8 +200,6 @@ class Trigger(CompactModel):
                 "a trigger needs exactly one of cron, interval_seconds, run_at, upstream; "
                 f"got {', '.join(given) or 'none'}"
             )
-        if self.start_at is not None and self.interval_seconds is None:
-            raise ValueError("start_at applies to interval_seconds triggers only")
         return self
 
     @property

@@ -9,13 +9,13 @@ lock, so a busy warehouse delays a step instead of failing it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 from filelock import FileLock, Timeout
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 # Fills the given (schema-qualified, quoted) table with new rows; the table does not exist yet.
 Loader = Callable[[duckdb.DuckDBPyConnection, str], None]
@@ -44,17 +44,19 @@ def warehouse_lock(warehouse: Path, timeout: float) -> Iterator[None]:
         raise WarehouseBusy(f"warehouse {warehouse} stayed locked for more than {timeout:g} s") from None
 
 
+def _locked_by_another_program(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
 def _connect_retrying(warehouse: Path, timeout: float) -> duckdb.DuckDBPyConnection:
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while True:
-        try:
-            return duckdb.connect(str(warehouse))
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    """Open the file, waiting (0.05 s doubling to 1 s) up to `timeout` while another program holds DuckDB's lock."""
+    retrying = Retrying(
+        retry=retry_if_exception(_locked_by_another_program),
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.05, max=1.0),
+        reraise=True,
+    )
+    return retrying(duckdb.connect, str(warehouse))
 
 
 @contextmanager
