@@ -238,7 +238,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_mailsink(args: argparse.Namespace) -> int:
-    from honeyframe_dagster.mailsink import serve
+    from honeyframe_dagster.services.mailsink import serve
 
     settings = get_settings()
     serve(args.host, args.port or settings.smtp_port, Path(args.dir) if args.dir else settings.home_dir / "mail")
@@ -246,7 +246,7 @@ def cmd_mailsink(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from honeyframe_dagster.stack import Piece, up
+    from honeyframe_dagster.services.stack import Piece, up
 
     if args.only == "code-server" and args.shard is None:
         print("error: --only code-server needs --shard i/n (the shard this server serves)", file=sys.stderr)

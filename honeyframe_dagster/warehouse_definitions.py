@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.dbt import dbt_executable, finish_invocation, load_manifest
 from honeyframe_dagster.factory.datasets import dataset_asset_specs
-from honeyframe_dagster.heartbeat import scheduler_heartbeat_sensor
+from honeyframe_dagster.services.heartbeat import scheduler_heartbeat_sensor
 from honeyframe_dagster.model.documents import Dataset
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.settings import DBT_PROJECT_DIR, get_settings

@@ -11,9 +11,9 @@ from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, DefaultSensor
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from honeyframe_dagster import heartbeat
+from honeyframe_dagster.services import heartbeat
 from honeyframe_dagster.boot import boot
-from honeyframe_dagster.heartbeat import (
+from honeyframe_dagster.services.heartbeat import (
     HEARTBEAT_SENSOR,
     health,
     heartbeat_engine,

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dbt import ensure_manifest
 from honeyframe_dagster.factory.naming import WAREHOUSE_LOCATION, location_names, shard_location_name
-from honeyframe_dagster.instance_config import dagster_postgres_url
+from honeyframe_dagster.services.instance_config import dagster_postgres_url
 from honeyframe_dagster.settings import EXAMPLES_DIR, REPO_ROOT, Settings, get_settings
 from honeyframe_dagster.shards import check_shard, choose_count, save_count, stored_count
 from honeyframe_dagster.store.tables import ProjectRow
