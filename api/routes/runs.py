@@ -18,9 +18,10 @@ from api.scenario_writes import is_row_id, scenario_row
 from api.schemas import RunAccepted, RunBody, RunPage, TickList, TickOutcome, problem_responses
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
 from honeyframe_dagster.factory.jobs import scenario_tags
-from honeyframe_dagster.factory.triggers import SCHEDULED_FOR_TAG, cron_partitions
+from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.instants import is_instant, previous_instant
 from honeyframe_dagster.model.scenario import ScenarioSpec
+from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG
 from honeyframe_dagster.store.tables import ScenarioRow
 
 router = APIRouter(

@@ -17,6 +17,7 @@ from honeyframe_dagster.resources.mail import MailResource
 from honeyframe_dagster.resources.python_recipes import PythonRecipesResource
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
+from honeyframe_dagster.settings import get_settings
 
 
 def build_jobs_and_triggers(
@@ -38,9 +39,10 @@ def build_jobs_and_triggers(
 
 
 def resources() -> dict[str, Any]:
+    settings = get_settings()
     return {
-        "scenarios": ScenarioStoreResource(),
-        "warehouse": WarehouseResource(),
+        "scenarios": ScenarioStoreResource.from_settings(settings),
+        "warehouse": WarehouseResource.from_settings(settings),
         "mail": MailResource(),
         "python_recipes": PythonRecipesResource(),
         "connectors": ConnectorsResource(),

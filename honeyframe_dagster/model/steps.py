@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -20,6 +21,7 @@ from pydantic import (
 
 from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.hygiene import MAX_SQL_LENGTH, JsonValue, Line
+from honeyframe_dagster.settings import check_env_name, check_secret_name
 
 STEP_KINDS = ("run_recipe", "sync_dataset", "run_python", "run_agent", "send_email_report", "notify_webhook")
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$"
@@ -48,24 +50,8 @@ RELATIVE_TIME_FILTERS = (
 )
 
 
-SECRET_PATTERN = r"^HONEYFRAME_SECRET_[A-Z0-9_]+$"
-# The documented variables a document may name besides HONEYFRAME_SECRET_* (../shared/contract/documents.yaml).
-DOCUMENTED_ENV = ("HONEYFRAME_AGENT_BASE_URL", "HONEYFRAME_AGENT_API_KEY", "HONEYFRAME_PLATFORM_URL")
 MAX_TIMEOUT_SECONDS = 86_400
 MAX_SECRETS = 32
-
-
-def check_env_name(value: str) -> str:
-    """A variable a document may name: never the store's URL, SMTP credentials or anything else of the host."""
-    if not (re.match(SECRET_PATTERN, value) or value in DOCUMENTED_ENV):
-        raise ValueError(f"may name only HONEYFRAME_SECRET_* variables or {', '.join(DOCUMENTED_ENV)}, got {value!r}")
-    return value
-
-
-def check_secret_name(value: str) -> str:
-    if not re.match(SECRET_PATTERN, value):
-        raise ValueError(f"must name a HONEYFRAME_SECRET_* variable, got {value!r}")
-    return value
 
 
 EnvName = Annotated[str, AfterValidator(check_env_name)]
@@ -241,3 +227,14 @@ Step = Annotated[
 ]
 STEP_ADAPTER: TypeAdapter[Step] = TypeAdapter(Step)
 STEPS_ADAPTER: TypeAdapter[list[Step]] = TypeAdapter(list[Step])
+
+
+def step_groups(steps: Sequence[Step]) -> list[list[int]]:
+    """Step indexes in execution stages: a run of consecutive `parallel: true` steps forms one stage."""
+    groups: list[list[int]] = []
+    for index, step in enumerate(steps):
+        if step.parallel and groups and steps[groups[-1][0]].parallel:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from dagster import ConfigurableResource
 
 from honeyframe_dagster.agent_client import Endpoint
@@ -20,7 +18,7 @@ class AgentsResource(ConfigurableResource):
     """Batch size, concurrency, timeout and failure ratio: HONEYFRAME_AGENT_* (settings.py). No key in run config."""
 
     def endpoint(self, agent: Agent) -> Endpoint:
-        base_url = os.environ.get(agent.base_url_env)
+        base_url = get_settings().secret(agent.base_url_env)
         if not base_url:
             raise AgentEndpointMissing(
                 f"agent '{agent.id}': base_url_env: environment variable {agent.base_url_env} is not set"
@@ -32,7 +30,7 @@ class AgentsResource(ConfigurableResource):
             raise AgentEndpointMissing(f"agent '{agent.id}': base_url_env: {agent.base_url_env}: {exc}") from None
         return Endpoint(
             base_url=base_url,
-            api_key=os.environ.get(agent.api_key_env) or None,
+            api_key=get_settings().secret(agent.api_key_env) or None,
             model=agent.model,
             system_prompt=agent.system_prompt,
             timeout=get_settings().agent_timeout_seconds,
