@@ -19,6 +19,7 @@ from honeyframe_dagster.model.steps import (
     Step,
     SyncDatasetStep,
 )
+from honeyframe_dagster.model.tenancy import TenancyError, check_steps
 from honeyframe_dagster.model.triggers import Trigger
 
 
@@ -53,6 +54,8 @@ class Catalog:
     datasets: dict[tuple[str, str], Dataset] = field(default_factory=dict)
     dashboards: dict[tuple[str, str], Dashboard] = field(default_factory=dict)
     agents: dict[tuple[str, str], Agent] = field(default_factory=dict)
+    # Warehouse table (lower-case) -> the project that owns it (model/tenancy.py), for the loaded projects.
+    table_owners: dict[str, str] = field(default_factory=dict)
 
     def scenario_named(self, project_id: str, name: str) -> ScenarioRecord | None:
         return next((s for s in self.scenarios if s.project_id == project_id and s.name == name), None)
@@ -110,6 +113,10 @@ def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] |
         raise ScenarioError("steps: a scenario needs at least one step")
     for index, step in enumerate(steps):
         check_references(step, index, project.id, catalog, recipes)
+    try:
+        check_steps(steps, project.id, catalog, recipes)
+    except TenancyError as exc:
+        raise ScenarioError(str(exc)) from None
     if trigger.upstream is not None:
         check_upstream(record, trigger.upstream.scenario, catalog)
     timezone = trigger.timezone or project.timezone or "UTC"

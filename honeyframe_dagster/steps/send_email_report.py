@@ -48,14 +48,17 @@ def scheduled_time(context: OpExecutionContext, timezone: str) -> dt.datetime:
     return (created if created.tzinfo else created.replace(tzinfo=dt.UTC)).astimezone(zone)
 
 
-def build_report(run: StepRun[SendEmailReportStep], scheduled: dt.datetime, warehouse: WarehouseResource) -> Report:
+def build_report(
+    run: StepRun[SendEmailReportStep], scheduled: dt.datetime, warehouse: WarehouseResource, readable: frozenset[str]
+) -> Report:
+    """The report's data, its card SQL reading only `readable` tables (the project's own and the dbt project's)."""
     spec, step = run.scenario, run.step
     dashboards = [run.catalog.dashboards[(spec.project.id, dashboard_id)] for dashboard_id in step.dashboard_ids]
     periods = [
         (d, resolve_period(step.time_filter or d.default_time_filter, scheduled, spec.timezone)) for d in dashboards
     ]
     with warehouse.exclusive():
-        loaded = load_dashboards(warehouse.path, periods, spec.owner)
+        loaded = load_dashboards(warehouse.path, periods, spec.owner, readable)
     title = " · ".join(d.title for d in dashboards) or spec.record.name
     return Report(f"{spec.project.name}: {title}", spec.project.name, scheduled, spec.timezone, spec.owner, loaded)
 
@@ -88,7 +91,7 @@ def send_email_report_op(
         if step.subject is not None:
             check_header("subject", step.subject)
         smtp = mail.smtp_settings()
-        report = build_report(run, scheduled, warehouse)
+        report = build_report(run, scheduled, warehouse, scenarios.readable_tables(run.scenario.project.id))
         subject = step.subject or f"{report.title} — {scheduled:%Y-%m-%d}"
         html, text = render_html(report), render_text(report)
         stem = f"report-{scheduled:%Y-%m-%d}"

@@ -16,6 +16,7 @@ from honeyframe_dagster.store.tables import (
     ProjectRow,
     ScenarioRow,
     TemplateRow,
+    WarehouseTableRow,
 )
 
 
@@ -64,4 +65,6 @@ def load_catalog(session: Session, project_ids: Collection[str] | None = None) -
     ):
         for row in session.scalars(scoped(select(table), table.project_id)):
             target[(row.project_id, row.id)] = model.model_validate(row.document)
+    for claim in session.scalars(scoped(select(WarehouseTableRow), WarehouseTableRow.project_id)):
+        catalog.table_owners[claim.name] = claim.project_id
     return catalog
