@@ -7,6 +7,7 @@ run time when the store row is forged directly, with nothing dropped, replaced o
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable
@@ -295,3 +296,45 @@ def test_concurrent_claims_on_one_table_have_one_winner(store_url: str, projects
         assert session.scalar(select(WarehouseTableRow.project_id).where(WarehouseTableRow.name == "contested")) == (
             "acme-sales"
         )
+
+
+def test_the_migration_gives_existing_tables_to_their_first_project(store_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from honeyframe_dagster.store import schema
+
+    engine = get_engine(store_url)
+    config = schema.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")
+    documents = [
+        ("acme-sales", "orders", '{"table": "Landing_Orders"}'),
+        ("acme-ops", "copy", '{"table": "landing_orders"}'),  # a later claim on a taken table is left out
+        ("acme-ops", "raw.tickets", "{}"),  # no table: the id, made an identifier
+    ]
+    created = [dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=i) for i in range(len(documents) + 1)]
+    stamps = "created_at, updated_at) VALUES ("
+    with engine.begin() as connection:
+        for project in ("acme-sales", "acme-ops"):
+            connection.execute(
+                text(f"INSERT INTO projects (id, name, owner_email, {stamps}:id, :id, 'a@b.c', :t, :t)"),
+                {"id": project, "t": created[0]},
+            )
+        for (project, dataset, document), when in zip(documents, created[1:], strict=True):
+            connection.execute(
+                text(f"INSERT INTO datasets (project_id, id, document, {stamps}:p, :i, :d, :t, :t)"),
+                {"p": project, "i": dataset, "d": document, "t": when},
+            )
+        connection.execute(
+            text(
+                f"INSERT INTO scenarios (project_id, name, parameters, steps, enabled, {stamps}:p, 's', '{{}}', :s, "
+                "true, :t, :t)"
+            ),
+            {"p": "acme-ops", "s": '[{"kind": "run_agent", "output_table": "Labels"}]', "t": created[0]},
+        )
+    schema.upgrade(engine)
+    with Session(engine) as session:
+        owners = dict(session.execute(select(WarehouseTableRow.name, WarehouseTableRow.project_id)).all())
+    assert owners == {"landing_orders": "acme-sales", "raw_tickets": "acme-ops", "labels": "acme-ops"}
