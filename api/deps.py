@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from api.present import Planner
 from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.store.tables import ProjectRow
-from honeyframe_dagster.tokens import TokenGrant, verify_token
+from honeyframe_dagster.tokens import TokenGrant, TokenRejected, verify_token
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `honeyframe token create`.")
 
@@ -28,10 +28,13 @@ SessionDep = Annotated[Session, Depends(get_session)]
 def current_token(
     session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> TokenGrant:
-    grant = verify_token(session, credentials.credentials) if credentials else None
-    if grant is None:
-        raise HTTPException(401, "missing or unknown bearer token", headers={"WWW-Authenticate": "Bearer"})
-    return grant
+    """The caller's grant; 401 for a missing, unknown, revoked or expired token."""
+    try:
+        if credentials is None:
+            raise TokenRejected("missing or unknown bearer token")
+        return verify_token(session, credentials.credentials)
+    except TokenRejected as exc:
+        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 
 
 TokenDep = Annotated[TokenGrant, Depends(current_token)]
@@ -40,8 +43,10 @@ TokenDep = Annotated[TokenGrant, Depends(current_token)]
 def current_project(
     token: TokenDep,
     session: SessionDep,
-    x_project_id: Annotated[str, Header(description="The project this request acts on.")],
+    x_project_id: Annotated[str | None, Header(description="The project this request acts on (required).")] = None,
 ) -> str:
+    if not x_project_id:
+        raise HTTPException(400, "the X-Project-Id header is missing: send the id of the project this request acts on")
     if not token.may_act_on(x_project_id):
         raise HTTPException(403, f"token '{token.name}' may not act on project '{x_project_id}'")
     if session.get(ProjectRow, x_project_id) is None:
@@ -53,8 +58,9 @@ ProjectDep = Annotated[str, Depends(current_project)]
 
 
 def admin_token(token: TokenDep) -> TokenGrant:
+    """Templates and the enable matrix are org-wide: only an admin (org-wide) token may change them."""
     if not token.is_admin:
-        raise HTTPException(403, f"token '{token.name}' is not an admin token")
+        raise HTTPException(403, f"token '{token.name}' is not an admin token; templates and the matrix are org-wide")
     return token
 
 

@@ -10,6 +10,10 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+
+from honeyframe_dagster.store.engine import describe_outage, store_unavailable
 
 log = logging.getLogger("honeyframe.api")
 # "steps[0].recipe: unknown recipe 'x'" → path "steps[0].recipe"; prefixes name the template or scenario.
@@ -19,15 +23,16 @@ _PATH_MESSAGE = re.compile(
 _PREFIX = re.compile(r"^(?:template '[^']*' for project '[^']*'|scenario '[^']*' of project '[^']*'): ")
 _PARAMETER = re.compile(r"parameter(?:\(s\))? (?:for template '[^']*': |')(?P<name>[A-Za-z_][A-Za-z0-9_]*)")
 _QUOTED = re.compile(r"'([^']*)'")
+# What a 503 for an unreachable store tells the client to wait before retrying.
+STORE_RETRY_AFTER_SECONDS = 5
 
 
 class ApiValidationError(Exception):
     """A request that passed the schema but not the store's checks (unknown recipe, cycle, ...)."""
 
-    def __init__(self, errors: Sequence[Mapping[str, Any]], trigger: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
         super().__init__("; ".join(str(e["msg"]) for e in errors))
         self.errors = [dict(e) for e in errors]
-        self.trigger = trigger
 
 
 def dagster_unavailable(request: Request, what: str, exc: Exception) -> HTTPException:
@@ -93,23 +98,39 @@ def _is_tag(part: Any) -> bool:
     return part in STEP_KINDS or part == "function-after[_ordered(), TimeRange]"
 
 
-def validation_body(errors: Sequence[Mapping[str, Any]], raw: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"detail": list(errors)}
-    if any(list(e["loc"])[:2] == ["body", "trigger"] for e in errors) and isinstance(raw, Mapping):
-        body["trigger"] = raw.get("trigger")
-    return body
-
-
 async def on_request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [_schema_error(error) for error in exc.errors()]
-    return JSONResponse(validation_body(errors, exc.body), status_code=422)
+    return JSONResponse({"detail": [_schema_error(error) for error in exc.errors()]}, status_code=422)
 
 
 async def on_api_validation(request: Request, exc: ApiValidationError) -> JSONResponse:
-    body = {"detail": exc.errors}
-    if exc.trigger is not None:
-        body["trigger"] = dict(exc.trigger)
-    return JSONResponse(body, status_code=422)
+    return JSONResponse({"detail": exc.errors}, status_code=422)
+
+
+def log_store_outage(request: Request, exc: Exception) -> dict[str, str]:
+    """Log the one line for this failure; return the headers of its 503 (Retry-After, the request id)."""
+    request_id = request_id_of(request)
+    log.error(
+        "request %s %s %s: store unavailable: %s", request_id, request.method, request.url.path, describe_outage(exc)
+    )
+    return {"Retry-After": str(STORE_RETRY_AFTER_SECONDS), "X-Request-ID": request_id}
+
+
+async def on_store_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 + Retry-After when the store cannot be reached; any other database error is an internal error.
+
+    Registered for the database exception classes, so Starlette's ExceptionMiddleware answers and the error is
+    not re-raised to the server (which would log it a second time).
+    """
+    if not store_unavailable(exc):
+        return await on_unexpected(request, exc)
+    headers = log_store_outage(request, exc)
+    request_id = headers["X-Request-ID"]
+    body = {"detail": f"the store is unavailable; retry later (request {request_id})", "request_id": request_id}
+    return JSONResponse(body, status_code=503, headers=headers)
+
+
+def request_id_of(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", "-"))
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -125,4 +146,6 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_request_validation)  # type: ignore[arg-type]
     app.add_exception_handler(ApiValidationError, on_api_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, on_store_error)
+    app.add_exception_handler(SQLAlchemyTimeoutError, on_store_error)
     app.add_exception_handler(Exception, on_unexpected)

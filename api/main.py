@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.errors import log
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.present import Planner
 from api.routes import health, runs, scenarios, templates
@@ -15,6 +16,7 @@ from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.dbt import load_manifest, recipe_names
 from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.store.engine import describe_outage, store_unavailable
 
 DESCRIPTION = """
 The Scheduler's REST compatibility API. Scenarios live in the scenario store; each is a Dagster job with a
@@ -29,11 +31,17 @@ the store is written either way; `failed` means Dagster has not caught up yet (s
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    # boot() migrates the store and checks it; if it raises, the API does not start.
     app.state.settings = settings
-    app.state.engine = boot(settings)
+    # boot() migrates the store and checks it; if it raises, the API does not start (a supervisor restarts it),
+    # and the one log line says why. Once started, a store outage answers 503 and heals by itself.
+    try:
+        app.state.engine = boot(settings)
+    except Exception as exc:
+        why = describe_outage(exc) if store_unavailable(exc) else str(exc)
+        log.error("cannot start: %s", why)
+        raise
     app.state.planner = Planner(recipe_names(load_manifest()), settings.code_locations)
-    app.state.dagster = DagsterClient(settings.dagster_url) if settings.dagster_url else None
+    app.state.dagster = DagsterClient(settings.dagster_webserver_url) if settings.dagster_webserver_url else None
     try:
         yield
     finally:

@@ -77,6 +77,4 @@ def write_checked(
         spec = resolve(record, catalog, recipes)
         claim_tables(session, row.project_id, written_tables(spec.steps, row.project_id, catalog))
     except (ScenarioError, TenancyError) as exc:
-        item = error_item(str(exc), body)
-        trigger = body.get("trigger") if item["loc"][1:2] == ["trigger"] else None
-        raise ApiValidationError([item], trigger) from None
+        raise ApiValidationError([error_item(str(exc), body)]) from None

@@ -143,10 +143,13 @@ class EnableBody(_Body):
 
 
 class Health(BaseModel):
-    """Whether a scheduler worker heartbeated within the health window."""
+    """Whether a scheduler worker heartbeated within the health window; `detail` and `request_id` only when the
+    store itself could not be reached."""
 
     alive: bool
     last_seen: dt.datetime | None
+    detail: str | None = None
+    request_id: str | None = None
 
 
 class ErrorItem(BaseModel):
@@ -158,10 +161,9 @@ class ErrorItem(BaseModel):
 
 
 class ValidationProblem(BaseModel):
-    """422: nothing was stored. `trigger` repeats the submitted trigger config when the problem is in it."""
+    """422: nothing was stored; `detail` names every problem."""
 
     detail: list[ErrorItem]
-    trigger: dict[str, Any] | None = None
 
 
 class Problem(BaseModel):
@@ -174,13 +176,14 @@ class Problem(BaseModel):
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error answers of a router: 422 is a ValidationProblem, others a Problem."""
     described = {
+        400: "The X-Project-Id header is missing",
         401: "Missing or unknown bearer token",
         403: "The token may not act on this project, or is not an admin token",
         404: "No such scenario, project or template (also: another project's scenario)",
         409: "Conflicts with the store (duplicate name, upstream of another scenario, template instance)",
         413: "Request body over 1 MiB",
         422: "Invalid input; nothing was stored",
-        503: "Dagster could not be reached",
+        503: "Dagster or the store could not be reached (a store outage also sends Retry-After)",
     }
     return {
         code: {"model": ValidationProblem if code == 422 else Problem, "description": described[code]} for code in codes

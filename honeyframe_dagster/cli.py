@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.documents_io import DocumentErrors, read_documents
 from honeyframe_dagster.legacy.drift import SchemaDriftError
-from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.settings import HomeUnusable, get_settings
+from honeyframe_dagster.store.engine import describe_outage, store_unavailable
 from honeyframe_dagster.store.writes import ApplyError, apply_documents
 
 
@@ -22,10 +26,15 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    return apply_paths([Path(p) for p in args.paths], reload=True)
+
+
+def apply_paths(paths: list[Path], reload: bool) -> int:
+    """Apply the documents under `paths` all or nothing; `reload`: tell a running stack's code locations."""
     from honeyframe_dagster.dbt import built_names, load_manifest, recipe_names
 
     try:
-        located = read_documents(Path(p) for p in args.paths)
+        located = read_documents(paths)
     except DocumentErrors as exc:
         for message in exc.messages:
             print(f"error: {message}", file=sys.stderr)
@@ -50,7 +59,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
             print("nothing was applied", file=sys.stderr)
             return 1
     print(f"applied {len(located)} document(s)")
-    reload_running_locations()
+    if reload:
+        reload_running_locations()
     return 0
 
 
@@ -60,15 +70,18 @@ def reload_running_locations() -> None:
     from honeyframe_dagster.factory.naming import location_names
 
     settings = get_settings()
-    if not settings.dagster_url:
+    if not settings.dagster_webserver_url:
         return
-    client = DagsterClient(settings.dagster_url)
+    client = DagsterClient(settings.dagster_webserver_url)
     try:
         for location in location_names(settings.code_locations):
             client.reload(location)
         print("reloaded the Dagster code location")
     except DagsterUnavailable:
-        print("Dagster is not running here: the code location shows the change when it next loads")
+        print(
+            f"Dagster does not answer at {settings.dagster_webserver_url}: "
+            "its code locations show the change when they next load"
+        )
     finally:
         client.close()
 
@@ -90,18 +103,82 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from honeyframe_dagster.tokens import TokenError, create_token
+    from honeyframe_dagster.tokens import TokenError, check_scope, create_token
 
+    try:
+        check_scope(args.admin, args.project)
+    except TokenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     engine = boot(get_settings())
     with Session(engine) as session, session.begin():
         try:
-            token = create_token(session, args.name, args.admin, args.project)
+            token = create_token(session, args.name, args.admin, args.project, args.expires_in)
         except TokenError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
     print(token)
-    print("store this token now: it is not shown again", file=sys.stderr)
+    expiry = f"; it expires in {args.expires_in} day(s)" if args.expires_in else ""
+    print(f"store this token now: it is not shown again{expiry}", file=sys.stderr)
     return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from honeyframe_dagster.tokens import list_tokens
+
+    now = dt.datetime.now(dt.UTC)
+    with Session(boot(get_settings())) as session:
+        tokens = list_tokens(session)
+    print("NAME\tSCOPE\tCREATED\tLAST USED\tEXPIRES")
+    for info in tokens:
+        expires = _when(info.expires_at, "never")
+        if info.expires_at is not None and info.expires_at <= now:
+            expires += " (expired)"
+        print(
+            f"{info.name}\t{info.scope}\t{_when(info.created_at, '-')}\t{_when(info.last_used_at, 'never')}\t{expires}"
+        )
+    return 0
+
+
+def _when(moment: dt.datetime | None, missing: str) -> str:
+    return missing if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from honeyframe_dagster.tokens import TokenError, revoke_token
+
+    with Session(boot(get_settings())) as session, session.begin():
+        try:
+            revoke_token(session, args.name)
+        except TokenError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    print(f"revoked token {args.name!r}: it no longer authenticates")
+    return 0
+
+
+def expiry_days(value: str) -> int:
+    """argparse type of --expires-in: a whole number of days within the allowed range."""
+    from honeyframe_dagster.tokens import MAX_EXPIRY_DAYS, TokenError, check_expiry_days
+
+    try:
+        days = int(value)
+        check_expiry_days(days)
+    except (ValueError, TokenError):
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of days from 1 to {MAX_EXPIRY_DAYS}, got {value!r}"
+        ) from None
+    return days
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from honeyframe_dagster.backfill import BackfillError, backfill
+
+    try:
+        return backfill(args.scenario, args.start, args.end, dry_run=args.dry_run)
+    except BackfillError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_mailsink(args: argparse.Namespace) -> int:
@@ -127,6 +204,17 @@ def parser() -> argparse.ArgumentParser:
     apply.add_argument("paths", nargs="+")
     apply.set_defaults(func=cmd_apply)
     commands.add_parser("list", help="what the factory builds: job, trigger, status").set_defaults(func=cmd_list)
+    backfill = commands.add_parser(
+        "backfill",
+        help="queue runs for a cron scenario's past instants (wraps `dagster job backfill`)",
+        description="Queue one run per schedule instant of SCENARIO from --from to --to (inclusive); the Dagster "
+        "daemon launches them. SCENARIO is a job name as `honeyframe list` prints it, or PROJECT/NAME.",
+    )
+    backfill.add_argument("scenario")
+    backfill.add_argument("--from", dest="start", required=True, help="first instant or day, ISO 8601 (2026-11-01)")
+    backfill.add_argument("--to", dest="end", required=True, help="last instant or day, ISO 8601, inclusive")
+    backfill.add_argument("--dry-run", action="store_true", help="print the partitions, queue nothing")
+    backfill.set_defaults(func=cmd_backfill)
     mailsink = commands.add_parser("mailsink", help="a local SMTP server that stores messages as .eml files")
     mailsink.add_argument("--host", default="127.0.0.1")
     mailsink.add_argument("--port", type=int, default=None, help="default: HONEYFRAME_SMTP_PORT (8025)")
@@ -135,9 +223,17 @@ def parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     token_create = token.add_parser("create", help="create an API token (printed once)")
     token_create.add_argument("--name", required=True)
-    token_create.add_argument("--admin", action="store_true", help="may use admin endpoints (and every project)")
-    token_create.add_argument("--project", action="append", default=[], help="a project the token may act on")
+    scope = token_create.add_argument_group("scope (one of)")
+    scope.add_argument("--admin", action="store_true", help="org-wide: templates, the enable matrix, every project")
+    scope.add_argument("--project", action="append", default=[], help="a project the token may act on (repeatable)")
+    token_create.add_argument("--expires-in", type=expiry_days, metavar="DAYS", help="expire after DAYS days")
     token_create.set_defaults(func=cmd_token_create)
+    token.add_parser("list", help="name, scope, created, last used, expiry (never the secret)").set_defaults(
+        func=cmd_token_list
+    )
+    token_revoke = token.add_parser("revoke", help="delete a token: it no longer authenticates")
+    token_revoke.add_argument("name")
+    token_revoke.set_defaults(func=cmd_token_revoke)
     return root
 
 
@@ -145,8 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except SchemaDriftError as exc:
+    except (SchemaDriftError, HomeUnusable) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (DBAPIError, SQLAlchemyTimeoutError) as exc:
+        if not store_unavailable(exc):
+            raise
+        print(f"error: the store cannot be reached: {describe_outage(exc)}", file=sys.stderr)
         return 2
 
 

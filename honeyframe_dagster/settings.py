@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXAMPLES_DIR = REPO_ROOT / "examples"
+
+
+class HomeUnusable(OSError):
+    """HONEYFRAME_HOME cannot hold the state (a file in the way, a read-only mount, no permission)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"HONEYFRAME_HOME={path}: cannot use it as a writable folder ({reason})")
+        self.path = path
 
 
 class Settings(BaseSettings):
@@ -55,13 +64,37 @@ class Settings(BaseSettings):
     # Dagster's own storage on Postgres (postgresql://...; picks dagster.postgres.yaml); None = SQLite.
     dagster_postgres_url: str | None = Field(default=None, repr=False)
     health_window_seconds: float = 90.0
-    # The webserver whose GraphQL the API uses to reload the location and set trigger status; "" = no Dagster.
-    dagster_url: str = "http://127.0.0.1:3000"
+    # The webserver whose GraphQL the API uses to reload the location and set trigger status; "" = no Dagster;
+    # unset: the webserver `honeyframe up` starts on HONEYFRAME_UI_PORT.
+    dagster_url: str | None = None
+    # The org's default timezone for cron triggers (after the trigger's and the project's own).
+    default_timezone: str = "UTC"
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from honeyframe_dagster.model.triggers import check_timezone
+
+        return check_timezone(value)
+
+    @property
+    def dagster_webserver_url(self) -> str:
+        """Where the Dagster webserver answers; "" when the API and CLI run without Dagster."""
+        if self.dagster_url is not None:
+            return self.dagster_url.rstrip("/")
+        return f"http://127.0.0.1:{self.ui_port}"
 
     @cached_property
     def home_dir(self) -> Path:
+        """The state folder, created if missing; `HomeUnusable` names the path when it cannot be written."""
         path = self.home.expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HomeUnusable(path, exc.strerror or str(exc)) from None
+        # os.access sees read-only mounts (EROFS) even for root, and missing write permission for others.
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise HomeUnusable(path, "not writable")
         return path
 
     @property

@@ -146,3 +146,76 @@ def test_a_broken_scenario_is_skipped_and_listed_while_others_load(
     assert "ERROR" in broken and "mart_gone" in broken
     assert any(line.startswith("acme_sales__nightly\t") and line.endswith("RUNNING") for line in lines)
     assert any(line.startswith("acme_ops__nightly") for line in lines)
+
+
+def test_cron_timezone_is_the_triggers_else_the_projects_else_the_org_default(
+    apply_yaml: ApplyYaml, load_defs: Callable[[], Definitions], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HONEYFRAME_DEFAULT_TIMEZONE", "Asia/Tokyo")
+    assert (
+        apply_yaml(
+            """
+        kind: Project
+        id: berlin
+        name: Berlin
+        owner_email: b@acme.example
+        timezone: Europe/Berlin
+        ---
+        kind: Project
+        id: nowhere
+        name: Nowhere
+        owner_email: n@acme.example
+        ---
+        kind: Scenario
+        project: berlin
+        name: own zone
+        trigger: {cron: "0 2 * * *", timezone: America/New_York}
+        steps: [{kind: run_recipe, recipe: stg_orders}]
+        ---
+        kind: Scenario
+        project: berlin
+        name: project zone
+        trigger: {cron: "0 2 * * *"}
+        steps: [{kind: run_recipe, recipe: stg_orders}]
+        ---
+        kind: Scenario
+        project: nowhere
+        name: org zone
+        trigger: {cron: "0 2 * * *"}
+        steps: [{kind: run_recipe, recipe: stg_orders}]
+        """
+        )
+        == 0
+    )
+    defs = load_defs()
+    zones = {
+        name: defs.get_schedule_def(f"{name}_schedule").execution_timezone
+        for name in ("berlin__own_zone", "berlin__project_zone", "nowhere__org_zone")
+    }
+    assert zones == {
+        "berlin__own_zone": "America/New_York",
+        "berlin__project_zone": "Europe/Berlin",
+        "nowhere__org_zone": "Asia/Tokyo",
+    }
+
+
+def test_an_unknown_org_default_timezone_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from honeyframe_dagster.settings import Settings
+
+    monkeypatch.setenv("HONEYFRAME_DEFAULT_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ValidationError, match="unknown timezone 'Mars/Olympus'"):
+        Settings()
+
+
+def test_the_dagster_url_follows_the_ui_port_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from honeyframe_dagster.settings import Settings
+
+    monkeypatch.delenv("HONEYFRAME_DAGSTER_URL", raising=False)
+    monkeypatch.setenv("HONEYFRAME_UI_PORT", "3300")
+    assert Settings().dagster_webserver_url == "http://127.0.0.1:3300"
+    monkeypatch.setenv("HONEYFRAME_DAGSTER_URL", "")
+    assert Settings().dagster_webserver_url == ""
+    monkeypatch.setenv("HONEYFRAME_DAGSTER_URL", "http://dagster.internal:3000/")
+    assert Settings().dagster_webserver_url == "http://dagster.internal:3000"

@@ -98,11 +98,19 @@ def test_template_shape_errors_name_the_field(step: dict, message: str) -> None:
     ("trigger", "message"),
     [
         ({"cron": "0 2 * *"}, "invalid cron expression '0 2 \\* \\*'"),
-        ({"cron": "61 * * * *"}, "invalid cron expression"),
+        ({"cron": "61 * * * *"}, "invalid cron expression '61 \\* \\* \\* \\*': minute 61 is out of range 0–59"),
+        ({"cron": "0 24 * * *"}, "hour 24 is out of range 0–23"),
+        ({"cron": "0 0 * 13 *"}, "month 13 is out of range 1–12"),
+        ({"cron": "*/0 * * * *"}, "minute step '0' must be a whole number of at least 1"),
+        ({"run_at": "2026-12-24T18:00:00"}, "run_at\n.*needs a UTC offset"),
+        (
+            {"cron": "0 2 * * *", "start_at": "2026-01-01T00:00:00Z"},
+            "start_at applies to interval_seconds triggers only",
+        ),
         ({"cron": "@daily"}, "invalid cron expression"),
         ({"interval_seconds": 59}, "interval_seconds must be >= 60, got 59"),
         ({"cron": "0 2 * * *", "timezone": "Mars/Olympus"}, "unknown timezone 'Mars/Olympus'"),
-        ({"cron": "0 2 * * *", "interval_seconds": 3600}, "exactly one of cron, interval_seconds, upstream"),
+        ({"cron": "0 2 * * *", "interval_seconds": 3600}, "exactly one of cron, interval_seconds, run_at, upstream"),
         ({}, "exactly one of"),
     ],
 )

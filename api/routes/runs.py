@@ -18,7 +18,7 @@ from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.store.tables import ScenarioRow
 
 router = APIRouter(
-    prefix="/api/scheduler/scenarios", tags=["runs"], responses=problem_responses(401, 403, 404, 422, 503)
+    prefix="/api/scheduler/scenarios", tags=["runs"], responses=problem_responses(400, 401, 403, 404, 422, 503)
 )
 TRIGGER_TAG = "honeyframe/trigger"
 PARTITION_TAG = "dagster/partition"

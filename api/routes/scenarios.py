@@ -25,7 +25,7 @@ from honeyframe_dagster.model.steps import STEP_KINDS
 from honeyframe_dagster.store.tables import ScenarioRow
 
 router = APIRouter(
-    prefix="/api/scheduler/scenarios", tags=["scenarios"], responses=problem_responses(401, 403, 404, 413, 422)
+    prefix="/api/scheduler/scenarios", tags=["scenarios"], responses=problem_responses(400, 401, 403, 404, 413, 422)
 )
 StepKind = Literal[STEP_KINDS]  # type: ignore[valid-type]
 LAST_RUNS = 100

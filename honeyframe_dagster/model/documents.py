@@ -29,7 +29,10 @@ from honeyframe_dagster.model.triggers import Trigger, check_timezone
 PROJECT_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
-ParameterType = Literal["string", "recipe_ref", "dashboard_ref", "dataset_ref", "email", "integer"]
+ScalarParameterType = Literal["string", "recipe_ref", "dashboard_ref", "dataset_ref", "email", "integer"]
+ListParameterType = Literal["list[dashboard_ref]", "list[email]", "list[recipe_ref]", "list[string]"]
+ParameterType = ScalarParameterType | ListParameterType
+MAX_LIST_PARAMETER_ITEMS = 100
 # Stand-in values used to check a template's shape before it is instantiated for a project.
 _SAMPLE_VALUES: dict[str, Any] = {
     "string": "sample",
@@ -39,6 +42,20 @@ _SAMPLE_VALUES: dict[str, Any] = {
     "email": "owner@example.com",
     "integer": 1,
 }
+
+
+def _sample_value(parameter_type: str) -> Any:
+    item = _list_item_type(parameter_type)
+    return [_SAMPLE_VALUES[item]] if item else _SAMPLE_VALUES[parameter_type]
+
+
+def _list_item_type(parameter_type: str) -> str | None:
+    """`list[email]` → `email`; None for a scalar type."""
+    if parameter_type.startswith("list[") and parameter_type.endswith("]"):
+        return parameter_type[5:-1]
+    return None
+
+
 SAMPLE_PROJECT = {"id": "sample", "name": "Sample", "owner_email": "owner@example.com", "timezone": "UTC"}
 
 
@@ -72,15 +89,26 @@ class Parameter(BaseModel):
 
     def coerce(self, value: Any) -> Any:
         """Check one value against this parameter's type; the error names the parameter and value."""
-        if self.type == "integer":
+        item_type = _list_item_type(self.type)
+        if item_type is None:
+            return self._coerce_scalar(self.type, value, self.name)
+        if not isinstance(value, list):
+            raise ValueError(f"parameter '{self.name}' must be a list ({self.type}), got {value!r}")
+        if len(value) > MAX_LIST_PARAMETER_ITEMS:
+            raise ValueError(f"parameter '{self.name}' has {len(value)} items; at most {MAX_LIST_PARAMETER_ITEMS}")
+        return [self._coerce_scalar(item_type, item, f"{self.name}[{i}]") for i, item in enumerate(value)]
+
+    @staticmethod
+    def _coerce_scalar(parameter_type: str, value: Any, name: str) -> Any:
+        if parameter_type == "integer":
             if isinstance(value, bool) or not isinstance(value, int):
                 if isinstance(value, str) and value.strip().lstrip("-").isdigit():
                     return int(value)
-                raise ValueError(f"parameter '{self.name}' must be an integer, got {value!r}")
+                raise ValueError(f"parameter '{name}' must be an integer, got {value!r}")
             return value
         if not isinstance(value, str) or not value:
-            raise ValueError(f"parameter '{self.name}' must be a non-empty string, got {value!r}")
-        if self.type == "email":
+            raise ValueError(f"parameter '{name}' must be a non-empty string, got {value!r}")
+        if parameter_type == "email":
             check_email(value)
         return value
 
@@ -108,7 +136,7 @@ class Template(_Document):
         for namespace, name in references(self.steps):
             if namespace == "param" and name not in names:
                 raise ValueError(f"steps refer to undefined parameter '{name}'")
-        samples = {p.name: p.default if p.default is not None else _SAMPLE_VALUES[p.type] for p in self.parameters}
+        samples = {p.name: p.default if p.default not in (None, []) else _sample_value(p.type) for p in self.parameters}
         for index, raw in enumerate(self.steps):
             _check_step_shape(raw, index, samples)
         return self
@@ -217,12 +245,21 @@ class Dataset(_Document):
         return self.table or self.id.replace("-", "_").replace(".", "_")
 
 
+# How a report shows a number: `currency:EUR`, `percent`, `integer` or `decimal:2`.
+VALUE_FORMAT_PATTERN = r"^(currency:[A-Z]{3}|percent|integer|decimal:[0-9])$"
+ValueFormat = Annotated[str, Field(pattern=VALUE_FORMAT_PATTERN, examples=["currency:EUR", "percent", "decimal:2"])]
+
+
 class Card(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=200)
     display: Literal["metric", "table", "bar", "line"]
     sql: str = Field(min_length=1)
     visible_to: list[str] | None = None
+    format: ValueFormat | None = Field(default=None, description="Format of every number of the card.")
+    formats: dict[Annotated[str, Field(max_length=200)], ValueFormat] | None = Field(
+        default=None, description="Per-column formats (column name → format); win over `format`."
+    )
 
     _visible = field_validator("visible_to")(lambda cls, v: None if v is None else [check_email(x) for x in v])
 

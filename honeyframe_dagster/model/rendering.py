@@ -49,17 +49,33 @@ def has_placeholder(value: Any) -> bool:
 
 
 def render(value: Any, params: Mapping[str, Any], project: Mapping[str, Any], path: str = "steps") -> Any:
-    """Substitute placeholders. A string that is one placeholder takes the value's own type (e.g. integer)."""
+    """Substitute placeholders. A string that is one placeholder takes the value's own type (integer, list).
+
+    A list item that is one placeholder of a list parameter is spliced into its list, so
+    `recipients: ["{{ project.owner_email }}", "{{ param.more }}"]` renders as one flat list.
+    """
     if isinstance(value, str):
         whole = PLACEHOLDER.fullmatch(value.strip())
         if whole:
             return _lookup(_parse(whole.group(1), path), params, project, path)
-        return PLACEHOLDER.sub(lambda m: str(_lookup(_parse(m.group(1), path), params, project, path)), value)
+        return PLACEHOLDER.sub(lambda m: _inline(_parse(m.group(1), path), params, project, path), value)
     if isinstance(value, Mapping):
         return {key: render(item, params, project, f"{path}.{key}") for key, item in value.items()}
     if isinstance(value, list):
-        return [render(item, params, project, f"{path}[{index}]") for index, item in enumerate(value)]
+        rendered: list[Any] = []
+        for index, item in enumerate(value):
+            result = render(item, params, project, f"{path}[{index}]")
+            spliced = isinstance(item, str) and isinstance(result, list) and PLACEHOLDER.fullmatch(item.strip())
+            rendered.extend(result) if spliced else rendered.append(result)
+        return rendered
     return value
+
+
+def _inline(ref: tuple[str, str], params: Mapping[str, Any], project: Mapping[str, Any], path: str) -> str:
+    value = _lookup(ref, params, project, path)
+    if isinstance(value, list):
+        raise RenderError(path, f"list parameter '{ref[1]}' must be the whole value, not part of a text")
+    return str(value)
 
 
 def _parse(expression: str, path: str) -> tuple[str, str]:

@@ -54,6 +54,8 @@ class Catalog:
     datasets: dict[tuple[str, str], Dataset] = field(default_factory=dict)
     dashboards: dict[tuple[str, str], Dashboard] = field(default_factory=dict)
     agents: dict[tuple[str, str], Agent] = field(default_factory=dict)
+    # A cron trigger's timezone: the trigger's, else the project's, else this org default.
+    default_timezone: str = "UTC"
     # Warehouse table (lower-case) -> the project that owns it (model/tenancy.py), for the loaded projects.
     table_owners: dict[str, str] = field(default_factory=dict)
 
@@ -119,7 +121,7 @@ def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] |
         raise ScenarioError(str(exc)) from None
     if trigger.upstream is not None:
         check_upstream(record, trigger.upstream.scenario, catalog)
-    timezone = trigger.timezone or project.timezone or "UTC"
+    timezone = trigger.timezone or project.timezone or catalog.default_timezone
     return ScenarioSpec(record, project, trigger, timezone, tuple(steps), record.owner or project.owner_email)
 
 

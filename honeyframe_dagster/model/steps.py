@@ -34,14 +34,42 @@ def check_email(value: str) -> str:
     return value
 
 
+class StepRetry(BaseModel):
+    """How often a failed step is tried again, mapped to Dagster's `RetryPolicy` (docs/scheduling.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_retries: int = Field(default=0, ge=0, le=10, description="Retries after the first attempt (0-10).")
+    delay_seconds: float = Field(default=10, ge=1, le=3600, description="Wait before the first retry (1-3600 s).")
+    backoff: Literal["exponential", "linear", "fixed"] = Field(
+        default="exponential", description="How the wait grows between retries."
+    )
+    jitter: bool = Field(default=False, description="Spread retries randomly around the computed wait.")
+
+
+# A step kind's retries when its step says nothing (the product doc promises e-mail delivery retries).
+DEFAULT_RETRIES: dict[str, StepRetry] = {
+    "send_email_report": StepRetry(max_retries=3, delay_seconds=2, backoff="exponential"),
+    "sync_dataset": StepRetry(max_retries=2, delay_seconds=10, backoff="exponential"),
+    "run_agent": StepRetry(max_retries=2, delay_seconds=10, backoff="exponential"),
+}
+NO_RETRY = StepRetry()
+
+
 class _Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    retry: StepRetry | None = Field(default=None, description="Retries of this step; default depends on the kind.")
     parallel: bool = Field(default=False, description="Run alongside the neighbouring parallel steps.")
     transactional: bool = Field(
         default=True,
         description="In a parallel group: the group's warehouse writes become visible together, "
         "only when every step of the group succeeded. False: this step commits on its own.",
     )
+
+    @property
+    def retry_policy(self) -> StepRetry:
+        """The step's own retry settings, else its kind's default."""
+        kind = getattr(self, "kind", "")
+        return self.retry or DEFAULT_RETRIES.get(kind, NO_RETRY)
 
 
 class RunRecipeStep(_Step):

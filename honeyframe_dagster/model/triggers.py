@@ -1,15 +1,21 @@
-"""When a scenario runs: a cron, an interval, or the success of another scenario."""
+"""When a scenario runs: a cron, an interval, a one-shot instant, or the success of another scenario."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Self
+import re
+from typing import Literal, Self
 from zoneinfo import ZoneInfo, available_timezones
 
 from dagster._utils.schedules import get_next_cron_tick, is_valid_cron_string
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MIN_INTERVAL_SECONDS = 60
+# What runs for instants missed while the scheduler was down (docs/scheduling.md).
+Catchup = Literal["none", "latest", "all"]
+# What happens when an instant comes while a run of the same scenario is still queued or in progress.
+Overlap = Literal["skip", "queue", "allow", "cancel_previous"]
+TIME_KINDS = ("cron", "interval_seconds", "run_at")
 
 
 def check_timezone(name: str) -> str:
@@ -29,11 +35,35 @@ def _known_timezones() -> set[str]:
 _TIMEZONES: set[str] | None = None
 
 
+# The five cron fields, each with its range, for messages that say which field is wrong and why.
+CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
+_CRON_NUMBER = re.compile(r"\d+")
+
+
 def check_cron(expression: str) -> str:
     # Dagster accepts what croniter accepts; we also insist on exactly five fields (no seconds, no '@daily').
-    if len(expression.split()) != 5 or not is_valid_cron_string(expression):
-        raise ValueError(f"invalid cron expression {expression!r} (expected 5 fields: 'min hour dom month dow')")
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"invalid cron expression {expression!r}: expected 5 fields (minute hour day-of-month month "
+            f"day-of-week), got {len(fields)}"
+        )
+    if not is_valid_cron_string(expression):
+        raise ValueError(f"invalid cron expression {expression!r}: {_explain_cron(fields)}")
     return expression
+
+
+def _explain_cron(fields: list[str]) -> str:
+    """The first field whose numbers are out of range or whose step is 0, in words."""
+    for value, (name, low, high) in zip(fields, CRON_FIELDS, strict=True):
+        for part in value.split(","):
+            base, _, step = part.partition("/")
+            if step and (not step.isdigit() or int(step) == 0):
+                return f"{name} step {step!r} must be a whole number of at least 1"
+            for number in _CRON_NUMBER.findall(base):
+                if not low <= int(number) <= high:
+                    return f"{name} {number} is out of range {low}–{high}"
+    return "a field is not understood (use numbers, '*', ranges 'a-b', lists 'a,b' and steps '*/n')"
 
 
 class UpstreamRef(BaseModel):
@@ -44,14 +74,30 @@ class UpstreamRef(BaseModel):
 
 
 class Trigger(BaseModel):
-    """Exactly one of `cron`, `interval_seconds` or `upstream`, plus an optional IANA `timezone`."""
+    """Exactly one of `cron`, `interval_seconds`, `run_at` or `upstream`, plus the time and overlap policies."""
 
     model_config = ConfigDict(extra="forbid")
     cron: str | None = Field(default=None, description="5-field cron expression.", examples=["0 2 * * *"])
     interval_seconds: int | None = Field(default=None, description="Run every N seconds (N >= 60).")
+    start_at: dt.datetime | None = Field(
+        default=None,
+        description="With interval_seconds: instants are start_at + k × interval_seconds (default the Unix epoch).",
+    )
+    run_at: dt.datetime | None = Field(
+        default=None, description="One-shot: run once at this instant (ISO 8601 with an offset)."
+    )
     upstream: UpstreamRef | None = Field(default=None, description="Run on success of this scenario.")
     timezone: str | None = Field(
-        default=None, description="IANA timezone of the cron; default the project's timezone, else UTC."
+        default=None,
+        description="IANA timezone of the cron; default the project's timezone, else the org default (UTC).",
+    )
+    catchup: Catchup = Field(
+        default="latest",
+        description="Instants missed while the scheduler was down: none, the latest once, or all (oldest first). "
+        "Ignored by upstream triggers, which have no instants.",
+    )
+    overlap: Overlap = Field(
+        default="skip", description="When a run of this scenario is still queued or in progress at an instant."
     )
 
     @field_validator("cron")
@@ -66,6 +112,13 @@ class Trigger(BaseModel):
             raise ValueError(f"interval_seconds must be >= {MIN_INTERVAL_SECONDS}, got {value}")
         return value
 
+    @field_validator("start_at", "run_at")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError(f"needs a UTC offset (e.g. '2026-12-24T18:00:00+01:00'), got {value.isoformat()!r}")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
@@ -73,24 +126,31 @@ class Trigger(BaseModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
-        given = [name for name in ("cron", "interval_seconds", "upstream") if getattr(self, name) is not None]
+        given = [name for name in (*TIME_KINDS, "upstream") if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(
-                f"a trigger needs exactly one of cron, interval_seconds, upstream; got {', '.join(given) or 'none'}"
+                "a trigger needs exactly one of cron, interval_seconds, run_at, upstream; "
+                f"got {', '.join(given) or 'none'}"
             )
+        if self.start_at is not None and self.interval_seconds is None:
+            raise ValueError("start_at applies to interval_seconds triggers only")
         return self
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> Literal["cron", "interval", "run_at", "upstream"]:
         if self.cron is not None:
             return "cron"
-        return "interval" if self.interval_seconds is not None else "upstream"
+        if self.interval_seconds is not None:
+            return "interval"
+        return "run_at" if self.run_at is not None else "upstream"
 
     def describe(self, timezone: str) -> str:
         if self.cron is not None:
             return f"cron '{self.cron}' {timezone}"
         if self.interval_seconds is not None:
             return f"every {self.interval_seconds}s"
+        if self.run_at is not None:
+            return f"once at {self.run_at.astimezone(dt.UTC).isoformat()}"
         assert self.upstream is not None
         return f"on success of '{self.upstream.scenario}'"
 
@@ -100,4 +160,4 @@ def next_cron_instant(cron: str, timezone: str, after: dt.datetime) -> dt.dateti
     return get_next_cron_tick(cron, after, timezone).astimezone(dt.UTC)
 
 
-__all__ = ["Trigger", "UpstreamRef", "check_cron", "check_timezone", "next_cron_instant"]
+__all__ = ["Catchup", "Overlap", "Trigger", "UpstreamRef", "check_cron", "check_timezone", "next_cron_instant"]

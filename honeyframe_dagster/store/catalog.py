@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
 from honeyframe_dagster.model.scenario import Catalog, ScenarioRecord
+from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.tables import (
     AgentRow,
     DashboardRow,
@@ -51,7 +52,7 @@ def load_catalog(session: Session, project_ids: Collection[str] | None = None) -
     def scoped(statement, column):  # type: ignore[no-untyped-def]
         return statement if project_ids is None else statement.where(column.in_(list(project_ids)))
 
-    catalog = Catalog()
+    catalog = Catalog(default_timezone=get_settings().default_timezone)
     for project in session.scalars(scoped(select(ProjectRow), ProjectRow.id)):
         catalog.projects[project.id] = project_model(project)
     for template in session.scalars(select(TemplateRow)):

@@ -139,10 +139,14 @@ class ApiTokenRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    # An admin token is org-wide (no projects); a project token lists the projects it may act on.
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Projects the token may act on; empty with is_admin means every project.
     projects: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # None: never expires. A revoked token is deleted.
+    expires_at: Mapped[dt.datetime | None]
+    # Written at most once a minute per token (honeyframe_dagster.tokens.LAST_USED_RESOLUTION).
+    last_used_at: Mapped[dt.datetime | None]
 
 
 class SchedulerWorkerRow(Base):

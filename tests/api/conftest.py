@@ -82,7 +82,6 @@ def make_tokens(settings: Settings) -> dict[str, str]:
         return {
             "admin": create_token(session, "admin", True, []),
             "sales": create_token(session, "sales", False, ["acme-sales"]),
-            "ops-admin": create_token(session, "ops-admin", True, ["acme-ops"]),
         }
 
 

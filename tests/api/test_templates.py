@@ -29,7 +29,14 @@ def test_template_matrix(api: Api) -> None:
     cell = enabled.json()
     assert cell["template_slug"] == "morning-kpis" and cell["enabled"] is True and cell["project_id"] == "acme-ops"
     assert cell["steps"] == [
-        {"kind": "run_recipe", "recipe": "mart_ops_kpis", "recipes": None, "parallel": False, "transactional": True}
+        {
+            "kind": "run_recipe",
+            "recipe": "mart_ops_kpis",
+            "recipes": None,
+            "parallel": False,
+            "transactional": True,
+            "retry": None,
+        }
     ]
     assert cell["dagster"]["job_name"] == "acme_ops__morning_kpis"
     # acme-ops has no timezone, so the template's cron runs in UTC, on a weekday.

@@ -80,8 +80,7 @@ def test_create_rejects_bad_input_and_stores_nothing(api: Api) -> None:
         assert response.status_code == 422, (name, response.text)
         errors = response.json()["detail"]
         assert any(e["loc"] == loc and e["input"] == value for e in errors), (name, errors)
-        if loc[1] == "trigger":
-            assert response.json()["trigger"] == body["trigger"], name
+        assert set(response.json()) == {"detail"}, name
     assert api.call("GET", BASE).json()["items"] == before
 
 
@@ -91,7 +90,7 @@ def test_patch_cycle_recipients_and_nulls(api: Api) -> None:
     cycle = api.call("PATCH", f"{BASE}/{a['id']}", json={"trigger": {"upstream": {"scenario": "s"}}})
     assert cycle.status_code == 422
     assert cycle.json()["detail"][0]["loc"] == ["body", "trigger", "upstream", "scenario"]
-    assert "cycle" in cycle.json()["detail"][0]["msg"] and cycle.json()["trigger"] == {"upstream": {"scenario": "s"}}
+    assert "cycle" in cycle.json()["detail"][0]["msg"] and set(cycle.json()) == {"detail"}
     no_report = api.call("PATCH", f"{BASE}/{b['id']}", json={"recipients": ["x@acme.example"]})
     assert no_report.status_code == 422 and no_report.json()["detail"][0]["loc"] == ["body", "recipients"]
     bad_address = api.call("PATCH", f"{BASE}/{b['id']}", json={"recipients": ["x@"]})
@@ -100,8 +99,12 @@ def test_patch_cycle_recipients_and_nulls(api: Api) -> None:
     assert api.call("GET", f"{BASE}/{a['id']}").json()["trigger"] == {
         "cron": None,
         "interval_seconds": 3600,
+        "start_at": None,
+        "run_at": None,
         "upstream": None,
         "timezone": None,
+        "catchup": "latest",
+        "overlap": "skip",
     }
 
 
