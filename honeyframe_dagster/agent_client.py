@@ -2,7 +2,8 @@
 
 Each row is sent as one chat: the agent's system prompt, then the row as a JSON object. A row that fails
 (HTTP error, timeout, malformed answer) gets its error instead of an answer; the others go on. The API key
-is only ever put in the Authorization header and is redacted from every error text.
+is only ever put in the Authorization header and is redacted from every error text. The endpoint's host must
+pass the connector policy (net_policy.py), checked at every connection.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from honeyframe_dagster.net_policy import guarded_async_client
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ATTEMPTS = 2
@@ -110,8 +113,8 @@ async def _complete_all(
         async with limit:
             return await complete_row(client, endpoint, row)
 
-    async with httpx.AsyncClient(
-        base_url=endpoint.base_url.rstrip("/"), headers=headers, timeout=endpoint.timeout
+    async with guarded_async_client(
+        base_url=endpoint.base_url.rstrip("/"), headers=headers, timeout=endpoint.timeout, follow_redirects=False
     ) as client:
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]

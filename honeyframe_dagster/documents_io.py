@@ -11,6 +11,8 @@ import yaml
 from pydantic import ValidationError
 
 from honeyframe_dagster.model.documents import DOCUMENT_ADAPTER, DOCUMENT_KINDS, Document
+from honeyframe_dagster.model.steps import STEP_KINDS
+from honeyframe_dagster.net_policy import redact_url
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,9 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
             for part in loc
             if part not in DOCUMENT_KINDS
             and not part.endswith("Step")
+            and part not in STEP_KINDS
             and part
             not in {
-                "run_recipe",
-                "sync_dataset",
-                "run_python",
-                "run_agent",
-                "send_email_report",
                 "file",
                 "http",
                 "sql",
@@ -70,6 +68,8 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
         ]
         where = "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in loc).lstrip(".") or "(document)"
         value = error.get("input")
+        if loc and loc[-1] == "url" and isinstance(value, str):
+            value = redact_url(value)  # a URL's credentials never reach an error
         shown = "" if isinstance(value, dict) else f" (value: {_short(value)})"
         message = error["msg"].removeprefix("Value error, ")
         messages.append(f"{where}: {message}{shown}")

@@ -31,10 +31,13 @@ class Settings(BaseSettings):
     database_url: str | None = None
     warehouse: Path | None = None
     python_recipes_dir: Path = REPO_ROOT / "examples" / "python_recipes"
-    python_recipe_timeout_seconds: float = 600.0
+    python_recipe_timeout_seconds: float = Field(default=600.0, gt=0, le=86_400)
     # Relative `file` connector paths are resolved against this folder (default: the repository root).
     data_dir: Path = REPO_ROOT
     connector_timeout_seconds: float = 60.0
+    # Hosts that http/platform connectors, agents and webhooks may reach (comma-separated, `*.example.com`
+    # globs); None: any public host, never local, private or metadata addresses (net_policy.py).
+    connector_allowed_hosts: str | None = None
     # How long a warehouse writer waits for the warehouse's cross-process lock before failing.
     warehouse_lock_timeout_seconds: float = 600.0
     smtp_host: str = "127.0.0.1"

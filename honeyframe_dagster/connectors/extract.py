@@ -32,7 +32,7 @@ class ConnectorError(RuntimeError):
 
 @dataclass(frozen=True)
 class FileExtract:
-    source: str  # a local path or glob
+    source: str | list[str]  # a local file, or the checked files a glob matched
     format: FileFormat
 
 

@@ -1,4 +1,4 @@
-"""`file` connector: a local CSV, Parquet or JSON file, or a glob of them."""
+"""`file` connector: a CSV, Parquet or JSON file under HONEYFRAME_DATA_DIR, or a glob of them."""
 
 from __future__ import annotations
 
@@ -28,9 +28,26 @@ def file_format(path: str, declared: FileFormat | None) -> FileFormat:
 
 
 def fetch_file(connector: FileConnector, data_dir: Path) -> FileExtract:
-    """A relative path is resolved against `data_dir` (HONEYFRAME_DATA_DIR, default the repository root)."""
-    path = Path(connector.path).expanduser()
-    resolved = path if path.is_absolute() else data_dir / path
-    if not glob.glob(str(resolved)):
-        raise ConnectorError(f"connector.path {connector.path!r}: no file matches {str(resolved)!r}")
-    return FileExtract(str(resolved), file_format(connector.path, connector.format))
+    """The files `connector.path` matches under `data_dir` (HONEYFRAME_DATA_DIR), each resolved and checked.
+
+    The model already refuses absolute paths, `~` and `..`; here a match that is (or passes through) a symlink
+    leading out of the data folder is refused, and DuckDB reads exactly the checked files, never the pattern.
+    """
+    root = data_dir.resolve()
+    pattern = root / connector.path
+    matches = sorted(glob.glob(str(pattern)))
+    if not matches:
+        raise ConnectorError(f"connector.path {connector.path!r}: no file matches it in HONEYFRAME_DATA_DIR")
+    files: list[str] = []
+    for match in matches:
+        resolved = Path(match).resolve()
+        if not resolved.is_relative_to(root):
+            shown = str(Path(match).relative_to(root))
+            raise ConnectorError(
+                f"connector.path {connector.path!r}: {shown!r} leads outside HONEYFRAME_DATA_DIR (a symlink); refused"
+            )
+        if resolved.is_file():
+            files.append(str(resolved))
+    if not files:
+        raise ConnectorError(f"connector.path {connector.path!r}: matches no regular file in HONEYFRAME_DATA_DIR")
+    return FileExtract(files, file_format(connector.path, connector.format))

@@ -1,4 +1,4 @@
-"""`http` connector: a CSV or JSON document fetched over HTTP(S)."""
+"""`http` connector: a CSV or JSON document fetched over HTTP(S), from a host the connector policy allows."""
 
 from __future__ import annotations
 
@@ -7,23 +7,27 @@ from pathlib import Path
 import httpx
 
 from honeyframe_dagster.connectors.extract import ConnectorError, FileExtract, FileFormat
+from honeyframe_dagster.net_policy import guarded_client, redact_url, scrub
 
 
 def download(client: httpx.Client, url: str, target: Path, what: str) -> None:
-    """Stream a response body to `target`; a refused connection or an HTTP error names `what` and the status."""
+    """Stream a response body to `target`; errors name `what`, the status and the URL without its credentials."""
     try:
         with client.stream("GET", url) as response:
             if response.status_code >= 400:
-                raise ConnectorError(f"{what}: HTTP {response.status_code} from {url}")
+                shown = redact_url(str(response.request.url))
+                raise ConnectorError(f"{what}: HTTP {response.status_code} from {shown}")
             with target.open("wb") as out:
                 for chunk in response.iter_bytes():
                     out.write(chunk)
     except httpx.HTTPError as exc:
-        raise ConnectorError(f"{what}: {type(exc).__name__} fetching {url}: {exc}") from None
+        full = str(client.base_url.join(url))
+        detail = scrub(str(exc), full)
+        raise ConnectorError(f"{what}: {type(exc).__name__} fetching {redact_url(full)}: {detail}") from None
 
 
 def fetch_http(url: str, file_format: FileFormat, workdir: Path, timeout: float) -> FileExtract:
     target = workdir / f"download.{file_format}"
-    with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+    with guarded_client(timeout=timeout) as client:
         download(client, url, target, "connector.url")
     return FileExtract(str(target), file_format)

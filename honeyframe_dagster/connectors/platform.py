@@ -21,13 +21,14 @@ import httpx
 from honeyframe_dagster.connectors.extract import ConnectorError, FileExtract
 from honeyframe_dagster.connectors.http import download
 from honeyframe_dagster.model.documents import PlatformConnector
+from honeyframe_dagster.net_policy import guarded_client, redact_url, scrub
 
 _FORMATS = {"csv", "json"}
 
 
 def _json(response: httpx.Response, what: str) -> dict:
     if response.status_code >= 400:
-        raise ConnectorError(f"{what}: HTTP {response.status_code} from {response.request.url}")
+        raise ConnectorError(f"{what}: HTTP {response.status_code} from {redact_url(str(response.request.url))}")
     try:
         body = response.json()
     except ValueError:
@@ -66,7 +67,7 @@ def fetch_platform(connector: PlatformConnector, workdir: Path, request_timeout:
     if not base_url:
         raise ConnectorError(f"connector.base_url_env: environment variable {connector.base_url_env} is not set")
     try:
-        with httpx.Client(base_url=base_url.rstrip("/"), timeout=request_timeout) as client:
+        with guarded_client(base_url=base_url.rstrip("/"), timeout=request_timeout, follow_redirects=False) as client:
             sync_id = start_sync(client, connector.dataset_id)
             status = wait_for_sync(client, sync_id, connector.timeout_seconds, connector.poll_seconds)
             file_format = status.get("format") or "csv"
@@ -75,5 +76,7 @@ def fetch_platform(connector: PlatformConnector, workdir: Path, request_timeout:
             target = workdir / f"platform.{file_format}"
             download(client, f"/api/syncs/{quote(sync_id, safe='')}/data", target, f"sync {sync_id} data")
     except httpx.HTTPError as exc:
-        raise ConnectorError(f"platform at {connector.base_url_env}: {type(exc).__name__}: {exc}") from None
+        raise ConnectorError(
+            f"platform at {connector.base_url_env}: {type(exc).__name__}: {scrub(str(exc), base_url)}"
+        ) from None
     return FileExtract(str(target), file_format)  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import PureWindowsPath
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -14,11 +16,14 @@ from pydantic import (
     model_validator,
 )
 
+from honeyframe_dagster import net_policy
 from honeyframe_dagster.model.rendering import PROJECT_FIELDS, has_placeholder, references, render
 from honeyframe_dagster.model.steps import (
+    MAX_TIMEOUT_SECONDS,
     NAME_PATTERN,
     STEP_ADAPTER,
     STEP_KINDS,
+    EnvName,
     RunRecipeStep,
     Step,
     TimeFilter,
@@ -197,25 +202,49 @@ class Scenario(_Document):
     _owner = field_validator("owner")(lambda cls, v: None if v is None else check_email(v))
 
 
+def check_data_path(value: str) -> str:
+    """A path that stays under HONEYFRAME_DATA_DIR as written; symlinks out of it are refused when reading."""
+    if any(ord(c) < 32 for c in value):
+        raise ValueError("must not contain control characters")
+    if value.startswith(("/", "\\", "~")) or PureWindowsPath(value).drive:
+        raise ValueError(f"must be relative to HONEYFRAME_DATA_DIR (no absolute path, no '~'), got {value!r}")
+    if ".." in re.split(r"[\\/]", value):
+        raise ValueError(f"must not contain a '..' component, got {value!r}")
+    return value
+
+
+def check_reachable_url(value: str) -> str:
+    """An http(s) URL whose host the connector policy allows (net_policy.py); DNS is checked when connecting."""
+    try:
+        net_policy.check_url(value)
+    except net_policy.EgressRefused as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
 class FileConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["file"]
-    path: str = Field(min_length=1, description="Path or glob of CSV, Parquet or JSON files.")
+    path: str = Field(min_length=1, description="Path or glob of CSV, Parquet or JSON files under HONEYFRAME_DATA_DIR.")
     format: Literal["csv", "parquet", "json"] | None = None
+
+    _path = field_validator("path")(lambda cls, v: check_data_path(v))
 
 
 class HttpConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["http"]
-    url: str = Field(pattern=r"^https?://")
+    url: str = Field(pattern=r"^https?://", max_length=2048)
     format: Literal["csv", "json"] = "csv"
-    timeout_seconds: float = Field(default=60, gt=0)
+    timeout_seconds: float = Field(default=60, gt=0, le=MAX_TIMEOUT_SECONDS)
+
+    _url = field_validator("url")(lambda cls, v: check_reachable_url(v))
 
 
 class SqlConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["sql"]
-    url_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="Env var holding a SQLAlchemy URL.")
+    url_env: EnvName = Field(description="HONEYFRAME_SECRET_* variable holding a SQLAlchemy URL.")
     query: str = Field(min_length=1)
 
 
@@ -223,9 +252,9 @@ class PlatformConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["platform"]
     dataset_id: str = Field(min_length=1)
-    base_url_env: str = Field(default="HONEYFRAME_PLATFORM_URL", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    timeout_seconds: float = Field(default=900, gt=0)
-    poll_seconds: float = Field(default=2, gt=0)
+    base_url_env: EnvName = "HONEYFRAME_PLATFORM_URL"
+    timeout_seconds: float = Field(default=900, gt=0, le=MAX_TIMEOUT_SECONDS)
+    poll_seconds: float = Field(default=2, gt=0, le=3600)
 
 
 Connector = Annotated[FileConnector | HttpConnector | SqlConnector | PlatformConnector, Field(discriminator="type")]
@@ -279,8 +308,8 @@ class Agent(_Document):
     project: str = Field(pattern=PROJECT_ID_PATTERN)
     model: str = Field(min_length=1)
     system_prompt: str = ""
-    base_url_env: str = Field(default="HONEYFRAME_AGENT_BASE_URL", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    api_key_env: str = Field(default="HONEYFRAME_AGENT_API_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    base_url_env: EnvName = "HONEYFRAME_AGENT_BASE_URL"
+    api_key_env: EnvName = "HONEYFRAME_AGENT_API_KEY"
 
 
 Document = Annotated[Project | Template | Matrix | Scenario | Dataset | Dashboard | Agent, Field(discriminator="kind")]

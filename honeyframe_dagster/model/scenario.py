@@ -14,6 +14,7 @@ from honeyframe_dagster.model.rendering import RenderError
 from honeyframe_dagster.model.steps import (
     STEPS_ADAPTER,
     RunAgentStep,
+    RunPythonStep,
     RunRecipeStep,
     SendEmailReportStep,
     Step,
@@ -21,6 +22,7 @@ from honeyframe_dagster.model.steps import (
 )
 from honeyframe_dagster.model.tenancy import TenancyError, check_steps
 from honeyframe_dagster.model.triggers import Trigger
+from honeyframe_dagster.settings import get_settings
 
 
 class ScenarioError(ValueError):
@@ -133,6 +135,12 @@ def check_references(
         for name in step.selection:
             if name not in recipes:
                 raise ScenarioError(f"{where}.recipe: unknown recipe '{name}' (not a dbt model, seed or snapshot)")
+    elif isinstance(step, RunPythonStep) and recipes is not None:
+        if not (get_settings().python_recipes_dir.expanduser() / f"{step.recipe}.py").is_file():
+            raise ScenarioError(
+                f"{where}.recipe: unknown python recipe '{step.recipe}' "
+                f"(no {step.recipe}.py in HONEYFRAME_PYTHON_RECIPES_DIR)"
+            )
     elif isinstance(step, SyncDatasetStep) and (project_id, step.dataset) not in catalog.datasets:
         raise ScenarioError(f"{where}.dataset: unknown dataset '{step.dataset}' in project '{project_id}'")
     elif isinstance(step, RunAgentStep) and (project_id, step.agent) not in catalog.agents:

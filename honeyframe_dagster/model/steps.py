@@ -1,4 +1,4 @@
-"""The five step kinds of a scenario, discriminated by `kind`."""
+"""The step kinds of a scenario, discriminated by `kind`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-STEP_KINDS = ("run_recipe", "sync_dataset", "run_python", "run_agent", "send_email_report")
+STEP_KINDS = ("run_recipe", "sync_dataset", "run_python", "run_agent", "send_email_report", "notify_webhook")
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 # Conservative address check: no whitespace, no header-injection characters, one '@', a dotted or local domain.
 _EMAIL = re.compile(
@@ -26,6 +26,30 @@ RELATIVE_TIME_FILTERS = (
     "month_to_date",
     "year_to_date",
 )
+
+
+SECRET_PATTERN = r"^HONEYFRAME_SECRET_[A-Z0-9_]+$"
+# The documented variables a document may name besides HONEYFRAME_SECRET_* (../shared/contract/documents.yaml).
+DOCUMENTED_ENV = ("HONEYFRAME_AGENT_BASE_URL", "HONEYFRAME_AGENT_API_KEY", "HONEYFRAME_PLATFORM_URL")
+MAX_TIMEOUT_SECONDS = 86_400
+MAX_SECRETS = 32
+
+
+def check_env_name(value: str) -> str:
+    """A variable a document may name: never the store's URL, SMTP credentials or anything else of the host."""
+    if not (re.match(SECRET_PATTERN, value) or value in DOCUMENTED_ENV):
+        raise ValueError(f"may name only HONEYFRAME_SECRET_* variables or {', '.join(DOCUMENTED_ENV)}, got {value!r}")
+    return value
+
+
+def check_secret_name(value: str) -> str:
+    if not re.match(SECRET_PATTERN, value):
+        raise ValueError(f"must name a HONEYFRAME_SECRET_* variable, got {value!r}")
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(check_env_name)]
+SecretName = Annotated[str, AfterValidator(check_secret_name)]
 
 
 def check_email(value: str) -> str:
@@ -105,7 +129,12 @@ class RunPythonStep(_Step):
     kind: Literal["run_python"]
     recipe: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     args: dict[str, Any] = Field(default_factory=dict)
-    timeout_seconds: float | None = Field(default=None, gt=0)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS)
+    secrets: list[SecretName] = Field(
+        default_factory=list,
+        max_length=MAX_SECRETS,
+        description="The HONEYFRAME_SECRET_* variables the recipe's process sees; it sees no other secret.",
+    )
 
 
 class RunAgentStep(_Step):
@@ -157,8 +186,16 @@ class SendEmailReportStep(_Step):
         return value
 
 
+class NotifyWebhookStep(_Step):
+    """POST a JSON summary of the run so far to a webhook whose URL a HONEYFRAME_SECRET_* variable holds."""
+
+    kind: Literal["notify_webhook"]
+    url_env: SecretName = Field(description="The HONEYFRAME_SECRET_* variable holding the webhook URL.")
+    format: Literal["json", "slack"] = "json"
+
+
 Step = Annotated[
-    RunRecipeStep | SyncDatasetStep | RunPythonStep | RunAgentStep | SendEmailReportStep,
+    RunRecipeStep | SyncDatasetStep | RunPythonStep | RunAgentStep | SendEmailReportStep | NotifyWebhookStep,
     Field(discriminator="kind"),
 ]
 STEP_ADAPTER: TypeAdapter[Step] = TypeAdapter(Step)

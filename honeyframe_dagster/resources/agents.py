@@ -8,6 +8,7 @@ from dagster import ConfigurableResource
 
 from honeyframe_dagster.agent_client import Endpoint
 from honeyframe_dagster.model.documents import Agent
+from honeyframe_dagster.net_policy import EgressRefused, check_url
 from honeyframe_dagster.settings import get_settings
 
 
@@ -24,6 +25,11 @@ class AgentsResource(ConfigurableResource):
             raise AgentEndpointMissing(
                 f"agent '{agent.id}': base_url_env: environment variable {agent.base_url_env} is not set"
             )
+        try:
+            check_url(base_url)
+        except (EgressRefused, ValueError) as exc:
+            # The URL itself stays out of the message: it may carry credentials.
+            raise AgentEndpointMissing(f"agent '{agent.id}': base_url_env: {agent.base_url_env}: {exc}") from None
         return Endpoint(
             base_url=base_url,
             api_key=os.environ.get(agent.api_key_env) or None,

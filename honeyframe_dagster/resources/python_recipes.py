@@ -4,6 +4,9 @@ A recipe is a script that opens `dagster_pipes.open_dagster_pipes()`; `context.e
 step's `args`, `context.log` reaches the run's event log, and `context.report_custom_message({"metadata":
 {...}})` becomes the op's output metadata. An uncaught exception is reported with its traceback and fails
 the op; a recipe still running at its timeout is killed.
+
+The child gets a minimal environment (`child_env`): never the store's URL, SMTP or agent credentials, only the
+HONEYFRAME_SECRET_* variables its step lists in `secrets`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +33,21 @@ from honeyframe_dagster.settings import get_settings
 
 RECIPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TAIL_CHARS = 4000
+# What a recipe's process inherits from ours; everything else (the store URL, SMTP, agent keys) stays out.
+_INHERITED = ("PATH", "HOME", "LANG", "TZ")
 
 
 class RecipeNotFound(LookupError):
     pass
+
+
+def child_env(secrets: Sequence[str], pipes_env: Mapping[str, str]) -> dict[str, str]:
+    """PATH, HOME, LANG, LC_*, TZ, Dagster Pipes' variables and the listed secrets; raises Failure if one is unset."""
+    missing = [name for name in secrets if name not in os.environ]
+    if missing:
+        raise Failure(f"secrets: environment variable(s) {', '.join(missing)} not set")
+    env = {name: value for name, value in os.environ.items() if name in _INHERITED or name.startswith("LC_")}
+    return {**env, **{name: os.environ[name] for name in secrets}, **pipes_env}
 
 
 def _tail(text: str) -> str:
@@ -59,7 +73,14 @@ class PythonRecipesResource(ConfigurableResource):
             raise RecipeNotFound(f"recipe '{name}' not found: no file {name}.py in {self.directory}")
         return path
 
-    def run(self, context: OpExecutionContext, name: str, extras: Mapping[str, Any], timeout: float) -> list[Any]:
+    def run(
+        self,
+        context: OpExecutionContext,
+        name: str,
+        extras: Mapping[str, Any],
+        timeout: float,
+        secrets: Sequence[str] = (),
+    ) -> list[Any]:
         """Run the recipe to completion; returns its custom messages. Raises Failure on error or timeout."""
         path = self.path_for(name)
         with open_pipes_session(
@@ -71,7 +92,7 @@ class PythonRecipesResource(ConfigurableResource):
             process = subprocess.Popen(
                 [sys.executable, str(path)],
                 cwd=str(self.directory),
-                env={**os.environ, **session.get_bootstrap_env_vars()},
+                env=child_env(secrets, session.get_bootstrap_env_vars()),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

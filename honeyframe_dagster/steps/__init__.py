@@ -2,6 +2,7 @@
 
 from dagster import OpDefinition
 
+from honeyframe_dagster.steps.notify_webhook import notify_webhook_op
 from honeyframe_dagster.steps.run_agent import run_agent_op
 from honeyframe_dagster.steps.run_python import run_python_op
 from honeyframe_dagster.steps.run_recipe import run_recipe_op
@@ -14,4 +15,5 @@ STEP_OPS: dict[str, OpDefinition] = {
     "sync_dataset": sync_dataset_op,
     "run_python": run_python_op,
     "run_agent": run_agent_op,
+    "notify_webhook": notify_webhook_op,
 }

@@ -40,7 +40,7 @@ def run_python_op(
         "partition_key": context.partition_key if context.has_partition_key else None,
     }
     try:
-        messages = python_recipes.run(context, step.recipe, extras, timeout)
+        messages = python_recipes.run(context, step.recipe, extras, timeout, step.secrets)
     except RecipeNotFound as exc:
         raise Failure(f"recipe: {exc}") from None
     metadata = recipe_metadata(messages)

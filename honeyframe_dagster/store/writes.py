@@ -202,7 +202,8 @@ def upsert_scenario(session: Session, document: Scenario) -> Written:
 
 def write_scenario_fields(row: ScenarioRow, document: Scenario) -> None:
     row.enabled, row.owner = document.enabled, document.owner
-    row.trigger = document.trigger.model_dump(mode="json", exclude_none=True)
+    # Defaults (catchup, overlap) are left out: they mean the same stored or not, and rows stay minimal.
+    row.trigger = document.trigger.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     row.steps = [step.model_dump(mode="json", exclude_none=True) for step in document.steps]
 
 

@@ -68,6 +68,24 @@ CASES = [
         ["not-an-address"],
     ),
     ("empty steps", scenario(steps=[]), ["body", "steps"], []),
+    (
+        "python recipe",
+        scenario(steps=[{"kind": "run_python", "recipe": "nope"}]),
+        ["body", "steps", 0, "recipe"],
+        "nope",
+    ),
+    (
+        "python secrets",
+        scenario(steps=[{"kind": "run_python", "recipe": "pause", "secrets": ["HONEYFRAME_DATABASE_URL"]}]),
+        ["body", "steps", 0, "secrets", 0],
+        "HONEYFRAME_DATABASE_URL",
+    ),
+    (
+        "webhook variable",
+        scenario(steps=[{"kind": "notify_webhook", "url_env": "HONEYFRAME_SMTP_PASSWORD"}]),
+        ["body", "steps", 0, "url_env"],
+        "HONEYFRAME_SMTP_PASSWORD",
+    ),
 ]
 
 

@@ -61,7 +61,8 @@ EXPECTED: dict[tuple[str, str], tuple[Any, ...]] = {
     ),
     ("project_cron_jobs", "2"): (
         "acme-ops", "run_python score_inventory", True, None, {"cron": "0 5 * * *", "timezone": "UTC"},
-        [{**STEP_DEFAULTS, "kind": "run_python", "recipe": "score_inventory", "args": {"horizon_days": 14}}],
+        [{**STEP_DEFAULTS, "kind": "run_python", "recipe": "score_inventory", "args": {"horizon_days": 14},
+          "secrets": []}],
     ),
     ("project_cron_jobs", "3"): (
         "acme-ops", "run_agent ticket-triage", False, None, {"cron": "0 6 * * 1-5", "timezone": "UTC"},

@@ -65,7 +65,9 @@ def query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
         return connection.execute(sql).fetchall()
 
 
-Handler = Callable[[BaseHTTPRequestHandler, str, bytes], tuple[int, str, bytes]]
+# status, content type, body, and optionally more headers (e.g. a redirect's Location).
+Reply = tuple[int, str, bytes] | tuple[int, str, bytes, dict[str, str]]
+Handler = Callable[[BaseHTTPRequestHandler, str, bytes], Reply]
 
 
 @contextmanager
@@ -75,9 +77,12 @@ def loopback_server(handle: Handler) -> Iterator[str]:
     class _Handler(BaseHTTPRequestHandler):
         def _serve(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            status, content_type, payload = handle(self, method, self.rfile.read(length) if length else b"")
+            reply = handle(self, method, self.rfile.read(length) if length else b"")
+            status, content_type, payload = reply[:3]
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (reply[3] if len(reply) > 3 else {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

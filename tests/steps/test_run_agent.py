@@ -78,7 +78,7 @@ class ChatCompletions:
                 self.active -= 1
 
 
-def agent(base_url_env: str = "HF_TEST_AGENT_URL", api_key_env: str = "HF_TEST_AGENT_KEY") -> str:
+def agent(base_url_env: str = "HONEYFRAME_SECRET_AGENT_URL", api_key_env: str = "HONEYFRAME_SECRET_AGENT_KEY") -> str:
     return f"""
 kind: Agent
 id: triage
@@ -116,8 +116,8 @@ def tickets(hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("CREATE TABLE tickets_in (ticket_id INTEGER, subject VARCHAR)")
         connection.executemany("INSERT INTO tickets_in VALUES (?, ?)", list(enumerate(SUBJECTS, start=1)))
-    monkeypatch.setenv("HF_TEST_AGENT_KEY", API_KEY)
-    monkeypatch.setenv("HF_TEST_WRONG_KEY", WRONG_KEY)
+    monkeypatch.setenv("HONEYFRAME_SECRET_AGENT_KEY", API_KEY)
+    monkeypatch.setenv("HONEYFRAME_SECRET_WRONG_KEY", WRONG_KEY)
     monkeypatch.setenv("HONEYFRAME_AGENT_CONCURRENCY", "3")
     monkeypatch.setenv("HONEYFRAME_AGENT_BATCH_SIZE", "4")
     monkeypatch.setenv("HONEYFRAME_AGENT_FAILURE_RATIO", "0.2")
@@ -134,7 +134,7 @@ def test_rows_are_labelled_concurrently_failures_recorded_and_reruns_upsert(
 ) -> None:
     server = ChatCompletions()
     with loopback_server(server) as url:
-        monkeypatch.setenv("HF_TEST_AGENT_URL", f"{url}/v1")
+        monkeypatch.setenv("HONEYFRAME_SECRET_AGENT_URL", f"{url}/v1")
         documents = agent() + SCENARIO.replace("INPUT", "tickets")  # a dataset id: its table is the input
         first = run_scenario(apply_yaml, load_defs, instance, documents, "acme_ops__triage")
         assert first.success
@@ -167,10 +167,14 @@ def test_endpoint_errors_fail_the_step_clearly_without_leaking_the_key(
 ) -> None:
     server = ChatCompletions()
     with loopback_server(server) as url:
-        monkeypatch.setenv("HF_TEST_AGENT_URL", f"{url}/v1")
+        monkeypatch.setenv("HONEYFRAME_SECRET_AGENT_URL", f"{url}/v1")
         scenario = SCENARIO.replace("INPUT", "select ticket_id, subject from tickets_in where ticket_id <= 3")
         wrong_key = run_scenario(
-            apply_yaml, load_defs, instance, agent(api_key_env="HF_TEST_WRONG_KEY") + scenario, "acme_ops__triage"
+            apply_yaml,
+            load_defs,
+            instance,
+            agent(api_key_env="HONEYFRAME_SECRET_WRONG_KEY") + scenario,
+            "acme_ops__triage",
         )
         job = load_defs().get_job_def("acme_ops__triage")
 
@@ -188,11 +192,11 @@ def test_endpoint_errors_fail_the_step_clearly_without_leaking_the_key(
         # Failing rows are still recorded, with their (redacted) error.
         assert query(tickets, "select count(*) from ticket_labels where error like 'HTTP 401%***%'") == [(3,)]
 
-        monkeypatch.setenv("HF_TEST_DOWN_URL", closed_port_url())
-        down, _ = failing_run(agent(base_url_env="HF_TEST_DOWN_URL") + scenario)
+        monkeypatch.setenv("HONEYFRAME_SECRET_DOWN_URL", closed_port_url())
+        down, _ = failing_run(agent(base_url_env="HONEYFRAME_SECRET_DOWN_URL") + scenario)
         assert "3 of 3 row(s) failed" in down and "ConnectError" in down
-        unset, _ = failing_run(agent(base_url_env="HF_TEST_UNSET_URL") + scenario)
-        assert "environment variable HF_TEST_UNSET_URL is not set" in unset
+        unset, _ = failing_run(agent(base_url_env="HONEYFRAME_SECRET_UNSET_URL") + scenario)
+        assert "environment variable HONEYFRAME_SECRET_UNSET_URL is not set" in unset
         bad_input, _ = failing_run(agent() + SCENARIO.replace("INPUT", "select no_such_column from tickets_in"))
         assert "input: cannot read 'select no_such_column from tickets_in'" in bad_input
         # A table the project may not read is refused when written, before any run (see test_warehouse_tenancy.py).

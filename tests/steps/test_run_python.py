@@ -61,16 +61,18 @@ def test_missing_raising_and_hanging_recipes_fail_their_op_clearly(
     load_defs: Callable[[], Definitions],
     instance: DagsterInstance,
     recipes_dir: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    missing = run_scenario(
-        apply_yaml,
-        load_defs,
-        instance,
-        scenario("missing", "  - {kind: run_python, recipe: nope}"),
-        "acme_ops__missing",
-    )
+    # An unknown recipe is refused when written (names the field); a file deleted later fails the run clearly.
+    assert apply_yaml(scenario("missing", "  - {kind: run_python, recipe: nope}")) == 1
+    assert "steps[0].recipe: unknown python recipe 'nope'" in capsys.readouterr().err
+    (recipes_dir / "gone.py").write_text("print('soon gone')\n")
+    assert apply_yaml(scenario("missing", "  - {kind: run_python, recipe: gone}")) == 0
+    job = load_defs().get_job_def("acme_ops__missing")
+    (recipes_dir / "gone.py").unlink()
+    missing = job.execute_in_process(instance=instance, raise_on_error=False)
     assert not missing.success
-    assert "recipe 'nope' not found" in failure_text(missing, "step_1_run_python")
+    assert "unknown python recipe 'gone'" in failure_text(missing, "step_1_run_python")
 
     raising = run_scenario(
         apply_yaml,

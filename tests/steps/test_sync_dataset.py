@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
@@ -14,6 +15,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, Definitions
 from sqlalchemy import create_engine, text
 
+from honeyframe_dagster.settings import REPO_ROOT
 from tests.conftest import POSTGRES_ADMIN_URL, ApplyYaml
 from tests.steps.support import (
     as_json,
@@ -78,7 +80,7 @@ class Platform:
 
 @pytest.fixture
 def pg_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A Postgres table with typed rows; HF_TEST_PG_URL holds a URL to it (with a password to keep secret)."""
+    """A Postgres table with typed rows; HONEYFRAME_SECRET_PG_URL holds a URL to it (with a password to keep secret)."""
     name = f"hf_sync_{uuid.uuid4().hex[:10]}"
     engine = create_engine(POSTGRES_ADMIN_URL)
     with engine.begin() as connection:
@@ -86,7 +88,9 @@ def pg_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         connection.execute(
             text(f"INSERT INTO {name} VALUES (1, 'one', 1.50, '2026-11-01 10:00'), (2, NULL, 2.25, NULL)")
         )
-    monkeypatch.setenv("HF_TEST_PG_URL", f"postgresql+psycopg://postgres:{PG_PASSWORD}@127.0.0.1:5432/postgres")
+    monkeypatch.setenv(
+        "HONEYFRAME_SECRET_PG_URL", f"postgresql+psycopg://postgres:{PG_PASSWORD}@127.0.0.1:5432/postgres"
+    )
     try:
         yield name
     finally:
@@ -96,9 +100,12 @@ def pg_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def files(tmp_path: Path) -> Path:
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HONEYFRAME_DATA_DIR: a folder with JSON, Parquet and a copy of the example tickets under `files/`."""
+    monkeypatch.setenv("HONEYFRAME_DATA_DIR", str(tmp_path))
     folder = tmp_path / "files"
     folder.mkdir()
+    shutil.copytree(REPO_ROOT / "examples" / "data", tmp_path / "examples" / "data")
     (folder / "a.json").write_text('[{"id": 1, "kind": "click"}, {"id": 2, "kind": "view"}]')
     (folder / "b.json").write_text('[{"id": 3, "kind": "click"}]')
     with duckdb.connect() as connection:
@@ -122,18 +129,22 @@ def test_every_connector_loads_its_table_and_reports_rows_and_lineage(
         loopback_server(lambda request, method, body: (200, "text/csv", web_csv)) as web,
         loopback_server(platform) as platform_url,
     ):
-        monkeypatch.setenv("HF_TEST_PLATFORM_URL", platform_url)
+        monkeypatch.setenv("HONEYFRAME_SECRET_PLATFORM", platform_url)
         documents = "".join(
             [
                 dataset("tickets", "raw_tickets", "{type: file, path: examples/data/tickets.csv}"),
-                dataset("clicks", "clicks", f"{{type: file, path: '{files}/*.json'}}"),
-                dataset("numbers", "numbers", f"{{type: file, path: '{files}/p.parquet'}}"),
+                dataset("clicks", "clicks", "{type: file, path: 'files/*.json'}"),
+                dataset("numbers", "numbers", "{type: file, path: files/p.parquet}"),
                 dataset("web-orders", "web_orders", f"{{type: http, url: '{web}/export.csv', format: csv}}"),
-                dataset("pg", "pg_rows", f"{{type: sql, url_env: HF_TEST_PG_URL, query: 'select * from {pg_table}'}}"),
+                dataset(
+                    "pg",
+                    "pg_rows",
+                    f"{{type: sql, url_env: HONEYFRAME_SECRET_PG_URL, query: 'select * from {pg_table}'}}",
+                ),
                 dataset(
                     "stock",
                     "stock",
-                    "{type: platform, dataset_id: ds-ok, base_url_env: HF_TEST_PLATFORM_URL, poll_seconds: 0.05}",
+                    "{type: platform, dataset_id: ds-ok, base_url_env: HONEYFRAME_SECRET_PLATFORM, poll_seconds: 0.05}",
                 ),
             ]
         )
@@ -184,7 +195,7 @@ def test_failed_syncs_name_the_cause_and_leave_the_previous_table_intact(
         loopback_server(lambda request, method, body: (state["status"], "text/csv", b"id\n1\n2\n3\n")) as web,
         loopback_server(platform) as platform_url,
     ):
-        monkeypatch.setenv("HF_TEST_PLATFORM_URL", platform_url)
+        monkeypatch.setenv("HONEYFRAME_SECRET_PLATFORM", platform_url)
         feed = dataset("feed", "feed", f"{{type: http, url: '{web}/feed.csv'}}")
         first = run_scenario(apply_yaml, load_defs, instance, feed + sync_scenario("feed", "feed"), "acme_ops__feed")
         assert first.success and query(warehouse, "select count(*) from feed") == [(3,)]
@@ -205,12 +216,16 @@ def test_failed_syncs_name_the_cause_and_leave_the_previous_table_intact(
         missing = failing_run(dataset("feed", "feed", "{type: file, path: examples/data/nope-*.csv}"))
         assert "no file matches" in missing and "nope-*.csv" in missing
         bad_sql = failing_run(
-            dataset("feed", "feed", "{type: sql, url_env: HF_TEST_PG_URL, query: 'select * from nope_x'}")
+            dataset("feed", "feed", "{type: sql, url_env: HONEYFRAME_SECRET_PG_URL, query: 'select * from nope_x'}")
         )
         assert "nope_x" in bad_sql and PG_PASSWORD not in bad_sql
-        no_env = failing_run(dataset("feed", "feed", "{type: sql, url_env: HF_TEST_UNSET_URL, query: 'select 1'}"))
-        assert "environment variable HF_TEST_UNSET_URL is not set" in no_env
-        platform_doc = "{type: platform, dataset_id: ds-fail, base_url_env: HF_TEST_PLATFORM_URL, poll_seconds: 0.05}"
+        no_env = failing_run(
+            dataset("feed", "feed", "{type: sql, url_env: HONEYFRAME_SECRET_UNSET, query: 'select 1'}")
+        )
+        assert "environment variable HONEYFRAME_SECRET_UNSET is not set" in no_env
+        platform_doc = (
+            "{type: platform, dataset_id: ds-fail, base_url_env: HONEYFRAME_SECRET_PLATFORM, poll_seconds: 0.05}"
+        )
         assert "source credentials expired" in failing_run(dataset("feed", "feed", platform_doc))
         slow = platform_doc.replace("ds-fail", "ds-slow").replace("}", ", timeout_seconds: 0.3}")
         assert "did not finish within connector.timeout_seconds=0.3" in failing_run(dataset("feed", "feed", slow))

@@ -1,0 +1,271 @@
+"""Which hosts connectors, agents and webhooks may reach, and HTTP clients that enforce it on every connection.
+
+The rule (docs/security.md, "Connectors and secrets"):
+
+- `HONEYFRAME_CONNECTOR_ALLOWED_HOSTS` set (comma-separated host names or addresses, `*.example.com` globs):
+  only matching hosts, whatever they resolve to, except cloud metadata and link-local addresses, which are
+  reachable only when listed literally.
+- Unset: any host whose every resolved address is public; never loopback, private, link-local, CGNAT,
+  multicast, reserved, unspecified or cloud metadata addresses, nor names such as `localhost`.
+
+`check_url` decides what can be decided without DNS (at `apply`, naming the field). The clients from
+`guarded_client` / `guarded_async_client` check the host again at every new connection (redirect hops
+included), resolve it once, check every address and connect only to a checked address, so a name cannot
+pass the check and then be rebound elsewhere. URLs in messages go through `redact_url`: no userinfo, no
+query values.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import re
+import socket
+import typing
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import anyio
+import httpcore
+import httpx
+
+from honeyframe_dagster.settings import get_settings
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+MAX_REDIRECTS = 5
+# Names that point at the host itself or at a cloud metadata service (refused unless listed literally).
+_FORBIDDEN_NAMES = ("localhost", "*.localhost", "metadata", "metadata.google.internal", "metadata.goog")
+_FORBIDDEN_NAMES += ("instance-data", "instance-data.ec2.internal", "metadata.azure.internal")
+_METADATA = tuple(
+    ipaddress.ip_network(n) for n in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32")
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NUMERIC_V4 = re.compile(r"^[0-9a-fx.]+$")
+
+
+class EgressRefused(httpx.ConnectError):
+    """A host or address the policy forbids; `reason` says why without the URL (which may be a secret)."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"host '{host}' {reason}")
+        self.host = host
+        self.reason = reason
+
+
+def allowed_hosts() -> tuple[str, ...] | None:
+    """The allowlist entries (lowercase), or None when HONEYFRAME_CONNECTOR_ALLOWED_HOSTS is unset or blank."""
+    raw = get_settings().connector_allowed_hosts or ""
+    entries = tuple(e.strip().strip("[]").lower().rstrip(".") for e in raw.split(",") if e.strip())
+    return entries or None
+
+
+def literal_address(host: str) -> Address | None:
+    """The address a host literal denotes, including numeric forms such as `2130706433` or `0x7f.1`."""
+    host = host.strip("[]")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if _NUMERIC_V4.match(host.lower()):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def _embedded(address: Address) -> Address:
+    """The IPv4 address inside an IPv4-mapped, 6to4 or NAT64 IPv6 address (else the address itself)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address.sixtofour is not None:
+            return address.sixtofour
+        if address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
+def is_public(address: Address) -> bool:
+    address = _embedded(address)
+    return address.is_global and not (address.is_multicast or address.is_reserved or address.is_unspecified)
+
+
+def is_metadata(address: Address) -> bool:
+    address = _embedded(address)
+    return any(address.version == network.version and address in network for network in _METADATA)
+
+
+def _matches(host: str, patterns: typing.Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(host, pattern) for pattern in patterns)
+
+
+def check_host(host: str) -> None:
+    """Refuse a host (name or literal address) the policy forbids before any DNS; raises EgressRefused."""
+    host = host.strip("[]").lower().rstrip(".")
+    if not host:
+        raise EgressRefused(host, "is empty")
+    literal = literal_address(host)
+    allowed = allowed_hosts()
+    if allowed is not None:
+        if not _matches(host, allowed) and not (literal is not None and str(literal) in allowed):
+            raise EgressRefused(host, "is not in HONEYFRAME_CONNECTOR_ALLOWED_HOSTS")
+        listed = host in allowed or (literal is not None and str(literal) in allowed)
+        if not listed and ((literal is not None and is_metadata(literal)) or _matches(host, _FORBIDDEN_NAMES)):
+            raise EgressRefused(host, "is a metadata or link-local address; list it literally to allow it")
+        return
+    if literal is not None and not is_public(literal):
+        raise EgressRefused(host, "is not a public address (set HONEYFRAME_CONNECTOR_ALLOWED_HOSTS to allow it)")
+    if _matches(host, _FORBIDDEN_NAMES):
+        raise EgressRefused(host, "is a local or metadata host name (set HONEYFRAME_CONNECTOR_ALLOWED_HOSTS)")
+
+
+def check_address(host: str, address: Address) -> None:
+    """Refuse an address `host` resolved to, when the policy forbids it."""
+    allowed = allowed_hosts()
+    if allowed is not None:
+        listed = host.lower() in allowed or str(address) in allowed
+        if is_metadata(address) and not listed:
+            raise EgressRefused(host, f"resolves to the metadata or link-local address {address}")
+    elif not is_public(address):
+        raise EgressRefused(host, f"resolves to the non-public address {address}")
+
+
+def check_url(url: str) -> None:
+    """An http(s) URL whose host passes `check_host`; raises ValueError (EgressRefused) saying why."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"}:
+        raise ValueError(f"expected an http:// or https:// URL, got scheme {parts.scheme!r}")
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        raise ValueError(f"malformed URL {redact_url(url)!r}") from None
+    check_host(host or "")
+
+
+def redact_url(url: str) -> str:
+    """The URL without userinfo, fragment or query values: safe to log and to show in errors."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rpartition("@")[2]
+        query = urlencode([(key, "***") for key, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    except ValueError:
+        return "<unparsable URL>"
+    return parts._replace(netloc=netloc, query=query, fragment="").geturl()
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` with the URL, its userinfo and its query values replaced by their redacted forms."""
+    text = text.replace(url, redact_url(url))
+    parts = urlsplit(url)
+    secrets = [parts.netloc.rpartition("@")[0], parts.password or ""]
+    secrets += [value for _, value in parse_qsl(parts.query) if len(value) >= 4]
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _resolved(host: str, infos: list[tuple[typing.Any, ...]]) -> list[str]:
+    addresses = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+    if not addresses:
+        raise EgressRefused(host, "does not resolve to any address")
+    for address in addresses:
+        check_address(host, ipaddress.ip_address(address))
+    return addresses
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """Connects only to checked addresses of an allowed host (sync)."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        check_host(host)
+        try:
+            infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        error: Exception | None = None
+        for address in _resolved(host, infos):
+            try:
+                return self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to checked addresses of an allowed host (async)."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        check_host(host)
+        try:
+            infos = await anyio.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        error: Exception | None = None
+        for address in _resolved(host, infos):
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _transport() -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx has no public hook for the network backend; its pool is the documented httpcore one.
+    transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=_GuardedBackend())
+    return transport
+
+
+def _async_transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    transport = httpx.AsyncHTTPTransport(trust_env=False)
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_AsyncGuardedBackend(),
+    )
+    return transport
+
+
+def guarded_client(**kwargs: typing.Any) -> httpx.Client:
+    """An httpx.Client under the policy: no environment proxies; redirects (followed unless told otherwise,
+    at most MAX_REDIRECTS) reach only hosts the policy allows, since every new connection is checked."""
+    kwargs.setdefault("follow_redirects", True)
+    return httpx.Client(transport=_transport(), trust_env=False, max_redirects=MAX_REDIRECTS, **kwargs)
+
+
+def guarded_async_client(**kwargs: typing.Any) -> httpx.AsyncClient:
+    """An httpx.AsyncClient under the policy (see `guarded_client`)."""
+    limits = kwargs.pop("limits", httpx.Limits(max_connections=100, max_keepalive_connections=20))
+    kwargs.setdefault("follow_redirects", True)
+    return httpx.AsyncClient(transport=_async_transport(limits), trust_env=False, max_redirects=MAX_REDIRECTS, **kwargs)
