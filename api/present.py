@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dagster import TimeWindowPartitionsDefinition
+from dagster._core.scheduler.instigation import InstigatorTick, TickStatus
 from dagster._core.storage.dagster_run import RunRecord
 from dagster._core.storage.tags import (
     BACKFILL_ID_TAG,
@@ -20,8 +21,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.schemas import DagsterRefs, RunPublic, ScenarioPublic
-from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, TriggerRef, timestamp
+from api.schemas import DagsterRefs, RunPublic, RunSummary, RunTrigger, ScenarioPublic, TickPublic
+from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, LatestRuns, TriggerRef, timestamp
 from honeyframe_dagster.factory.naming import (
     base_job_name,
     in_shard,
@@ -31,9 +32,10 @@ from honeyframe_dagster.factory.naming import (
 )
 from honeyframe_dagster.factory.plan import PlannedScenario, plan
 from honeyframe_dagster.factory.triggers import SCHEDULED_FOR_TAG, cron_partitions
+from honeyframe_dagster.model.instants import next_instant
 from honeyframe_dagster.model.scenario import ScenarioRecord, ScenarioSpec
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
-from honeyframe_dagster.model.triggers import Trigger, next_cron_instant
+from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG
 from honeyframe_dagster.store.catalog import load_catalog
 from honeyframe_dagster.store.tables import ProjectRow
@@ -104,19 +106,36 @@ def trigger_statuses(client: DagsterClient | None, triggers: Sequence[TriggerRef
         return {t.name: "UNKNOWN" for t in triggers}
 
 
-def next_run_at(spec: ScenarioSpec, now: dt.datetime) -> dt.datetime | None:
-    if not spec.enabled:
+def latest_runs(client: DagsterClient | None, project_id: str, ids: Sequence[int]) -> dict[int, LatestRuns]:
+    """The scenarios' newest runs in one batch; empty (no last run shown) when Dagster cannot be read."""
+    if client is None or not ids:
+        return {}
+    try:
+        return client.latest_runs(project_id, ids)
+    except DagsterUnavailable as exc:
+        log.warning("latest runs unknown: %s", exc)
+        return {}
+
+
+def next_run_at(spec: ScenarioSpec, now: dt.datetime, completed: bool) -> dt.datetime | None:
+    """The next instant the trigger fires (model/instants.py, what the trigger sensors fire)."""
+    if not spec.enabled or completed:
         return None
-    if spec.trigger.cron is not None:
-        return next_cron_instant(spec.trigger.cron, spec.timezone, now)
-    if spec.trigger.interval_seconds is not None:
-        # The interval sensor runs once per bucket of `interval_seconds` since the epoch.
-        seconds = spec.trigger.interval_seconds
-        return dt.datetime.fromtimestamp((int(now.timestamp()) // seconds + 1) * seconds, dt.UTC)
-    return None
+    return next_instant(spec.trigger, spec.timezone, now)
 
 
-def scenario_public(entry: PlannedScenario, statuses: dict[str, str], now: dt.datetime) -> ScenarioPublic:
+def completed(spec: ScenarioSpec, fired: RunRecord | None) -> bool:
+    """A one-shot trigger is done once it created the run for its instant (editing `run_at` re-arms it)."""
+    if spec.trigger.run_at is None or fired is None:
+        return False
+    return scheduled_for(fired.dagster_run.tags, None) == spec.trigger.run_at.astimezone(dt.UTC)
+
+
+def scenario_public(
+    entry: PlannedScenario, statuses: dict[str, str], now: dt.datetime, latest: LatestRuns | None = None
+) -> ScenarioPublic:
+    """`latest`: the scenario's newest runs (`latest_runs`); None when unknown."""
+    latest = latest or LatestRuns()
     record, spec = entry.record, entry.spec
     trigger: Trigger | None
     steps: list[Step]
@@ -125,6 +144,7 @@ def scenario_public(entry: PlannedScenario, statuses: dict[str, str], now: dt.da
     else:
         trigger, steps, owner = _raw_trigger(record), _raw_steps(record), record.owner
     assert record.created_at is not None and record.updated_at is not None
+    done = spec is not None and completed(spec, latest.last_fired)
     return ScenarioPublic(
         id=record.id,
         project_id=record.project_id,
@@ -134,7 +154,10 @@ def scenario_public(entry: PlannedScenario, statuses: dict[str, str], now: dt.da
         steps=steps,
         enabled=record.enabled,
         owner=owner,
-        next_run_at=next_run_at(spec, now) if spec is not None else None,
+        next_run_at=next_run_at(spec, now, done) if spec is not None else None,
+        last_fired_at=latest.last_fired.create_timestamp.astimezone(dt.UTC) if latest.last_fired else None,
+        last_run=run_summary(latest.last, partitions_of(entry)) if latest.last else None,
+        completed=done,
         created_at=record.created_at,
         updated_at=record.updated_at,
         dagster=DagsterRefs(
@@ -171,27 +194,57 @@ def partitions_of(entry: PlannedScenario | None) -> TimeWindowPartitionsDefiniti
     return cron_partitions(entry.spec.trigger.cron, entry.spec.timezone)
 
 
+def run_trigger(tags: Mapping[str, str]) -> RunTrigger:
+    if BACKFILL_ID_TAG in tags:
+        return "backfill"
+    if SCHEDULE_NAME_TAG in tags:
+        return "schedule"
+    return "sensor" if SENSOR_NAME_TAG in tags else "manual"
+
+
 def run_public(record: RunRecord, partitions: TimeWindowPartitionsDefinition | None) -> RunPublic:
     tags = record.dagster_run.tags
-    if BACKFILL_ID_TAG in tags:
-        trigger = "backfill"
-    elif SCHEDULE_NAME_TAG in tags:
-        trigger = "schedule"
-    elif SENSOR_NAME_TAG in tags:
-        trigger = "sensor"
-    else:
-        trigger = "manual"
     return RunPublic(
         run_id=record.dagster_run.run_id,
         status=record.dagster_run.status.value,
-        trigger=trigger,  # type: ignore[arg-type]
+        trigger=run_trigger(tags),
         scheduled_for=scheduled_for(tags, partitions),
         started_at=timestamp(record.start_time),
         ended_at=timestamp(record.end_time),
     )
 
 
-def scheduled_for(tags: dict[str, str], partitions: TimeWindowPartitionsDefinition | None) -> dt.datetime | None:
+def run_summary(record: RunRecord, partitions: TimeWindowPartitionsDefinition | None) -> RunSummary:
+    tags = record.dagster_run.tags
+    return RunSummary(
+        run_id=record.dagster_run.run_id,
+        status=record.dagster_run.status.value,
+        trigger=run_trigger(tags),
+        scheduled_for=scheduled_for(tags, partitions),
+    )
+
+
+TICK_OUTCOMES = {TickStatus.SUCCESS: "fired", TickStatus.SKIPPED: "skipped", TickStatus.FAILURE: "failed"}
+
+
+def tick_public(tick: InstigatorTick) -> TickPublic:
+    """A tick as the API shows it; a failed evaluation names only the error's class (details are in Dagster's UI,
+    since error text may carry internals)."""
+    reason = None
+    if tick.status == TickStatus.SKIPPED:
+        reason = tick.skip_reason
+    elif tick.status == TickStatus.FAILURE:
+        error = tick.error.cls_name if tick.error is not None else None
+        reason = f"evaluation failed ({error or 'unknown error'}); see the tick in Dagster's UI"
+    return TickPublic(
+        time=dt.datetime.fromtimestamp(tick.timestamp, dt.UTC),
+        outcome=TICK_OUTCOMES[tick.status],  # type: ignore[arg-type]
+        reason=reason,
+        run_ids=list(tick.run_ids),
+    )
+
+
+def scheduled_for(tags: Mapping[str, str], partitions: TimeWindowPartitionsDefinition | None) -> dt.datetime | None:
     for tag in (SCHEDULED_FOR_TAG, SCHEDULED_EXECUTION_TIME_TAG):
         if tag in tags:
             return dt.datetime.fromisoformat(tags[tag]).astimezone(dt.UTC)

@@ -64,6 +64,15 @@ class RunPublic(BaseModel):
     ended_at: dt.datetime | None
 
 
+class RunSummary(BaseModel):
+    """A scenario's newest run."""
+
+    run_id: str
+    status: str = Field(description="Dagster's run status name, e.g. SUCCESS, FAILURE, STARTED, QUEUED, CANCELED.")
+    trigger: RunTrigger
+    scheduled_for: dt.datetime | None = Field(description="The instant the run is for (a manual run: its launch).")
+
+
 class ScenarioPublic(BaseModel):
     """A scenario: a project's own, or a template instance (one cell of the enable matrix)."""
 
@@ -75,7 +84,14 @@ class ScenarioPublic(BaseModel):
     steps: list[Step]
     enabled: bool
     owner: str | None
-    next_run_at: dt.datetime | None = Field(description="UTC, DST-exact; null when disabled or not time-based.")
+    next_run_at: dt.datetime | None = Field(
+        description="The next instant the trigger fires (UTC, DST-exact); null when disabled, completed or upstream."
+    )
+    last_fired_at: dt.datetime | None = Field(
+        default=None, description="When the trigger last created a run (not out-of-band runs); null if never."
+    )
+    last_run: RunSummary | None = Field(default=None, description="The newest run, whoever started it.")
+    completed: bool = Field(default=False, description="A one-shot (run_at) trigger that has fired.")
     created_at: dt.datetime
     updated_at: dt.datetime
     dagster: DagsterRefs
@@ -107,6 +123,37 @@ class RunAccepted(BaseModel):
     """An out-of-band run was handed to Dagster."""
 
     run_id: str
+    scheduled_for: dt.datetime = Field(description="The instant the run is for: now, or the instant rerun.")
+    partition: str | None = Field(description="Its partition (cron scenarios, reruns of an instant); else null.")
+
+
+class RunBody(_Body):
+    """An out-of-band run: for now (no body), or a rerun of one past instant of the trigger."""
+
+    scheduled_for: dt.datetime | None = Field(
+        default=None,
+        description="A past instant of the scenario's trigger (ISO 8601 with an offset) to run again, "
+        "with that instant's partition and report period.",
+        examples=["2026-11-30T02:00:00+00:00"],
+    )
+
+
+TickOutcome = Literal["fired", "skipped", "failed"]
+
+
+class TickPublic(BaseModel):
+    """One evaluation of the scenario's trigger, from Dagster's tick history."""
+
+    time: dt.datetime = Field(description="When the trigger was evaluated (UTC).")
+    outcome: TickOutcome
+    reason: str | None = Field(description="Why it skipped (e.g. overlap, catch-up) or failed; null when fired.")
+    run_ids: list[str] = Field(description="The runs it created.")
+
+
+class TickList(BaseModel):
+    """Recent evaluations of the scenario's trigger, newest first."""
+
+    items: list[TickPublic]
 
 
 class MatrixCell(BaseModel):

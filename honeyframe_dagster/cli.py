@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
@@ -16,6 +18,7 @@ from honeyframe_dagster.documents_io import DocumentErrors, read_documents
 from honeyframe_dagster.legacy.drift import SchemaDriftError
 from honeyframe_dagster.settings import HomeUnusable, get_settings
 from honeyframe_dagster.store.engine import describe_outage, store_unavailable
+from honeyframe_dagster.store.tables import ScenarioRow
 from honeyframe_dagster.store.writes import ApplyError, apply_documents
 
 
@@ -50,6 +53,7 @@ def apply_paths(paths: list[Path], reload: bool) -> int:
         engine = get_engine(get_settings().store_url)
     manifest = load_manifest()
     with Session(engine) as session, session.begin():
+        enabled_before = set(session.scalars(select(ScenarioRow.id).where(ScenarioRow.enabled.is_(True))))
         try:
             documents = [item.document for item in located]
             apply_documents(session, documents, recipe_names(manifest), dbt_built=built_names(manifest))
@@ -58,10 +62,43 @@ def apply_paths(paths: list[Path], reload: bool) -> int:
             print(f"error: {located[exc.index].where}: {exc}", file=sys.stderr)
             print("nothing was applied", file=sys.stderr)
             return 1
+        disabled = [
+            (row.project_id, row.id, row.name)
+            for row in session.scalars(select(ScenarioRow).where(ScenarioRow.enabled.is_(False)))
+            if row.id in enabled_before
+        ]
     print(f"applied {len(located)} document(s)")
     if reload:
+        # Before the reload (the queue may launch them meanwhile) and after (what a trigger queued until it stopped).
+        canceled = cancel_queued_runs(disabled)
         reload_running_locations()
+        canceled += cancel_queued_runs(disabled)
+        if disabled:
+            print(f"canceled {canceled} queued run(s) of the {len(disabled)} scenario(s) this apply disabled")
     return 0
+
+
+def cancel_queued_runs(disabled: list[tuple[str, int, str]]) -> int:
+    """Disabling by apply cancels the scenarios' queued runs, as the API does; runs in progress go on."""
+    from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
+    from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG
+
+    settings = get_settings()
+    # The instance of `honeyframe up` when DAGSTER_HOME is not set here (stack.prepare_dagster_home).
+    home = None if os.environ.get("DAGSTER_HOME") else settings.home_dir / "dagster"
+    if not disabled or (home is not None and not (home / "dagster.yaml").exists()):
+        return 0
+    client = DagsterClient(settings.dagster_url, home)
+    canceled = 0
+    try:
+        for project_id, scenario_id, name in disabled:
+            reason = f"Honeyframe: scenario {scenario_id} '{name}' of project '{project_id}' was disabled by apply"
+            canceled += client.cancel_queued({SCENARIO_TAG: str(scenario_id), PROJECT_TAG: project_id}, reason)
+    except DagsterUnavailable as exc:
+        print(f"warning: queued runs of disabled scenarios not canceled: {exc}", file=sys.stderr)
+    finally:
+        client.close()
+    return canceled
 
 
 def reload_running_locations() -> None:

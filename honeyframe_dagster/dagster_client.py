@@ -5,17 +5,26 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import httpx
-from dagster import DagsterInstance, RunsFilter
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.definitions.selector import InstigatorSelector
 from dagster._core.errors import DagsterHomeNotSetError
-from dagster._core.scheduler.instigation import InstigatorStatus
+from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorTick, TickStatus
 from dagster._core.storage.dagster_run import RunRecord
+from dagster._core.storage.runs.schema import RunsTable, RunTagsTable
+from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
+from dagster._core.storage.tags import SCHEDULE_NAME_TAG, SENSOR_NAME_TAG
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG
 
 log = logging.getLogger("honeyframe.dagster")
 # The repository a `Definitions` object becomes is always named this.
@@ -23,6 +32,14 @@ REPOSITORY_NAME = "__repository__"
 # A reload re-imports the location; Dagster's own gRPC load timeout is 180 s.
 RELOAD_TIMEOUT_SECONDS = 240.0
 CALL_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class LatestRuns:
+    """A scenario's newest run, and its newest run that its trigger (a schedule or sensor) created."""
+
+    last: RunRecord | None = None
+    last_fired: RunRecord | None = None
 
 
 class DagsterUnavailable(RuntimeError):
@@ -128,8 +145,10 @@ mutation Launch($params: ExecutionParams!) {
 class DagsterClient:
     """One webserver (GraphQL at `url`) serving the code locations, and the instance of DAGSTER_HOME."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, dagster_home: Path | None = None) -> None:
+        """`dagster_home`: the instance to read, when not the one DAGSTER_HOME names."""
         self.url = url.rstrip("/") + "/graphql"
+        self.dagster_home = dagster_home
         self._http = httpx.Client(timeout=CALL_TIMEOUT_SECONDS)
         self._counter_lock = threading.Lock()
         self._reloads: dict[str, _ReloadState] = {}
@@ -139,6 +158,8 @@ class DagsterClient:
 
     @cached_property
     def instance(self) -> DagsterInstance:
+        if self.dagster_home is not None:
+            return DagsterInstance.from_config(str(self.dagster_home))
         try:
             return DagsterInstance.get()
         except DagsterHomeNotSetError:
@@ -284,6 +305,95 @@ class DagsterClient:
 
     def run_count(self, tags: Mapping[str, str]) -> int:
         return self.instance.get_runs_count(RunsFilter(tags=dict(tags)))
+
+    def latest_runs(self, project_id: str, scenario_ids: Sequence[int]) -> dict[int, LatestRuns]:
+        """Each scenario's newest run and newest trigger-created run, in two queries however many scenarios."""
+        if not scenario_ids:
+            return {}
+        with _storage("run storage"):
+            return self._latest_runs(project_id, scenario_ids)
+
+    def _latest_runs(self, project_id: str, scenario_ids: Sequence[int]) -> dict[int, LatestRuns]:
+        storage = self.instance.run_storage
+        if not isinstance(storage, SqlRunStorage):
+            raise DagsterUnavailable(f"Dagster's run storage {type(storage).__name__} is not SQL: cannot batch reads")
+        scenario, project, fired = RunTagsTable.alias("scenario"), RunTagsTable.alias("project"), RunTagsTable.alias()
+        runs = RunsTable.c
+        newest = (
+            select(
+                scenario.c.value.label("scenario_id"),
+                func.max(runs.id).label("last"),
+                func.max(case((fired.c.run_id.is_not(None), runs.id))).label("last_fired"),
+            )
+            .select_from(
+                RunsTable.join(
+                    scenario,
+                    and_(
+                        scenario.c.run_id == runs.run_id,
+                        scenario.c.key == SCENARIO_TAG,
+                        scenario.c.value.in_([str(i) for i in scenario_ids]),
+                    ),
+                )
+                .join(
+                    project,
+                    and_(project.c.run_id == runs.run_id, project.c.key == PROJECT_TAG, project.c.value == project_id),
+                )
+                .outerjoin(
+                    fired,
+                    and_(fired.c.run_id == runs.run_id, fired.c.key.in_([SCHEDULE_NAME_TAG, SENSOR_NAME_TAG])),
+                )
+            )
+            .group_by(scenario.c.value)
+            .subquery()
+        )
+        last, last_fired = RunsTable.alias("last_run"), RunsTable.alias("last_fired_run")
+        query = select(newest.c.scenario_id, last.c.run_id, last_fired.c.run_id.label("fired_run_id")).select_from(
+            newest.join(last, last.c.id == newest.c.last).outerjoin(last_fired, last_fired.c.id == newest.c.last_fired)
+        )
+        rows = [(int(row["scenario_id"]), row["run_id"], row["fired_run_id"]) for row in storage.fetchall(query)]
+        wanted = sorted({run_id for _, *ids in rows for run_id in ids if run_id is not None})
+        # An empty `run_ids` filter would match every run.
+        found_records = self.instance.get_run_records(RunsFilter(run_ids=wanted)) if wanted else []
+        records = {r.dagster_run.run_id: r for r in found_records}
+        found = {
+            i: LatestRuns(records.get(run), records.get(fired_run) if fired_run else None) for i, run, fired_run in rows
+        }
+        return {i: found.get(i, LatestRuns()) for i in scenario_ids}
+
+    def ticks(self, trigger: TriggerRef, limit: int, statuses: Sequence[TickStatus]) -> Sequence[InstigatorTick]:
+        """The trigger's recent evaluations, newest first, from Dagster's tick history."""
+        selector_id = InstigatorSelector(
+            location_name=trigger.location, repository_name=REPOSITORY_NAME, name=trigger.name
+        ).get_id()
+        with _storage("tick history"):
+            return self.instance.get_ticks("", selector_id, limit=limit, statuses=list(statuses))
+
+    def cancel_queued(self, tags: Mapping[str, str], reason: str) -> int:
+        """Mark the QUEUED runs with these tags CANCELED, `reason` in each run's event log; returns how many.
+
+        Runs in progress go on. As `QueuedRunCoordinator.cancel_run` does, but with our reason: the run becomes
+        CANCELING first, so a daemon about to dequeue it skips it.
+        """
+        canceled = 0
+        with _storage("run storage"):
+            queued = self.instance.get_runs(RunsFilter(tags=dict(tags), statuses=[DagsterRunStatus.QUEUED]))
+            for listed in queued:
+                run = self.instance.get_run_by_id(listed.run_id)
+                if run is None or run.status != DagsterRunStatus.QUEUED:  # launched meanwhile: it goes on
+                    continue
+                self.instance.report_run_canceling(run, message=reason)
+                self.instance.report_run_canceled(run, message=reason)
+                canceled += 1
+        return canceled
+
+
+@contextmanager
+def _storage(what: str) -> Iterator[None]:
+    """A failing read or write of Dagster's storage (database down, locked SQLite file) as DagsterUnavailable."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        raise DagsterUnavailable(f"Dagster's {what} failed: {type(exc).__name__}") from None
 
 
 def timestamp(value: float | None) -> dt.datetime | None:

@@ -12,7 +12,7 @@ from dagster import DagsterInstance, Definitions, instance_for_test
 
 from honeyframe_dagster.cli import main as honeyframe
 
-# Retry policies are built when the step ops are imported (after this conftest): keep SMTP retries fast in tests.
+# Report steps take their default retry delay from this when jobs are built: keep SMTP retries fast in tests.
 os.environ.setdefault("HONEYFRAME_SMTP_RETRY_DELAY_SECONDS", "0.05")
 CONTRACT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "contract"
 PROJECTS_YAML = """

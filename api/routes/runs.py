@@ -1,20 +1,25 @@
-"""`/api/scheduler/scenarios/{id}/run[s]`: out-of-band runs and run history, both through Dagster."""
+"""`/api/scheduler/scenarios/{id}/run[s]` and `/ticks`: out-of-band runs, run history and the trigger's
+evaluations, all through Dagster."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from dagster._core.scheduler.instigation import TickStatus
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from sqlalchemy.orm import Session
 
 from api.deps import DagsterDep, PlannerDep, ProjectDep, SessionDep
-from api.errors import dagster_unavailable
-from api.present import partitions_of, run_public, run_tags
+from api.errors import ApiValidationError, dagster_unavailable
+from api.present import partitions_of, run_public, run_tags, tick_public
 from api.scenario_writes import scenario_row
-from api.schemas import RunAccepted, RunPage, problem_responses
+from api.schemas import RunAccepted, RunBody, RunPage, TickList, TickOutcome, problem_responses
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
 from honeyframe_dagster.factory.jobs import scenario_tags
-from honeyframe_dagster.factory.triggers import cron_partitions
+from honeyframe_dagster.factory.triggers import SCHEDULED_FOR_TAG, cron_partitions
+from honeyframe_dagster.model.instants import is_instant, previous_instant
+from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.store.tables import ScenarioRow
 
 router = APIRouter(
@@ -43,29 +48,66 @@ def run_now(
     session: SessionDep,
     dagster: DagsterDep,
     planner: PlannerDep,
+    body: RunBody | None = Body(default=None),  # noqa: B008 - an optional body
 ) -> RunAccepted:
     """Launch a run now, whatever the trigger says and also when the scenario is disabled.
 
-    A cron scenario's job is partitioned by its schedule instants: the run is for the latest instant up to now,
-    the partition its schedule ran (or would have run) last.
+    Without a body the run is for now: `scheduled_for` is the current instant and there is no partition, so a
+    report covers the period that ends now. `{"scheduled_for": ...}` reruns one past instant of the trigger,
+    with that instant's partition (cron) and report period. An out-of-band run is not held back by
+    `overlap: skip` (docs/scheduling.md).
     """
-    client = require_dagster(dagster)
     scenario_row(session, project_id, scenario_id)
     plan = planner.plan(session, project_id)
     entry = plan.entries[scenario_id]
     if entry.spec is None:
         raise HTTPException(409, f"scenario {scenario_id} cannot run: {entry.error}")
-    tags = {**scenario_tags(entry.spec), TRIGGER_TAG: "manual"}
-    if entry.spec.trigger.cron is not None:
-        partitions = cron_partitions(entry.spec.trigger.cron, entry.spec.timezone)
-        key = partitions.get_last_partition_key()
-        if key is not None:
-            tags[PARTITION_TAG] = key
+    now = dt.datetime.now(dt.UTC)
+    if body is None or body.scheduled_for is None:
+        instant, partition = now, None
+    else:
+        instant = past_instant(entry.spec, body.scheduled_for, now)
+        partition = partition_key(entry.spec, instant)
+    tags = {**scenario_tags(entry.spec), TRIGGER_TAG: "manual", SCHEDULED_FOR_TAG: instant.isoformat()}
+    if partition is not None:
+        tags[PARTITION_TAG] = partition
+    client = require_dagster(dagster)
     try:
         run_id = launch(client, plan.location, entry.job_name, tags)
     except DagsterUnavailable as exc:
         raise dagster_unavailable(request, "Dagster could not launch the run", exc) from None
-    return RunAccepted(run_id=run_id)
+    return RunAccepted(run_id=run_id, scheduled_for=instant, partition=partition)
+
+
+def past_instant(spec: ScenarioSpec, requested: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """The requested rerun instant in UTC; 422 naming `scheduled_for` unless it is a past instant of the trigger."""
+    trigger, timezone = spec.trigger, spec.timezone
+
+    def refuse(message: str) -> ApiValidationError:
+        return ApiValidationError([{"loc": ["body", "scheduled_for"], "msg": message, "input": requested.isoformat()}])
+
+    if requested.utcoffset() is None:
+        raise refuse("needs a UTC offset (e.g. '2026-11-30T02:00:00+00:00')")
+    if trigger.upstream is not None:
+        raise refuse("the scenario runs on the success of another scenario: its trigger has no instants to rerun")
+    if requested > now:
+        raise refuse(f"is in the future (now is {now.isoformat(timespec='seconds')}): only past instants rerun")
+    if not is_instant(trigger, timezone, requested):
+        before = previous_instant(trigger, timezone, requested)
+        hint = f"; the latest instant before it is {before.isoformat()}" if before is not None else ""
+        raise refuse(f"is not an instant of the trigger ({trigger.describe(timezone)}){hint}")
+    return requested.astimezone(dt.UTC)
+
+
+def partition_key(spec: ScenarioSpec, instant: dt.datetime) -> str | None:
+    """The partition a cron instant's run gets (the window that starts at it); None for other trigger kinds and
+    for instants before the partitions start."""
+    if spec.trigger.cron is None:
+        return None
+    partitions = cron_partitions(spec.trigger.cron, spec.timezone)
+    if instant < partitions.start:
+        return None
+    return partitions.get_partition_key_for_timestamp(instant.timestamp())
 
 
 def launch(client: DagsterClient, location: str, job_name: str, tags: dict[str, str]) -> str:
@@ -104,6 +146,39 @@ def list_runs(
     return RunPage(
         items=[run_public(record, partitions) for record in records], page=page, page_size=page_size, total=total
     )
+
+
+TICK_STATUSES: dict[TickOutcome, TickStatus] = {
+    "fired": TickStatus.SUCCESS,
+    "skipped": TickStatus.SKIPPED,
+    "failed": TickStatus.FAILURE,
+}
+
+
+@router.get("/{scenario_id}/ticks", response_model=TickList)
+def list_ticks(
+    request: Request,
+    scenario_id: int,
+    project_id: ProjectDep,
+    session: SessionDep,
+    dagster: DagsterDep,
+    planner: PlannerDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    outcome: Annotated[TickOutcome | None, Query(description="Only evaluations with this outcome.")] = None,
+) -> TickList:
+    """Recent evaluations of the scenario's trigger, newest first, from Dagster's tick history: when, whether it
+    fired, skipped (and why: overlap, catch-up, nothing due) or failed, and the runs it created."""
+    scenario_row(session, project_id, scenario_id)
+    trigger = planner.plan(session, project_id).trigger(scenario_id)
+    client = require_dagster(dagster)
+    if trigger is None:  # a broken scenario has no trigger in Dagster
+        return TickList(items=[])
+    statuses = [TICK_STATUSES[outcome]] if outcome else list(TICK_STATUSES.values())
+    try:
+        ticks = client.ticks(trigger, limit, statuses)
+    except DagsterUnavailable as exc:
+        raise dagster_unavailable(request, "Dagster's tick history is unavailable", exc) from None
+    return TickList(items=[tick_public(tick) for tick in ticks])
 
 
 def exists(session: Session, project_id: str, scenario_id: int) -> bool:

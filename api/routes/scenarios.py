@@ -11,6 +11,7 @@ from api.deps import DagsterDep, PlannerDep, ProjectDep, SessionDep
 from api.errors import ApiValidationError, dagster_unavailable
 from api.present import (
     ProjectPlan,
+    latest_runs,
     partitions_of,
     run_public,
     run_tags,
@@ -19,7 +20,7 @@ from api.present import (
 )
 from api.scenario_writes import name_taken, refuse_if_referenced, scenario_document, scenario_row, write_checked
 from api.schemas import ScenarioCreate, ScenarioDetail, ScenarioList, ScenarioPublic, ScenarioUpdate, problem_responses
-from api.sync import sync_dagster
+from api.sync import cancel_queued, canceled_header_doc, sync_dagster
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
 from honeyframe_dagster.model.steps import STEP_KINDS
 from honeyframe_dagster.store.tables import ScenarioRow
@@ -34,7 +35,9 @@ NOT_NULL = ("name", "enabled", "trigger", "steps", "recipients")
 
 def present(plan: ProjectPlan, scenario_id: int, client: DagsterClient | None) -> ScenarioPublic:
     statuses = trigger_statuses(client, plan.triggers([scenario_id]))
-    return scenario_public(plan.entries[scenario_id], statuses, dt.datetime.now(dt.UTC))
+    entry = plan.entries[scenario_id]
+    latest = latest_runs(client, entry.record.project_id, [scenario_id]).get(scenario_id)
+    return scenario_public(entry, statuses, dt.datetime.now(dt.UTC), latest)
 
 
 @router.get("", response_model=ScenarioList)
@@ -49,8 +52,10 @@ def list_scenarios(
     plan = planner.plan(session, project_id)
     now = dt.datetime.now(dt.UTC)
     statuses = trigger_statuses(dagster, plan.triggers())
+    latest = latest_runs(dagster, project_id, sorted(plan.entries))
     items = [
-        scenario_public(entry, statuses, now) for entry in sorted(plan.entries.values(), key=lambda e: e.record.id)
+        scenario_public(entry, statuses, now, latest.get(entry.record.id))
+        for entry in sorted(plan.entries.values(), key=lambda e: e.record.id)
     ]
     if step_kind is not None:
         items = [item for item in items if any(step.kind == step_kind for step in item.steps)]
@@ -104,7 +109,11 @@ def get_scenario(
     return ScenarioDetail(**public.model_dump(), runs=runs)
 
 
-@router.patch("/{scenario_id}", response_model=ScenarioPublic, responses=problem_responses(409))
+@router.patch(
+    "/{scenario_id}",
+    response_model=ScenarioPublic,
+    responses={**problem_responses(409), **canceled_header_doc(200, "The scenario as stored")},
+)
 def update_scenario(
     scenario_id: int,
     body: ScenarioUpdate,
@@ -114,8 +123,11 @@ def update_scenario(
     planner: PlannerDep,
     response: Response,
 ) -> ScenarioPublic:
-    """Change trigger, steps, enabled, name, owner or the e-mail recipients. Template instances: `enabled` only."""
+    """Change trigger, steps, enabled, name, owner or the e-mail recipients. Template instances: `enabled` only.
+
+    Disabling (enabled true → false) cancels the scenario's queued runs; runs in progress go on."""
     row = scenario_row(session, project_id, scenario_id)
+    was_enabled = row.enabled
     fields = body.model_dump(mode="json", exclude_unset=True)
     nulls = [
         key for key in ("name", "enabled", "trigger", "steps", "recipients") if key in fields and fields[key] is None
@@ -138,7 +150,8 @@ def update_scenario(
         row.enabled = fields["enabled"]
     session.commit()
     plan = planner.plan(session, project_id)
-    sync_dagster(dagster, response, plan.location, plan.status_changes(scenario_id))
+    cancel = cancel_queued(project_id, scenario_id, row.name, "disabled") if was_enabled and not row.enabled else None
+    sync_dagster(dagster, response, plan.location, plan.status_changes(scenario_id), cancel=cancel)
     return present(plan, scenario_id, dagster)
 
 
@@ -178,17 +191,23 @@ def apply_update(session: SessionDep, row: ScenarioRow, fields: dict[str, Any], 
     write_checked(session, row, scenario_document(merged), recipes, merged)
 
 
-@router.delete("/{scenario_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(409))
+@router.delete(
+    "/{scenario_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**problem_responses(409), **canceled_header_doc(204, "Deleted")},
+)
 def delete_scenario(
     scenario_id: int, project_id: ProjectDep, session: SessionDep, dagster: DagsterDep, planner: PlannerDep
 ) -> Response:
-    """Remove the scenario and its job; its runs stay in Dagster and in `GET .../runs`."""
+    """Remove the scenario and its job; its queued runs are canceled, the others stay in Dagster and in
+    `GET .../runs`."""
     row = scenario_row(session, project_id, scenario_id)
     if row.template_slug is None:
         refuse_if_referenced(session, project_id, row.name, "delete")
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     plan = planner.plan(session, project_id)
+    cancel = cancel_queued(project_id, scenario_id, row.name, "deleted")
     session.delete(row)
     session.commit()
-    sync_dagster(dagster, response, plan.location, stop_first=plan.triggers([scenario_id]))
+    sync_dagster(dagster, response, plan.location, stop_first=plan.triggers([scenario_id]), cancel=cancel)
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Response, status
@@ -11,14 +12,15 @@ from sqlalchemy.orm import Session
 
 from api.deps import AdminDep, DagsterDep, PlannerDep, SessionDep, TokenDep
 from api.errors import ApiValidationError, error_item
-from api.present import Planner, scenario_public, trigger_statuses
+from api.present import Planner, latest_runs, scenario_public, trigger_statuses
 from api.schemas import EnableBody, MatrixCell, ScenarioPublic, TemplateList, TemplatePublic, problem_responses
-from api.sync import sync_dagster
+from api.sync import CancelQueued, cancel_queued, canceled_header_doc, sync_dagster
 from honeyframe_dagster.model.documents import Matrix, Template
 from honeyframe_dagster.store.catalog import template_model
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
 from honeyframe_dagster.store.writes import ApplyError, apply_documents
 
+_LIST_ITEM = re.compile(r"parameter '(?P<name>[A-Za-z_][A-Za-z0-9_]*)\[(?P<index>\d+)\]'")
 router = APIRouter(
     prefix="/api/scheduler/templates", tags=["templates"], responses=problem_responses(401, 403, 404, 413, 422)
 )
@@ -84,12 +86,19 @@ def _cell_context(session: Session, slug: str, project_id: str) -> ScenarioRow |
 
 
 def _cell_response(
-    session: Session, project_id: str, cell_id: int, dagster: DagsterDep, planner: Planner, response: Response
+    session: Session,
+    project_id: str,
+    cell_id: int,
+    dagster: DagsterDep,
+    planner: Planner,
+    response: Response,
+    cancel: CancelQueued | None = None,
 ) -> ScenarioPublic:
     plan = planner.plan(session, project_id)
-    sync_dagster(dagster, response, plan.location, plan.status_changes(cell_id))
+    sync_dagster(dagster, response, plan.location, plan.status_changes(cell_id), cancel=cancel)
     statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
-    return scenario_public(plan.entries[cell_id], statuses, dt.datetime.now(dt.UTC))
+    latest = latest_runs(dagster, project_id, [cell_id]).get(cell_id)
+    return scenario_public(plan.entries[cell_id], statuses, dt.datetime.now(dt.UTC), latest)
 
 
 @router.post("/{slug}/enable/{project_id}", response_model=ScenarioPublic)
@@ -119,8 +128,15 @@ def enable(
 
 
 def _parameter_error(message: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    """Errors in the rendered steps (e.g. an unknown recipe) point at the parameter that supplied the value."""
+    """Errors in the rendered steps (e.g. an unknown recipe) point at the parameter that supplied the value;
+    an error in one item of a list parameter (`parameter 'recipients[1]'`) points at that item."""
     item = error_item(message, {"parameters": parameters})
+    listed = _LIST_ITEM.search(item["msg"])
+    if listed:
+        name, index = listed.group("name"), int(listed.group("index"))
+        values = parameters.get(name)
+        value = values[index] if isinstance(values, list) and index < len(values) else None
+        return {**item, "loc": ["body", "parameters", name, index], "input": value}
     if item["loc"][1:2] != ["parameters"]:
         for name, value in parameters.items():
             if value == item["input"]:
@@ -128,7 +144,11 @@ def _parameter_error(message: str, parameters: dict[str, Any]) -> dict[str, Any]
     return item
 
 
-@router.post("/{slug}/disable/{project_id}", response_model=ScenarioPublic)
+@router.post(
+    "/{slug}/disable/{project_id}",
+    response_model=ScenarioPublic,
+    responses=canceled_header_doc(200, "The template instance, disabled"),
+)
 def disable(
     slug: str,
     project_id: str,
@@ -138,10 +158,12 @@ def disable(
     planner: PlannerDep,
     response: Response,
 ) -> ScenarioPublic:
-    """Disable the template for a project (admin): its trigger stops; job, runs and parameters stay."""
+    """Disable the template for a project (admin): its trigger stops and its queued runs are canceled
+    (`X-Honeyframe-Canceled-Runs`); runs in progress, the job, run history and parameters stay."""
     cell = _cell_context(session, slug, project_id)
     if cell is None:
         raise HTTPException(404, f"template '{slug}' is not instantiated for project '{project_id}'")
+    cancel = cancel_queued(project_id, cell.id, cell.name, "disabled") if cell.enabled else None
     cell.enabled = False
     session.commit()
-    return _cell_response(session, project_id, cell.id, dagster, planner, response)
+    return _cell_response(session, project_id, cell.id, dagster, planner, response, cancel)

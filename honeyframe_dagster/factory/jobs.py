@@ -5,12 +5,15 @@ from __future__ import annotations
 from functools import cache
 
 from dagster import (
+    Backoff,
     DependencyDefinition,
     ExecutorDefinition,
     GraphDefinition,
+    Jitter,
     JobDefinition,
     MultiDependencyDefinition,
     NodeInvocation,
+    RetryPolicy,
     in_process_executor,
     multiprocess_executor,
 )
@@ -18,6 +21,7 @@ from dagster import (
 from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.model.steps import Step
+from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps import STEP_OPS
 from honeyframe_dagster.steps.commit import abort_staged_writes, commit_alias, commit_group_op
 from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG, TEMPLATE_TAG, step_alias
@@ -40,6 +44,29 @@ def scenario_tags(spec: ScenarioSpec) -> dict[str, str]:
     if spec.template_slug is not None:
         tags[TEMPLATE_TAG] = spec.template_slug
     return tags
+
+
+BACKOFFS = {"exponential": Backoff.EXPONENTIAL, "linear": Backoff.LINEAR, "fixed": None}
+
+
+def retry_policy(step: Step) -> RetryPolicy | None:
+    """The step's `retry_policy` as Dagster's; None when it never retries.
+
+    A report step without its own `retry` waits HONEYFRAME_SMTP_RETRY_DELAY_SECONDS before its first retry (the
+    operator's knob for the mail server), the rest of the kind's default unchanged.
+    """
+    policy = step.retry_policy
+    if policy.max_retries == 0:
+        return None
+    delay = policy.delay_seconds
+    if step.retry is None and step.kind == "send_email_report":
+        delay = get_settings().smtp_retry_delay_seconds
+    return RetryPolicy(
+        max_retries=policy.max_retries,
+        delay=delay,
+        backoff=BACKOFFS[policy.backoff],
+        jitter=Jitter.PLUS_MINUS if policy.jitter else None,
+    )
 
 
 # Step processes fork from a server that has already imported these (not the definitions: no store connection
@@ -66,7 +93,8 @@ def build_job(spec: ScenarioSpec, name: str) -> JobDefinition:
         hooks = {abort_staged_writes} if transactional else None
         for index, alias in zip(group, aliases, strict=True):
             upstream = [DependencyDefinition(before, "result") for before in previous]
-            invocation = NodeInvocation(name=spec.steps[index].kind, alias=alias, hook_defs=hooks)
+            step = spec.steps[index]
+            invocation = NodeInvocation(name=step.kind, alias=alias, hook_defs=hooks, retry_policy=retry_policy(step))
             dependencies[invocation] = {"after": MultiDependencyDefinition(upstream)} if upstream else {}
         previous = aliases
         if transactional:

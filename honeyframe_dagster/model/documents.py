@@ -114,7 +114,10 @@ class Parameter(BaseModel):
         if not isinstance(value, str) or not value:
             raise ValueError(f"parameter '{name}' must be a non-empty string, got {value!r}")
         if parameter_type == "email":
-            check_email(value)
+            try:
+                check_email(value)
+            except ValueError as exc:
+                raise ValueError(f"parameter '{name}': {exc}") from None
         return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,7 +117,10 @@ def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] |
     if not steps:
         raise ScenarioError("steps: a scenario needs at least one step")
     for index, step in enumerate(steps):
-        check_references(step, index, project.id, catalog, recipes)
+        try:
+            check_references(step, index, project.id, catalog, recipes)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{exc}{parameter_source(str(exc), record.parameters)}") from None
     try:
         check_steps(steps, project.id, catalog, recipes)
     except TenancyError as exc:
@@ -149,6 +153,22 @@ def check_references(
         for dashboard in step.dashboard_ids:
             if (project_id, dashboard) not in catalog.dashboards:
                 raise ScenarioError(f"{where}.dashboard_ids: unknown dashboard '{dashboard}' in project '{project_id}'")
+
+
+_UNKNOWN_VALUE = re.compile(r"unknown \w+ '([^']*)'")
+
+
+def parameter_source(message: str, parameters: Mapping[str, Any]) -> str:
+    """` (parameter 'dashboards[1]')` when a template instance's unknown reference came from a parameter value."""
+    match = _UNKNOWN_VALUE.search(message)
+    if match is None:
+        return ""
+    for name, value in parameters.items():
+        if value == match.group(1):
+            return f" (parameter '{name}')"
+        if isinstance(value, list) and match.group(1) in value:
+            return f" (parameter '{name}[{value.index(match.group(1))}]')"
+    return ""
 
 
 def upstream_name(record: ScenarioRecord, catalog: Catalog) -> str | None:

@@ -1,24 +1,32 @@
-"""Bar and line charts as standalone SVG: inline in the HTML e-mail and drawn into the PDF."""
+"""Bar and line charts, laid out once as shapes, then written as SVG (archived HTML, PDF) or PNG (e-mail).
+
+Mail clients differ: Gmail and desktop Outlook show no inline SVG, so mails carry PNGs (see `raster.py`);
+the PDF and the archived HTML keep the SVG, which stays sharp and searchable.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
 
-from honeyframe_dagster.reports.formatting import as_number, format_axis, format_value, title_case
+from honeyframe_dagster.reports.formatting import as_number, format_axis, format_value, heading
 
 WIDTH, HEIGHT = 600, 240
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 28, 44
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 28, 44
 PALETTE = ("#3b6ea5", "#e07b39", "#5aa469", "#b55d9a")
-FONT = 'font-family="Helvetica, Arial, sans-serif"'
+GRID, AXIS, MUTED, INK = "#e3e6ea", "#8a929c", "#5b6470", "#2b2f36"
+# DejaVu Sans first: the PDF registers it under that name (fpdf2 draws SVG text with the PDF's fonts).
+FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
 
 
 @dataclass(frozen=True)
 class Series:
     name: str
     values: list[float | None]
+    fmt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -26,18 +34,122 @@ class ChartData:
     labels: list[str]
     series: list[Series]
 
+    @property
+    def fmt(self) -> str | None:
+        """The format of the value axis: the series' format when they all share one."""
+        formats = {s.fmt for s in self.series}
+        return formats.pop() if len(formats) == 1 else None
 
-def chart_data(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> ChartData:
+
+@dataclass(frozen=True)
+class Line:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    color: str
+    width: float = 1.0
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: float
+    y: float
+    width: float
+    height: float
+    color: str
+
+
+@dataclass(frozen=True)
+class Polyline:
+    points: list[tuple[float, float]]
+    color: str
+    width: float = 2.0
+
+
+@dataclass(frozen=True)
+class Dot:
+    x: float
+    y: float
+    radius: float
+    color: str
+
+
+@dataclass(frozen=True)
+class Text:
+    """Text on its baseline at (x, y); `anchor` is start, middle or end, as in SVG."""
+
+    x: float
+    y: float
+    text: str
+    size: float
+    color: str
+    anchor: str = "start"
+
+
+Shape = Line | Rect | Polyline | Dot | Text
+
+
+@dataclass
+class Chart:
+    """A laid-out chart: shapes in a WIDTH × HEIGHT box, and a one-line description for alt text."""
+
+    description: str
+    shapes: list[Shape] = field(default_factory=list)
+
+    def svg(self, text: Callable[[str], str] = str) -> str:
+        """`text` adapts each label to the fonts at hand (the PDF's Latin-1 core font, when that is all)."""
+        parts = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+            f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(self.description)}">'
+        ]
+        parts.extend(
+            _svg(replace(shape, text=text(shape.text)) if isinstance(shape, Text) else shape) for shape in self.shapes
+        )
+        parts.append("</svg>")
+        return "".join(parts)
+
+    def png(self) -> bytes:
+        from honeyframe_dagster.reports.raster import rasterize
+
+        return rasterize(self.shapes, WIDTH, HEIGHT)
+
+
+def _svg(shape: Shape) -> str:
+    match shape:
+        case Line():
+            return (
+                f'<line x1="{shape.x1:.1f}" y1="{shape.y1:.1f}" x2="{shape.x2:.1f}" y2="{shape.y2:.1f}" '
+                f'stroke="{shape.color}" stroke-width="{shape.width:g}"/>'
+            )
+        case Rect():
+            return (
+                f'<rect x="{shape.x:.1f}" y="{shape.y:.1f}" width="{shape.width:.1f}" height="{shape.height:.1f}" '
+                f'fill="{shape.color}"/>'
+            )
+        case Polyline():
+            points = " ".join(f"{x:.1f},{y:.1f}" for x, y in shape.points)
+            return f'<polyline points="{points}" fill="none" stroke="{shape.color}" stroke-width="{shape.width:g}"/>'
+        case Dot():
+            return f'<circle cx="{shape.x:.1f}" cy="{shape.y:.1f}" r="{shape.radius:g}" fill="{shape.color}"/>'
+        case Text():
+            return (
+                f'<text x="{shape.x:.1f}" y="{shape.y:.1f}" font-size="{shape.size:g}" fill="{shape.color}" '
+                f'text-anchor="{shape.anchor}" {FONT}>{escape(shape.text)}</text>'
+            )
+
+
+def chart_data(columns: Sequence[str], rows: list[tuple[Any, ...]], formats: Sequence[str | None]) -> ChartData:
     """First column: the categories or x values; every numeric column after it: one series (at most four)."""
     if len(columns) == 1:
-        return ChartData([str(i + 1) for i in range(len(rows))], [_series(columns[0], rows, 0)])
+        return ChartData([str(i + 1) for i in range(len(rows))], [_series(columns, rows, formats, 0)])
     numeric = [i for i in range(1, len(columns)) if any(as_number(row[i]) is not None for row in rows)]
-    labels = [format_value(row[0]) for row in rows]
-    return ChartData(labels, [_series(columns[i], rows, i) for i in numeric[: len(PALETTE)]])
+    labels = [format_value(row[0], formats[0]) for row in rows]
+    return ChartData(labels, [_series(columns, rows, formats, i) for i in numeric[: len(PALETTE)]])
 
 
-def _series(name: str, rows: list[tuple[Any, ...]], index: int) -> Series:
-    return Series(title_case(name), [as_number(row[index]) for row in rows])
+def _series(columns: Sequence[str], rows: list[tuple[Any, ...]], formats: Sequence[str | None], index: int) -> Series:
+    return Series(heading(columns[index]), [as_number(row[index]) for row in rows], formats[index])
 
 
 def nice_scale(low: float, high: float, ticks: int = 4) -> list[float]:
@@ -55,42 +167,31 @@ def nice_scale(low: float, high: float, ticks: int = 4) -> list[float]:
     return values
 
 
-def _frame(chart: ChartData, scale: list[float], body: list[str], label_every: int, centers: list[float]) -> str:
-    plot_h = HEIGHT - TOP - BOTTOM
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img">'
-    ]
+def _frame(chart: ChartData, scale: list[float], label_every: int, centers: list[float]) -> list[Shape]:
+    """Grid, value ticks, category labels and the legend around a plot."""
+    shapes: list[Shape] = []
     for tick in scale:
-        y = _y(tick, scale, plot_h)
-        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#e3e6ea"/>')
-        parts.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" font-size="11" fill="#5b6470" text-anchor="end" {FONT}>'
-            f"{escape(format_axis(tick))}</text>"
-        )
-    parts.extend(body)
+        y = _y(tick, scale)
+        shapes.append(Line(LEFT, y, WIDTH - RIGHT, y, GRID))
+        shapes.append(Text(LEFT - 6, y + 4, format_axis(tick, chart.fmt), 11, MUTED, "end"))
     max_chars = max(3, int((WIDTH - LEFT - RIGHT) / max(1, len(chart.labels) / label_every) / 6.5))
     for index, (label, x) in enumerate(zip(chart.labels, centers, strict=True)):
         if index % label_every == 0:
             text = label if len(label) <= max_chars else label[: max_chars - 1] + "…"
             # Labels at the plot's edges grow inwards, so that they are not cut off.
             anchor = "start" if x <= LEFT else "end" if x >= WIDTH - RIGHT else "middle"
-            parts.append(
-                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="11" fill="#5b6470" '
-                f'text-anchor="{anchor}" {FONT}>{escape(text)}</text>'
-            )
+            shapes.append(Text(x, HEIGHT - BOTTOM + 16, text, 11, MUTED, anchor))
     if len(chart.series) > 1:
-        x = LEFT
+        x = float(LEFT)
         for color, series in zip(PALETTE, chart.series, strict=False):
-            parts.append(f'<rect x="{x}" y="8" width="10" height="10" fill="{color}"/>')
-            parts.append(f'<text x="{x + 14}" y="17" font-size="11" fill="#2b2f36" {FONT}>{escape(series.name)}</text>')
+            shapes.append(Rect(x, 8, 10, 10, color))
+            shapes.append(Text(x + 14, 17, series.name, 11, INK))
             x += 24 + int(6.5 * len(series.name))
-    parts.append("</svg>")
-    return "".join(parts)
+    return shapes
 
 
-def _y(value: float, scale: list[float], plot_h: float) -> float:
-    return TOP + plot_h * (scale[-1] - value) / (scale[-1] - scale[0])
+def _y(value: float, scale: list[float]) -> float:
+    return TOP + (HEIGHT - TOP - BOTTOM) * (scale[-1] - value) / (scale[-1] - scale[0])
 
 
 def _bounds(chart: ChartData) -> tuple[float, float]:
@@ -98,53 +199,50 @@ def _bounds(chart: ChartData) -> tuple[float, float]:
     return (min(values), max(values)) if values else (0.0, 1.0)
 
 
-def bar_svg(chart: ChartData) -> str:
+def bar_chart(chart: ChartData, description: str) -> Chart:
     scale = nice_scale(*_bounds(chart))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     count = max(1, len(chart.labels))
-    group = plot_w / count
+    group = (WIDTH - LEFT - RIGHT) / count
     bar = group * 0.7 / max(1, len(chart.series))
-    zero = _y(0.0, scale, plot_h)
+    zero = _y(0.0, scale)
     show_values = count * len(chart.series) <= 12
-    body: list[str] = []
+    centers = [LEFT + group * (i + 0.5) for i in range(len(chart.labels))]
+    shapes = _frame(chart, scale, max(1, math.ceil(count / 12)), centers)
     for s_index, (color, series) in enumerate(zip(PALETTE, chart.series, strict=False)):
         for index, value in enumerate(series.values):
             if value is None:
                 continue
             x = LEFT + group * index + group * 0.15 + bar * s_index
-            top = _y(value, scale, plot_h)
-            y, height = min(top, zero), abs(zero - top)
-            body.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{height:.1f}" fill="{color}"/>')
+            top = _y(value, scale)
+            y = min(top, zero)
+            shapes.append(Rect(x, y, bar, abs(zero - top), color))
             if show_values:
-                body.append(
-                    f'<text x="{x + bar / 2:.1f}" y="{y - 4:.1f}" font-size="10" fill="#2b2f36" '
-                    f'text-anchor="middle" {FONT}>{escape(format_axis(value))}</text>'
-                )
-    body.append(f'<line x1="{LEFT}" y1="{zero:.1f}" x2="{WIDTH - RIGHT}" y2="{zero:.1f}" stroke="#8a929c"/>')
-    centers = [LEFT + group * (i + 0.5) for i in range(len(chart.labels))]
-    return _frame(chart, scale, body, max(1, math.ceil(count / 12)), centers)
+                shapes.append(Text(x + bar / 2, y - 4, format_axis(value, series.fmt), 10, INK, "middle"))
+    shapes.append(Line(LEFT, zero, WIDTH - RIGHT, zero, AXIS))
+    return Chart(description, shapes)
 
 
-def line_svg(chart: ChartData) -> str:
+def line_chart(chart: ChartData, description: str) -> Chart:
     scale = nice_scale(*_bounds(chart))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     count = len(chart.labels)
-    step = plot_w / max(1, count - 1)
-    xs = [LEFT + (step * i if count > 1 else plot_w / 2) for i in range(count)]
-    body: list[str] = []
+    step = (WIDTH - LEFT - RIGHT) / max(1, count - 1)
+    xs = [LEFT + (step * i if count > 1 else (WIDTH - LEFT - RIGHT) / 2) for i in range(count)]
+    shapes = _frame(chart, scale, max(1, math.ceil(count / 6)), xs)
     for color, series in zip(PALETTE, chart.series, strict=False):
-        points = [(x, _y(v, scale, plot_h)) for x, v in zip(xs, series.values, strict=True) if v is not None]
+        points = [(x, _y(v, scale)) for x, v in zip(xs, series.values, strict=True) if v is not None]
         if len(points) > 1:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-            body.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
+            shapes.append(Polyline(points, color))
         if count <= 40:
-            body.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>' for x, y in points)
-    return _frame(chart, scale, body, max(1, math.ceil(count / 6)), xs)
+            shapes.extend(Dot(x, y, 2.5, color) for x, y in points)
+    return Chart(description, shapes)
 
 
-def chart_svg(display: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str | None:
+def build_chart(
+    display: str, title: str, columns: Sequence[str], rows: list[tuple[Any, ...]], formats: Sequence[str | None]
+) -> Chart | None:
     """The card's chart, or None when there is nothing numeric to draw."""
-    chart = chart_data(columns, rows)
+    chart = chart_data(columns, rows, formats)
     if not chart.series or not rows:
         return None
-    return bar_svg(chart) if display == "bar" else line_svg(chart)
+    description = f"{title}: {display} chart of {', '.join(s.name for s in chart.series)} by {heading(columns[0])}"
+    return bar_chart(chart, description) if display == "bar" else line_chart(chart, description)

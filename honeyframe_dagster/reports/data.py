@@ -138,6 +138,9 @@ def load_dashboards(
     """
     if not dashboards:
         return []
+    # Before the first dbt run there is no warehouse file: cards that read no table still work (in memory),
+    # and a card that reads one fails saying why.
+    missing = not warehouse.exists()
     try:
         connection = connect_sandboxed(warehouse)
     except duckdb.Error as exc:
@@ -146,6 +149,14 @@ def load_dashboards(
         loaded = []
         for dashboard, period in dashboards:
             visible = [card for card in dashboard.cards if can_see(card, viewer)]
-            cards = [query_card(connection, dashboard, card, period, readable) for card in visible]
+            try:
+                cards = [query_card(connection, dashboard, card, period, readable) for card in visible]
+            except ReportError as exc:
+                if missing:
+                    raise ReportError(
+                        f"{exc} (the warehouse {warehouse} does not exist yet, so no table can be read: "
+                        "build the dbt models first)"
+                    ) from None
+                raise
             loaded.append(DashboardData(dashboard, period, cards, len(dashboard.cards) - len(visible)))
     return loaded

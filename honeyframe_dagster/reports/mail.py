@@ -26,10 +26,13 @@ class DeliveryError(RuntimeError):
 
 @dataclass(frozen=True)
 class Attachment:
+    """A file of the message; with a `cid`, an image the HTML shows inline (`<img src="cid:...">`)."""
+
     filename: str
     content: bytes
     maintype: str = "application"
     subtype: str = "pdf"
+    cid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,13 @@ def compose(
     text: str,
     html: str,
     attachment: Attachment | None = None,
+    inline: Sequence[Attachment] = (),
 ) -> EmailMessage:
-    """One message to all recipients: a plain-text part, an HTML alternative and an optional attachment."""
+    """One message to all recipients: a plain-text part, an HTML alternative and an optional attachment.
+
+    `inline` images go beside the HTML in a multipart/related part, each with the Content-ID its `<img>` names:
+    multipart/mixed [multipart/alternative [text/plain, multipart/related [text/html, image/png…]], PDF].
+    """
     check_address("HONEYFRAME_SMTP_FROM", sender)
     for index, recipient in enumerate(recipients):
         check_address(f"recipients[{index}]", recipient)
@@ -90,6 +98,17 @@ def compose(
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    html_part = message.get_body(("html",))
+    assert html_part is not None
+    for image in inline:
+        html_part.add_related(
+            image.content,
+            maintype=image.maintype,
+            subtype=image.subtype,
+            cid=f"<{check_header('image Content-ID', image.cid or '')}>",
+            filename=check_header("image filename", image.filename),
+            disposition="inline",
+        )
     if attachment is not None:
         message.add_attachment(
             attachment.content,

@@ -1,19 +1,26 @@
-"""A report as HTML for mail clients (inline styles, table layout, charts as inline SVG) and as plain text."""
+"""A report as HTML for mail clients (Jinja2 templates under templates/, autoescaped) and as plain text.
+
+Every reading of a card goes through `card_view`, which the PDF uses too: one place decides how a card's
+numbers read (its `format`/`formats`), which cards are headline tiles and what notes a card carries.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from html import escape
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from honeyframe_dagster.reports.charts import chart_svg
+from honeyframe_dagster.reports.charts import WIDTH, Chart, build_chart
 from honeyframe_dagster.reports.data import CardData, DashboardData
-from honeyframe_dagster.reports.formatting import EMPTY, as_number, format_value, title_case
+from honeyframe_dagster.reports.formatting import EMPTY, as_number, column_formats, format_value, heading
+from honeyframe_dagster.reports.mail import Attachment
 
-PAGE = "background:#f4f5f7;margin:0;padding:24px 0;font-family:Helvetica,Arial,sans-serif;color:#2b2f36"
-BOX = "background:#ffffff;border:1px solid #e3e6ea;border-radius:6px;padding:16px;margin:0 0 16px 0"
-CELL = "padding:4px 8px;border-bottom:1px solid #eef0f2;font-size:13px"
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+TILES_PER_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -34,133 +41,207 @@ class Report:
         return f"{self.project} · scheduled for {when} · as seen by {self.viewer}"
 
 
-def metric(data: CardData) -> tuple[str, str]:
-    """(caption, value) of a metric card: the first numeric cell of the first row, else its first cell.
+@dataclass(frozen=True)
+class Headline:
+    """A metric card's value, formatted; the caption names the column unless it repeats the card's title."""
 
-    The caption is the column's name, left empty when it only repeats the card's title.
-    """
-    index = next((i for i, value in enumerate(data.rows[0]) if as_number(value) is not None), 0) if data.rows else 0
-    caption = title_case(data.columns[index]) if data.columns else ""
-    caption = "" if caption.casefold() == data.card.title.casefold() else caption
-    return caption, format_value(data.rows[0][index]) if data.rows else EMPTY
+    value: str
+    caption: str
 
 
-def numeric_columns(data: CardData) -> list[bool]:
-    return [any(as_number(row[i]) is not None for row in data.rows) for i in range(len(data.columns))]
+@dataclass(frozen=True)
+class Table:
+    headings: list[str]
+    aligns: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class CardView:
+    """What one card shows: a headline, a chart or a table, with its notes; all text already formatted."""
+
+    title: str
+    headline: Headline | None = None
+    chart: Chart | None = None
+    table: Table | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A dashboard and its cards in rows: consecutive headlines share a row (tiles), other cards have one each."""
+
+    data: DashboardData
+    rows: list[list[CardView]]
+
+
+def metric(data: CardData) -> Headline:
+    """The first numeric cell of the first row, else its first cell."""
+    if not data.rows:
+        return Headline(EMPTY, "")
+    index = next((i for i, value in enumerate(data.rows[0]) if as_number(value) is not None), 0)
+    caption = heading(data.columns[index])
+    fmt = column_formats(data.card, data.columns)[index]
+    return Headline(
+        format_value(data.rows[0][index], fmt), "" if caption.casefold() == data.card.title.casefold() else caption
+    )
+
+
+def table(data: CardData) -> Table:
+    formats = column_formats(data.card, data.columns)
+    numeric = [any(as_number(row[i]) is not None for row in data.rows) for i in range(len(data.columns))]
+    return Table(
+        [heading(column) for column in data.columns],
+        ["right" if is_numeric else "left" for is_numeric in numeric],
+        [[format_value(value, fmt) for value, fmt in zip(row, formats, strict=True)] for row in data.rows],
+    )
 
 
 def notes(data: CardData) -> list[str]:
     if not data.rows:
         return ["No data for this period."]
-    limit = len(data.rows)
-    return [f"Showing the first {limit} rows."] if data.truncated else []
+    return [f"Showing the first {len(data.rows)} rows."] if data.truncated else []
 
 
-def _table(data: CardData) -> str:
-    aligns = ["right" if numeric else "left" for numeric in numeric_columns(data)]
-    head = "".join(
-        f'<th align="{align}" style="{CELL};color:#5b6470;font-weight:bold">{escape(title_case(c))}</th>'
-        for align, c in zip(aligns, data.columns, strict=True)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td align="{align}" style="{CELL}">{escape(format_value(v))}</td>'
-            for align, v in zip(aligns, row, strict=True)
-        )
-        + "</tr>"
-        for row in data.rows
-    )
-    return (
-        f'<table role="presentation" cellpadding="0" cellspacing="0" width="100%" '
-        f'style="border-collapse:collapse"><tr>{head}</tr>{body}</table>'
-    )
-
-
-def card_html(data: CardData) -> str:
+def card_view(data: CardData) -> CardView:
     card = data.card
-    parts = [f'<h3 style="margin:0 0 10px 0;font-size:15px">{escape(card.title)}</h3>']
     if card.display == "metric":
-        caption, value = metric(data)
-        parts.append(f'<div style="font-size:34px;font-weight:bold;color:#1f3b5c">{escape(value)}</div>')
-        if caption:
-            parts.append(f'<div style="font-size:12px;color:#5b6470">{escape(caption)}</div>')
-    elif card.display == "table" and data.rows:
-        parts.append(_table(data))
-    elif data.rows:
-        svg = chart_svg(card.display, data.columns, data.rows)
-        parts.append(svg if svg is not None else _table(data))
-    parts.extend(f'<p style="margin:8px 0 0 0;font-size:12px;color:#5b6470">{escape(n)}</p>' for n in notes(data))
-    return f'<div style="{BOX}">{"".join(parts)}</div>'
+        return CardView(card.title, headline=metric(data), notes=notes(data))
+    if not data.rows:
+        return CardView(card.title, notes=notes(data))
+    chart = None
+    if card.display in ("bar", "line"):
+        chart = build_chart(card.display, card.title, data.columns, data.rows, column_formats(card, data.columns))
+    # HTML and PDF show the chart, or the table when there is nothing numeric to draw; plain text the table.
+    return CardView(card.title, chart=chart, table=table(data), notes=notes(data))
 
 
-def dashboard_html(data: DashboardData) -> str:
-    header = (
-        f'<h2 style="margin:24px 0 4px 0;font-size:19px">{escape(data.dashboard.title)}</h2>'
-        f'<p style="margin:0 0 12px 0;font-size:13px;color:#5b6470">{escape(data.period.describe())}</p>'
+def sections(report: Report) -> list[Section]:
+    return [Section(d, rows_of([card_view(c) for c in d.cards])) for d in report.dashboards]
+
+
+def rows_of(views: Sequence[CardView]) -> list[list[CardView]]:
+    rows: list[list[CardView]] = []
+    for view in views:
+        tile = view.headline is not None
+        if tile and rows and rows[-1][-1].headline is not None and len(rows[-1]) < TILES_PER_ROW:
+            rows[-1].append(view)
+        else:
+            rows.append([view])
+    return rows
+
+
+def headline_sections(report: Report) -> list[Section]:
+    """Only the headline tiles of each dashboard: the body of a PDF mail."""
+    return [Section(s.data, [row for row in s.rows if row[0].headline is not None]) for s in sections(report)]
+
+
+@cache
+def _environment() -> Environment:
+    # Imported here: jinja2 costs ~60 ms, which every import of the definitions would pay otherwise.
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    return Environment(
+        loader=PackageLoader("honeyframe_dagster.reports", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    cards = "".join(card_html(card) for card in data.cards) or _paragraph("No cards to show.")
-    return header + cards
 
 
-def _paragraph(text: str) -> str:
-    return f'<p style="font-size:13px;color:#5b6470">{escape(text)}</p>'
+@dataclass(frozen=True)
+class _HtmlCard:
+    view: CardView
+    svg: Any = None
+    cid: str | None = None
 
 
-def _page(report: Report, sections: str) -> str:
-    return (
-        '<!DOCTYPE html><html><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(report.title)}</title></head>"
-        f'<body style="{PAGE}"><table role="presentation" align="center" width="640" cellpadding="0" '
-        'cellspacing="0" style="max-width:640px;width:100%"><tr><td style="padding:0 16px">'
-        f'<h1 style="margin:0 0 4px 0;font-size:22px">{escape(report.title)}</h1>'
-        f'<p style="margin:0;font-size:12px;color:#5b6470">{escape(report.byline())}</p>'
-        f"{sections}</td></tr></table></body></html>"
+def render_html(report: Report, inline_images: bool = False) -> tuple[str, list[Attachment]]:
+    """The report as one HTML page, and the images it refers to.
+
+    `inline_images`: charts as PNG parts referenced by Content-ID (what mail clients show); otherwise inline
+    SVG, for the archived copy, which needs no other file.
+    """
+    from markupsafe import Markup
+
+    images: list[Attachment] = []
+
+    def html_card(view: CardView) -> _HtmlCard:
+        if view.chart is None:
+            return _HtmlCard(view)
+        if not inline_images:
+            return _HtmlCard(view, svg=Markup(view.chart.svg()))  # noqa: S704 - built from escaped parts
+        name = f"chart-{len(images) + 1}"
+        images.append(Attachment(f"{name}.png", view.chart.png(), "image", "png", cid=f"{name}@honeyframe.report"))
+        return _HtmlCard(view, cid=images[-1].cid)
+
+    html_sections = [
+        {"data": s.data, "rows": [[html_card(view) for view in row] for row in s.rows]} for s in sections(report)
+    ]
+    html = (
+        _environment().get_template("report.html.j2").render(report=report, sections=html_sections, chart_width=WIDTH)
     )
-
-
-def render_html(report: Report) -> str:
-    sections = "".join(dashboard_html(d) for d in report.dashboards) or _paragraph("This report has no dashboards.")
-    return _page(report, sections)
-
-
-def _cover_lines(report: Report, filename: str) -> list[str]:
-    periods = [f"{d.dashboard.title}: {d.period.describe()}" for d in report.dashboards]
-    return [*periods, f"The report is attached as {filename}."]
+    return html, images
 
 
 def cover_html(report: Report, filename: str) -> str:
-    """The body of a PDF e-mail: which dashboards, for which periods, and the attachment's name."""
-    return _page(report, "".join(_paragraph(line) for line in _cover_lines(report, filename)))
+    """The body of a PDF e-mail: each dashboard's period and headline numbers, and the attachment's name."""
+    html_sections = [
+        {"data": s.data, "rows": [[_HtmlCard(view) for view in row] for row in s.rows]}
+        for s in headline_sections(report)
+    ]
+    return (
+        _environment()
+        .get_template("cover.html.j2")
+        .render(report=report, sections=html_sections, filename=filename, chart_width=WIDTH)
+    )
 
 
-def cover_text(report: Report, filename: str) -> str:
-    return "\n".join([report.title, report.byline(), "", *_cover_lines(report, filename)]) + "\n"
+def _headline_text(view: CardView) -> list[str]:
+    assert view.headline is not None
+    value = f"{view.headline.value} ({view.headline.caption})" if view.headline.caption else view.headline.value
+    return [f"  {view.title}: {value}", *(f"    ({note})" for note in view.notes)]
 
 
-def card_text(data: CardData) -> list[str]:
-    lines = [f"  {data.card.title}"]
-    if data.card.display == "metric":
-        caption, value = metric(data)
-        lines.append(f"    {caption}: {value}" if caption else f"    {value}")
-    else:
-        lines.extend("    " + " | ".join(format_value(v) for v in row) for row in _text_rows(data))
-    lines.extend(f"    ({n})" for n in notes(data))
+def _table_text(table: Table) -> list[str]:
+    """Columns padded to their widest cell; numbers right-aligned."""
+    lines = [table.headings, *table.rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(table.headings))]
+    return [
+        "    "
+        + "  ".join(
+            cell.rjust(width) if align == "right" else cell.ljust(width)
+            for cell, width, align in zip(line, widths, table.aligns, strict=True)
+        ).rstrip()
+        for line in lines
+    ]
+
+
+def _card_text(view: CardView) -> list[str]:
+    if view.headline is not None:
+        return _headline_text(view)
+    lines = [f"  {view.title}"]
+    if view.table is not None:
+        lines.extend(_table_text(view.table))
+    lines.extend(f"    ({note})" for note in view.notes)
     return lines
 
 
-def _text_rows(data: CardData) -> list[tuple[Any, ...]]:
-    return [tuple(title_case(c) for c in data.columns), *data.rows] if data.rows else []
+def _text(report: Report, parts: list[Section], footer: list[str]) -> str:
+    lines = [report.title, report.byline(), ""]
+    for section in parts:
+        lines.append(f"{section.data.dashboard.title} — {section.data.period.describe()}")
+        for row in section.rows:
+            for view in row:
+                lines.extend(_card_text(view))
+        lines.append("")
+    return "\n".join([*lines, *footer]).rstrip("\n") + "\n"
 
 
 def render_text(report: Report) -> str:
-    lines = [report.title, report.byline(), ""]
-    for dashboard in report.dashboards:
-        lines += [f"{dashboard.dashboard.title} — {dashboard.period.describe()}"]
-        for card in dashboard.cards:
-            lines += card_text(card)
-        lines.append("")
-    if not report.dashboards:
-        lines.append("This report has no dashboards.")
-    return "\n".join(lines) + "\n"
+    return _text(report, sections(report), [])
+
+
+def cover_text(report: Report, filename: str) -> str:
+    return _text(report, headline_sections(report), [f"The full report is attached as {filename}."])

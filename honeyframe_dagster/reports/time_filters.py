@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from honeyframe_dagster.model.steps import TimeRange
 
 DAY = dt.timedelta(days=1)
+# English month names whatever the process locale: reports read the same on every machine.
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -20,16 +22,34 @@ class Period:
     label: str
 
     def describe(self) -> str:
-        """Human wording: whole days read as an inclusive date range."""
-        if self.start.time() == dt.time() and self.end.time() == dt.time():
-            last = (self.end - DAY).date()
-            days = self.start.date().isoformat() if last == self.start.date() else f"{self.start:%Y-%m-%d} – {last}"
-        else:
-            days = f"{self.start:%Y-%m-%d %H:%M} – {self.end:%Y-%m-%d %H:%M}"
-        return f"{days} ({self.label})"
+        """The filter's name and its days: "Last week, 23–29 Nov 2026", "Yesterday, 30 Nov 2026".
+
+        A period starting at midnight reads as the days it touches (its end is exclusive); any other reads
+        with its times.
+        """
+        name = "Custom period" if self.label == "explicit" else self.label.replace("_", " ").capitalize()
+        if self.start.time() != dt.time():
+            return f"{name}, {_day(self.start.date())} {self.start:%H:%M} – {_day(self.end.date())} {self.end:%H:%M}"
+        last = (self.end - DAY).date() if self.end.time() == dt.time() else self.end.date()
+        return f"{name}, {day_range(self.start.date(), max(last, self.start.date()))}"
 
     def bind_values(self) -> dict[str, dt.datetime]:
         return {"start": self.start, "end": self.end}
+
+
+def _day(day: dt.date) -> str:
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def day_range(first: dt.date, last: dt.date) -> str:
+    """`first`..`last` inclusive, naming each month and year once: 23–29 Nov 2026, 28 Nov – 4 Dec 2026."""
+    if first == last:
+        return _day(first)
+    if first.year != last.year:
+        return f"{_day(first)} – {_day(last)}"
+    if first.month != last.month:
+        return f"{first.day} {MONTHS[first.month - 1]} – {_day(last)}"
+    return f"{first.day}–{_day(last)}"
 
 
 def _month_start(day: dt.date, months_back: int = 0) -> dt.date:

@@ -5,7 +5,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from dagster import (
-    Backoff,
     Failure,
     In,
     MetadataValue,
@@ -13,7 +12,6 @@ from dagster import (
     OpExecutionContext,
     Out,
     Output,
-    RetryPolicy,
     op,
 )
 
@@ -30,19 +28,19 @@ from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.context import StepRun, current_step
 
-# Retries re-run the whole op (render and send); only delivery failures are retried (see `Failure(allow_retries)`).
-RETRY_POLICY = RetryPolicy(max_retries=3, delay=get_settings().smtp_retry_delay_seconds, backoff=Backoff.EXPONENTIAL)
-
 
 def scheduled_time(context: OpExecutionContext, timezone: str) -> dt.datetime:
-    """When this run was scheduled for, in the scenario's timezone: the partition's schedule instant
-    (schedules and backfills), else the sensor's `honeyframe/scheduled_for` tag, else the run's creation."""
+    """When this run was scheduled for, in the scenario's timezone; a report's period ends there.
+
+    The `honeyframe/scheduled_for` tag (the trigger's instant; for a run-now the moment it was asked for, so the
+    period runs up to then), else the partition's instant (backfills, launches from Dagster's UI), else the
+    run's creation."""
     zone = ZoneInfo(timezone)
-    if context.has_partition_key:
-        return context.partition_time_window.start.astimezone(zone)
     tagged = context.run.tags.get(SCHEDULED_FOR_TAG)
     if tagged:
         return dt.datetime.fromisoformat(tagged).astimezone(zone)
+    if context.has_partition_key:
+        return context.partition_time_window.start.astimezone(zone)
     record = context.instance.get_run_record_by_id(context.run_id)
     created = record.create_timestamp if record is not None else dt.datetime.now(dt.UTC)
     return (created if created.tzinfo else created.replace(tzinfo=dt.UTC)).astimezone(zone)
@@ -63,6 +61,33 @@ def build_report(
     return Report(f"{spec.project.name}: {title}", spec.project.name, scheduled, spec.timezone, spec.owner, loaded)
 
 
+def nothing_to_send(
+    context: OpExecutionContext, step: SendEmailReportStep, report: Report, scheduled: dt.datetime
+) -> Output[None]:
+    """A report without a card is not sent: no dashboards, or every card hidden from the owner it renders as.
+
+    The step succeeds (nothing failed) and says so in its log and metadata; no SMTP connection is made.
+    """
+    hidden = sum(d.hidden for d in report.dashboards)
+    if not step.dashboard_ids:
+        reason = "the step names no dashboards"
+    elif hidden:
+        reason = f"every card of the dashboards is hidden from {report.viewer}, who the report renders as"
+    else:
+        reason = "the dashboards have no cards"
+    context.log.info(f"nothing to send: {reason}; no e-mail was sent")
+    return Output(
+        None,
+        metadata={
+            "emails sent": 0,
+            "nothing to send": MetadataValue.text(reason),
+            "dashboards": MetadataValue.text(", ".join(step.dashboard_ids) or "(none)"),
+            "cards hidden from owner": hidden,
+            "scheduled for": MetadataValue.text(scheduled.isoformat()),
+        },
+    )
+
+
 def save(report_dir: Path, files: dict[str, bytes]) -> Path:
     """Keep what was sent under HONEYFRAME_HOME/reports/<run id>/, for the run's metadata and for support."""
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -76,11 +101,12 @@ def save(report_dir: Path, files: dict[str, bytes]) -> Path:
     ins={"after": In(Nothing)},
     out=Out(Nothing),
     tags={"kind": "email"},
-    retry_policy=RETRY_POLICY,
 )
 def send_email_report_op(
     context: OpExecutionContext, scenarios: ScenarioStoreResource, warehouse: WarehouseResource, mail: MailResource
 ) -> Output[None]:
+    """Retries (the step's `retry`, default 3 × exponential: factory/jobs.py) re-run the whole op, render and send;
+    only delivery failures are retried (see `Failure(allow_retries)`)."""
     run = current_step(context, scenarios, SendEmailReportStep)
     step = run.step
     scheduled = scheduled_time(context, run.scenario.timezone)
@@ -90,20 +116,25 @@ def send_email_report_op(
             check_address(f"recipients[{index}]", recipient)
         if step.subject is not None:
             check_header("subject", step.subject)
-        smtp = mail.smtp_settings()
         report = build_report(run, scheduled, warehouse, scenarios.readable_tables(run.scenario.project.id))
+        if report.card_count == 0:
+            return nothing_to_send(context, step, report, scheduled)
+        smtp = mail.smtp_settings()
         subject = step.subject or f"{report.title} — {scheduled:%Y-%m-%d}"
-        html, text = render_html(report), render_text(report)
+        # Mail clients get charts as PNG parts; the archived copy keeps them as SVG, in one self-contained file.
+        archived, _ = render_html(report)
         stem = f"report-{scheduled:%Y-%m-%d}"
-        attachment = Attachment(f"{stem}.pdf", render_pdf(report)) if step.format == "pdf" else None
-        if attachment is None:
-            body_html, body_text = html, text
+        if step.format == "pdf":
+            attachment: Attachment | None = Attachment(f"{stem}.pdf", render_pdf(report))
+            body_html, images = cover_html(report, f"{stem}.pdf"), []
+            body_text = cover_text(report, f"{stem}.pdf")
         else:
-            body_html, body_text = cover_html(report, attachment.filename), cover_text(report, attachment.filename)
-        message = compose(mail.sender, step.recipients, subject, body_text, body_html, attachment)
+            attachment = None
+            (body_html, images), body_text = render_html(report, inline_images=True), render_text(report)
+        message = compose(mail.sender, step.recipients, subject, body_text, body_html, attachment, images)
     except ValueError as exc:  # HeaderError, ReportError, bad settings: retrying would not help
         raise Failure(f"send_email_report (step {run.index + 1}): {exc}", allow_retries=False) from None
-    files = {f"{stem}.html": html.encode()} | ({attachment.filename: attachment.content} if attachment else {})
+    files = {f"{stem}.html": archived.encode()} | ({attachment.filename: attachment.content} if attachment else {})
     saved = save(get_settings().home_dir / "reports" / context.run_id, files)
     context.log.info(
         f"attempt {context.retry_number + 1}: sending '{subject}' to {len(step.recipients)} recipient(s) "

@@ -6,9 +6,10 @@ run storage, which is all these tests need. The daemon is in test_end_to_end.py.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from dagster import DagsterInstance
+from dagster import DagsterInstance, RunsFilter
 
 from tests.api.conftest import Api, Stack, graphql
 
@@ -49,16 +50,33 @@ def test_live_definitions_runs_and_history(live_api: Api, stack: Stack) -> None:
     assert schedule_state(stack, schedule)["status"] == "RUNNING"
 
     run_ids = []
-    for _ in range(3):
+    for _ in range(2):
+        before = dt.datetime.now(dt.UTC)
         launched = live_api.call("POST", f"{BASE}/{scenario['id']}/run")
         assert launched.status_code == 202, launched.text
         run_ids.append(launched.json()["run_id"])
+    # Run now is for now: no partition (not the previous window), scheduled_for the moment it was asked for.
+    accepted = launched.json()
+    assert accepted["partition"] is None
+    assert before <= dt.datetime.fromisoformat(accepted["scheduled_for"]) <= dt.datetime.now(dt.UTC)
     run = DagsterInstance.get().get_run_by_id(run_ids[0])
     assert run is not None and run.job_name == job
     assert run.tags["honeyframe/scenario_id"] == str(scenario["id"])
     assert run.tags["honeyframe/project_id"] == "acme-sales"
     assert run.tags["honeyframe/trigger"] == "manual"
-    assert "dagster/partition" in run.tags  # the latest schedule instant of this partitioned job
+    assert "dagster/partition" not in run.tags and "honeyframe/scheduled_for" in run.tags
+    # A rerun of a past instant (03:00 Europe/Berlin = 02:00 UTC in winter) gets that instant's partition.
+    rerun = live_api.call("POST", f"{BASE}/{scenario['id']}/run", json={"scheduled_for": "2026-11-30T03:00:00+01:00"})
+    assert rerun.status_code == 202, rerun.text
+    assert rerun.json()["partition"] == "2026-11-30"
+    assert rerun.json()["scheduled_for"] == "2026-11-30T02:00:00Z"
+    run_ids.append(rerun.json()["run_id"])
+    rerun_run = DagsterInstance.get().get_run_by_id(run_ids[-1])
+    assert rerun_run is not None and rerun_run.tags["dagster/partition"] == "2026-11-30"
+    detail = live_api.call("GET", f"{BASE}/{scenario['id']}").json()
+    assert detail["last_run"]["run_id"] == run_ids[-1] and detail["last_run"]["trigger"] == "manual"
+    assert detail["last_fired_at"] is None  # out-of-band runs are not fires of the trigger
+    assert live_api.call("GET", f"{BASE}/{scenario['id']}/ticks").json() == {"items": []}  # no daemon here
 
     # Pagination, newest first, with its edges.
     first = live_api.call("GET", f"{BASE}/{scenario['id']}/runs", params={"page_size": 2}).json()
@@ -80,9 +98,13 @@ def test_live_definitions_runs_and_history(live_api: Api, stack: Stack) -> None:
         stack.dagster_url, "mutation($id: String!) { stopRunningSchedule(id: $id) { __typename } }", {"id": state["id"]}
     )
     assert live_api.call("GET", f"{BASE}/{scenario['id']}").json()["dagster"]["trigger_status"] == "STOPPED"
-    # ... disable: STOPPED; a run can still be launched out of band ...
-    disabled = live_api.call("PATCH", f"{BASE}/{scenario['id']}", json={"enabled": False}).json()
+    # ... disable: STOPPED, its queued runs CANCELED; a run can still be launched out of band ...
+    disabling = live_api.call("PATCH", f"{BASE}/{scenario['id']}", json={"enabled": False})
+    disabled = disabling.json()
     assert disabled["dagster"]["trigger_status"] == "STOPPED" and schedule_state(stack, schedule)["status"] == "STOPPED"
+    assert disabling.headers["X-Honeyframe-Canceled-Runs"] == "3"
+    statuses = {r.status.value for r in DagsterInstance.get().get_runs(RunsFilter(run_ids=run_ids))}
+    assert statuses == {"CANCELED"}
     assert live_api.call("POST", f"{BASE}/{scenario['id']}/run").status_code == 202
     # ... enable: the API's write wins over the UI's toggle; the same schedule state resumes, history intact.
     enabled = live_api.call("PATCH", f"{BASE}/{scenario['id']}", json={"enabled": True}).json()
@@ -90,8 +112,9 @@ def test_live_definitions_runs_and_history(live_api: Api, stack: Stack) -> None:
     assert schedule_state(stack, schedule) == {"id": state["id"], "status": "RUNNING"}
     assert live_api.call("GET", f"{BASE}/{scenario['id']}/runs").json()["total"] == 4
 
-    # Delete: the job leaves the location; its runs stay in Dagster and in GET .../runs.
-    assert live_api.call("DELETE", f"{BASE}/{scenario['id']}").status_code == 204
+    # Delete: the job leaves the location, its queued run is canceled; its runs stay in Dagster and GET .../runs.
+    deleted = live_api.call("DELETE", f"{BASE}/{scenario['id']}")
+    assert deleted.status_code == 204 and deleted.headers["X-Honeyframe-Canceled-Runs"] == "1"
     assert not job_exists(stack, job)
     history = live_api.call("GET", f"{BASE}/{scenario['id']}/runs").json()
     assert history["total"] == 4 and history["items"][0]["trigger"] == "manual"

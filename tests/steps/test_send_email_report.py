@@ -46,6 +46,10 @@ steps:
 """
 
 
+def week_days(monday: dt.date) -> list[dt.date]:
+    return [monday + dt.timedelta(days=i) for i in range(7)]
+
+
 def amount(day: dt.date, region: str) -> float:
     return day.day * 10 + REGIONS[region]
 
@@ -53,7 +57,7 @@ def amount(day: dt.date, region: str) -> float:
 def revenue(first: dt.date, last: dt.date) -> str:
     """The Revenue card's value for the days first..last, as the report prints it."""
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-    return format_value(sum(amount(day, region) for day in days for region in REGIONS))
+    return format_value(sum(amount(day, region) for day in days for region in REGIONS), "currency:EUR")
 
 
 def build_marts(warehouse: Path) -> None:
@@ -190,10 +194,17 @@ def test_pdf_report_is_delivered_as_the_owner_sees_it_for_the_scheduled_week(
     # Visible to the CFO only: the owner (ana) renders the report, so it is left out even though the CFO receives it.
     assert "finance only" not in text
     # Monday 2026-11-16's "last week" is Nov 9-15, whatever the wall clock says.
-    assert "2026-11-09 – 2026-11-15 (last_week)" in text
-    assert revenue(dt.date(2026, 11, 9), dt.date(2026, 11, 15)) in text
+    assert "Last week, 9–15 Nov 2026" in text
+    week = revenue(dt.date(2026, 11, 9), dt.date(2026, 11, 15))
+    assert week.startswith("€") and week in text
+    # The mail's body carries the headline numbers (and names the attachment), in both of its parts.
     body = message.get_body(("plain",)).get_content()
-    assert "report-2026-11-16.pdf" in body
+    html = message.get_body(("html",)).get_content()
+    assert "report-2026-11-16.pdf" in body and "report-2026-11-16.pdf" in html
+    orders = format_value(sum(day.day % 5 + 1 for day in week_days(dt.date(2026, 11, 9)) for _ in REGIONS))
+    for part in (body, html):
+        assert week in part and orders in part and "Last week, 9–15 Nov 2026" in part
+    assert f"Revenue: {week}" in body and f"Completed orders: {orders}" in body
 
     metadata = output_metadata(result)
     assert metadata["emails sent"] == 1 and metadata["recipients"] == 2 and metadata["format"] == "pdf"
@@ -221,8 +232,18 @@ def test_html_report_of_a_past_partition_shows_that_period_with_inline_charts(
     for title in ("Revenue overview", "Revenue by region", "Daily revenue", "Average order value by region"):
         assert f">{title}<" in html
     assert "finance only" not in html
-    assert html.count("<svg") == 2  # the bar and the line card
-    assert "2026-09-05 – 2026-10-04 (last_30_days)" in html
+    # The bar and the line card: PNG parts beside the HTML (multipart/related), shown by Content-ID.
+    assert "<svg" not in html and html.count('<img src="cid:') == 2
+    related = next(part for part in message.walk() if part.get_content_type() == "multipart/related")
+    images = [part for part in related.iter_parts() if part.get_content_maintype() == "image"]
+    assert [image.get_content_type() for image in images] == ["image/png", "image/png"]
+    for image in images:
+        assert f'src="cid:{image["Content-ID"].strip("<>")}"' in html
+        assert image.get_content().startswith(b"\x89PNG\r\n\x1a\n")
+    # The archived copy keeps the charts as SVG, in one self-contained file.
+    archived = (Path(output_metadata(result)["report"]) / "report-2026-10-05.html").read_text()
+    assert archived.count("<svg") == 2 and "cid:" not in archived
+    assert "Last 30 days, 5 Sep – 4 Oct 2026" in html
     assert revenue(dt.date(2026, 9, 5), dt.date(2026, 10, 4)) in html
     assert revenue(dt.date(2026, 10, 5), dt.date(2026, 11, 3)) not in html
     # Data is escaped, in tables and in SVG labels alike.
@@ -326,5 +347,123 @@ def test_a_sensor_run_reports_on_the_period_of_its_scheduled_for_tag(
     result = job.execute_in_process(instance=instance, tags={"honeyframe/scheduled_for": "2026-10-12T23:00:00+00:00"})
     assert result.success
     html = sink.messages()[0].get_body(("html",)).get_content()
-    assert "2026-10-12 (yesterday)" in html
+    assert "Yesterday, 12 Oct 2026" in html
     assert revenue(dt.date(2026, 10, 12), dt.date(2026, 10, 12)) in html
+
+
+FRESH_DOCS = """
+kind: Dashboard
+id: headlines
+project: acme-sales
+title: Headlines
+cards:
+  - {title: Revenue, display: metric, format: "currency:EUR", sql: "select 1234.5 as revenue"}
+  - {title: Cancelled, display: metric, format: percent, sql: "select 0.125 as cancelled"}
+  - title: By region
+    display: table
+    formats: {revenue: "currency:EUR", cancelled_pct: percent, orders: integer}
+    sql: >-
+      select * from (values ('north', 1234.5, 0.125, 1234.5), ('south', 99.999, 0.5, 2.0))
+      t(region, revenue, cancelled_pct, orders)
+---
+kind: Template
+slug: mail-dashboards
+display_name: Mail dashboards
+parameters:
+  - {name: dashboards, type: "list[dashboard_ref]"}
+  - {name: readers, type: "list[email]", default: []}
+  - {name: report_format, type: string, default: pdf}
+trigger: {cron: "0 8 * * 1"}
+steps:
+  - kind: send_email_report
+    dashboard_ids: "{{ param.dashboards }}"
+    format: "{{ param.report_format }}"
+    time_filter: last_week
+    recipients: ["{{ project.owner_email }}", "{{ param.readers }}"]
+---
+kind: Matrix
+template: mail-dashboards
+project: acme-sales
+parameters: {dashboards: [headlines], readers: [cfo@acme.example, ceo@acme.example]}
+"""
+
+
+def test_a_template_report_with_formats_goes_to_its_list_of_readers_before_any_dbt_run(
+    apply_yaml: ApplyYaml,
+    projects: None,
+    hf_home: Path,
+    smtp_sink: StartSink,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+) -> None:
+    sink = smtp_sink()
+    assert not (hf_home / "warehouse.duckdb").exists()  # a fresh install: dbt never ran
+    assert apply_yaml(FRESH_DOCS) == 0
+    job = load_defs().get_job_def("acme_sales__mail_dashboards")
+    result = job.execute_in_process(instance=instance, partition_key="2026-11-30", raise_on_error=False)
+    assert result.success
+
+    (message,) = sink.messages()
+    assert message["X-Envelope-To"] == "ana@acme.example, cfo@acme.example, ceo@acme.example"
+    (attachment,) = list(message.iter_attachments())
+    pdf = PdfReader(io.BytesIO(attachment.get_content()))
+    text = "\n".join(page.extract_text() for page in pdf.pages)
+    assert len(pdf.pages) == 1
+    for shown in ("€1,234.50", "12.5%", "€100.00", "50.0%", "1,235", "Cancelled %", "Last week, 23–29 Nov 2026"):
+        assert shown in text
+    # The headline numbers are in the body of the mail, not only in the attachment.
+    plain = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Revenue: €1,234.50" in plain and "Cancelled: 12.5%" in plain
+    assert ">€1,234.50<" in html and ">12.5%<" in html and "Last week, 23–29 Nov 2026" in html
+
+
+def test_a_table_card_before_any_dbt_run_fails_saying_why(
+    apply_yaml: ApplyYaml,
+    projects: None,
+    smtp_sink: StartSink,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+) -> None:
+    sink = smtp_sink()
+    assert apply_yaml((EXAMPLES_DIR / "dashboards.yaml").read_text()) == 0
+    assert apply_yaml(scenario("    format: html")) == 0
+    result = run_job(load_defs, instance, "2026-11-16")
+    assert not result.success
+    (failure,) = events(result, "STEP_FAILURE")
+    message = failure.step_failure_data.error.message
+    assert "card 'Revenue'" in message and "mart_revenue does not exist" in message
+    assert "does not exist yet, so no table can be read: build the dbt models first" in message
+    assert sink.messages() == []
+
+
+@pytest.mark.parametrize(
+    ("dashboards", "reason"),
+    [
+        ("[]", "the step names no dashboards"),
+        ("[secret]", "every card of the dashboards is hidden from ana@acme.example, who the report renders as"),
+    ],
+)
+def test_a_report_with_nothing_to_show_is_not_sent(
+    apply_yaml: ApplyYaml,
+    projects: None,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+    dashboards: str,
+    reason: str,
+) -> None:
+    # Nothing listens on the SMTP port: connecting at all would fail the step.
+    monkeypatch.setenv("HONEYFRAME_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("HONEYFRAME_SMTP_PORT", str(free_port()))
+    secret = "kind: Dashboard\nid: secret\nproject: acme-sales\ntitle: Secret\ncards:\n"
+    secret += "  - {title: Payroll, display: metric, sql: 'select 1', visible_to: [cfo@acme.example]}\n---\n"
+    assert apply_yaml(secret + scenario("").replace("[revenue-overview]", dashboards)) == 0
+    result = run_job(load_defs, instance, "2026-11-16")
+
+    assert result.success and not events(result, "STEP_UP_FOR_RETRY")
+    metadata = output_metadata(result)
+    assert metadata["emails sent"] == 0 and metadata["nothing to send"] == reason
+    logs = "\n".join(str(record.user_message) for record in instance.all_logs(result.run_id))
+    assert f"nothing to send: {reason}; no e-mail was sent" in logs
+    assert "sending" not in logs
