@@ -22,3 +22,5 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check honeyframe_dagster api tests benchmarks scripts
+	$(BIN)/mypy

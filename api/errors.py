@@ -78,6 +78,8 @@ def _schema_error(error: Mapping[str, Any]) -> dict[str, Any]:
     loc = list(error["loc"])
     msg = str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
+    if isinstance(value, bytes):  # a body that is not JSON (e.g. a form post): echoed as text, not a 500
+        value = value.decode("utf-8", "replace")
     if error["type"] == "union_tag_invalid":
         loc, value = [*loc, "kind"], (error.get("ctx") or {}).get("tag")
     elif error["type"] == "value_error":

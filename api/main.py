@@ -7,20 +7,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import admin, docs, errors
 from api.errors import log
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.present import Planner
-from api.routes import health, runs, scenarios, templates
-from honeyframe_dagster.boot import boot
+from api.routes import health, projects, runs, scenarios, templates
+from honeyframe_dagster.boot import open_store
 from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.dbt import load_manifest, recipe_names
 from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.shards import location_count
 from honeyframe_dagster.store.engine import describe_outage, store_unavailable
 
 DESCRIPTION = """
 The Scheduler's REST compatibility API. Scenarios live in the scenario store; each is a Dagster job with a
-schedule or sensor in the `honeyframe` code location, which every write reloads. Runs are read from Dagster.
+trigger sensor in the code location that serves its project (`honeyframe`, or `honeyframe_<i>` when the projects
+are split over shards); a write reloads that location only, and enable/disable only sets the trigger's status.
+Runs are read from Dagster.
 
 Every endpoint but health needs `Authorization: Bearer TOKEN` (`honeyframe token create`); project endpoints
 act on the project in `X-Project-Id`. Writes answer with `X-Honeyframe-Dagster-Sync: ok | failed | skipped`:
@@ -32,15 +35,18 @@ the store is written either way; `failed` means Dagster has not caught up yet (s
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     app.state.settings = settings
-    # boot() migrates the store and checks it; if it raises, the API does not start (a supervisor restarts it),
-    # and the one log line says why. Once started, a store outage answers 503 and heals by itself.
+    # `honeyframe up` migrates the store before it starts the workers, which then only check it (open_store); a
+    # lone API process migrates a store that is behind. If that raises, the API does not start (a supervisor
+    # restarts it), and the one log line says why. Once started, a store outage answers 503 and heals by itself.
     try:
-        app.state.engine = boot(settings)
+        app.state.engine = open_store(settings)
     except Exception as exc:
         why = describe_outage(exc) if store_unavailable(exc) else str(exc)
         log.error("cannot start: %s", why)
         raise
-    app.state.planner = Planner(recipe_names(load_manifest()), settings.code_locations)
+    # The code servers' count, as `honeyframe up` stored it: a write reloads the location that serves its project.
+    count = location_count(app.state.engine, settings.code_locations or 1)
+    app.state.planner = Planner(recipe_names(load_manifest()), count, settings)
     app.state.dagster = DagsterClient(settings.dagster_webserver_url) if settings.dagster_webserver_url else None
     try:
         yield
@@ -50,12 +56,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="Honeyframe Scheduler API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Honeyframe Scheduler API",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served from local files by api.docs: /docs works without internet
+        redoc_url=None,  # ReDoc would load from a CDN
+    )
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
-    for module in (scenarios, runs, templates, health):
+    for module in (scenarios, runs, templates, projects, health):
         app.include_router(module.router)
+    docs.install(app)
+    admin.install(app)
     return app
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dagster import TimeWindowPartitionsDefinition
@@ -18,27 +18,20 @@ from dagster._core.storage.tags import (
     SENSOR_NAME_TAG,
 )
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.schemas import DagsterRefs, RunPublic, RunSummary, RunTrigger, ScenarioPublic, TickPublic
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, LatestRuns, TriggerRef, timestamp
-from honeyframe_dagster.factory.naming import (
-    base_job_name,
-    in_shard,
-    location_name,
-    location_names,
-    shard_of,
-)
+from honeyframe_dagster.factory.naming import job_names, location_name, shard_of
 from honeyframe_dagster.factory.plan import PlannedScenario, plan
 from honeyframe_dagster.factory.triggers import SCHEDULED_FOR_TAG, cron_partitions
 from honeyframe_dagster.model.instants import next_instant
-from honeyframe_dagster.model.scenario import ScenarioRecord, ScenarioSpec
+from honeyframe_dagster.model.scenario import Catalog, ScenarioRecord, ScenarioSpec
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
 from honeyframe_dagster.model.triggers import Trigger
+from honeyframe_dagster.settings import Settings
 from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG
-from honeyframe_dagster.store.catalog import load_catalog
-from honeyframe_dagster.store.tables import ProjectRow
+from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog, name_peers, naming_records
 
 log = logging.getLogger("honeyframe.api")
 
@@ -54,7 +47,7 @@ class ProjectPlan:
         entry = self.entries[scenario_id]
         if entry.spec is None or entry.trigger_name is None:
             return None
-        return TriggerRef(self.location, entry.trigger_name, entry.spec.trigger.kind == "cron")
+        return TriggerRef(self.location, entry.trigger_name)
 
     def triggers(self, ids: Sequence[int] | None = None) -> list[TriggerRef]:
         chosen = self.entries if ids is None else [i for i in ids if i in self.entries]
@@ -66,34 +59,37 @@ class ProjectPlan:
         return [] if trigger is None else [(trigger, self.entries[scenario_id].record.enabled)]
 
 
-def _prefix(project_id: str) -> str:
-    return base_job_name(ScenarioRecord(0, project_id, "x", True)).split("__")[0]
-
-
 @dataclass(frozen=True)
 class Planner:
-    """Plans projects the way the code locations do: with these dbt recipes, over this many locations."""
+    """Plans scenarios the way the code locations do: with these dbt recipes, over this many locations."""
 
     recipes: frozenset[str]
     locations: int
+    # The org's settings, read once (None: from the environment at each plan).
+    settings: Settings | None = None
 
     def plan(self, session: Session, project_id: str) -> ProjectPlan:
-        return project_plan(session, project_id, self.recipes, self.locations)
+        """Every scenario of the project (the list)."""
+        return self._plan(session, project_id, load_catalog(session, [project_id], self.settings), whole=True)
 
-    def all_locations(self) -> list[str]:
-        return location_names(self.locations)
+    def plan_one(self, session: Session, project_id: str, scenario_id: int) -> ProjectPlan:
+        """One scenario, reading only what it refers to: its cost does not grow with the project."""
+        catalog = load_scenario_catalog(session, scenario_id, self.settings)
+        return self._plan(session, project_id, catalog, whole=False)
 
+    def _plan(self, session: Session, project_id: str, catalog: Catalog, whole: bool) -> ProjectPlan:
+        """`whole`: the catalog holds every scenario of the project."""
+        # Job names are unique per location: a clash suffix depends on the scenarios of every project with the same
+        # identifier there, so names come from those (a light read) unless the catalog holds them all.
+        shard = (shard_of(project_id, self.locations), self.locations) if self.locations > 1 else None
+        peers = name_peers(session, project_id, shard)
+        named = catalog.scenarios if whole and peers == [project_id] else naming_records(session, peers)
+        entries = plan(catalog, self.recipes, names=job_names(named))
+        return ProjectPlan(location_name(project_id, self.locations), {e.record.id: e for e in entries})
 
-def project_plan(session: Session, project_id: str, recipes: frozenset[str], locations: int) -> ProjectPlan:
-    """`locations`: how many code locations (shards) serve the projects; job names are unique per location."""
-    # A job name gets a suffix only on a clash, and only projects with the same identifier can clash.
-    shard = (shard_of(project_id, locations), locations) if locations > 1 else None
-    same = [
-        p for p in session.scalars(select(ProjectRow.id)) if _prefix(p) == _prefix(project_id) and in_shard(p, shard)
-    ]
-    planned = plan(load_catalog(session, same), recipes)
-    entries = {e.record.id: e for e in planned if e.record.project_id == project_id}
-    return ProjectPlan(location_name(project_id, locations), entries)
+    def locations_of(self, project_ids: Iterable[str]) -> list[str]:
+        """The locations serving these projects: what a write that touches them reloads, and nothing more."""
+        return sorted({location_name(project_id, self.locations) for project_id in project_ids})
 
 
 def trigger_statuses(client: DagsterClient | None, triggers: Sequence[TriggerRef]) -> dict[str, str]:
@@ -121,7 +117,22 @@ def next_run_at(spec: ScenarioSpec, now: dt.datetime, completed: bool) -> dt.dat
     """The next instant the trigger fires (model/instants.py, what the trigger sensors fire)."""
     if not spec.enabled or completed:
         return None
-    return next_instant(spec.trigger, spec.timezone, now)
+    if spec.trigger.cron is None:
+        return next_instant(spec.trigger, spec.timezone, now)
+    key = (spec.trigger.cron, spec.timezone)
+    known = _NEXT_CRON_INSTANTS.get(key)
+    if known is None or not known[0] <= now < known[1]:
+        upcoming = next_instant(spec.trigger, spec.timezone, now)
+        assert upcoming is not None, "a cron has a next instant"
+        if len(_NEXT_CRON_INSTANTS) >= 10_000:
+            _NEXT_CRON_INSTANTS.clear()
+        known = _NEXT_CRON_INSTANTS[key] = (now, upcoming)
+    return known[1]
+
+
+# Dagster's cron iterator (DST-exact) costs ~0.1 ms a call, and a list shows many scenarios of few crons: the next
+# instant after `t` stays the next one for any time in [t, instant), so it is kept for that long, by (cron, zone).
+_NEXT_CRON_INSTANTS: dict[tuple[str, str], tuple[dt.datetime, dt.datetime]] = {}
 
 
 def completed(spec: ScenarioSpec, fired: RunRecord | None) -> bool:
@@ -140,9 +151,10 @@ def scenario_public(
     trigger: Trigger | None
     steps: list[Step]
     if spec is not None:
-        trigger, steps, owner = spec.trigger, list(spec.steps), spec.owner
+        trigger, owner = spec.trigger, spec.owner
     else:
-        trigger, steps, owner = _raw_trigger(record), _raw_steps(record), record.owner
+        trigger, owner = _raw_trigger(record), record.owner
+    steps = steps_of(entry)
     assert record.created_at is not None and record.updated_at is not None
     done = spec is not None and completed(spec, latest.last_fired)
     return ScenarioPublic(
@@ -167,6 +179,11 @@ def scenario_public(
         ),
         error=entry.error,
     )
+
+
+def steps_of(entry: PlannedScenario) -> list[Step]:
+    """The steps the API shows: the resolved ones, else what of the stored ones still parses."""
+    return list(entry.spec.steps) if entry.spec is not None else _raw_steps(entry.record)
 
 
 def _raw_trigger(record: ScenarioRecord) -> Trigger | None:

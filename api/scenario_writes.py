@@ -14,7 +14,7 @@ from api.errors import ApiValidationError, error_item
 from honeyframe_dagster.model.documents import Scenario
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve, upstream_name
 from honeyframe_dagster.model.tenancy import TenancyError, written_tables
-from honeyframe_dagster.store.catalog import load_catalog
+from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
 from honeyframe_dagster.store.ownership import claim_tables
 from honeyframe_dagster.store.tables import ScenarioRow
 from honeyframe_dagster.store.writes import write_scenario_fields
@@ -69,11 +69,11 @@ def write_checked(
     """Write the document into the row, resolve it against the store and claim the warehouse tables it writes;
     422 (nothing kept) if it does not resolve or a table belongs to another project."""
     row.name = document.name
-    write_scenario_fields(row, document)
-    session.flush()
-    catalog = load_catalog(session, [row.project_id])
-    record = next(r for r in catalog.scenarios if r.id == row.id)
     try:
+        write_scenario_fields(row, document)
+        session.flush()
+        catalog = load_scenario_catalog(session, row.id)
+        record = next(r for r in catalog.scenarios if r.id == row.id)
         spec = resolve(record, catalog, recipes)
         claim_tables(session, row.project_id, written_tables(spec.steps, row.project_id, catalog))
     except (ScenarioError, TenancyError) as exc:

@@ -7,11 +7,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from honeyframe_dagster.model.documents import Parameter
+from honeyframe_dagster.model.documents import PROJECT_ID_PATTERN, Parameter
 from honeyframe_dagster.model.steps import Step, check_email
-from honeyframe_dagster.model.triggers import Trigger
+from honeyframe_dagster.model.triggers import Trigger, check_timezone
 
 Email = Annotated[str, AfterValidator(check_email)]
+Timezone = Annotated[str, AfterValidator(check_timezone)]
+ProjectName = Annotated[str, Field(min_length=1, max_length=200)]
 ScenarioName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t]+$")]
 RunTrigger = Literal["schedule", "sensor", "manual", "backfill"]
 
@@ -47,7 +49,7 @@ class DagsterRefs(BaseModel):
     """Where the scenario lives in Dagster, and the status Dagster itself reports for its trigger."""
 
     job_name: str
-    trigger_name: str | None = Field(description="The schedule (cron) or sensor; null when the scenario is broken.")
+    trigger_name: str | None = Field(description="The trigger sensor `<job>_sensor`; null when the scenario is broken.")
     trigger_status: Literal["RUNNING", "STOPPED", "UNKNOWN"] | None = Field(
         description="From the Dagster instance; UNKNOWN when Dagster cannot be reached."
     )
@@ -105,9 +107,12 @@ class ScenarioDetail(ScenarioPublic):
 
 
 class ScenarioList(BaseModel):
-    """The scenarios of the current project."""
+    """The scenarios of the current project, ordered by id: all of them, or one page."""
 
     items: list[ScenarioPublic]
+    total: int = Field(description="How many scenarios the list has in all (after `step_kind`).")
+    page: int | None = Field(description="The page shown; null when the whole list is shown.")
+    page_size: int | None = Field(description="Scenarios per page; null when the whole list is shown.")
 
 
 class RunPage(BaseModel):
@@ -189,12 +194,49 @@ class EnableBody(_Body):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class ProjectCreate(_Body):
+    """A new project (admin). It starts with every `default_enabled` template enabled."""
+
+    id: str = Field(pattern=PROJECT_ID_PATTERN, description="Lowercase letters, digits and '-'; cannot change.")
+    name: ProjectName
+    owner_email: Email
+    timezone: Timezone | None = Field(default=None, description="Default timezone of the project's cron triggers.")
+
+
+class ProjectUpdate(_Body):
+    """Fields to change; absent fields stay. `timezone: null` falls back to the org default."""
+
+    name: ProjectName | None = None
+    owner_email: Email | None = None
+    timezone: Timezone | None = None
+
+
+class ProjectPublic(BaseModel):
+    """A project: the tenant that owns scenarios, datasets, dashboards and agents."""
+
+    id: str
+    name: str
+    owner_email: str
+    timezone: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ProjectList(BaseModel):
+    """The projects the token may act on."""
+
+    items: list[ProjectPublic]
+
+
 class Health(BaseModel):
-    """Whether a scheduler worker heartbeated within the health window; `detail` and `request_id` only when the
-    store itself could not be reached."""
+    """Whether a scheduler worker heartbeated within the health window, and the operations tile's colour;
+    `detail` and `request_id` only when the store itself could not be reached."""
 
     alive: bool
     last_seen: dt.datetime | None
+    status: Literal["green", "amber", "red"] = Field(
+        description="green: heartbeat at most 60 s old; amber: within the health window (90 s); red: older or none."
+    )
     detail: str | None = None
     request_id: str | None = None
 

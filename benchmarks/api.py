@@ -158,14 +158,11 @@ def api_under_load(args: argparse.Namespace, root: Path) -> None:
         stack.stop()
 
 
-def first_tick(stack: Stack, name: str, is_schedule: bool) -> float | None:
-    kind, selector_key = ("schedule", "scheduleName") if is_schedule else ("sensor", "sensorName")
-    kind_type = kind.capitalize()
-    ticks = f"{kind}State {{ ticks(limit: 1) {{ timestamp }} }}"
-    field = f"{kind}OrError({kind}Selector: $s) {{ ... on {kind_type} {{ {ticks} }} }}"
-    query = f"query($s: {kind_type}Selector!) {{ {field} }}"
-    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", selector_key: name}
-    state = graphql(stack.dagster_url, query, {"s": selector})[f"{kind}OrError"][f"{kind}State"]
+def first_tick(stack: Stack, name: str) -> float | None:
+    ticks = "sensorState { ticks(limit: 1) { timestamp } }"
+    query = f"query($s: SensorSelector!) {{ sensorOrError(sensorSelector: $s) {{ ... on Sensor {{ {ticks} }} }} }}"
+    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "sensorName": name}
+    state = graphql(stack.dagster_url, query, {"s": selector})["sensorOrError"]["sensorState"]
     ticks = state["ticks"]
     return float(ticks[0]["timestamp"]) if ticks else None
 
@@ -202,11 +199,11 @@ def daemon_delay(root: Path) -> None:
                 f"(store + reload + status; sync={response.headers['X-Honeyframe-Dagster-Sync']})",
                 flush=True,
             )
-            pending[dagster["trigger_name"]] = (done, "cron" in trigger)
+            pending[dagster["trigger_name"]] = done
         deadline = time.monotonic() + 240
         while pending and time.monotonic() < deadline:
-            for trigger_name, (done, is_schedule) in list(pending.items()):
-                tick = first_tick(stack, trigger_name, is_schedule)
+            for trigger_name, done in list(pending.items()):
+                tick = first_tick(stack, trigger_name)
                 if tick is not None:
                     print(f"API 2xx -> daemon's first tick of {trigger_name}: {tick - done:.1f} s", flush=True)
                     del pending[trigger_name]

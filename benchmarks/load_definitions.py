@@ -117,10 +117,10 @@ def naive_definitions(planned, manifest):  # type: ignore[no-untyped-def]
             tags=scenario_tags(spec), partitions_def=cron_partitions(spec.trigger.cron, spec.timezone)
         )
         jobs.append(job)
-        triggers.append(build_trigger(spec.trigger, job, entry.trigger_name, spec.enabled, None))
+        triggers.append(build_trigger(spec, job, entry.trigger_name, None))
     from honeyframe_dagster.dbt import build_dbt_assets
 
-    return Definitions(assets=[build_dbt_assets(manifest)], jobs=jobs, schedules=triggers, resources=resources())
+    return Definitions(assets=[build_dbt_assets(manifest)], jobs=jobs, sensors=triggers, resources=resources())
 
 
 def measure(variant: str) -> dict[str, float]:

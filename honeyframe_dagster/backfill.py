@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import yaml
 from dagster._utils.schedules import cron_string_iterator
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from honeyframe_dagster.factory.naming import LOCATION_NAME, location_name
 from honeyframe_dagster.factory.plan import PlannedScenario, plan
 from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.settings import REPO_ROOT, Settings, get_settings
+from honeyframe_dagster.shards import location_count
 from honeyframe_dagster.store.catalog import load_catalog
 
 BIN = Path(sys.executable).parent
@@ -92,11 +94,17 @@ def workspace(settings: Settings, project_id: str) -> tuple[Path, str]:
     else the repository's in-process workspace (one location, every project)."""
     grpc = settings.home_dir / "workspace.grpc.yaml"
     if grpc.exists():
-        try:
-            socket.create_connection(("127.0.0.1", settings.code_server_port), 1).close()
-            return grpc, location_name(project_id, settings.code_locations)
-        except OSError:
-            pass
+        location = location_name(project_id, location_count(boot(settings), settings.code_locations or 1))
+        servers = {
+            entry["grpc_server"]["location_name"]: entry["grpc_server"]
+            for entry in yaml.safe_load(grpc.read_text())["load_from"]
+        }
+        if location in servers:
+            try:
+                socket.create_connection((servers[location]["host"], servers[location]["port"]), 1).close()
+                return grpc, location
+            except OSError:
+                pass
     return REPO_ROOT / "workspace.yaml", LOCATION_NAME
 
 

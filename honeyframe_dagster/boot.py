@@ -6,7 +6,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.factory.naming import in_shard
-from honeyframe_dagster.legacy.drift import check_drift
+from honeyframe_dagster.legacy.drift import SchemaDriftError, check_drift
 from honeyframe_dagster.legacy.migrate import migrate_legacy
 from honeyframe_dagster.model.scenario import Catalog
 from honeyframe_dagster.settings import Settings
@@ -28,8 +28,26 @@ def boot(settings: Settings) -> Engine:
     return engine
 
 
+def open_store(settings: Settings) -> Engine:
+    """The store as a process that may run several times at once (the API's uvicorn workers) opens it: only check
+    a store that `honeyframe up` or `honeyframe init` already migrated, so that concurrent starts never race on a
+    migration; migrate (boot) only a store that is behind or still has legacy tables (a lone API process)."""
+    engine = get_engine(settings.store_url)
+    if schema.is_current(engine):
+        try:
+            check_drift(engine)
+            return engine
+        except SchemaDriftError:
+            pass
+    return boot(settings)
+
+
 def shard_catalog(engine: Engine, shard: tuple[int, int] | None) -> Catalog:
+    """The projects of one shard; `ShardCountMismatch` when `shard` splits them differently than the store says."""
+    from honeyframe_dagster.shards import check_shard
+
     with Session(engine) as session:
+        check_shard(session, shard)
         if shard is None:
             return load_catalog(session)
         project_ids = [p for p in session.scalars(select(ProjectRow.id)) if in_shard(p, shard)]

@@ -7,8 +7,9 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
@@ -67,15 +68,27 @@ def apply_paths(paths: list[Path], reload: bool) -> int:
             for row in session.scalars(select(ScenarioRow).where(ScenarioRow.enabled.is_(False)))
             if row.id in enabled_before
         ]
+        touched = touched_projects(session, [item.document for item in located])
     print(f"applied {len(located)} document(s)")
     if reload:
         # Before the reload (the queue may launch them meanwhile) and after (what a trigger queued until it stopped).
         canceled = cancel_queued_runs(disabled)
-        reload_running_locations()
+        reload_running_locations(engine, touched)
         canceled += cancel_queued_runs(disabled)
         if disabled:
             print(f"canceled {canceled} queued run(s) of the {len(disabled)} scenario(s) this apply disabled")
     return 0
+
+
+def touched_projects(session: Session, documents: list[Any]) -> set[str]:
+    """The projects whose code location shows these documents (a template: every project with an instance)."""
+    from honeyframe_dagster.model.documents import Project, Template
+
+    projects = {d.id if isinstance(d, Project) else d.project for d in documents if not isinstance(d, Template)}
+    slugs = [d.slug for d in documents if isinstance(d, Template)]
+    if slugs:
+        projects.update(session.scalars(select(ScenarioRow.project_id).where(ScenarioRow.template_slug.in_(slugs))))
+    return projects
 
 
 def cancel_queued_runs(disabled: list[tuple[str, int, str]]) -> int:
@@ -88,7 +101,7 @@ def cancel_queued_runs(disabled: list[tuple[str, int, str]]) -> int:
     home = None if os.environ.get("DAGSTER_HOME") else settings.home_dir / "dagster"
     if not disabled or (home is not None and not (home / "dagster.yaml").exists()):
         return 0
-    client = DagsterClient(settings.dagster_url, home)
+    client = DagsterClient(settings.dagster_webserver_url, home)
     canceled = 0
     try:
         for project_id, scenario_id, name in disabled:
@@ -101,19 +114,23 @@ def cancel_queued_runs(disabled: list[tuple[str, int, str]]) -> int:
     return canceled
 
 
-def reload_running_locations() -> None:
-    """When `make run` is up, reload its code locations so the UI and the daemon see the change now."""
+def reload_running_locations(engine: Engine, projects: set[str]) -> None:
+    """When `make run` is up, reload the code locations serving `projects` so the UI and the daemon see the change
+    now; the other locations have nothing new to show."""
     from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
-    from honeyframe_dagster.factory.naming import location_names
+    from honeyframe_dagster.factory.naming import location_name
+    from honeyframe_dagster.shards import location_count
 
     settings = get_settings()
-    if not settings.dagster_webserver_url:
+    if not settings.dagster_webserver_url or not projects:
         return
+    count = location_count(engine, settings.code_locations or 1)
     client = DagsterClient(settings.dagster_webserver_url)
     try:
-        for location in location_names(settings.code_locations):
+        locations = sorted({location_name(project, count) for project in projects})
+        for location in locations:
             client.reload(location)
-        print("reloaded the Dagster code location")
+        print(f"reloaded the Dagster code location{'s' if len(locations) > 1 else ''} {', '.join(locations)}")
     except DagsterUnavailable:
         print(
             f"Dagster does not answer at {settings.dagster_webserver_url}: "
@@ -227,16 +244,86 @@ def cmd_mailsink(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from honeyframe_dagster.stack import up
+    from honeyframe_dagster.stack import Piece, up
 
-    return up()
+    if args.only == "code-server" and args.shard is None:
+        print("error: --only code-server needs --shard i/n (the shard this server serves)", file=sys.stderr)
+        return 2
+    if args.shard is not None and args.only != "code-server":
+        print("error: --shard goes with --only code-server", file=sys.stderr)
+        return 2
+    return up(Piece(args.only or "all", args.host, args.port, args.shard))
+
+
+def shard_arg(value: str) -> tuple[int, int]:
+    index, _, count = value.partition("/")
+    if not (index.isdigit() and count.isdigit() and 0 <= int(index) < int(count)):
+        raise argparse.ArgumentTypeError(f"expected 'i/n' with 0 <= i < n, got {value!r}")
+    return int(index), int(count)
+
+
+def cmd_shards(args: argparse.Namespace) -> int:
+    """Show the stored count and the pairs per shard; `set N` changes the count (projects move: docs/deploy.md)."""
+    from honeyframe_dagster.factory.naming import shard_location_name
+    from honeyframe_dagster.shards import pair_count, save_count, shard_sizes, stored_count, target_count
+
+    settings = get_settings()
+    engine = boot(settings)
+    with Session(engine) as session, session.begin():
+        previous = stored_count(session)
+        if args.count is not None:
+            save_count(session, args.count)
+        count = stored_count(session) or 1
+        pairs = pair_count(session)
+        sizes = shard_sizes(session, count)
+    if args.count is not None and args.count != previous:
+        print(
+            f"code locations: {previous or 'not chosen'} -> {args.count}; restart every code server (shards "
+            f"0/{args.count} to {args.count - 1}/{args.count}) and the webserver, daemon and API (docs/deploy.md)"
+        )
+    chosen = "stored" if previous is not None or args.count is not None else "not chosen yet: the first start picks"
+    print(f"code locations: {count} ({chosen}); {pairs} scenario(s)")
+    for index, size in enumerate(sizes):
+        print(f"  {shard_location_name(index, count)}\t{size}")
+    target = target_count(pairs, settings.pairs_per_location)
+    if target > count:
+        print(f"at {settings.pairs_per_location} per location (HONEYFRAME_PAIRS_PER_LOCATION) it would be {target}")
+    return 0
+
+
+def location_count_arg(value: str) -> int:
+    from honeyframe_dagster.shards import MAX_LOCATIONS
+
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LOCATIONS:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_LOCATIONS}, got {value!r}")
+    return int(value)
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="honeyframe", description="Honeyframe Scheduler on Dagster")
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("init", help="create or upgrade the store").set_defaults(func=cmd_init)
-    commands.add_parser("up", help="start the whole system on this machine").set_defaults(func=cmd_up)
+    up = commands.add_parser(
+        "up",
+        help="start the whole system on this machine, or one piece of it (--only)",
+        description="Without --only: every piece on this machine. Across machines (docs/deploy.md): "
+        "`--only code-server --shard i/n` on each code-server host, and `--only ui` (webserver, daemon, API) with "
+        "HONEYFRAME_CODE_SERVERS=host:port,... naming the code servers in shard order.",
+    )
+    up.add_argument("--only", choices=["code-server", "ui"], help="start one piece only")
+    up.add_argument("--shard", type=shard_arg, help="i/n: the shard a code server serves (with --only code-server)")
+    up.add_argument("--host", default="127.0.0.1", help="the address this piece's servers bind (default 127.0.0.1)")
+    up.add_argument(
+        "--port", type=int, help="the code server's port (default: HONEYFRAME_CODE_SERVER_PORT + shard index)"
+    )
+    up.set_defaults(func=cmd_up)
+    shards = commands.add_parser(
+        "shards", help="how many code locations split the projects, and their sizes; `--set N` changes it"
+    )
+    shards.add_argument(
+        "--set", dest="count", type=location_count_arg, metavar="N", help="split the projects over N code locations"
+    )
+    shards.set_defaults(func=cmd_shards)
     apply = commands.add_parser("apply", help="upsert YAML documents (files or directories), all or nothing")
     apply.add_argument("paths", nargs="+")
     apply.set_defaults(func=cmd_apply)

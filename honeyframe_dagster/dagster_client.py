@@ -20,6 +20,9 @@ from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorTick
 from dagster._core.storage.dagster_run import RunRecord
 from dagster._core.storage.runs.schema import RunsTable, RunTagsTable
 from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
+from dagster._core.storage.schedules.migration import SCHEDULE_JOBS_SELECTOR_ID
+from dagster._core.storage.schedules.schema import InstigatorsTable
+from dagster._core.storage.schedules.sql_schedule_storage import SqlScheduleStorage
 from dagster._core.storage.tags import SCHEDULE_NAME_TAG, SENSOR_NAME_TAG
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,6 +35,8 @@ REPOSITORY_NAME = "__repository__"
 # A reload re-imports the location; Dagster's own gRPC load timeout is 180 s.
 RELOAD_TIMEOUT_SECONDS = 240.0
 CALL_TIMEOUT_SECONDS = 30.0
+# Triggers whose status one GraphQL call asks the webserver for (a list of a thousand scenarios: a few calls).
+STATUS_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -46,13 +51,19 @@ class DagsterUnavailable(RuntimeError):
     """The webserver could not be reached or answered with an error (message is safe to log)."""
 
 
+class TriggerNotLoaded(DagsterUnavailable):
+    """The location as loaded has no such trigger sensor (e.g. the reload after the write that added it failed)."""
+
+
+_NOT_LOADED = ("SensorNotFoundError",)
+
+
 @dataclass(frozen=True)
 class TriggerRef:
-    """A schedule (cron) or sensor (interval, upstream) of a code location."""
+    """A scenario's trigger sensor in a code location (every trigger kind is a sensor: factory/triggers.py)."""
 
     location: str
     name: str
-    is_schedule: bool
 
 
 @dataclass
@@ -66,34 +77,10 @@ class _ReloadState:
 
 
 _STATE_QUERY = """
-query TriggerState($schedule: ScheduleSelector!, $sensor: SensorSelector!, $isSchedule: Boolean!) {
-  scheduleOrError(scheduleSelector: $schedule) @include(if: $isSchedule) {
-    __typename
-    ... on Schedule { scheduleState { id status } }
-    ... on PythonError { message }
-  }
-  sensorOrError(sensorSelector: $sensor) @skip(if: $isSchedule) {
+query TriggerState($sensor: SensorSelector!) {
+  sensorOrError(sensorSelector: $sensor) {
     __typename
     ... on Sensor { sensorState { id status } }
-    ... on PythonError { message }
-  }
-}
-"""
-_START_SCHEDULE = """
-mutation Start($selector: ScheduleSelector!) {
-  startSchedule(scheduleSelector: $selector) {
-    __typename
-    ... on ScheduleStateResult { scheduleState { status } }
-    ... on PythonError { message }
-    ... on ScheduleNotFoundError { message }
-  }
-}
-"""
-_STOP_SCHEDULE = """
-mutation Stop($id: String!) {
-  stopRunningSchedule(id: $id) {
-    __typename
-    ... on ScheduleStateResult { scheduleState { status } }
     ... on PythonError { message }
   }
 }
@@ -152,6 +139,7 @@ class DagsterClient:
         self._http = httpx.Client(timeout=CALL_TIMEOUT_SECONDS)
         self._counter_lock = threading.Lock()
         self._reloads: dict[str, _ReloadState] = {}
+        self._instigators_indexed = False
 
     def close(self) -> None:
         self._http.close()
@@ -182,6 +170,8 @@ class DagsterClient:
 
     @staticmethod
     def _ok(result: Mapping[str, Any], *expected: str) -> Mapping[str, Any]:
+        if result["__typename"] in _NOT_LOADED and result["__typename"] not in expected:
+            raise TriggerNotLoaded(f"Dagster answered {result['__typename']}: {result.get('message', '')}")
         if result["__typename"] not in expected:
             raise DagsterUnavailable(f"Dagster answered {result['__typename']}: {result.get('message', '')}")
         return result
@@ -218,40 +208,38 @@ class DagsterClient:
         if loaded.get("__typename") == "PythonError":
             raise DagsterUnavailable(f"code location '{location}' failed to load: {loaded.get('message')}")
 
-    def _selectors(self, trigger: TriggerRef) -> dict[str, Any]:
-        base = {"repositoryLocationName": trigger.location, "repositoryName": REPOSITORY_NAME}
+    def _selector(self, trigger: TriggerRef) -> dict[str, Any]:
         return {
-            "schedule": {**base, "scheduleName": trigger.name},
-            "sensor": {**base, "sensorName": trigger.name},
-            "isSchedule": trigger.is_schedule,
+            "repositoryLocationName": trigger.location,
+            "repositoryName": REPOSITORY_NAME,
+            "sensorName": trigger.name,
         }
 
     def trigger_status_from_code(self, trigger: TriggerRef) -> tuple[str, str]:
         """(status, state id) as the webserver computes it, code default included."""
-        data = self._call(_STATE_QUERY, self._selectors(trigger))
-        if trigger.is_schedule:
-            state = self._ok(data["scheduleOrError"], "Schedule")["scheduleState"]
-        else:
-            state = self._ok(data["sensorOrError"], "Sensor")["sensorState"]
+        data = self._call(_STATE_QUERY, {"sensor": self._selector(trigger)})
+        state = self._ok(data["sensorOrError"], "Sensor")["sensorState"]
         return str(state["status"]), str(state["id"])
 
     def set_trigger_status(self, trigger: TriggerRef, running: bool) -> None:
-        """Store RUNNING or STOPPED in the instance, so it wins over an earlier toggle and the code default."""
-        selectors = self._selectors(trigger)
+        """Store RUNNING or STOPPED in the instance, so it wins over an earlier toggle and the code default.
+
+        Starting records the start time, from which the sensor resumes its cadence (no missed instants). A status
+        change reloads nothing, unless the location has not loaded the trigger yet: then it is reloaded once (a
+        write whose reload failed is caught up here) and the status set again.
+        """
+        try:
+            self._set_trigger_status(trigger, running)
+        except TriggerNotLoaded:
+            self.reload(trigger.location)
+            self._set_trigger_status(trigger, running)
+
+    def _set_trigger_status(self, trigger: TriggerRef, running: bool) -> None:
         if running:
-            if trigger.is_schedule:
-                self._ok(
-                    self._call(_START_SCHEDULE, {"selector": selectors["schedule"]})["startSchedule"],
-                    "ScheduleStateResult",
-                )
-            else:
-                self._ok(self._call(_START_SENSOR, {"selector": selectors["sensor"]})["startSensor"], "Sensor")
+            self._ok(self._call(_START_SENSOR, {"selector": self._selector(trigger)})["startSensor"], "Sensor")
             return
         _, state_id = self.trigger_status_from_code(trigger)
-        if trigger.is_schedule:
-            self._ok(self._call(_STOP_SCHEDULE, {"id": state_id})["stopRunningSchedule"], "ScheduleStateResult")
-        else:
-            self._ok(self._call(_STOP_SENSOR, {"id": state_id})["stopSensor"], "StopSensorMutationResult")
+        self._ok(self._call(_STOP_SENSOR, {"id": state_id})["stopSensor"], "StopSensorMutationResult")
 
     def launch(self, location: str, job_name: str, tags: Mapping[str, str]) -> str:
         params = {
@@ -269,28 +257,65 @@ class DagsterClient:
     # -- instance reads ------------------------------------------------------------------------------------------
 
     def stored_statuses(self, triggers: Sequence[TriggerRef]) -> dict[str, str]:
-        """Explicit RUNNING/STOPPED states stored in the instance, by trigger name (no code location needed)."""
-        found: dict[str, str] = {}
-        for trigger in triggers:
-            selector_id = InstigatorSelector(
-                location_name=trigger.location, repository_name=REPOSITORY_NAME, name=trigger.name
-            ).get_id()
-            state = self.instance.get_instigator_state("", selector_id)
-            if state is not None and state.status in (InstigatorStatus.RUNNING, InstigatorStatus.STOPPED):
-                found[trigger.name] = state.status.value
-        return found
+        """Explicit RUNNING/STOPPED states stored in the instance, by trigger name (no code location needed), in
+        one query however many triggers."""
+        by_selector = {
+            InstigatorSelector(location_name=t.location, repository_name=REPOSITORY_NAME, name=t.name).get_id(): t
+            for t in triggers
+        }
+        if not by_selector:
+            return {}
+        storage = self.instance.schedule_storage
+        with _storage("schedule storage"):
+            if isinstance(storage, SqlScheduleStorage) and self._indexed_instigators(storage):
+                query = select(InstigatorsTable.c.selector_id, InstigatorsTable.c.status).where(
+                    InstigatorsTable.c.selector_id.in_(list(by_selector))
+                )
+                rows = [(selector_id, status) for selector_id, status in storage.execute(query)]
+            else:
+                states = [self.instance.get_instigator_state("", selector_id) for selector_id in by_selector]
+                rows = [(state.selector_id, state.status.value) for state in states if state is not None]
+        explicit = (InstigatorStatus.RUNNING.value, InstigatorStatus.STOPPED.value)
+        return {by_selector[selector_id].name: status for selector_id, status in rows if status in explicit}
+
+    def _indexed_instigators(self, storage: SqlScheduleStorage) -> bool:
+        """Whether the instance keeps instigator states in their own table, keyed by selector id (checked once)."""
+        if not self._instigators_indexed:
+            self._instigators_indexed = storage.has_instigators_table() and storage.has_built_index(
+                SCHEDULE_JOBS_SELECTOR_ID
+            )
+        return self._instigators_indexed
 
     def trigger_statuses(self, triggers: Sequence[TriggerRef]) -> dict[str, str]:
-        """Dagster's status of each trigger: the instance's stored state, else what the webserver computes."""
+        """Dagster's status of each trigger: the instance's stored state, else what the webserver computes (the
+        code's default), asked for all of them in one GraphQL call."""
         statuses = self.stored_statuses(triggers)
-        for trigger in triggers:
-            if trigger.name not in statuses:
-                try:
-                    statuses[trigger.name] = self.trigger_status_from_code(trigger)[0]
-                except DagsterUnavailable as exc:
-                    log.warning("trigger status of %s unknown: %s", trigger.name, exc)
-                    statuses[trigger.name] = "UNKNOWN"
+        unset = [t for t in triggers if t.name not in statuses]
+        for chunk in (unset[i : i + STATUS_BATCH] for i in range(0, len(unset), STATUS_BATCH)):
+            statuses.update(self._statuses_from_code(chunk))
         return statuses
+
+    def _statuses_from_code(self, triggers: Sequence[TriggerRef]) -> dict[str, str]:
+        fields = " ".join(
+            f"t{i}: sensorOrError(sensorSelector: $s{i}) {{ __typename ... on Sensor {{ sensorState {{ status }} }} }}"
+            for i in range(len(triggers))
+        )
+        declared = ", ".join(f"$s{i}: SensorSelector!" for i in range(len(triggers)))
+        variables = {f"s{i}": self._selector(t) for i, t in enumerate(triggers)}
+        try:
+            data = self._call(f"query TriggerStates({declared}) {{ {fields} }}", variables)
+        except DagsterUnavailable as exc:
+            log.warning("trigger statuses of %d triggers unknown: %s", len(triggers), exc)
+            return {t.name: "UNKNOWN" for t in triggers}
+        found = {}
+        for i, trigger in enumerate(triggers):
+            result = data.get(f"t{i}") or {}
+            if result.get("__typename") == "Sensor":
+                found[trigger.name] = str(result["sensorState"]["status"])
+            else:
+                log.warning("trigger status of %s unknown: Dagster answered %s", trigger.name, result.get("__typename"))
+                found[trigger.name] = "UNKNOWN"
+        return found
 
     def run_records(self, tags: Mapping[str, str], offset: int, limit: int) -> list[RunRecord]:
         """Runs with these tags, newest first, from Dagster's run storage."""

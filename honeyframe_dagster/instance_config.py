@@ -22,3 +22,11 @@ def install_instance_yaml(settings: Settings, dagster_home: Path) -> Path:
     target = dagster_home / "dagster.yaml"
     shutil.copyfile(instance_yaml(settings), target)
     return target
+
+
+def dagster_postgres_url(url: str) -> str:
+    """The URL with psycopg2, the driver dagster-postgres is written for: SQLAlchemy 2.1 reads a bare
+    `postgresql://` as psycopg 3, on which dagster-postgres' `NOTIFY run_events, %(id)s` fails and no run event is
+    stored. An explicit driver (`postgresql+psycopg2://`) is kept."""
+    scheme, sep, rest = url.partition("://")
+    return f"postgresql+psycopg2://{rest}" if sep and scheme in ("postgresql", "postgres") else url

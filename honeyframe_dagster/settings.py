@@ -58,10 +58,17 @@ class Settings(BaseSettings):
     platform_url: str | None = None
     # `i/n`: this code location serves the projects whose crc32(id) % n == i.
     shard: str | None = None
-    # How many code locations (shards) `honeyframe up` starts; each serves a slice of projects.
-    code_locations: int = Field(default=1, ge=1, le=64)
+    # How many code locations (shards) split the projects: an operator's explicit count for `honeyframe up`;
+    # None: chosen from the store's size (pairs_per_location), then kept in the store (honeyframe_dagster.shards).
+    code_locations: int | None = Field(default=None, ge=1, le=64)
+    # The size a code location is kept near: an edit reloads only its project's location, in time ~ its size.
+    pairs_per_location: int = Field(default=500, ge=1)
+    # The code servers of the shards, in shard order (`host:port,host:port`), for `honeyframe up --only ui`.
+    code_servers: str | None = None
     ui_port: int = 3000
     api_port: int = 8000
+    # uvicorn worker processes `honeyframe up` runs for the REST API; None: one per CPU core.
+    api_workers: int | None = Field(default=None, ge=1, le=64)
     code_server_port: int = 4266
     heartbeat_seconds: float = 30.0
     # Dagster's own storage on Postgres (postgresql://...; picks dagster.postgres.yaml); None = SQLite.
@@ -117,6 +124,17 @@ class Settings(BaseSettings):
         if not 0 <= shard[0] < shard[1]:
             raise ValueError(f"HONEYFRAME_SHARD={self.shard!r}: expected 'i/n' with 0 <= i < n")
         return shard
+
+    @property
+    def code_server_addresses(self) -> list[tuple[str, int]]:
+        """HONEYFRAME_CODE_SERVERS as (host, port), in shard order; a ValueError names the entry that is wrong."""
+        addresses = []
+        for entry in (self.code_servers or "").split(","):
+            host, _, port = entry.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"HONEYFRAME_CODE_SERVERS: {entry.strip()!r} is not 'host:port'")
+            addresses.append((host, int(port)))
+        return addresses
 
 
 def get_settings() -> Settings:

@@ -1,5 +1,7 @@
-"""`honeyframe up`: the whole system on one machine — code server(s), Dagster webserver and daemon, REST API and a
-local mail sink — started in order, supervised, and stopped together on SIGTERM/SIGINT.
+"""`honeyframe up`: the whole system on one machine — a code server per shard, Dagster webserver and daemon, REST
+API and a local mail sink — started in order, supervised, and stopped together on SIGTERM/SIGINT. Across machines,
+`--only code-server --shard i/n` starts one shard's code server and `--only ui` the webserver, daemon and API over
+the code servers that HONEYFRAME_CODE_SERVERS names (docs/deploy.md).
 
 The terminal shows only what a person needs: one line per process started and a summary at the end. Each
 process writes its own output (Dagster's run events included) to `$HONEYFRAME_HOME/logs/<process>.log`.
@@ -15,20 +17,24 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dbt import ensure_manifest
-from honeyframe_dagster.factory.naming import location_names
+from honeyframe_dagster.factory.naming import location_names, shard_location_name
+from honeyframe_dagster.instance_config import dagster_postgres_url
 from honeyframe_dagster.settings import EXAMPLES_DIR, REPO_ROOT, Settings, get_settings
+from honeyframe_dagster.shards import check_shard, choose_count, save_count, stored_count
 from honeyframe_dagster.store.tables import ProjectRow
 
 HOST = "127.0.0.1"
 BIN = Path(sys.executable).parent
+SCENARIOS_MODULE = "honeyframe_dagster.definitions"
 
 
 # Warnings every Dagster process prints on start that say nothing about this system (beta/preview APIs).
@@ -41,6 +47,8 @@ class Process:
     argv: list[str]
     env: dict[str, str]
     log_dir: Path
+    # Answers once the process serves (checked before the next group of processes starts).
+    ready: Callable[[], bool] | None = field(default=None, repr=False)
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -70,19 +78,21 @@ class Process:
             os.killpg(self.popen.pid, signal.SIGKILL)
 
 
-def wait_until(check: object, what: str, timeout: float = 300) -> None:
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.5)
     raise RuntimeError(f"{what} did not come up within {timeout:.0f}s")
 
 
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((HOST, port)) == 0
+def port_open(port: int, host: str = HOST) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def http_ok(url: str) -> bool:
@@ -93,9 +103,10 @@ def http_ok(url: str) -> bool:
         return False
 
 
-def prepare_dagster_home(settings: Settings, env: dict[str, str]) -> Path:
+def prepare_dagster_home(settings: Settings, env: dict[str, str], migrate: bool = True) -> Path:
     """DAGSTER_HOME defaults to $HONEYFRAME_HOME/dagster with the repo's dagster.yaml; the schema is migrated
-    before webserver and daemon start, since both starting on a fresh SQLite instance race on it."""
+    before webserver and daemon start, since both starting on a fresh SQLite instance race on it (`migrate`: the
+    host of webserver and daemon does it; a code-server host only reads the instance)."""
     if "DAGSTER_HOME" in os.environ:
         home = Path(os.environ["DAGSTER_HOME"]).resolve()
     else:
@@ -105,6 +116,8 @@ def prepare_dagster_home(settings: Settings, env: dict[str, str]) -> Path:
         config = "dagster.postgres.yaml" if os.environ.get("HONEYFRAME_DAGSTER_POSTGRES_URL") else "dagster.yaml"
         shutil.copyfile(REPO_ROOT / config, home / "dagster.yaml")
     env["DAGSTER_HOME"] = str(home)
+    if not migrate:
+        return home
     migrated = subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, capture_output=True, text=True)
     if migrated.returncode != 0:
         raise RuntimeError(f"`dagster instance migrate` failed:\n{migrated.stdout}{migrated.stderr}")
@@ -121,23 +134,65 @@ def load_examples_on_first_boot(settings: Settings) -> None:
         raise RuntimeError("the examples did not apply")
 
 
-def write_workspace(settings: Settings, locations: list[tuple[str, int]]) -> Path:
+def connect_host(bind: str) -> str:
+    """Where a process on this machine reaches a server bound to `bind` (a wildcard bind answers on loopback)."""
+    return HOST if bind in ("0.0.0.0", "::", "") else bind  # noqa: S104 - recognising the wildcard, not binding it
+
+
+def code_server(name: str, module: str, host: str, port: int, env: dict[str, str], log_dir: Path) -> Process:
+    """`dagster code-server start`: it stays up across reloads, each reload re-importing `module` in a fresh child;
+    the runs it launches (DefaultRunLauncher) run on its host."""
+    argv = [str(BIN / "dagster"), "code-server", "start", "-m", module, "-h", host, "-p", str(port)]
+    return Process(name, [*argv, "--location-name", name], env, log_dir, ready=lambda: port_open(port, host))
+
+
+def shard_env(env: dict[str, str], index: int, count: int) -> dict[str, str]:
+    return {**env, "HONEYFRAME_SHARD": f"{index}/{count}"} if count > 1 else env
+
+
+def write_workspace(settings: Settings, locations: list[tuple[str, str, int]]) -> Path:
+    """The webserver's and daemon's workspace: one `grpc_server` entry (name, host, port) per code server."""
     lines = ["load_from:"]
-    for name, port in locations:
-        lines += ["  - grpc_server:", f"      host: {HOST}", f"      port: {port}", f"      location_name: {name}"]
+    for name, host, port in locations:
+        lines += ["  - grpc_server:", f"      host: {host}", f"      port: {port}", f"      location_name: {name}"]
     path = settings.home_dir / "workspace.grpc.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def summary(settings: Settings, log_dir: Path, mail_sink: bool) -> str:
+def ui_processes(settings: Settings, env: dict[str, str], workspace: Path, host: str, log_dir: Path) -> list[Process]:
+    """Webserver, daemon and REST API: the pieces that serve people, on the host that owns the workspace."""
+    ui = f"http://{connect_host(host)}:{settings.ui_port}"
+    return [
+        Process(
+            "dagster-webserver",
+            [str(BIN / "dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(settings.ui_port)],
+            env,
+            log_dir,
+            ready=lambda: http_ok(f"{ui}/server_info"),
+        ),
+        Process("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, log_dir),
+        Process(
+            "api",
+            [str(BIN / "uvicorn"), "api.main:app", "--host", host, "--port", str(settings.api_port)]
+            # One worker per core: its start-up only checks the store, migrated by `up` before (boot.open_store).
+            + ["--workers", str(settings.api_workers or os.cpu_count() or 1)],
+            env,
+            log_dir,
+            ready=lambda: port_open(settings.api_port, connect_host(host)),
+        ),
+    ]
+
+
+def summary(settings: Settings, log_dir: Path, mail_sink: bool, host: str = HOST) -> str:
     """What `honeyframe up` prints once everything answers: where things are and what to do first."""
+    where = connect_host(host)
     lines = [
         "",
         "Honeyframe Scheduler is up.",
-        f"  Dagster UI    http://{HOST}:{settings.ui_port}",
-        f"  REST API      http://{HOST}:{settings.api_port}/docs",
-        f"  Admin pages   http://{HOST}:{settings.api_port}/admin/templates",
+        f"  Dagster UI    http://{where}:{settings.ui_port}",
+        f"  REST API      http://{where}:{settings.api_port}/docs",
+        f"  Admin pages   http://{where}:{settings.api_port}/admin/templates",
     ]
     if mail_sink:
         lines.append(f"  Mail sink     smtp://{HOST}:{settings.smtp_port} (messages in {settings.home_dir / 'mail'})")
@@ -150,66 +205,117 @@ def summary(settings: Settings, log_dir: Path, mail_sink: bool) -> str:
     return "\n".join(lines)
 
 
-def up() -> int:
+@dataclass(frozen=True)
+class Piece:
+    """What `honeyframe up` starts: `all` on this machine, one shard's `code-server`, or the `ui` host's processes
+    (webserver, daemon, API) over the code servers of HONEYFRAME_CODE_SERVERS (docs/deploy.md)."""
+
+    only: str = "all"
+    host: str = HOST
+    port: int | None = None
+    shard: tuple[int, int] | None = None
+
+
+@dataclass
+class Plan:
+    """The processes of a piece: `servers` start first and answer before `clients` start."""
+
+    servers: list[Process]
+    clients: list[Process]
+    summary: str
+
+
+def plan_all(settings: Settings, engine: Engine, env: dict[str, str], piece: Piece, log_dir: Path) -> Plan:
+    ensure_manifest()
+    load_examples_on_first_boot(settings)
+    choice = choose_count(engine, settings.code_locations, settings.pairs_per_location, may_grow=True)
+    print(f"[honeyframe] {choice.describe()}", flush=True)
+    prepare_dagster_home(settings, env)
+    count, host = choice.count, piece.host
+    locations = [(name, host, settings.code_server_port + index) for index, name in enumerate(location_names(count))]
+    servers = [
+        code_server(name, SCENARIOS_MODULE, host, port, shard_env(env, index, count), log_dir)
+        for index, (name, _, port) in enumerate(locations)
+    ]
+    workspace = write_workspace(settings, [(name, connect_host(host), port) for name, _, port in locations])
+    clients = ui_processes(settings, env, workspace, host, log_dir)
+    mail_sink = "HONEYFRAME_SMTP_HOST" not in os.environ
+    if mail_sink:
+        servers.insert(0, Process("mail-sink", [str(BIN / "honeyframe"), "mailsink"], env, log_dir))
+    return Plan(servers, clients, summary(settings, log_dir, mail_sink, host))
+
+
+def plan_code_server(settings: Settings, engine: Engine, env: dict[str, str], piece: Piece, log_dir: Path) -> Plan:
+    assert piece.shard is not None
+    index, count = piece.shard
+    with Session(engine) as session, session.begin():
+        # The first piece to start chooses the count when none was; every other must agree with it.
+        if stored_count(session) is None:
+            save_count(session, count)
+        check_shard(session, piece.shard)
+    ensure_manifest()
+    prepare_dagster_home(settings, env, migrate=False)
+    name, port = shard_location_name(index, count), piece.port or settings.code_server_port + index
+    server = code_server(name, SCENARIOS_MODULE, piece.host, port, shard_env(env, index, count), log_dir)
+    text = f"\nCode location {name} (shard {index}/{count}) is up on {piece.host}:{port}; log: {server.log_path}\n"
+    return Plan([server], [], text)
+
+
+def plan_ui(settings: Settings, engine: Engine, env: dict[str, str], piece: Piece, log_dir: Path) -> Plan:
+    if not settings.code_servers:
+        raise ValueError("HONEYFRAME_CODE_SERVERS is not set: name the code servers, host:port in shard order")
+    addresses = settings.code_server_addresses
+    count = len(addresses)
+    with Session(engine) as session, session.begin():
+        stored = stored_count(session)
+        if stored is None:
+            save_count(session, count)
+        elif stored != count:
+            raise ValueError(
+                f"HONEYFRAME_CODE_SERVERS names {count} code server(s), but the store splits the projects over "
+                f"{stored}: list one per shard, or change the count with `honeyframe shards --set N`"
+            )
+    prepare_dagster_home(settings, env)
+    locations = [(shard_location_name(i, count), host, port) for i, (host, port) in enumerate(addresses)]
+    for name, host, port in locations:
+        wait_until(lambda host=host, port=port: port_open(port, host), f"code server {name} at {host}:{port}")
+    workspace = write_workspace(settings, locations)
+    return Plan(
+        [], ui_processes(settings, env, workspace, piece.host, log_dir), summary(settings, log_dir, False, piece.host)
+    )
+
+
+PLANS = {"all": plan_all, "code-server": plan_code_server, "ui": plan_ui}
+
+
+def up(piece: Piece = Piece()) -> int:
     settings = get_settings()
     env = {
         **os.environ,
         "HONEYFRAME_HOME": str(settings.home_dir),
-        "HONEYFRAME_DAGSTER_URL": f"http://{HOST}:{settings.ui_port}",
         "DAGSTER_DISABLE_TELEMETRY": "yes",
         "PYTHONWARNINGS": QUIET_WARNINGS,
     }
+    if settings.dagster_postgres_url:
+        # Every Dagster process of every piece (and the run workers they start) reads the instance through it.
+        env["HONEYFRAME_DAGSTER_POSTGRES_URL"] = dagster_postgres_url(settings.dagster_postgres_url)
+    if piece.only != "code-server":
+        env["HONEYFRAME_DAGSTER_URL"] = f"http://{connect_host(piece.host)}:{settings.ui_port}"
     log_dir = settings.home_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    boot(settings)
-    ensure_manifest()
-    load_examples_on_first_boot(settings)
-    prepare_dagster_home(settings, env)
+    engine = boot(settings)
+    try:
+        plan = PLANS[piece.only](settings, engine, env, piece, log_dir)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return supervise(plan)
 
-    count = settings.code_locations
-    locations = [(name, settings.code_server_port + index) for index, name in enumerate(location_names(count))]
-    code_servers = [
-        Process(
-            name,
-            [
-                str(BIN / "dagster"),
-                "code-server",
-                "start",
-                "-m",
-                "honeyframe_dagster.definitions",
-                "-h",
-                HOST,
-                "-p",
-                str(port),
-                "--location-name",
-                name,
-            ],
-            {**env, **({"HONEYFRAME_SHARD": f"{index}/{count}"} if count > 1 else {})},
-            log_dir,
-        )
-        for index, (name, port) in enumerate(locations)
-    ]
-    workspace = str(write_workspace(settings, locations))
-    processes = [
-        *code_servers,
-        Process(
-            "dagster-webserver",
-            [str(BIN / "dagster-webserver"), "-w", workspace, "-h", HOST, "-p", str(settings.ui_port)],
-            env,
-            log_dir,
-        ),
-        Process("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace], env, log_dir),
-        Process(
-            "api",
-            [str(BIN / "uvicorn"), "api.main:app", "--host", HOST, "--port", str(settings.api_port)],
-            env,
-            log_dir,
-        ),
-    ]
-    mail_sink = "HONEYFRAME_SMTP_HOST" not in os.environ
-    if mail_sink:
-        processes.insert(0, Process("mail-sink", [str(BIN / "honeyframe"), "mailsink"], env, log_dir))
 
+def supervise(plan: Plan) -> int:
+    """Start the servers, then (once they answer) the clients; stop everything together on SIGTERM/SIGINT, when
+    one process exits, or when our parent (`make run`) goes away."""
+    processes = [*plan.servers, *plan.clients]
     stopping = False
     # `make run` is our parent: if it is killed (SIGTERM to make does not reach us), stop as well.
     parent = os.getppid()
@@ -221,14 +327,14 @@ def up() -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        for process in processes:
-            process.start()
-            if process in code_servers:
-                port = dict(locations)[process.name]
-                wait_until(lambda port=port: port_open(port), f"code server {process.name}")
-        wait_until(lambda: http_ok(f"http://{HOST}:{settings.ui_port}/server_info"), "the Dagster webserver")
-        wait_until(lambda: port_open(settings.api_port), "the REST API")
-        print(summary(settings, log_dir, mail_sink), flush=True)
+        for group in (plan.servers, plan.clients):
+            # A group starts at once (code servers load in parallel), then every member must answer.
+            for process in group:
+                process.start()
+            for process in group:
+                if process.ready is not None:
+                    wait_until(process.ready, process.name)
+        print(plan.summary, flush=True)
         while not stopping and os.getppid() == parent:
             exited = [p for p in processes if p.popen is not None and p.popen.poll() is not None]
             if exited:

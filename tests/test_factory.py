@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from dagster import DefaultScheduleStatus, DefaultSensorStatus, Definitions
+from dagster import DefaultSensorStatus, Definitions
 
 from honeyframe_dagster.cli import main as honeyframe
 from tests.conftest import ApplyYaml
@@ -96,23 +96,25 @@ def test_parallel_steps_fan_out_and_the_next_step_waits_for_all(defs: Definition
     assert defs.get_job_def("acme_sales__nightly").executor_def.name == "in_process"
 
 
-def test_cron_triggers_are_partitioned_schedules_with_timezone_and_status(defs: Definitions) -> None:
-    schedule = defs.get_schedule_def("acme_sales__nightly_schedule")
-    assert schedule.cron_schedule == "0 2 * * *" and schedule.execution_timezone == "America/New_York"
-    assert schedule.default_status == DefaultScheduleStatus.RUNNING
-    assert defs.get_schedule_def("acme_ops__nightly_schedule").default_status == DefaultScheduleStatus.STOPPED
+def test_cron_triggers_are_sensors_of_partitioned_jobs_with_timezone_and_status(defs: Definitions) -> None:
+    nightly = defs.get_sensor_def("acme_sales__nightly_sensor")
+    assert nightly.default_status == DefaultSensorStatus.RUNNING and nightly.job_name == "acme_sales__nightly"
+    assert "America/New_York" in (nightly.description or "")
+    assert defs.get_sensor_def("acme_ops__nightly_sensor").default_status == DefaultSensorStatus.STOPPED
+    assert not defs.schedules
     partitions = defs.get_job_def("acme_sales__nightly").partitions_def
     assert partitions is not None and partitions.timezone == "America/New_York"
     assert partitions.has_partition_key("2026-03-08")
     # No trigger timezone: the project's (acme-ops has none → UTC; acme-sales is Europe/Berlin in the fixture).
-    zone = defs.get_schedule_def("acme_ops__project_zone_schedule")
-    assert zone.execution_timezone == "UTC"
+    assert defs.get_job_def("acme_ops__project_zone").partitions_def.timezone == "UTC"
     assert defs.get_job_def("acme_ops__project_zone").partitions_def.get_partition_key_for_timestamp(0) is not None
 
 
 def test_interval_and_upstream_triggers_are_sensors(defs: Definitions) -> None:
     interval = defs.get_sensor_def("acme_sales__fan_out_sensor")
-    assert interval.minimum_interval_seconds == 600 and interval.default_status == DefaultSensorStatus.RUNNING
+    assert interval.minimum_interval_seconds == 30 and interval.default_status == DefaultSensorStatus.RUNNING
+    # Every policy but overlap: allow serializes the scenario's runs in the run queue.
+    assert defs.get_job_def("acme_sales__fan_out").tags["honeyframe/serial"].isdigit()
     upstream = defs.get_sensor_def("acme_sales__after_fan_out_sensor")
     assert upstream.default_status == DefaultSensorStatus.STOPPED
     assert upstream.job_name == "acme_sales__after_fan_out"
@@ -189,7 +191,7 @@ def test_cron_timezone_is_the_triggers_else_the_projects_else_the_org_default(
     )
     defs = load_defs()
     zones = {
-        name: defs.get_schedule_def(f"{name}_schedule").execution_timezone
+        name: defs.get_job_def(name).partitions_def.timezone
         for name in ("berlin__own_zone", "berlin__project_zone", "nowhere__org_zone")
     }
     assert zones == {

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
 from api.errors import log_store_outage, request_id_of
@@ -17,6 +20,34 @@ from honeyframe_dagster.store.engine import store_unavailable
 from honeyframe_dagster.store.tables import SchedulerWorkerRow
 
 router = APIRouter(prefix="/api/pipeline/scheduler", tags=["health"])
+# Two missed beats of the default 30 s heartbeat still count as green; amber lasts up to the health window.
+GREEN_SECONDS = 60.0
+HeartbeatStatus = Literal["green", "amber", "red"]
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The newest heartbeat of any scheduler worker, and its colour on the operations tile."""
+
+    last_seen: dt.datetime | None
+    status: HeartbeatStatus
+
+    @property
+    def alive(self) -> bool:
+        return self.status != "red"
+
+
+def heartbeat(session: Session, window_seconds: float, now: dt.datetime | None = None) -> Heartbeat:
+    """green: at most 60 s old; amber: at most `window_seconds` (the health window, 90 s by default); else red."""
+    last_seen = session.scalar(select(func.max(SchedulerWorkerRow.last_seen_at)))
+    if last_seen is None:
+        return Heartbeat(None, "red")
+    if last_seen.tzinfo is None:
+        last_seen = last_seen.replace(tzinfo=dt.UTC)
+    age = ((now or dt.datetime.now(dt.UTC)) - last_seen).total_seconds()
+    green = min(GREEN_SECONDS, window_seconds)  # a window under 60 s has no amber: alive is never red
+    status: HeartbeatStatus = "green" if age <= green else "amber" if age <= window_seconds else "red"
+    return Heartbeat(last_seen, status)
 
 
 @router.get(
@@ -26,20 +57,23 @@ router = APIRouter(prefix="/api/pipeline/scheduler", tags=["health"])
 )
 def health(request: Request, session: SessionDep) -> JSONResponse:
     """200 when any scheduler worker heartbeated within the health window (90 s by default), else 503
-    (with `Retry-After`, `detail` and `request_id` when the store itself cannot be reached)."""
+    (with `Retry-After`, `detail` and `request_id` when the store itself cannot be reached).
+
+    `status` colours the heartbeat's age: green up to 60 s, amber up to the window, red beyond (or none).
+    """
     try:
-        last_seen = session.scalar(select(func.max(SchedulerWorkerRow.last_seen_at)))
+        beat = heartbeat(session, request.app.state.settings.health_window_seconds)
     except (DBAPIError, SQLAlchemyTimeoutError) as exc:
         if not store_unavailable(exc):
             raise
         headers = log_store_outage(request, exc)
         unreachable = Health(
-            alive=False, last_seen=None, detail="the store is unavailable", request_id=request_id_of(request)
+            alive=False,
+            last_seen=None,
+            status="red",
+            detail="the store is unavailable",
+            request_id=request_id_of(request),
         )
         return JSONResponse(unreachable.model_dump(mode="json"), status_code=503, headers=headers)
-    if last_seen is not None and last_seen.tzinfo is None:
-        last_seen = last_seen.replace(tzinfo=dt.UTC)
-    window = dt.timedelta(seconds=request.app.state.settings.health_window_seconds)
-    alive = last_seen is not None and dt.datetime.now(dt.UTC) - last_seen <= window
-    body = Health(alive=alive, last_seen=last_seen)
-    return JSONResponse(body.model_dump(mode="json", exclude_unset=True), status_code=200 if alive else 503)
+    body = Health(alive=beat.alive, last_seen=beat.last_seen, status=beat.status)
+    return JSONResponse(body.model_dump(mode="json", exclude_unset=True), status_code=200 if beat.alive else 503)

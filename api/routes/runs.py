@@ -58,7 +58,7 @@ def run_now(
     `overlap: skip` (docs/scheduling.md).
     """
     scenario_row(session, project_id, scenario_id)
-    plan = planner.plan(session, project_id)
+    plan = planner.plan_one(session, project_id, scenario_id)
     entry = plan.entries[scenario_id]
     if entry.spec is None:
         raise HTTPException(409, f"scenario {scenario_id} cannot run: {entry.error}")
@@ -142,7 +142,7 @@ def list_runs(
         raise dagster_unavailable(request, "Dagster's run storage is unavailable", exc) from None
     partitions = None
     if records and exists(session, project_id, scenario_id):
-        partitions = partitions_of(planner.plan(session, project_id).entries.get(scenario_id))
+        partitions = partitions_of(planner.plan_one(session, project_id, scenario_id).entries.get(scenario_id))
     return RunPage(
         items=[run_public(record, partitions) for record in records], page=page, page_size=page_size, total=total
     )
@@ -169,7 +169,7 @@ def list_ticks(
     """Recent evaluations of the scenario's trigger, newest first, from Dagster's tick history: when, whether it
     fired, skipped (and why: overlap, catch-up, nothing due) or failed, and the runs it created."""
     scenario_row(session, project_id, scenario_id)
-    trigger = planner.plan(session, project_id).trigger(scenario_id)
+    trigger = planner.plan_one(session, project_id, scenario_id).trigger(scenario_id)
     client = require_dagster(dagster)
     if trigger is None:  # a broken scenario has no trigger in Dagster
         return TickList(items=[])

@@ -16,6 +16,7 @@ from api.present import (
     run_public,
     run_tags,
     scenario_public,
+    steps_of,
     trigger_statuses,
 )
 from api.scenario_writes import name_taken, refuse_if_referenced, scenario_document, scenario_row, write_checked
@@ -30,6 +31,7 @@ router = APIRouter(
 )
 StepKind = Literal[STEP_KINDS]  # type: ignore[valid-type]
 LAST_RUNS = 100
+PAGE_SIZE, MAX_PAGE_SIZE = 100, 500
 NOT_NULL = ("name", "enabled", "trigger", "steps", "recipients")
 
 
@@ -47,19 +49,30 @@ def list_scenarios(
     dagster: DagsterDep,
     planner: PlannerDep,
     step_kind: Annotated[StepKind | None, Query(description="Keep scenarios with a step of this kind.")] = None,
+    page: Annotated[
+        int | None, Query(ge=1, description="A page of the list (ordered by id); without page or page_size: all.")
+    ] = None,
+    page_size: Annotated[
+        int | None, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Scenarios per page (default {PAGE_SIZE}).")
+    ] = None,
 ) -> ScenarioList:
-    """The scenarios of the current project, own and template instances."""
+    """The scenarios of the current project, own and template instances, ordered by id: every one, or one page
+    (`page`, `page_size`); `total` counts them all (after `step_kind`)."""
     plan = planner.plan(session, project_id)
-    now = dt.datetime.now(dt.UTC)
-    statuses = trigger_statuses(dagster, plan.triggers())
-    latest = latest_runs(dagster, project_id, sorted(plan.entries))
-    items = [
-        scenario_public(entry, statuses, now, latest.get(entry.record.id))
-        for entry in sorted(plan.entries.values(), key=lambda e: e.record.id)
-    ]
+    entries = [plan.entries[i] for i in sorted(plan.entries)]
     if step_kind is not None:
-        items = [item for item in items if any(step.kind == step_kind for step in item.steps)]
-    return ScenarioList(items=items)
+        entries = [e for e in entries if any(step.kind == step_kind for step in steps_of(e))]
+    total = len(entries)
+    if page is not None or page_size is not None:
+        page, page_size = page or 1, page_size or PAGE_SIZE
+        entries = entries[(page - 1) * page_size : page * page_size]
+    # Dagster is read for the scenarios shown only, each read in one batch.
+    ids = [e.record.id for e in entries]
+    statuses = trigger_statuses(dagster, plan.triggers(ids))
+    latest = latest_runs(dagster, project_id, ids)
+    now = dt.datetime.now(dt.UTC)
+    items = [scenario_public(e, statuses, now, latest.get(e.record.id)) for e in entries]
+    return ScenarioList(items=items, total=total, page=page, page_size=page_size)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ScenarioPublic)
@@ -80,7 +93,7 @@ def create_scenario(
     session.add(row)
     write_checked(session, row, document, planner.recipes, raw)
     session.commit()
-    plan = planner.plan(session, project_id)
+    plan = planner.plan_one(session, project_id, row.id)
     sync_dagster(dagster, response, plan.location, plan.status_changes(row.id))
     return present(plan, row.id, dagster)
 
@@ -96,7 +109,7 @@ def get_scenario(
 ) -> ScenarioDetail:
     """A scenario's config and its last 100 runs, newest first."""
     scenario_row(session, project_id, scenario_id)
-    plan = planner.plan(session, project_id)
+    plan = planner.plan_one(session, project_id, scenario_id)
     public = present(plan, scenario_id, dagster)
     runs = []
     if dagster is not None:
@@ -149,9 +162,11 @@ def update_scenario(
     if "enabled" in fields:
         row.enabled = fields["enabled"]
     session.commit()
-    plan = planner.plan(session, project_id)
+    plan = planner.plan_one(session, project_id, scenario_id)
     cancel = cancel_queued(project_id, scenario_id, row.name, "disabled") if was_enabled and not row.enabled else None
-    sync_dagster(dagster, response, plan.location, plan.status_changes(scenario_id), cancel=cancel)
+    # Enabling or disabling leaves the job as it is: set the trigger's status, reload nothing.
+    reload = [] if set(fields) <= {"enabled"} else plan.location
+    sync_dagster(dagster, response, reload, plan.status_changes(scenario_id), cancel=cancel)
     return present(plan, scenario_id, dagster)
 
 
@@ -205,7 +220,7 @@ def delete_scenario(
     if row.template_slug is None:
         refuse_if_referenced(session, project_id, row.name, "delete")
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    plan = planner.plan(session, project_id)
+    plan = planner.plan_one(session, project_id, scenario_id)
     cancel = cancel_queued(project_id, scenario_id, row.name, "deleted")
     session.delete(row)
     session.commit()

@@ -66,7 +66,9 @@ def put_template(
     except ApplyError as exc:
         raise ApiValidationError([error_item(str(exc), raw)]) from None
     session.commit()
-    sync_dagster(dagster, response, planner.all_locations())
+    # Only the locations serving a project with an instance of this template have anything to reload.
+    holders = session.scalars(select(ScenarioRow.project_id).where(ScenarioRow.template_slug == body.slug))
+    sync_dagster(dagster, response, planner.locations_of(holders))
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     row = session.get(TemplateRow, body.slug)
     assert row is not None
@@ -93,9 +95,12 @@ def _cell_response(
     planner: Planner,
     response: Response,
     cancel: CancelQueued | None = None,
+    *,
+    reload: bool,
 ) -> ScenarioPublic:
-    plan = planner.plan(session, project_id)
-    sync_dagster(dagster, response, plan.location, plan.status_changes(cell_id), cancel=cancel)
+    """`reload`: the cell's job changed (created, new parameters); otherwise only its trigger's status is set."""
+    plan = planner.plan_one(session, project_id, cell_id)
+    sync_dagster(dagster, response, plan.location if reload else [], plan.status_changes(cell_id), cancel=cancel)
     statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
     latest = latest_runs(dagster, project_id, [cell_id]).get(cell_id)
     return scenario_public(plan.entries[cell_id], statuses, dt.datetime.now(dt.UTC), latest)
@@ -115,6 +120,7 @@ def enable(
     """Enable the template for a project (admin), with parameter values merged over the stored ones."""
     cell = _cell_context(session, slug, project_id)
     parameters = {**(dict(cell.parameters) if cell else {}), **(body.parameters if body else {})}
+    reload = cell is None or parameters != dict(cell.parameters)
     try:
         apply_documents(
             session, [Matrix(template=slug, project=project_id, enabled=True, parameters=parameters)], planner.recipes
@@ -124,7 +130,7 @@ def enable(
     session.commit()
     cell = _cell_context(session, slug, project_id)
     assert cell is not None
-    return _cell_response(session, project_id, cell.id, dagster, planner, response)
+    return _cell_response(session, project_id, cell.id, dagster, planner, response, reload=reload)
 
 
 def _parameter_error(message: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -166,4 +172,4 @@ def disable(
     cancel = cancel_queued(project_id, cell.id, cell.name, "disabled") if cell.enabled else None
     cell.enabled = False
     session.commit()
-    return _cell_response(session, project_id, cell.id, dagster, planner, response, cancel)
+    return _cell_response(session, project_id, cell.id, dagster, planner, response, cancel, reload=False)

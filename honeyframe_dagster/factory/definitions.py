@@ -1,11 +1,11 @@
-"""Catalog → `dagster.Definitions`: jobs, schedules and sensors for every buildable scenario."""
+"""Catalog → `dagster.Definitions`: a job and a trigger sensor for every buildable scenario."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from dagster import Definitions, JobDefinition, ScheduleDefinition, SensorDefinition
+from dagster import Definitions, JobDefinition, SensorDefinition
 
 from honeyframe_dagster.dbt import build_dbt_assets, dbt_cli
 from honeyframe_dagster.factory.datasets import dataset_asset_specs
@@ -25,23 +25,19 @@ from honeyframe_dagster.settings import get_settings
 
 def build_jobs_and_triggers(
     planned: Sequence[PlannedScenario],
-) -> tuple[list[JobDefinition], list[ScheduleDefinition | SensorDefinition]]:
+) -> tuple[list[JobDefinition], list[SensorDefinition]]:
     jobs: dict[int, JobDefinition] = {}
     built = [entry for entry in planned if entry.spec is not None]
     for entry in built:
         assert entry.spec is not None
         jobs[entry.record.id] = build_job(entry.spec, entry.job_name)
     by_name = {(e.record.project_id, e.record.name): e.record.id for e in built}
-    triggers: list[ScheduleDefinition | SensorDefinition] = []
+    triggers: list[SensorDefinition] = []
     for entry in built:
         assert entry.spec is not None and entry.trigger_name is not None
         upstream = entry.spec.trigger.upstream
         upstream_job = jobs[by_name[(entry.record.project_id, upstream.scenario)]] if upstream else None
-        triggers.append(
-            build_trigger(
-                entry.spec.trigger, jobs[entry.record.id], entry.trigger_name, entry.record.enabled, upstream_job
-            )
-        )
+        triggers.append(build_trigger(entry.spec, jobs[entry.record.id], entry.trigger_name, upstream_job))
     return list(jobs.values()), triggers
 
 
@@ -60,15 +56,12 @@ def resources() -> dict[str, Any]:
 def build_definitions(
     planned: Sequence[PlannedScenario], manifest: Mapping[str, Any], datasets: Iterable[Dataset] = ()
 ) -> Definitions:
-    jobs, triggers = build_jobs_and_triggers(planned)
-    schedules = [t for t in triggers if isinstance(t, ScheduleDefinition)]
-    sensors = [t for t in triggers if isinstance(t, SensorDefinition)]
+    jobs, sensors = build_jobs_and_triggers(planned)
     sensors.append(scheduler_heartbeat_sensor(get_settings().heartbeat_seconds))
     dbt_assets = build_dbt_assets(manifest)
     return Definitions(
         assets=[dbt_assets, *dataset_asset_specs(datasets, dbt_assets.keys)],
         jobs=jobs,
-        schedules=schedules,
         sensors=sensors,
         resources=resources(),
     )

@@ -18,6 +18,7 @@ from dagster import (
     multiprocess_executor,
 )
 
+from honeyframe_dagster.factory.overlap import serial_tags
 from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.model.steps import Step
@@ -40,7 +41,7 @@ def step_groups(steps: tuple[Step, ...]) -> list[list[int]]:
 
 
 def scenario_tags(spec: ScenarioSpec) -> dict[str, str]:
-    tags = {SCENARIO_TAG: str(spec.id), PROJECT_TAG: spec.project.id}
+    tags = {SCENARIO_TAG: str(spec.id), PROJECT_TAG: spec.project.id, **serial_tags(spec.id, spec.trigger.overlap)}
     if spec.template_slug is not None:
         tags[TEMPLATE_TAG] = spec.template_slug
     return tags

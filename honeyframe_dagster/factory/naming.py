@@ -8,17 +8,27 @@ from collections.abc import Iterable
 
 from honeyframe_dagster.model.scenario import ScenarioRecord
 
+_NOT_IDENTIFIER = re.compile(r"[^a-z0-9]+")
+
 
 def _identifier(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "scenario"
+    return _NOT_IDENTIFIER.sub("_", text.lower()).strip("_") or "scenario"
+
+
+def project_identifier(project_id: str) -> str:
+    """The prefix of a project's job names; different ids may share it (`a-b`, `a--b`), and so clash."""
+    return _identifier(project_id)
 
 
 def base_job_name(record: ScenarioRecord) -> str:
-    return f"{_identifier(record.project_id)}__{_identifier(record.template_slug or record.name)}"
+    return f"{project_identifier(record.project_id)}__{_identifier(record.template_slug or record.name)}"
 
 
 def job_names(records: Iterable[ScenarioRecord]) -> dict[int, str]:
-    """`<project>__<template slug or scenario name>`; a clash (e.g. 'a b' and 'a-b') gets `_<id>` on the newer."""
+    """`<project>__<template slug or scenario name>`; a clash (e.g. 'a b' and 'a-b') gets `_<id>` on the newer.
+
+    Only `id`, `project_id`, `name` and `template_slug` matter: a name depends on the scenarios of the projects
+    with the same identifier in the same code location (store/catalog.py `name_peers`), nothing else."""
     names: dict[int, str] = {}
     taken: set[str] = set()
     for record in sorted(records, key=lambda r: r.id):
@@ -30,8 +40,9 @@ def job_names(records: Iterable[ScenarioRecord]) -> dict[int, str]:
     return names
 
 
-def trigger_name(job_name: str, trigger_kind: str) -> str:
-    return f"{job_name}_{'schedule' if trigger_kind == 'cron' else 'sensor'}"
+def trigger_name(job_name: str) -> str:
+    """Every trigger kind is a sensor (factory/triggers.py), so a trigger is always `<job>_sensor`."""
+    return f"{job_name}_sensor"
 
 
 def in_shard(project_id: str, shard: tuple[int, int] | None) -> bool:

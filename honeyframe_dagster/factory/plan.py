@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from honeyframe_dagster.factory.naming import in_shard, job_names, trigger_name
@@ -28,11 +28,17 @@ class PlannedScenario:
 
 
 def plan(
-    catalog: Catalog, recipes: Collection[str] | None, shard: tuple[int, int] | None = None
+    catalog: Catalog,
+    recipes: Collection[str] | None,
+    shard: tuple[int, int] | None = None,
+    names: Mapping[int, str] | None = None,
 ) -> list[PlannedScenario]:
-    """Resolve every scenario of the shard; a broken one is kept with its error, never raised."""
+    """Resolve every scenario of the shard; a broken one is kept with its error, never raised.
+
+    `names`: job names by scenario id, when `catalog` holds only part of the scenarios that share the names
+    (the API plans one scenario or one project: api/present.py); by default computed from the catalog."""
     records = [r for r in catalog.scenarios if in_shard(r.project_id, shard)]
-    names = job_names(records)
+    names = job_names(records) if names is None else names
     planned: dict[int, PlannedScenario] = {}
     for record in records:
         try:
@@ -41,9 +47,7 @@ def plan(
             error = f"scenario {record.id} '{record.name}' of project '{record.project_id}': {exc}"
             planned[record.id] = PlannedScenario(record, names[record.id], None, None, error)
             continue
-        planned[record.id] = PlannedScenario(
-            record, names[record.id], trigger_name(names[record.id], spec.trigger.kind), spec, None
-        )
+        planned[record.id] = PlannedScenario(record, names[record.id], trigger_name(names[record.id]), spec, None)
     # An upstream-triggered scenario is only as buildable as its upstream.
     for entry in list(planned.values()):
         if entry.spec is not None and entry.spec.trigger.upstream is not None:

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -59,6 +60,8 @@ class Catalog:
     agents: dict[tuple[str, str], Agent] = field(default_factory=dict)
     # A cron trigger's timezone: the trigger's, else the project's, else this org default.
     default_timezone: str = "UTC"
+    # Where run_python recipes live; None: HONEYFRAME_PYTHON_RECIPES_DIR, read when a step is checked.
+    python_recipes_dir: Path | None = None
     # Warehouse table (lower-case) -> the project that owns it (model/tenancy.py), for the loaded projects.
     table_owners: dict[str, str] = field(default_factory=dict)
 
@@ -92,6 +95,27 @@ class ScenarioSpec:
 
 def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] | None) -> ScenarioSpec:
     """Render and check one scenario; `recipes` are the dbt nodes a run_recipe may name (None: unchecked)."""
+    project, trigger, steps = render_scenario(record, catalog)
+    if not steps:
+        raise ScenarioError("steps: a scenario needs at least one step")
+    for index, step in enumerate(steps):
+        try:
+            check_references(step, index, project.id, catalog, recipes)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{exc}{parameter_source(str(exc), record.parameters)}") from None
+    try:
+        check_steps(steps, project.id, catalog, recipes)
+    except TenancyError as exc:
+        raise ScenarioError(str(exc)) from None
+    if trigger.upstream is not None:
+        check_upstream(record, trigger.upstream.scenario, catalog)
+    timezone = trigger.timezone or project.timezone or catalog.default_timezone
+    return ScenarioSpec(record, project, trigger, timezone, tuple(steps), record.owner or project.owner_email)
+
+
+def render_scenario(record: ScenarioRecord, catalog: Catalog) -> tuple[Project, Trigger, list[Step]]:
+    """The scenario's project, trigger and typed steps (a template's rendered for the project), unchecked against
+    the rest of the catalog; raises ScenarioError naming the field."""
     project = catalog.projects.get(record.project_id)
     if project is None:
         raise ScenarioError(f"project: unknown project '{record.project_id}'")
@@ -114,21 +138,7 @@ def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] |
             steps = STEPS_ADAPTER.validate_python(record.steps)
         except ValidationError as exc:
             raise ScenarioError(_first(exc)) from None
-    if not steps:
-        raise ScenarioError("steps: a scenario needs at least one step")
-    for index, step in enumerate(steps):
-        try:
-            check_references(step, index, project.id, catalog, recipes)
-        except ScenarioError as exc:
-            raise ScenarioError(f"{exc}{parameter_source(str(exc), record.parameters)}") from None
-    try:
-        check_steps(steps, project.id, catalog, recipes)
-    except TenancyError as exc:
-        raise ScenarioError(str(exc)) from None
-    if trigger.upstream is not None:
-        check_upstream(record, trigger.upstream.scenario, catalog)
-    timezone = trigger.timezone or project.timezone or catalog.default_timezone
-    return ScenarioSpec(record, project, trigger, timezone, tuple(steps), record.owner or project.owner_email)
+    return project, trigger, steps
 
 
 def check_references(
@@ -140,7 +150,8 @@ def check_references(
             if name not in recipes:
                 raise ScenarioError(f"{where}.recipe: unknown recipe '{name}' (not a dbt model, seed or snapshot)")
     elif isinstance(step, RunPythonStep) and recipes is not None:
-        if not (get_settings().python_recipes_dir.expanduser() / f"{step.recipe}.py").is_file():
+        folder = catalog.python_recipes_dir or get_settings().python_recipes_dir
+        if not (folder.expanduser() / f"{step.recipe}.py").is_file():
             raise ScenarioError(
                 f"{where}.recipe: unknown python recipe '{step.recipe}' "
                 f"(no {step.recipe}.py in HONEYFRAME_PYTHON_RECIPES_DIR)"

@@ -7,7 +7,7 @@ import re
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, available_timezones
 
-from dagster._utils.schedules import get_next_cron_tick, is_valid_cron_string
+from dagster._utils.schedules import is_valid_cron_string
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MIN_INTERVAL_SECONDS = 60
@@ -155,9 +155,4 @@ class Trigger(BaseModel):
         return f"on success of '{self.upstream.scenario}'"
 
 
-def next_cron_instant(cron: str, timezone: str, after: dt.datetime) -> dt.datetime:
-    """The next instant Dagster's scheduler will fire, DST rules included, in UTC."""
-    return get_next_cron_tick(cron, after, timezone).astimezone(dt.UTC)
-
-
-__all__ = ["Catchup", "Overlap", "Trigger", "UpstreamRef", "check_cron", "check_timezone", "next_cron_instant"]
+__all__ = ["Catchup", "Overlap", "Trigger", "UpstreamRef", "check_cron", "check_timezone"]

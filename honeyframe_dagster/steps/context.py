@@ -15,6 +15,8 @@ from honeyframe_dagster.resources.scenarios import ScenarioNotFound, ScenarioSto
 SCENARIO_TAG = "honeyframe/scenario_id"
 PROJECT_TAG = "honeyframe/project_id"
 TEMPLATE_TAG = "honeyframe/template"
+# The trigger instant a run is for (every sensor-made run; factory/triggers.py).
+SCHEDULED_FOR_TAG = "honeyframe/scheduled_for"
 _ALIAS = re.compile(r"^step_(\d+)_")
 
 StepT = TypeVar("StepT", bound=Step)

@@ -42,8 +42,8 @@ def step_outcomes(instance: DagsterInstance, run_id: str, exclude: str) -> list[
 
 
 def run_url(run_id: str) -> str | None:
-    base = get_settings().dagster_url
-    return f"{base.rstrip('/')}/runs/{run_id}" if base else None
+    base = get_settings().dagster_webserver_url
+    return f"{base}/runs/{run_id}" if base else None
 
 
 def summary(spec: ScenarioSpec, run_id: str, steps: list[dict[str, str]]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from dagster import (
     op,
 )
 
-from honeyframe_dagster.factory.triggers import SCHEDULED_FOR_TAG
 from honeyframe_dagster.model.steps import SendEmailReportStep
 from honeyframe_dagster.reports.data import load_dashboards
 from honeyframe_dagster.reports.mail import Attachment, DeliveryError, check_address, check_header, compose
@@ -26,7 +25,7 @@ from honeyframe_dagster.resources.mail import MailResource
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.settings import get_settings
-from honeyframe_dagster.steps.context import StepRun, current_step
+from honeyframe_dagster.steps.context import SCHEDULED_FOR_TAG, StepRun, current_step
 
 
 def scheduled_time(context: OpExecutionContext, timezone: str) -> dt.datetime:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from honeyframe_dagster.factory.naming import in_shard, project_identifier
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
-from honeyframe_dagster.model.scenario import Catalog, ScenarioRecord
-from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, render_scenario, upstream_name
+from honeyframe_dagster.model.steps import RunAgentStep, SendEmailReportStep, SyncDatasetStep
+from honeyframe_dagster.settings import Settings, get_settings
 from honeyframe_dagster.store.tables import (
     AgentRow,
     DashboardRow,
@@ -30,7 +33,22 @@ def template_model(row: TemplateRow) -> Template:
     return Template.model_validate(row.document)
 
 
-def scenario_record(row: ScenarioRow) -> ScenarioRecord:
+SCENARIO_FIELDS = (
+    "id",
+    "project_id",
+    "name",
+    "enabled",
+    "template_slug",
+    "parameters",
+    "trigger",
+    "steps",
+    "owner",
+    "created_at",
+    "updated_at",
+)
+
+
+def scenario_record(row: ScenarioRow | Row[Any]) -> ScenarioRecord:
     return ScenarioRecord(
         id=row.id,
         project_id=row.project_id,
@@ -46,18 +64,28 @@ def scenario_record(row: ScenarioRow) -> ScenarioRecord:
     )
 
 
-def load_catalog(session: Session, project_ids: Collection[str] | None = None) -> Catalog:
+def empty_catalog(settings: Settings | None = None) -> Catalog:
+    """A catalog with the org's settings (`settings`: the caller's, read once, else the environment's)."""
+    settings = settings or get_settings()
+    return Catalog(default_timezone=settings.default_timezone, python_recipes_dir=settings.python_recipes_dir)
+
+
+def load_catalog(
+    session: Session, project_ids: Collection[str] | None = None, settings: Settings | None = None
+) -> Catalog:
     """The whole catalog, or only the given projects' part of it (templates are always whole)."""
 
     def scoped(statement, column):  # type: ignore[no-untyped-def]
         return statement if project_ids is None else statement.where(column.in_(list(project_ids)))
 
-    catalog = Catalog(default_timezone=get_settings().default_timezone)
+    catalog = empty_catalog(settings)
     for project in session.scalars(scoped(select(ProjectRow), ProjectRow.id)):
         catalog.projects[project.id] = project_model(project)
     for template in session.scalars(select(TemplateRow)):
         catalog.templates[template.slug] = template_model(template)
-    rows = session.scalars(scoped(select(ScenarioRow), ScenarioRow.project_id).order_by(ScenarioRow.id))
+    # Plain rows, not ORM objects: a catalog is read, never written back, and a project may have thousands.
+    columns = [getattr(ScenarioRow, name) for name in SCENARIO_FIELDS]
+    rows = session.execute(scoped(select(*columns), ScenarioRow.project_id).order_by(ScenarioRow.id))
     catalog.scenarios = [scenario_record(row) for row in rows]
     for table, target, model in (
         (DatasetRow, catalog.datasets, Dataset),
@@ -69,3 +97,91 @@ def load_catalog(session: Session, project_ids: Collection[str] | None = None) -
     for claim in session.scalars(scoped(select(WarehouseTableRow), WarehouseTableRow.project_id)):
         catalog.table_owners[claim.name] = claim.project_id
     return catalog
+
+
+def load_scenario_catalog(session: Session, scenario_id: int, settings: Settings | None = None) -> Catalog:
+    """What one scenario resolves against, and no more: its project, its template, the scenarios its upstream
+    trigger chains to (with their templates), and the datasets, dashboards and agents their steps name.
+
+    Resolving (and planning) a scenario against this catalog gives what it gives against the whole store: the
+    rest of the project takes no part (an empty catalog for an unknown id)."""
+    catalog = empty_catalog(settings)
+    row = session.get(ScenarioRow, scenario_id)
+    if row is None:
+        return catalog
+    project = session.get(ProjectRow, row.project_id)
+    if project is not None:
+        catalog.projects[project.id] = project_model(project)
+    chain = [scenario_record(row)]
+    _add_template(session, catalog, row.template_slug)
+    # `Catalog.scenario_named`: the oldest scenario of the project with that name.
+    while (name := upstream_name(chain[-1], catalog)) is not None:
+        statement = select(ScenarioRow).where(ScenarioRow.project_id == row.project_id, ScenarioRow.name == name)
+        upstream = session.scalars(statement.order_by(ScenarioRow.id).limit(1)).first()
+        if upstream is None or upstream.id in {record.id for record in chain}:
+            break
+        chain.append(scenario_record(upstream))
+        _add_template(session, catalog, upstream.template_slug)
+    catalog.scenarios = sorted(chain, key=lambda record: record.id)
+    _add_named_objects(session, catalog, row.project_id)
+    owned = select(WarehouseTableRow.name).where(WarehouseTableRow.project_id == row.project_id)
+    catalog.table_owners.update({name: row.project_id for name in session.scalars(owned)})
+    return catalog
+
+
+def _add_template(session: Session, catalog: Catalog, slug: str | None) -> None:
+    if slug is not None and slug not in catalog.templates:
+        template = session.get(TemplateRow, slug)
+        if template is not None:
+            catalog.templates[slug] = template_model(template)
+
+
+def _add_named_objects(session: Session, catalog: Catalog, project_id: str) -> None:
+    """The datasets, dashboards and agents that the catalog's scenarios name (a step that does not render names
+    none: resolving fails on it before references are looked at)."""
+    named: dict[type[DatasetRow | DashboardRow | AgentRow], set[str]] = {
+        DatasetRow: set(),
+        DashboardRow: set(),
+        AgentRow: set(),
+    }
+    for record in catalog.scenarios:
+        try:
+            _, _, steps = render_scenario(record, catalog)
+        except ScenarioError:
+            continue
+        for step in steps:
+            if isinstance(step, SyncDatasetStep):
+                named[DatasetRow].add(step.dataset)
+            elif isinstance(step, RunAgentStep):
+                named[AgentRow].add(step.agent)
+            elif isinstance(step, SendEmailReportStep):
+                named[DashboardRow].update(step.dashboard_ids)
+    for table, target, model in (
+        (DatasetRow, catalog.datasets, Dataset),
+        (DashboardRow, catalog.dashboards, Dashboard),
+        (AgentRow, catalog.agents, Agent),
+    ):
+        if named[table]:
+            rows = session.scalars(select(table).where(table.project_id == project_id, table.id.in_(named[table])))
+            for row in rows:
+                target[(row.project_id, row.id)] = model.model_validate(row.document)
+
+
+def name_peers(session: Session, project_id: str, shard: tuple[int, int] | None) -> list[str]:
+    """The projects whose job names depend on each other with this one's (factory/naming.py `job_names`): every
+    project with the same identifier (`a-b`, `a--b`) in the same code location, this one included. Project ids are
+    lowercase letters, digits and '-', so a LIKE on the identifier's parts finds every candidate; the identifier
+    itself decides."""
+    identifier = project_identifier(project_id)
+    candidates = session.scalars(select(ProjectRow.id).where(ProjectRow.id.like("%".join(identifier.split("_")))))
+    return sorted(p for p in candidates if project_identifier(p) == identifier and in_shard(p, shard))
+
+
+def naming_records(session: Session, project_ids: Collection[str]) -> list[ScenarioRecord]:
+    """The projects' scenarios as records that carry only what a job name depends on."""
+    columns = (ScenarioRow.id, ScenarioRow.project_id, ScenarioRow.name, ScenarioRow.template_slug)
+    rows = session.execute(select(*columns).where(ScenarioRow.project_id.in_(list(project_ids))))
+    return [
+        ScenarioRecord(id=i, project_id=project, name=name, enabled=True, template_slug=slug)
+        for i, project, name, slug in rows
+    ]

@@ -154,3 +154,13 @@ class SchedulerWorkerRow(Base):
     worker_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     last_seen_at: Mapped[dt.datetime] = mapped_column(index=True)
     current_scenario_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class DeploymentSettingRow(Base):
+    """Facts about the deployment that every process must agree on, e.g. how many code locations (shards) split
+    the projects (honeyframe_dagster.shards): kept in the store, which every host shares."""
+
+    __tablename__ = "deployment_settings"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

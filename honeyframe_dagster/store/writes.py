@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from dagster._time import get_current_datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +30,7 @@ from honeyframe_dagster.model.tenancy import (
     table_key,
     written_tables,
 )
+from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.store.catalog import load_catalog
 from honeyframe_dagster.store.ownership import claim_tables
 from honeyframe_dagster.store.tables import (
@@ -156,6 +160,7 @@ def upsert_template(session: Session, document: Template) -> Written:
     if row is None:
         row = TemplateRow(slug=document.slug)
         session.add(row)
+    check_new_run_at(document.trigger, (row.document or {}).get("trigger"))
     row.display_name, row.default_enabled = document.display_name, document.default_enabled
     row.document = document.model_dump(mode="json", exclude={"kind"})
     cells = session.scalars(select(ScenarioRow.id).where(ScenarioRow.template_slug == document.slug))
@@ -200,7 +205,26 @@ def upsert_scenario(session: Session, document: Scenario) -> Written:
     return Written([row.id], created)
 
 
+def check_new_run_at(trigger: Trigger, stored: Mapping[str, Any] | None) -> None:
+    """A one-shot instant must be in the future when it is set. It is checked here, at write time, not in the
+    model: a stored run_at that has passed (it fired) keeps loading, and rewriting it unchanged is no error."""
+    if trigger.run_at is None:
+        return
+    previous = (stored or {}).get("run_at")
+    if previous is not None and dt.datetime.fromisoformat(previous) == trigger.run_at:
+        return
+    # Dagster's clock, as the trigger sensors use (frozen in tests).
+    now = get_current_datetime()
+    if trigger.run_at <= now:
+        raise ScenarioError(
+            f"trigger.run_at: '{trigger.run_at.isoformat()}' is not in the future "
+            f"(now {now.isoformat(timespec='seconds')}); a one-shot run needs an instant still to come"
+        )
+
+
 def write_scenario_fields(row: ScenarioRow, document: Scenario) -> None:
+    """Raises ScenarioError (naming the field) when the document cannot be written as it is."""
+    check_new_run_at(document.trigger, row.trigger)
     row.enabled, row.owner = document.enabled, document.owner
     # Defaults (catchup, overlap) are left out: they mean the same stored or not, and rows stay minimal.
     row.trigger = document.trigger.model_dump(mode="json", exclude_none=True, exclude_defaults=True)

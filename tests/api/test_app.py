@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +18,11 @@ HEALTH = "/api/pipeline/scheduler/health"
 
 
 def test_health_follows_the_heartbeat(api: Api, store_url: str) -> None:
-    assert api.call("GET", HEALTH, token=None, project=None).json() == {"alive": False, "last_seen": None}
+    assert api.call("GET", HEALTH, token=None, project=None).json() == {
+        "alive": False,
+        "last_seen": None,
+        "status": "red",
+    }
     old = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=120)
     with Session(get_engine(store_url)) as session, session.begin():
         session.add(SchedulerWorkerRow(worker_id="w1", last_seen_at=old))
@@ -46,9 +51,27 @@ def test_openapi_names_and_documents_every_model(api: Api) -> None:
         "Health",
         "Trigger",
         "RunAccepted",
+        "ProjectCreate",
+        "ProjectUpdate",
+        "ProjectPublic",
+        "ProjectList",
     ):
         assert name in schemas and schemas[name].get("description"), name
     assert "/api/scheduler/scenarios/{scenario_id}/runs" in spec["paths"]
+
+
+def test_docs_work_offline(api: Api) -> None:
+    """/docs loads Swagger UI from the API itself (the swagger-ui-bundle-v2 package), nothing from elsewhere."""
+    page = api.client.get("/docs")
+    assert page.status_code == 200
+    urls = re.findall(r'(?:src|href)="([^"]+)"', page.text) + re.findall(r"url: '([^']+)'", page.text)
+    assert len(urls) >= 4 and not [u for u in urls if not u.startswith("/")], urls
+    assert "cdn" not in page.text.lower() and "http://" not in page.text and "https://" not in page.text
+    for url in urls:
+        asset = api.client.get(url)
+        assert asset.status_code == 200 and asset.content, url
+    assert "SwaggerUIBundle" in api.client.get("/docs/assets/swagger-ui-bundle.js").text
+    assert api.client.get("/redoc").status_code == 404  # ReDoc would need a CDN: not offered
 
 
 def test_5xx_carries_a_request_id_and_no_internals(api: Api, store_url: str) -> None:

@@ -20,9 +20,9 @@ query Job($selector: PipelineSelector!) {
   pipelineOrError(params: $selector) { __typename }
 }
 """
-SCHEDULE_QUERY = """
-query S($selector: ScheduleSelector!) {
-  scheduleOrError(scheduleSelector: $selector) { ... on Schedule { scheduleState { id status } } }
+SENSOR_QUERY = """
+query S($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) { ... on Sensor { sensorState { id status } } }
 }
 """
 
@@ -32,9 +32,9 @@ def job_exists(stack: Stack, job: str) -> bool:
     return graphql(stack.dagster_url, JOB_QUERY, {"selector": selector})["pipelineOrError"]["__typename"] == "Pipeline"
 
 
-def schedule_state(stack: Stack, name: str) -> dict[str, Any]:
-    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "scheduleName": name}
-    return graphql(stack.dagster_url, SCHEDULE_QUERY, {"selector": selector})["scheduleOrError"]["scheduleState"]
+def sensor_state(stack: Stack, name: str) -> dict[str, Any]:
+    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "sensorName": name}
+    return graphql(stack.dagster_url, SENSOR_QUERY, {"selector": selector})["sensorOrError"]["sensorState"]
 
 
 def test_live_definitions_runs_and_history(live_api: Api, stack: Stack) -> None:
@@ -43,11 +43,11 @@ def test_live_definitions_runs_and_history(live_api: Api, stack: Stack) -> None:
     assert created.status_code == 201, created.text
     assert created.headers["X-Honeyframe-Dagster-Sync"] == "ok"
     scenario = created.json()
-    job, schedule = scenario["dagster"]["job_name"], scenario["dagster"]["trigger_name"]
-    # The new job and schedule are in the location when the write returns, and RUNNING in the instance.
+    job, sensor = scenario["dagster"]["job_name"], scenario["dagster"]["trigger_name"]
+    # The new job and its trigger sensor are in the location when the write returns, and RUNNING in the instance.
     assert job_exists(stack, job)
     assert scenario["dagster"]["trigger_status"] == "RUNNING"
-    assert schedule_state(stack, schedule)["status"] == "RUNNING"
+    assert sensor_state(stack, sensor)["status"] == "RUNNING"
 
     run_ids = []
     for _ in range(2):
@@ -93,23 +93,21 @@ def test_live_definitions_runs_and_history(live_api: Api, stack: Stack) -> None:
     assert [r["run_id"] for r in detail["runs"]] == run_ids[::-1]
 
     # A toggle in the UI is what Dagster reports (the store still says enabled) ...
-    state = schedule_state(stack, schedule)
-    graphql(
-        stack.dagster_url, "mutation($id: String!) { stopRunningSchedule(id: $id) { __typename } }", {"id": state["id"]}
-    )
+    state = sensor_state(stack, sensor)
+    graphql(stack.dagster_url, "mutation($id: String!) { stopSensor(id: $id) { __typename } }", {"id": state["id"]})
     assert live_api.call("GET", f"{BASE}/{scenario['id']}").json()["dagster"]["trigger_status"] == "STOPPED"
     # ... disable: STOPPED, its queued runs CANCELED; a run can still be launched out of band ...
     disabling = live_api.call("PATCH", f"{BASE}/{scenario['id']}", json={"enabled": False})
     disabled = disabling.json()
-    assert disabled["dagster"]["trigger_status"] == "STOPPED" and schedule_state(stack, schedule)["status"] == "STOPPED"
+    assert disabled["dagster"]["trigger_status"] == "STOPPED" and sensor_state(stack, sensor)["status"] == "STOPPED"
     assert disabling.headers["X-Honeyframe-Canceled-Runs"] == "3"
     statuses = {r.status.value for r in DagsterInstance.get().get_runs(RunsFilter(run_ids=run_ids))}
     assert statuses == {"CANCELED"}
     assert live_api.call("POST", f"{BASE}/{scenario['id']}/run").status_code == 202
-    # ... enable: the API's write wins over the UI's toggle; the same schedule state resumes, history intact.
+    # ... enable: the API's write wins over the UI's toggle; the same sensor state resumes, history intact.
     enabled = live_api.call("PATCH", f"{BASE}/{scenario['id']}", json={"enabled": True}).json()
     assert enabled["dagster"]["trigger_status"] == "RUNNING"
-    assert schedule_state(stack, schedule) == {"id": state["id"], "status": "RUNNING"}
+    assert sensor_state(stack, sensor) == {"id": state["id"], "status": "RUNNING"}
     assert live_api.call("GET", f"{BASE}/{scenario['id']}/runs").json()["total"] == 4
 
     # Delete: the job leaves the location, its queued run is canceled; its runs stay in Dagster and GET .../runs.
@@ -138,3 +136,25 @@ def test_matrix_sets_sensor_and_schedule_status(live_api: Api, stack: Stack) -> 
     assert resumed["dagster"]["trigger_status"] == "RUNNING"
     listed = {s["id"]: s for s in live_api.call("GET", BASE).json()["items"]}
     assert listed[sensor["id"]]["dagster"]["trigger_status"] == "RUNNING"
+
+
+DESCRIPTION_QUERY = """
+query S($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) { ... on Sensor { description } }
+}
+"""
+
+
+def sensor_description(stack: Stack, name: str) -> str:
+    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "sensorName": name}
+    return str(graphql(stack.dagster_url, DESCRIPTION_QUERY, {"selector": selector})["sensorOrError"]["description"])
+
+
+def test_project_timezone_patch_reaches_the_cron_trigger(live_api: Api, stack: Stack) -> None:
+    body = {"name": "morning", "trigger": {"cron": "0 6 * * *"}, "steps": [RECIPE]}
+    sensor = live_api.call("POST", BASE, project="acme-ops", json=body).json()["dagster"]["trigger_name"]
+    # acme-ops has no timezone of its own: the org default.
+    assert sensor_description(stack, sensor).startswith("cron '0 6 * * *' UTC;")
+    patched = live_api.call("PATCH", "/api/scheduler/projects/acme-ops", project=None, json={"timezone": "Asia/Tokyo"})
+    assert patched.status_code == 200 and patched.headers["X-Honeyframe-Dagster-Sync"] == "ok"
+    assert sensor_description(stack, sensor).startswith("cron '0 6 * * *' Asia/Tokyo;")

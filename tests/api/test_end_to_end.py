@@ -1,6 +1,6 @@
 """The real stack — code server, webserver, daemon, uvicorn — on free loopback ports: a scenario created through
-the API is run by the daemon's scheduler. The one slow test of the API (a new schedule first ticks at the next
-minute boundary after the daemon sees it)."""
+the API is run by the daemon's trigger sensor. The one slow test of the API (a new cron trigger first fires at
+the next minute boundary after the daemon sees it)."""
 
 from __future__ import annotations
 
@@ -39,10 +39,10 @@ def test_daemon_runs_a_scenario_created_through_the_api(tmp_path: Path) -> None:
 
         def scheduled_run() -> dict | None:
             items = httpx.get(runs_url, headers=headers, timeout=30).json()["items"]
-            return next((r for r in items if r["trigger"] == "schedule"), None)
+            return next((r for r in items if r["trigger"] == "sensor"), None)
 
-        run = wait_for(scheduled_run, "a run launched by the daemon's scheduler", timeout=200)
-        print(f"API 2xx -> daemon launched the schedule's run: {time.monotonic() - written:.0f} s")
+        run = wait_for(scheduled_run, "a run launched by the daemon's trigger sensor", timeout=200)
+        print(f"API 2xx -> daemon launched the trigger's run: {time.monotonic() - written:.0f} s")
         assert run["scheduled_for"] is not None and run["status"] in {
             "QUEUED",
             "STARTING",

@@ -100,6 +100,7 @@ def test_store_outage_answers_503_and_recovers(
         assert health.json() == {
             "alive": False,
             "last_seen": None,
+            "status": "red",
             "detail": "the store is unavailable",
             "request_id": health.headers["X-Request-ID"],
         }

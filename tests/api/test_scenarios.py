@@ -28,7 +28,7 @@ def test_scenario_lifecycle(api: Api) -> None:
     assert body["project_id"] == "acme-sales" and body["template_slug"] is None and body["enabled"] is True
     assert body["dagster"] == {
         "job_name": "acme_sales__daily_build",
-        "trigger_name": "acme_sales__daily_build_schedule",
+        "trigger_name": "acme_sales__daily_build_sensor",
         "trigger_status": None,
     }
     # 02:30 in Berlin is 00:30 or 01:30 UTC depending on DST; the next instant is within a day.
@@ -78,3 +78,21 @@ def test_duplicate_name_and_upstream_conflicts(api: Api) -> None:
     renamed = api.call("PATCH", f"{BASE}/{first['id']}", json={"name": "other"})
     assert renamed.status_code == 409 and "after" in renamed.json()["detail"]
     assert api.call("DELETE", f"{BASE}/{first['id']}").status_code == 409
+
+
+def test_a_one_shot_instant_in_the_past_is_refused_naming_it(api: Api) -> None:
+    past = {**DAILY, "name": "once", "trigger": {"run_at": "2020-12-24T18:00:00+01:00"}}
+    refused = api.call("POST", BASE, json=past)
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["detail"]
+    assert error["loc"] == ["body", "trigger", "run_at"] and "not in the future" in error["msg"]
+    assert api.call("GET", BASE, params={"step_kind": "send_email_report"}).json()["items"] == []  # nothing kept
+
+    future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).replace(microsecond=0)
+    created = api.call("POST", BASE, json={**past, "trigger": {"run_at": future.isoformat()}})
+    assert created.status_code == 201, created.text
+    scenario_id = created.json()["id"]
+    # Other edits keep a stored run_at as it is; moving it into the past is refused.
+    assert api.call("PATCH", f"{BASE}/{scenario_id}", json={"owner": "olaf@acme.example"}).status_code == 200
+    moved = api.call("PATCH", f"{BASE}/{scenario_id}", json={"trigger": {"run_at": "2021-01-01T00:00:00Z"}})
+    assert moved.status_code == 422 and moved.json()["detail"][0]["loc"] == ["body", "trigger", "run_at"]

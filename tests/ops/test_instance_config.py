@@ -15,6 +15,8 @@ from honeyframe_dagster.instance_config import POSTGRES_INSTANCE_YAML, SQLITE_IN
 from honeyframe_dagster.settings import get_settings
 
 PROJECT_LIMIT = {"key": "honeyframe/project_id", "value": {"applyLimitPerUniqueValue": True}, "limit": 2}
+# One run at a time per scenario whose overlap policy is not `allow` (factory/overlap.py).
+SERIAL_LIMIT = {"key": "honeyframe/serial", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def check_run_queue(instance: DagsterInstance) -> None:
     assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
     queue = instance.get_concurrency_config().run_queue_config
     assert queue is not None and queue.max_concurrent_runs == 10
-    assert list(queue.tag_concurrency_limits) == [PROJECT_LIMIT]
+    assert list(queue.tag_concurrency_limits) == [PROJECT_LIMIT, SERIAL_LIMIT]
 
 
 def test_sqlite_default(hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

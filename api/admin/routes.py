@@ -1,0 +1,245 @@
+"""The admin pages: login, the template × project matrix, and a project's schedules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from api.admin import auth, views
+from api.deps import DagsterDep, PlannerDep, SessionDep
+from api.errors import ApiValidationError
+from api.routes import templates as template_routes
+from api.routes.health import heartbeat
+from api.schemas import EnableBody
+from api.sync import SYNC_HEADER
+from honeyframe_dagster.store.tables import ProjectRow, TemplateRow
+from honeyframe_dagster.tokens import TokenGrant
+
+HERE = Path(__file__).parent
+router = APIRouter(prefix="/admin", include_in_schema=False)
+# Pages run no inline script or style, load nothing from elsewhere, and may not be framed.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+FRAGMENT_HEADER = "X-Honeyframe-Fragment"
+
+
+def _when(value: dt.datetime | None) -> str:
+    return "—" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _ago(value: dt.datetime) -> str:
+    seconds = max(0, int((dt.datetime.now(dt.UTC) - value).total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    return f"{seconds // 60} min ago" if seconds < 7200 else f"{seconds // 3600} h ago"
+
+
+def _as_text(value: Any) -> str:
+    """A parameter value in a cell or an input: lists comma-separated, nothing for no value."""
+    if value is None:
+        return ""
+    return ", ".join(str(item) for item in value) if isinstance(value, list) else str(value)
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters.update(when=_when, ago=_ago, as_text=_as_text)
+pages = Jinja2Templates(env=_env)
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    response = pages.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def page_context(request: Request, session: Session, grant: TokenGrant) -> dict[str, Any]:
+    """What every logged-in page shows: the operations tile, the navigation and the CSRF token."""
+    token = auth.session_token(request)
+    assert token is not None
+    settings = request.app.state.settings
+    return {
+        "grant": grant,
+        "csrf": auth.csrf_for(token),
+        "heartbeat": heartbeat(session, settings.health_window_seconds),
+        "nav_projects": views.visible_projects(session, grant),
+    }
+
+
+def landing(session: Session, grant: TokenGrant) -> str:
+    if grant.is_admin:
+        return "/admin/templates"
+    projects = views.visible_projects(session, grant)
+    return f"/admin/projects/{projects[0].id}/schedules" if projects else "/admin/login"
+
+
+@router.get("", response_class=RedirectResponse)
+def home(request: Request, session: SessionDep) -> RedirectResponse:
+    return RedirectResponse(landing(session, auth.page_grant(request, session)), status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next_path: Annotated[str | None, Query(alias="next")] = None) -> HTMLResponse:
+    return login_form(request, auth.safe_next(next_path), None, 200)
+
+
+def login_form(request: Request, next_path: str | None, error: str | None, status_code: int) -> HTMLResponse:
+    csrf = auth.new_login_csrf()
+    response = render(request, "login.html", {"csrf": csrf, "next": next_path, "error": error}, status_code)
+    auth.set_cookie(request, response, auth.LOGIN_CSRF_COOKIE, csrf)
+    return response
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, session: SessionDep) -> Response:
+    form = await auth.read_form(request)
+    # Double submit: the form's value must match the cookie set with the form, so no other site can log you in.
+    auth.check_csrf(request.cookies.get(auth.LOGIN_CSRF_COOKIE, ""), form.get("csrf"))
+    token = form.get("token", "").strip()
+    grant = auth.grant_for(session, token) if token else None
+    next_path = auth.safe_next(form.get("next"))
+    if grant is None:
+        return login_form(request, next_path, "That token is unknown, expired or revoked.", 401)
+    response = RedirectResponse(next_path or landing(session, grant), status_code=303)
+    auth.set_cookie(request, response, auth.SESSION_COOKIE, token)
+    auth.clear_cookie(request, response, auth.LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> RedirectResponse:
+    auth.session_csrf(request, await auth.read_form(request))
+    response = RedirectResponse("/admin/login", status_code=303)
+    auth.clear_cookie(request, response, auth.SESSION_COOKIE)
+    return response
+
+
+def admin_grant(request: Request, session: Session) -> TokenGrant:
+    grant = auth.page_grant(request, session)
+    if not grant.is_admin:
+        raise auth.PageError(403, f"token '{grant.name}' is not an admin token: the template matrix is for admins")
+    return grant
+
+
+@router.get("/templates", response_class=HTMLResponse)
+def matrix_page(request: Request, session: SessionDep, dagster: DagsterDep, planner: PlannerDep) -> HTMLResponse:
+    grant = admin_grant(request, session)
+    projects, lines = views.matrix(session, grant, planner, dagster)
+    context = {**page_context(request, session, grant), "projects": projects, "lines": lines}
+    return render(request, "matrix.html", context)
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON, read here so that the CSRF check comes before any look at the body."""
+    raw = await request.body()
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return _NOT_JSON
+
+
+_NOT_JSON = object()
+
+
+@router.post("/templates/{slug}/{project_id}/{action}", response_class=HTMLResponse)
+def toggle(
+    request: Request,
+    slug: str,
+    project_id: str,
+    action: str,
+    session: SessionDep,
+    dagster: DagsterDep,
+    planner: PlannerDep,
+    raw: Annotated[Any, Depends(json_body)],
+) -> HTMLResponse:
+    """Enable or disable one cell through the REST API's own handlers; answers with the cell, re-rendered."""
+    auth.session_csrf(request)
+    grant = admin_grant(request, session)
+    if action not in ("enable", "disable"):
+        raise auth.PageError(404, f"unknown action '{action}'")
+    if session.get(TemplateRow, slug) is None or session.get(ProjectRow, project_id) is None:
+        raise auth.PageError(404, f"no template '{slug}' or project '{project_id}'")
+    try:
+        body = None if raw is None else EnableBody.model_validate(raw)
+    except ValidationError:
+        raise auth.PageError(400, 'expected a JSON body {"parameters": {NAME: VALUE, ...}}') from None
+    outcome = Response()
+    message, status_code = None, 200
+    try:
+        if action == "enable":
+            template_routes.enable(slug, project_id, grant, session, dagster, planner, outcome, body)
+        else:
+            template_routes.disable(slug, project_id, grant, session, dagster, planner, outcome)
+    except ApiValidationError as exc:
+        session.rollback()
+        message, status_code = "; ".join(_problem(item) for item in exc.errors), 422
+    except HTTPException as exc:
+        session.rollback()
+        message, status_code = str(exc.detail), exc.status_code
+    if outcome.headers.get(SYNC_HEADER) == "failed":
+        message = "Saved, but Dagster has not caught up yet (see the API's log)."
+    line, cell = views.one_cell(session, planner, dagster, slug, project_id)
+    context = {"line": line, "cell": cell, "message": message}
+    response = render(request, "cell.html", context, status_code)
+    response.headers[FRAGMENT_HEADER] = "cell"
+    return response
+
+
+def _problem(item: dict[str, Any]) -> str:
+    where = [str(part) for part in item.get("loc", []) if part not in ("body",)]
+    return f"{'.'.join(where)}: {item['msg']}" if where else str(item["msg"])
+
+
+@router.get("/projects/{project_id}/schedules", response_class=HTMLResponse)
+def schedules_page(
+    request: Request, project_id: str, session: SessionDep, dagster: DagsterDep, planner: PlannerDep
+) -> HTMLResponse:
+    grant = auth.page_grant(request, session)
+    if not grant.may_act_on(project_id):
+        raise auth.PageError(403, f"token '{grant.name}' may not act on project '{project_id}'")
+    project = session.get(ProjectRow, project_id)
+    if project is None:
+        raise auth.PageError(404, f"unknown project '{project_id}'")
+    settings = request.app.state.settings
+    lines = views.schedule_lines(
+        session, project, planner, dagster, settings.dagster_webserver_url, settings.default_timezone
+    )
+    context = {
+        **page_context(request, session, grant),
+        "project": project,
+        "lines": lines,
+        "default_timezone": settings.default_timezone,
+    }
+    return render(request, "schedules.html", context)
+
+
+async def on_page_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, auth.PageError)
+    if exc.status_code == 401 and request.method == "GET":
+        return RedirectResponse(f"/admin/login?{urlencode({'next': request.url.path})}", status_code=303)
+    return render(request, "error.html", {"status": exc.status_code, "message": exc.message}, exc.status_code)

@@ -1,0 +1,205 @@
+"""What the admin pages show, gathered from the store, the planner and Dagster (which may be down)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.admin.words import trigger_in_words
+from api.present import Planner, ProjectPlan, scenario_public, trigger_statuses
+from api.schemas import RunSummary
+from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, LatestRuns
+from honeyframe_dagster.factory.plan import PlannedScenario
+from honeyframe_dagster.model.documents import Parameter, Template
+from honeyframe_dagster.model.triggers import Trigger
+from honeyframe_dagster.store.catalog import template_model
+from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
+from honeyframe_dagster.tokens import TokenGrant
+
+log = logging.getLogger("honeyframe.api")
+
+
+def newest_runs(client: DagsterClient | None, project_id: str, ids: list[int]) -> dict[int, LatestRuns] | None:
+    """The scenarios' newest runs; None when Dagster's run storage cannot be read, so a page says "unknown"."""
+    if client is None or not ids:
+        return {}
+    try:
+        return client.latest_runs(project_id, ids)
+    except DagsterUnavailable as exc:  # a page keeps rendering while Dagster is down
+        log.warning("latest runs of project %s unknown: %s", project_id, exc)
+        return None
+
+
+@dataclass
+class Cell:
+    """One template × project cell of the matrix."""
+
+    slug: str
+    project_id: str
+    scenario_id: int | None
+    enabled: bool
+    values: dict[str, Any]
+    missing: list[str]
+    trigger_status: str | None = None
+    last_run: RunSummary | None = None
+    runs_unknown: bool = False
+    error: str | None = None
+
+
+@dataclass
+class TemplateLine:
+    """One row of the matrix: a template and its cells, in project order."""
+
+    template: Template
+    trigger_words: str
+    cells: list[Cell] = field(default_factory=list)
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        return self.template.parameters
+
+
+def template_trigger_words(template: Template) -> str:
+    return trigger_in_words(template.trigger, template.trigger.timezone or "each project's timezone")
+
+
+def missing_values(template: Template, values: dict[str, Any]) -> list[str]:
+    """Parameters that enabling would still need: no stored value and no default."""
+    return [p.name for p in template.parameters if p.default is None and values.get(p.name) in (None, "")]
+
+
+def visible_projects(session: Session, grant: TokenGrant) -> list[ProjectRow]:
+    rows = session.scalars(select(ProjectRow).order_by(ProjectRow.id))
+    return [row for row in rows if grant.may_act_on(row.id)]
+
+
+def build_cell(
+    template: Template,
+    project_id: str,
+    row: ScenarioRow | None,
+    plan: ProjectPlan,
+    statuses: dict[str, str],
+    latest: dict[int, LatestRuns] | None,
+) -> Cell:
+    """`latest`: the project's newest runs by scenario id (`newest_runs`), None when unknown."""
+    values = dict(row.parameters) if row is not None else {}
+    cell = Cell(template.slug, project_id, None, False, values, missing_values(template, values))
+    if row is None:
+        return cell
+    cell.scenario_id, cell.enabled, cell.runs_unknown = row.id, row.enabled, latest is None
+    entry = plan.entries.get(row.id)
+    if entry is not None:
+        public = scenario_public(entry, statuses, dt.datetime.now(dt.UTC), (latest or {}).get(row.id))
+        cell.error, cell.trigger_status, cell.last_run = public.error, public.dagster.trigger_status, public.last_run
+    return cell
+
+
+def matrix(
+    session: Session, grant: TokenGrant, planner: Planner, client: DagsterClient | None
+) -> tuple[list[ProjectRow], list[TemplateLine]]:
+    projects = visible_projects(session, grant)
+    plans = {project.id: planner.plan(session, project.id) for project in projects}
+    statuses = trigger_statuses(client, [t for plan in plans.values() for t in plan.triggers()])
+    latest = {project.id: newest_runs(client, project.id, sorted(plans[project.id].entries)) for project in projects}
+    cells = {
+        (row.template_slug, row.project_id): row
+        for row in session.scalars(select(ScenarioRow).where(ScenarioRow.template_slug.is_not(None)))
+    }
+    lines = []
+    for template_row in session.scalars(select(TemplateRow).order_by(TemplateRow.slug)):
+        template = template_model(template_row)
+        line = TemplateLine(template, template_trigger_words(template))
+        for project in projects:
+            row = cells.get((template.slug, project.id))
+            line.cells.append(build_cell(template, project.id, row, plans[project.id], statuses, latest[project.id]))
+        lines.append(line)
+    return projects, lines
+
+
+def one_cell(
+    session: Session, planner: Planner, client: DagsterClient | None, slug: str, project_id: str
+) -> tuple[TemplateLine, Cell]:
+    template_row = session.get(TemplateRow, slug)
+    assert template_row is not None
+    template = template_model(template_row)
+    plan = planner.plan(session, project_id)
+    row = session.scalar(
+        select(ScenarioRow).where(ScenarioRow.project_id == project_id, ScenarioRow.template_slug == slug)
+    )
+    ids = [row.id] if row is not None else []
+    statuses = trigger_statuses(client, plan.triggers(ids))
+    cell = build_cell(template, project_id, row, plan, statuses, newest_runs(client, project_id, ids))
+    return TemplateLine(template, template_trigger_words(template), [cell]), cell
+
+
+@dataclass(frozen=True)
+class ScheduleLine:
+    """One scenario of a project as the schedules page shows it."""
+
+    id: int
+    name: str
+    template_slug: str | None
+    enabled: bool
+    trigger_words: str
+    next_run_at: dt.datetime | None
+    trigger_status: str | None
+    last_run: RunSummary | None
+    runs_unknown: bool
+    job_url: str | None
+    error: str | None
+
+
+def schedule_lines(
+    session: Session,
+    project: ProjectRow,
+    planner: Planner,
+    client: DagsterClient | None,
+    dagster_url: str,
+    default_timezone: str,
+) -> list[ScheduleLine]:
+    """`dagster_url`: the Dagster UI for job links ("" for none); `default_timezone`: the org's."""
+    plan = planner.plan(session, project.id)
+    statuses = trigger_statuses(client, plan.triggers())
+    latest = newest_runs(client, project.id, sorted(plan.entries))
+    templates = {row.slug: row for row in session.scalars(select(TemplateRow))}
+    now = dt.datetime.now(dt.UTC)
+    lines = []
+    for scenario_id, entry in sorted(plan.entries.items()):
+        public = scenario_public(entry, statuses, now, (latest or {}).get(scenario_id))
+        if entry.spec is not None:
+            words = trigger_in_words(entry.spec.trigger, entry.spec.timezone)
+        else:
+            trigger = public.trigger or _template_trigger(entry, templates)
+            timezone = (trigger.timezone if trigger else None) or project.timezone or default_timezone
+            words = trigger_in_words(trigger, timezone) if trigger else "—"
+        built = entry.spec is not None and dagster_url
+        lines.append(
+            ScheduleLine(
+                id=scenario_id,
+                name=public.name,
+                template_slug=public.template_slug,
+                enabled=public.enabled,
+                trigger_words=words,
+                next_run_at=public.next_run_at,
+                trigger_status=public.dagster.trigger_status,
+                last_run=public.last_run,
+                runs_unknown=latest is None,
+                job_url=f"{dagster_url}/locations/{plan.location}/jobs/{entry.job_name}" if built else None,
+                error=public.error,
+            )
+        )
+    return lines
+
+
+def _template_trigger(entry: PlannedScenario, templates: dict[str, TemplateRow]) -> Trigger | None:
+    """A broken template instance has no trigger of its own: its template's, if that can still be read."""
+    template = templates.get(entry.record.template_slug or "")
+    try:
+        return template_model(template).trigger if template is not None else None
+    except ValueError:
+        return None

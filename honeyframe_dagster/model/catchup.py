@@ -1,0 +1,57 @@
+"""Which instants of a time trigger fire at one evaluation of its sensor: the catch-up policy as a pure function.
+
+The sensor remembers the last instant it handled (its cursor). Instants after that and up to now are due;
+one the sensor sees more than `ON_TIME` late was missed (the daemon was down or far behind) and the trigger's
+`catchup` decides about it: `none` drops it, `latest` runs only the most recent missed one (and only when no
+instant is on time), `all` runs every one, oldest first, `MAX_CATCHUP_RUNS` per evaluation. Instants from before
+the trigger was enabled (its `since`) are never due: enabling resumes the cadence, it does not replay it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from honeyframe_dagster.model.instants import instants_between, previous_instant
+from honeyframe_dagster.model.triggers import Trigger
+
+# An instant the sensor sees later than this after it is missed, not merely caught by a slow evaluation.
+ON_TIME = dt.timedelta(seconds=120)
+MAX_CATCHUP_RUNS = 25
+
+
+@dataclass(frozen=True)
+class Due:
+    """What one evaluation does: fire these instants (oldest first), then remember `handled_until`."""
+
+    fire: list[dt.datetime]
+    handled_until: dt.datetime
+    # The newest missed instant the catch-up policy dropped (for the tick's reason), if any.
+    dropped_until: dt.datetime | None = None
+    # Missed instants among `fire`: they are queued behind each other, never skipped for overlap.
+    catching_up: bool = False
+
+
+def due_instants(trigger: Trigger, timezone: str, since: dt.datetime, now: dt.datetime) -> Due:
+    """The instants in (since, now] that fire now, per `trigger.catchup`."""
+    if now <= since:
+        return Due([], since)
+    late_before = now - ON_TIME
+    if trigger.catchup == "all":
+        fire = instants_between(trigger, timezone, since, now, limit=MAX_CATCHUP_RUNS)
+        catching_up = bool(fire) and fire[0] <= late_before
+        return Due(fire, fire[-1] if fire else now, catching_up=catching_up)
+    on_time = instants_between(trigger, timezone, max(since, late_before), now)
+    latest_missed = previous_instant(trigger, timezone, min(late_before, now))
+    if latest_missed is not None and latest_missed <= since:
+        latest_missed = None
+    if latest_missed is None or on_time:
+        return Due(on_time, now, dropped_until=latest_missed)
+    if trigger.catchup == "latest":
+        older = previous_instant(trigger, timezone, latest_missed - dt.timedelta(microseconds=1))
+        dropped = older if older is not None and older > since else None
+        return Due([latest_missed], now, dropped_until=dropped, catching_up=True)
+    return Due([], now, dropped_until=latest_missed)
+
+
+__all__ = ["MAX_CATCHUP_RUNS", "ON_TIME", "Due", "due_instants"]

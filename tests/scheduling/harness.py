@@ -1,0 +1,110 @@
+"""Drive the factory's trigger sensors through Dagster's own sensor daemon iteration with a frozen clock.
+
+The code location is in-process and built from `HONEYFRAME_TEST_TRIGGERS` (JSON: name → trigger, enabled,
+updated_at) by `tests/scheduling/location.py`; a new `Daemon` is a restart (fresh workspace, same instance).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+from dagster._core.events import DagsterEvent, DagsterEventType
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.test_utils import create_test_daemon_workspace_context, freeze_time
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+from dagster._daemon.sensor import execute_sensor_iteration
+
+from honeyframe_dagster.steps.context import SCENARIO_TAG, SCHEDULED_FOR_TAG
+
+LOCATION_FILE = Path(__file__).with_name("location.py")
+LOCATION = "triggers_test"
+# A paused queue: runs stay QUEUED (docs/design notes), so nothing executes and overlap sees them.
+PAUSED_QUEUE = {
+    "run_coordinator": {
+        "module": "dagster._core.run_coordinator",
+        "class": "QueuedRunCoordinator",
+        "config": {"max_concurrent_runs": 0},
+    }
+}
+
+
+def scenarios_env(scenarios: Mapping[str, Mapping[str, Any]]) -> str:
+    return json.dumps(scenarios, default=str)
+
+
+@contextmanager
+def daemon(instance: DagsterInstance, scenarios: Mapping[str, Mapping[str, Any]]) -> Iterator[Any]:
+    """A workspace (the daemon's view of the code location) serving these scenarios."""
+    os.environ["HONEYFRAME_TEST_TRIGGERS"] = scenarios_env(scenarios)
+    sys.modules.pop(LOCATION_FILE.stem, None)  # Dagster caches a python_file's module by name: build afresh
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(python_file=str(LOCATION_FILE), attribute="defs"), location_name=LOCATION
+    )
+    with create_test_daemon_workspace_context(InProcessWorkspaceLoadTarget(origin), instance) as context:
+        entry = context.create_request_context().get_code_location_entries().get(LOCATION)
+        assert entry is not None and entry.code_location is not None, entry and entry.load_error
+        yield context
+
+
+def evaluate(workspace: Any, now: dt.datetime) -> None:
+    """One pass of the sensor daemon at `now` (each sensor runs if its minimum interval has passed)."""
+    with freeze_time(now):
+        list(execute_sensor_iteration(workspace, logging.getLogger("test"), None, None))
+
+
+def run_every(workspace: Any, start: dt.datetime, end: dt.datetime, step: dt.timedelta) -> None:
+    now = start
+    while now <= end:
+        evaluate(workspace, now)
+        now += step
+
+
+def runs_of(instance: DagsterInstance, scenario_id: int) -> list[DagsterRun]:
+    runs = instance.get_runs(RunsFilter(tags={SCENARIO_TAG: str(scenario_id)}))
+    return sorted(runs, key=lambda r: r.tags.get(SCHEDULED_FOR_TAG, ""))
+
+
+def scheduled_for(runs: list[DagsterRun]) -> list[dt.datetime]:
+    return [dt.datetime.fromisoformat(r.tags[SCHEDULED_FOR_TAG]) for r in runs]
+
+
+def set_status(instance: DagsterInstance, run: DagsterRun, status: DagsterRunStatus) -> None:
+    """Move a run as its worker would (RUN_START or RUN_SUCCESS event): the run storage follows the events."""
+    event_type = {
+        DagsterRunStatus.STARTED: DagsterEventType.RUN_START,
+        DagsterRunStatus.SUCCESS: DagsterEventType.RUN_SUCCESS,
+    }
+    instance.report_dagster_event(
+        DagsterEvent(event_type_value=event_type[status].value, job_name=run.job_name), run_id=run.run_id
+    )
+
+
+def remote_sensor(workspace: Any, sensor_name: str) -> Any:
+    repo = next(iter(workspace.create_request_context().get_code_location(LOCATION).get_repositories().values()))
+    return repo.get_sensor(sensor_name)
+
+
+def ticks(instance: DagsterInstance, workspace: Any, sensor_name: str) -> list[Any]:
+    """The sensor's ticks, newest first."""
+    remote = remote_sensor(workspace, sensor_name)
+    return list(instance.get_ticks(remote.get_remote_origin_id(), remote.selector_id))
+
+
+def toggle(instance: DagsterInstance, workspace: Any, sensor_name: str, running: bool, now: dt.datetime) -> None:
+    """What the API's start/stop (GraphQL startSensor/stopSensor) does to the instance, at `now`."""
+    remote = remote_sensor(workspace, sensor_name)
+    with freeze_time(now):
+        if running:
+            instance.start_sensor(remote)
+        else:
+            instance.stop_sensor(remote.get_remote_origin_id(), remote.selector_id, remote)
