@@ -308,7 +308,7 @@ def test_the_migration_gives_existing_tables_to_their_first_project(store_url: s
     config = schema.alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0004")
+        command.upgrade(config, "0005")
     documents = [
         ("acme-sales", "orders", '{"table": "Landing_Orders"}'),
         ("acme-ops", "copy", '{"table": "landing_orders"}'),  # a later claim on a taken table is left out

@@ -4,8 +4,8 @@ A warehouse table is claimed by the first project that declares it (a dataset's 
 table); see honeyframe_dagster/model/tenancy.py. Existing datasets and scenarios claim their tables here,
 oldest first; a later claim on a table that is taken is left out (and refused when it is next applied or run).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 import datetime as dt
 import json
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0005'
-down_revision: str | Sequence[str] | None = '0004'
+revision: str = '0006'
+down_revision: str | Sequence[str] | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
