@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.present import Planner
 from honeyframe_dagster.dagster_client import DagsterClient
+from honeyframe_dagster.model.documents import PROJECT_ID_PATTERN
 from honeyframe_dagster.store.tables import ProjectRow
 from honeyframe_dagster.tokens import TokenGrant, TokenRejected, verify_token
 
@@ -49,7 +51,8 @@ def current_project(
         raise HTTPException(400, "the X-Project-Id header is missing: send the id of the project this request acts on")
     if not token.may_act_on(x_project_id):
         raise HTTPException(403, f"token '{token.name}' may not act on project '{x_project_id}'")
-    if session.get(ProjectRow, x_project_id) is None:
+    # An id that cannot be a project's names none (and is not sent to the database).
+    if not re.fullmatch(PROJECT_ID_PATTERN, x_project_id) or session.get(ProjectRow, x_project_id) is None:
         raise HTTPException(404, f"unknown project '{x_project_id}'")
     return x_project_id
 

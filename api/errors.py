@@ -10,10 +10,11 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from honeyframe_dagster.store.engine import describe_outage, store_unavailable
+from honeyframe_dagster.store.writes import conflict_message
 
 log = logging.getLogger("honeyframe.api")
 # "steps[0].recipe: unknown recipe 'x'" → path "steps[0].recipe"; prefixes name the template or scenario.
@@ -135,6 +136,12 @@ def request_id_of(request: Request) -> str:
     return str(request.scope.get("state", {}).get("request_id", "-"))
 
 
+async def on_integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+    """A unique constraint that lost a race with a concurrent write: 409, nothing of this request was kept."""
+    log.info("request %s %s %s: %s", request_id_of(request), request.method, request.url.path, exc.orig)
+    return JSONResponse({"detail": conflict_message(exc)}, status_code=409)
+
+
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = request.scope.get("state", {}).get("request_id", "-")
     log.exception("request %s %s %s failed", request_id, request.method, request.url.path)
@@ -148,6 +155,7 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_request_validation)  # type: ignore[arg-type]
     app.add_exception_handler(ApiValidationError, on_api_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(IntegrityError, on_integrity_error)  # type: ignore[arg-type]
     app.add_exception_handler(DBAPIError, on_store_error)
     app.add_exception_handler(SQLAlchemyTimeoutError, on_store_error)
     app.add_exception_handler(Exception, on_unexpected)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import admin, docs, errors
 from api.errors import log
-from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.middleware import BodyLimitMiddleware, JsonBodyMiddleware, RequestIdMiddleware
 from api.present import Planner
 from api.routes import health, projects, runs, scenarios, templates
 from honeyframe_dagster.boot import open_store
@@ -65,6 +65,7 @@ def create_app() -> FastAPI:
         redoc_url=None,  # ReDoc would load from a CDN
     )
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
     for module in (scenarios, runs, templates, projects, health):

@@ -114,7 +114,8 @@ def latest_runs(client: DagsterClient | None, project_id: str, ids: Sequence[int
 
 
 def next_run_at(spec: ScenarioSpec, now: dt.datetime, completed: bool) -> dt.datetime | None:
-    """The next instant the trigger fires (model/instants.py, what the trigger sensors fire)."""
+    """The next instant the trigger fires (model/instants.py, what the trigger sensors fire). `now` comes from
+    Dagster's clock (`get_current_datetime`), the one the sensors read, so a frozen test clock reaches both."""
     if not spec.enabled or completed:
         return None
     if spec.trigger.cron is None:

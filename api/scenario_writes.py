@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiValidationError, error_item
 from honeyframe_dagster.model.documents import Scenario
+from honeyframe_dagster.model.hygiene import INT64_MAX
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve, upstream_name
 from honeyframe_dagster.model.tenancy import TenancyError, written_tables
 from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
@@ -20,9 +21,14 @@ from honeyframe_dagster.store.tables import ScenarioRow
 from honeyframe_dagster.store.writes import write_scenario_fields
 
 
+def is_row_id(scenario_id: int) -> bool:
+    """Ids are positive 64-bit integers; anything else names no row (and would overflow the database driver)."""
+    return 1 <= scenario_id <= INT64_MAX
+
+
 def scenario_row(session: Session, project_id: str, scenario_id: int) -> ScenarioRow:
     """The scenario, or 404 — also for another project's scenario, so ids do not leak."""
-    row = session.get(ScenarioRow, scenario_id)
+    row = session.get(ScenarioRow, scenario_id) if is_row_id(scenario_id) else None
     if row is None or row.project_id != project_id:
         raise HTTPException(404, f"no scenario {scenario_id} in project '{project_id}'")
     return row

@@ -7,14 +7,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from honeyframe_dagster.model.documents import PROJECT_ID_PATTERN, Parameter
-from honeyframe_dagster.model.steps import Step, check_email
+from honeyframe_dagster.model.base import CompactModel
+from honeyframe_dagster.model.documents import MAX_PARAMETERS, PROJECT_ID_PATTERN, Parameter
+from honeyframe_dagster.model.hygiene import JsonValue, Name
+from honeyframe_dagster.model.steps import MAX_RECIPIENTS, MAX_STEPS, Email, Step
 from honeyframe_dagster.model.triggers import Trigger, check_timezone
 
-Email = Annotated[str, AfterValidator(check_email)]
 Timezone = Annotated[str, AfterValidator(check_timezone)]
-ProjectName = Annotated[str, Field(min_length=1, max_length=200)]
-ScenarioName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t]+$")]
+# A project's display name: one line of 1-200 characters, as in a Project document.
+ProjectName = Name
 RunTrigger = Literal["schedule", "sensor", "manual", "backfill"]
 
 
@@ -25,23 +26,46 @@ class _Body(BaseModel):
 class ScenarioCreate(_Body):
     """A new scenario of the current project (`X-Project-Id`)."""
 
-    name: ScenarioName = Field(description="Unique within the project.")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "hourly-orders-sync",
+                    "trigger": {"interval_seconds": 3600},
+                    "steps": [
+                        {"kind": "sync_dataset", "dataset": "orders"},
+                        {"kind": "run_recipe", "recipes": ["stg_orders", "mart_revenue"]},
+                    ],
+                }
+            ]
+        }
+    )
+
+    name: Name = Field(description="Unique within the project.")
     enabled: bool = True
     owner: Email | None = Field(default=None, description="Renders reports as this user; default project owner.")
     trigger: Trigger
-    steps: list[Step] = Field(min_length=1, description="Run in order; consecutive `parallel` steps fan out.")
+    steps: list[Step] = Field(
+        min_length=1, max_length=MAX_STEPS, description="Run in order; consecutive `parallel` steps fan out."
+    )
 
 
-class ScenarioUpdate(_Body):
-    """Fields to change; absent fields stay. On a template instance only `enabled` may change."""
+class ScenarioUpdate(CompactModel):
+    """Fields to change; absent fields stay (none may be null but `owner`). On a template instance only `enabled`
+    may change."""
 
-    name: ScenarioName | None = None
+    schema_nullable = ("owner",)
+    schema_examples = ({"enabled": False}, {"trigger": {"cron": "0 6 * * 1-5"}})
+    name: Name | None = None
     enabled: bool | None = None
-    owner: Email | None = None
+    owner: Email | None = Field(default=None, description="null: reports render as the project owner again.")
     trigger: Trigger | None = None
-    steps: list[Step] | None = Field(default=None, min_length=1)
+    steps: list[Step] | None = Field(default=None, min_length=1, max_length=MAX_STEPS)
     recipients: list[Email] | None = Field(
-        default=None, min_length=1, description="Replaces the recipients of every send_email_report step."
+        default=None,
+        min_length=1,
+        max_length=MAX_RECIPIENTS,
+        description="Replaces the recipients of every send_email_report step.",
     )
 
 
@@ -191,7 +215,9 @@ class TemplateList(BaseModel):
 class EnableBody(_Body):
     """Parameter values of this template for this project (merged over the stored ones)."""
 
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    model_config = ConfigDict(json_schema_extra={"examples": [{"parameters": {"mart_recipe": "mart_revenue"}}]})
+
+    parameters: dict[str, JsonValue] = Field(default_factory=dict, max_length=MAX_PARAMETERS)
 
 
 class ProjectCreate(_Body):
@@ -203,8 +229,11 @@ class ProjectCreate(_Body):
     timezone: Timezone | None = Field(default=None, description="Default timezone of the project's cron triggers.")
 
 
-class ProjectUpdate(_Body):
-    """Fields to change; absent fields stay. `timezone: null` falls back to the org default."""
+class ProjectUpdate(CompactModel):
+    """Fields to change; absent fields stay (none may be null but `timezone`). `timezone: null` falls back to the
+    org default."""
+
+    schema_nullable = ("timezone",)
 
     name: ProjectName | None = None
     owner_email: Email | None = None
@@ -269,8 +298,10 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or unknown bearer token",
         403: "The token may not act on this project, or is not an admin token",
         404: "No such scenario, project or template (also: another project's scenario)",
-        409: "Conflicts with the store (duplicate name, upstream of another scenario, template instance)",
+        409: "Conflicts with the store (duplicate name, upstream of another scenario, template instance) or with "
+        "a concurrent write",
         413: "Request body over 1 MiB",
+        415: "A request body that is not JSON (Content-Type must be application/json)",
         422: "Invalid input; nothing was stored",
         503: "Dagster or the store could not be reached (a store outage also sends Retry-After)",
     }

@@ -118,7 +118,7 @@ def naive_definitions(planned, manifest):  # type: ignore[no-untyped-def]
         )
         jobs.append(job)
         triggers.append(build_trigger(spec, job, entry.trigger_name, None))
-    from honeyframe_dagster.dbt import build_dbt_assets
+    from honeyframe_dagster.warehouse_definitions import build_dbt_assets
 
     return Definitions(assets=[build_dbt_assets(manifest)], jobs=jobs, sensors=triggers, resources=resources())
 
@@ -139,7 +139,7 @@ def measure(variant: str) -> dict[str, float]:
     start = time.perf_counter()
     catalog = shard_catalog(get_engine(get_settings().store_url), None)
     planned = plan(catalog, recipe_names(manifest))
-    defs = build_definitions(planned, manifest) if variant == "shared" else naive_definitions(planned, manifest)
+    defs = build_definitions(planned) if variant == "shared" else naive_definitions(planned, manifest)
     repo = defs.get_repository_def()
     jobs = len(repo.get_all_jobs())
     built = time.perf_counter()

@@ -176,7 +176,7 @@ def main() -> None:
         assert defs.get_job_def(name).execute_in_process(instance=instance).success
         print(f"  in process (one after another)         {time.perf_counter() - started:6.2f} s")
         recon = ReconstructableRepository.for_module(
-            "honeyframe_dagster.definitions", "load_definitions", working_directory=str(REPO)
+            "honeyframe_dagster.definitions", "defs", working_directory=str(REPO)
         ).get_reconstructable_job(name)
         executor = defs.get_job_def(name).executor_def.name
         started = time.perf_counter()

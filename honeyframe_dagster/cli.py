@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.documents_io import DocumentErrors, read_documents
 from honeyframe_dagster.legacy.drift import SchemaDriftError
+from honeyframe_dagster.model.documents import Dataset
 from honeyframe_dagster.settings import HomeUnusable, get_settings
 from honeyframe_dagster.store.engine import describe_outage, store_unavailable
 from honeyframe_dagster.store.tables import ScenarioRow
@@ -69,11 +70,12 @@ def apply_paths(paths: list[Path], reload: bool) -> int:
             if row.id in enabled_before
         ]
         touched = touched_projects(session, [item.document for item in located])
+        datasets = any(isinstance(item.document, Dataset) for item in located)
     print(f"applied {len(located)} document(s)")
     if reload:
         # Before the reload (the queue may launch them meanwhile) and after (what a trigger queued until it stopped).
         canceled = cancel_queued_runs(disabled)
-        reload_running_locations(engine, touched)
+        reload_running_locations(engine, touched, warehouse=datasets)
         canceled += cancel_queued_runs(disabled)
         if disabled:
             print(f"canceled {canceled} queued run(s) of the {len(disabled)} scenario(s) this apply disabled")
@@ -114,20 +116,21 @@ def cancel_queued_runs(disabled: list[tuple[str, int, str]]) -> int:
     return canceled
 
 
-def reload_running_locations(engine: Engine, projects: set[str]) -> None:
-    """When `make run` is up, reload the code locations serving `projects` so the UI and the daemon see the change
-    now; the other locations have nothing new to show."""
+def reload_running_locations(engine: Engine, projects: set[str], warehouse: bool = False) -> None:
+    """When `make run` is up, reload the code locations serving `projects` (and `warehouse`, which shows datasets
+    as assets) so the UI and the daemon see the change now; the other locations have nothing new to show."""
     from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
-    from honeyframe_dagster.factory.naming import location_name
+    from honeyframe_dagster.factory.naming import WAREHOUSE_LOCATION, location_name
     from honeyframe_dagster.shards import location_count
 
     settings = get_settings()
-    if not settings.dagster_webserver_url or not projects:
+    if not settings.dagster_webserver_url or not (projects or warehouse):
         return
     count = location_count(engine, settings.code_locations or 1)
     client = DagsterClient(settings.dagster_webserver_url)
     try:
         locations = sorted({location_name(project, count) for project in projects})
+        locations += [WAREHOUSE_LOCATION] if warehouse else []
         for location in locations:
             client.reload(location)
         print(f"reloaded the Dagster code location{'s' if len(locations) > 1 else ''} {', '.join(locations)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ RELOAD_TIMEOUT_SECONDS = 240.0
 CALL_TIMEOUT_SECONDS = 30.0
 # Triggers whose status one GraphQL call asks the webserver for (a list of a thousand scenarios: a few calls).
 STATUS_BATCH = 200
+# How long a status the webserver computed from the code's default is reused (a read of a big list must not ask the
+# webserver each time; a reload that changes a default is seen this much later, explicit statuses at once).
+CODE_STATUS_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,7 @@ class DagsterClient:
         self._counter_lock = threading.Lock()
         self._reloads: dict[str, _ReloadState] = {}
         self._instigators_indexed = False
+        self._code_statuses: dict[TriggerRef, tuple[float, str]] = {}
 
     def close(self) -> None:
         self._http.close()
@@ -288,11 +293,27 @@ class DagsterClient:
 
     def trigger_statuses(self, triggers: Sequence[TriggerRef]) -> dict[str, str]:
         """Dagster's status of each trigger: the instance's stored state, else what the webserver computes (the
-        code's default), asked for all of them in one GraphQL call."""
+        code's default), asked for all of them in one GraphQL call and kept for CODE_STATUS_SECONDS.
+
+        Every API write stores an explicit status, so only triggers never written through the API (e.g. applied
+        from YAML) fall back to the code's default, which changes only when their location reloads."""
         statuses = self.stored_statuses(triggers)
-        unset = [t for t in triggers if t.name not in statuses]
+        now = time.monotonic()
+        unset = []
+        for trigger in triggers:
+            if trigger.name in statuses:
+                continue
+            known = self._code_statuses.get(trigger)
+            if known is not None and now - known[0] < CODE_STATUS_SECONDS:
+                statuses[trigger.name] = known[1]
+            else:
+                unset.append(trigger)
         for chunk in (unset[i : i + STATUS_BATCH] for i in range(0, len(unset), STATUS_BATCH)):
-            statuses.update(self._statuses_from_code(chunk))
+            found = self._statuses_from_code(chunk)
+            statuses.update(found)
+            if len(self._code_statuses) > 50_000:
+                self._code_statuses.clear()
+            self._code_statuses.update({t: (now, found[t.name]) for t in chunk if found[t.name] != "UNKNOWN"})
         return statuses
 
     def _statuses_from_code(self, triggers: Sequence[TriggerRef]) -> dict[str, str]:

@@ -1,21 +1,27 @@
-"""The dbt project: its manifest, the recipes it offers, and its models as Dagster assets."""
+"""The dbt project as every code location sees it: its manifest, the recipes it offers, its nodes' asset keys, and
+`dbt` invocations through the dbt CLI (a subprocess).
 
-import importlib.metadata
+Nothing here imports dbt or dagster-dbt: scenario locations and their run workers only read the manifest (JSON)
+and run `dbt build` as a program. The dbt assets themselves live in the `warehouse` code location
+(honeyframe_dagster/warehouse_definitions.py), whose translator gives the same keys as `asset_key`.
+"""
+
+from __future__ import annotations
+
 import json
 import os
 import shutil
+import subprocess
 import sys
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from functools import cache, cached_property
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from filelock import FileLock
-from packaging import version
 
-from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.settings import DBT_PROJECT_DIR
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -23,52 +29,26 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 RECIPE_RESOURCE_TYPES = ("model", "seed", "snapshot")
 # Tables that only dbt builds: no dataset may load into them (a dataset may stand in for a seed).
 BUILT_RESOURCE_TYPES = ("model", "snapshot")
+PROJECT_INPUTS = ("models", "seeds", "macros", "snapshots", "dbt_project.yml", "profiles.yml")
 
 
-class HoneyframeDbtTranslator(DagsterDbtTranslator):
-    """dbt sources are warehouse tables that `sync_dataset` loads: their asset key is the table name."""
-
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return AssetKey([dbt_resource_props["identifier"]])
-        return super().get_asset_key(dbt_resource_props)
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        # The project's folders (seeds, staging, marts) are the lineage's layers in the UI.
-        if dbt_resource_props["resource_type"] == "seed":
-            return "seeds"
-        fqn = dbt_resource_props.get("fqn", [])
-        return fqn[1] if len(fqn) > 2 else super().get_group_name(dbt_resource_props)
-
-
-TRANSLATOR = HoneyframeDbtTranslator()
-
-
-class HoneyframeDbtResource(DbtCliResource):
-    """DbtCliResource without two costs it pays on every invocation that we have no use for — together about
-    7 s of a 14 s `run_recipe` step on these machines: a `dbt --version` subprocess (the version is that of the
-    installed dbt-core) and an in-process dbt adapter with all macros loaded, which dagster-dbt only needs for
-    column metadata and row counts."""
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        return version.parse(importlib.metadata.version("dbt-core"))
-
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
-        return None
-
-
-def dbt_cli() -> DbtCliResource:
+def dbt_executable() -> str:
     # The dbt of this interpreter's environment, found even when the venv's bin/ is not on PATH.
     executable = Path(sys.executable).with_name("dbt")
-    return HoneyframeDbtResource(
-        project_dir=str(DBT_PROJECT_DIR),
-        profiles_dir=str(DBT_PROJECT_DIR),
-        dbt_executable=str(executable) if executable.exists() else "dbt",
-    )
+    return str(executable) if executable.exists() else "dbt"
 
 
-PROJECT_INPUTS = ("models", "seeds", "macros", "snapshots", "dbt_project.yml", "profiles.yml")
+def dbt_env(target_path: Path) -> dict[str, str]:
+    """dbt's environment: this project and profile, output under `target_path`, no telemetry, no colours."""
+    return {
+        **os.environ,
+        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "DBT_TARGET_PATH": str(target_path),
+        "DBT_LOG_PATH": str(target_path),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "false",
+    }
 
 
 def _stale(manifest: Path) -> bool:
@@ -86,20 +66,16 @@ def ensure_manifest() -> Path:
         MANIFEST_PATH.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(MANIFEST_PATH) + ".lock"):
             if _stale(MANIFEST_PATH):
-                dbt_cli().cli(["parse"], target_path=MANIFEST_PATH.parent).wait()
+                parsed = subprocess.run(
+                    [dbt_executable(), "parse"],
+                    env=dbt_env(MANIFEST_PATH.parent),
+                    cwd=DBT_PROJECT_DIR,
+                    capture_output=True,
+                    text=True,
+                )
+                if parsed.returncode != 0:
+                    raise RuntimeError(f"`dbt parse` of {DBT_PROJECT_DIR} failed:\n{parsed.stdout[-4000:]}")
     return MANIFEST_PATH
-
-
-def finish_invocation(invocation_target: Path) -> None:
-    """After a dbt build: save its partial-parse state as the project's, so the next build with the same profile
-    (warehouse path) skips dbt's full re-parse (dagster-dbt seeds every invocation from the project's copy), then
-    remove the invocation's own target folder, which dagster-dbt leaves behind for every run."""
-    state = invocation_target / PARTIAL_PARSE_FILE
-    if state.exists():
-        staged = MANIFEST_PATH.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}")
-        shutil.copyfile(state, staged)
-        os.replace(staged, MANIFEST_PATH.with_name(PARTIAL_PARSE_FILE))
-    shutil.rmtree(invocation_target, ignore_errors=True)
 
 
 @cache
@@ -121,23 +97,98 @@ def built_names(manifest: Mapping[str, Any]) -> frozenset[str]:
     )
 
 
-def build_dbt_assets(manifest: Mapping[str, Any]) -> AssetsDefinition:
-    """The whole dbt project as assets, so the UI shows its lineage and scenario runs fill its history."""
+def asset_key_path(node: Mapping[str, Any]) -> list[str]:
+    """A dbt node's Dagster asset key, as the warehouse location's translator gives it (dagster-dbt's default,
+    except that a source is the warehouse table that `sync_dataset` loads: its identifier)."""
+    meta = node.get("config", {}).get("meta", {}) or node.get("meta", {})
+    configured = meta.get("dagster", {}).get("asset_key", [])
+    if configured:
+        return list(configured)
+    if node["resource_type"] == "source":
+        return [node["identifier"]]
+    if node.get("version"):
+        return [node["alias"]]
+    schema = node["config"].get("schema")
+    return [schema, node["name"]] if schema is not None else [node["name"]]
 
-    @dbt_assets(manifest=manifest, dagster_dbt_translator=TRANSLATOR, name="dbt_project")
-    def dbt_project_assets(
-        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-    ) -> Iterator[Any]:
-        yield from dbt_build(dbt, warehouse, ["build"], context=context)
 
-    return dbt_project_assets
+def finish_invocation(invocation_target: Path) -> None:
+    """After a dbt build: save its partial-parse state as the project's, so the next build with the same profile
+    (warehouse path) skips dbt's full re-parse (every invocation is seeded from the project's copy), then remove
+    the invocation's own target folder."""
+    state = invocation_target / PARTIAL_PARSE_FILE
+    if state.exists():
+        staged = MANIFEST_PATH.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}")
+        shutil.copyfile(state, staged)
+        os.replace(staged, MANIFEST_PATH.with_name(PARTIAL_PARSE_FILE))
+    shutil.rmtree(invocation_target, ignore_errors=True)
 
 
-def dbt_build(dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str], **cli_args: Any) -> Iterator[Any]:
-    """A dbt command's Dagster events, run on the Honeyframe warehouse while holding its writers' lock (dbt opens
-    the DuckDB file for the whole build, so parallel writers wait instead of failing)."""
-    warehouse.export_for_dbt()
-    with warehouse.exclusive():
-        invocation = dbt.cli(args, **cli_args)
-        yield from invocation.stream()
-    finish_invocation(invocation.target_path)
+def invocation_target(label: str) -> Path:
+    """A target folder of its own for one dbt invocation, seeded with the project's partial-parse state."""
+    target = MANIFEST_PATH.parent / f"{label}-{uuid.uuid4().hex[:8]}"
+    target.mkdir(parents=True)
+    state = MANIFEST_PATH.with_name(PARTIAL_PARSE_FILE)
+    if state.exists():
+        shutil.copyfile(state, target / PARTIAL_PARSE_FILE)
+    return target
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    unique_id: str
+    resource_type: str
+    status: str
+    asset_key: list[str]
+    execution_time: float
+    message: str | None
+
+
+@dataclass
+class Invocation:
+    """One `dbt` command run as a program: its output lines while it runs, then its results."""
+
+    args: Sequence[str]
+    target: Path
+    returncode: int | None = None
+
+    def stream(self) -> Iterator[str]:
+        """Run the command and yield its output lines as they come."""
+        process = subprocess.Popen(
+            [dbt_executable(), *self.args],
+            env=dbt_env(self.target),
+            cwd=DBT_PROJECT_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert process.stdout is not None
+        with process:
+            for line in process.stdout:
+                yield line.rstrip("\n")
+        self.returncode = process.returncode
+
+    def results(self) -> list[NodeResult]:
+        """The nodes dbt ran, in order, from this invocation's run_results.json and manifest.json."""
+        run_results = self.target / "run_results.json"
+        if not run_results.exists():
+            return []
+        manifest_path = self.target / "manifest.json"
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else load_manifest()
+        nodes = {**manifest["nodes"], **manifest.get("sources", {})}
+        results = []
+        for result in json.loads(run_results.read_text())["results"]:
+            node = nodes.get(result["unique_id"])
+            if node is None:
+                continue
+            results.append(
+                NodeResult(
+                    unique_id=result["unique_id"],
+                    resource_type=node["resource_type"],
+                    status=result["status"],
+                    asset_key=asset_key_path(node),
+                    execution_time=float(result.get("execution_time") or 0.0),
+                    message=result.get("message"),
+                )
+            )
+        return results

@@ -1,23 +1,98 @@
-"""The code location: `dagster dev -m honeyframe_dagster.definitions` or `workspace.yaml` load `defs`."""
+"""A scenario code location: `dagster code-server start -m honeyframe_dagster.definitions` or `workspace.yaml`
+load `defs`. Importing this module reads nothing and writes nothing; loading `defs` never writes the store.
+
+Dagster tells two loads apart (DefinitionsLoadContext):
+- initialization (a code server, `dagster dev`, a test): check that the store is ready (read-only: a store that is
+  behind names `honeyframe init`), read this shard's catalog, build every job, schedule and sensor, and hand
+  the index "job name → scenario id" to run workers as reconstruction metadata;
+- reconstruction in a run worker: a repository whose jobs are built on demand from that index, so the worker
+  builds the run's job only, from its own scenario's project, without reading the shard or the dbt manifest.
+"""
 
 from __future__ import annotations
 
-from dagster import Definitions
+import json
+import uuid
+from collections.abc import Callable, Mapping
 
-from honeyframe_dagster.boot import boot, shard_catalog
-from honeyframe_dagster.dbt import load_manifest, recipe_names
-from honeyframe_dagster.factory.definitions import build_definitions
-from honeyframe_dagster.factory.plan import plan
+from dagster import Definitions, JobDefinition, RepositoryDefinition, definitions
+from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext, DefinitionsLoadType
+from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME, CachingRepositoryData
+from sqlalchemy.orm import Session
+
 from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.store.engine import get_engine
+
+JOBS_METADATA_KEY = "honeyframe/jobs"
+
+# This process's latest initialization, by its load id: a code server loads `defs` twice (initialization, then
+# reconstruction from the metadata the first load left), and must serve the full definitions both times.
+_initialized: dict[str, Definitions] = {}
 
 
 def load_definitions() -> Definitions:
+    """Every job, schedule and sensor of this shard, from the store as it is now."""
+    # Imported here, not at the top: a run worker never needs the readiness check, the planner or the manifest.
+    from honeyframe_dagster.boot import shard_catalog
+    from honeyframe_dagster.dbt import load_manifest, recipe_names
+    from honeyframe_dagster.factory.definitions import build_definitions
+    from honeyframe_dagster.factory.plan import plan
+    from honeyframe_dagster.store.readiness import check_ready
+
     settings = get_settings()
-    engine = boot(settings)
-    manifest = load_manifest()
+    engine = get_engine(settings.store_url)
+    check_ready(engine)
     catalog = shard_catalog(engine, settings.shard_slice)
-    planned = plan(catalog, recipe_names(manifest), settings.shard_slice)
-    return build_definitions(planned, manifest, catalog.datasets.values())
+    planned = plan(catalog, recipe_names(load_manifest()), settings.shard_slice)
+    load_id = uuid.uuid4().hex
+    index = {"load": load_id, "jobs": {e.job_name: e.record.id for e in planned if e.spec is not None}}
+    metadata = {JOBS_METADATA_KEY: json.dumps(index, separators=(",", ":"))}
+    DefinitionsLoadContext.get().add_to_pending_reconstruction_metadata(JOBS_METADATA_KEY, metadata[JOBS_METADATA_KEY])
+    built = build_definitions(planned)
+    _initialized.clear()
+    _initialized[load_id] = built
+    return built
 
 
-defs = load_definitions()
+def build_run_job(name: str, scenario_id: int) -> JobDefinition:
+    """One scenario's job, built from its project's part of the store (what a run worker needs, nothing more)."""
+    from honeyframe_dagster.factory.definitions import build_single_job
+    from honeyframe_dagster.model.scenario import resolve
+    from honeyframe_dagster.store.catalog import load_catalog
+    from honeyframe_dagster.store.tables import ScenarioRow
+
+    with Session(get_engine(get_settings().store_url)) as session:
+        row = session.get(ScenarioRow, scenario_id)
+        if row is None:
+            raise LookupError(f"job {name}: scenario {scenario_id} is no longer in the store")
+        catalog = load_catalog(session, [row.project_id])
+    record = next(r for r in catalog.scenarios if r.id == scenario_id)
+    # Recipes are checked by the run_recipe op itself at run time; the job's shape does not depend on them.
+    return build_single_job(resolve(record, catalog, None), name)
+
+
+def _on_demand(name: str, scenario_id: int) -> Callable[[], JobDefinition]:
+    # A plain function, as Dagster's repository data takes for a job built when first asked for.
+    def build() -> JobDefinition:
+        return build_run_job(name, scenario_id)
+
+    return build
+
+
+def job_repository(jobs: Mapping[str, int]) -> RepositoryDefinition:
+    """The location's jobs by name, each built only when asked for."""
+    lazy = {name: _on_demand(name, scenario_id) for name, scenario_id in jobs.items()}
+    return RepositoryDefinition(
+        SINGLETON_REPOSITORY_NAME, repository_data=CachingRepositoryData.from_dict({"jobs": lazy})
+    )
+
+
+@definitions
+def defs() -> Definitions | RepositoryDefinition:
+    context = DefinitionsLoadContext.get()
+    if context.load_type == DefinitionsLoadType.RECONSTRUCTION:
+        serialized = context.reconstruction_metadata.get(JOBS_METADATA_KEY)
+        if serialized is not None:
+            index = json.loads(serialized)
+            return _initialized.get(index["load"]) or job_repository(index["jobs"])
+    return load_definitions()

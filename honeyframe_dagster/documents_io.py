@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,8 @@ from pydantic import ValidationError
 from honeyframe_dagster.model.documents import DOCUMENT_ADAPTER, DOCUMENT_KINDS, Document
 from honeyframe_dagster.model.steps import STEP_KINDS
 from honeyframe_dagster.net_policy import redact_url
+
+_INNER_PATH = re.compile(r"^(?P<path>[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)+): (?P<msg>.+)$", re.S)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,10 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
             value = redact_url(value)  # a URL's credentials never reach an error
         shown = "" if isinstance(value, dict) else f" (value: {_short(value)})"
         message = error["msg"].removeprefix("Value error, ")
+        # A document-level check names the field in its message ("steps[0].recipients: ..."): that is the place.
+        inner = _INNER_PATH.match(message) if error["type"] == "value_error" and where == "(document)" else None
+        if inner:
+            where, message = inner.group("path"), inner.group("msg")
         messages.append(f"{where}: {message}{shown}")
     return messages
 

@@ -66,11 +66,11 @@ def write_heartbeat(
     return None
 
 
-def running_scenario_id(instance: DagsterInstance, job_names: set[str] | None) -> int | None:
-    """A scenario with a run in progress in this location (job_names None: any), or None."""
+def running_scenario_id(instance: DagsterInstance) -> int | None:
+    """A scenario with a run in progress (in any code location), or None."""
     for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED]), limit=100):
         tag = run.tags.get(SCENARIO_TAG)
-        if tag is not None and tag.isdigit() and (job_names is None or run.job_name in job_names):
+        if tag is not None and tag.isdigit():
             return int(tag)
     return None
 
@@ -98,11 +98,10 @@ def scheduler_heartbeat_sensor(interval_seconds: float) -> SensorDefinition:
         description="Writes this scheduler's heartbeat to the store (scheduler_workers) while the daemon runs.",
     )
     def _heartbeat(context: SensorEvaluationContext) -> SkipReason:
-        repository = context.repository_def
-        job_names = set(repository.job_names) if repository else None
+        # One heartbeat per deployment (the warehouse location): a scenario running in any location counts.
         engine = heartbeat_engine(get_settings().store_url)
         worker_id = worker_identity(context)
-        seen = write_heartbeat(engine, worker_id, running_scenario_id(context.instance, job_names), context.log)
+        seen = write_heartbeat(engine, worker_id, running_scenario_id(context.instance), context.log)
         return SkipReason(f"heartbeat of {worker_id} at {seen.isoformat()}" if seen else "heartbeat not written")
 
     return _heartbeat

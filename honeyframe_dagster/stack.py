@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dbt import ensure_manifest
-from honeyframe_dagster.factory.naming import location_names, shard_location_name
+from honeyframe_dagster.factory.naming import WAREHOUSE_LOCATION, location_names, shard_location_name
 from honeyframe_dagster.instance_config import dagster_postgres_url
 from honeyframe_dagster.settings import EXAMPLES_DIR, REPO_ROOT, Settings, get_settings
 from honeyframe_dagster.shards import check_shard, choose_count, save_count, stored_count
@@ -35,6 +35,8 @@ from honeyframe_dagster.store.tables import ProjectRow
 HOST = "127.0.0.1"
 BIN = Path(sys.executable).parent
 SCENARIOS_MODULE = "honeyframe_dagster.definitions"
+# The dbt assets, datasets and heartbeat: one location per deployment, the only one that imports dagster-dbt.
+WAREHOUSE_MODULE = "honeyframe_dagster.warehouse_definitions"
 
 
 # Warnings every Dagster process prints on start that say nothing about this system (beta/preview APIs).
@@ -237,6 +239,8 @@ def plan_all(settings: Settings, engine: Engine, env: dict[str, str], piece: Pie
         code_server(name, SCENARIOS_MODULE, host, port, shard_env(env, index, count), log_dir)
         for index, (name, _, port) in enumerate(locations)
     ]
+    locations.append((WAREHOUSE_LOCATION, host, settings.code_server_port + count))
+    servers.append(code_server(WAREHOUSE_LOCATION, WAREHOUSE_MODULE, host, locations[-1][2], env, log_dir))
     workspace = write_workspace(settings, [(name, connect_host(host), port) for name, _, port in locations])
     clients = ui_processes(settings, env, workspace, host, log_dir)
     mail_sink = "HONEYFRAME_SMTP_HOST" not in os.environ
@@ -276,12 +280,19 @@ def plan_ui(settings: Settings, engine: Engine, env: dict[str, str], piece: Piec
                 f"{stored}: list one per shard, or change the count with `honeyframe shards --set N`"
             )
     prepare_dagster_home(settings, env)
+    ensure_manifest()
     locations = [(shard_location_name(i, count), host, port) for i, (host, port) in enumerate(addresses)]
     for name, host, port in locations:
         wait_until(lambda host=host, port=port: port_open(port, host), f"code server {name} at {host}:{port}")
-    workspace = write_workspace(settings, locations)
+    # The warehouse location runs next to the webserver and daemon: one per deployment, whatever the shards.
+    warehouse = code_server(WAREHOUSE_LOCATION, WAREHOUSE_MODULE, piece.host, settings.code_server_port, env, log_dir)
+    workspace = write_workspace(
+        settings, [*locations, (WAREHOUSE_LOCATION, connect_host(piece.host), settings.code_server_port)]
+    )
     return Plan(
-        [], ui_processes(settings, env, workspace, piece.host, log_dir), summary(settings, log_dir, False, piece.host)
+        [warehouse],
+        ui_processes(settings, env, workspace, piece.host, log_dir),
+        summary(settings, log_dir, False, piece.host),
     )
 
 

@@ -40,6 +40,15 @@ def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def fresh_definitions_load_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster keeps the last DefinitionsLoadContext process-wide (and with it a location's reconstruction
+    metadata); each test starts without one, as a fresh process does."""
+    from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
+
+    monkeypatch.setattr(DefinitionsLoadContext, "_instance", None)
+
+
 ApplyYaml = Callable[[str], int]
 
 
@@ -63,9 +72,30 @@ def projects(apply_yaml: ApplyYaml) -> None:
 
 @pytest.fixture
 def load_defs(hf_home: Path) -> Callable[[], Definitions]:
+    """The scenario location's definitions, as a code server loads them once `honeyframe init` has run."""
+    from honeyframe_dagster.boot import boot
     from honeyframe_dagster.definitions import load_definitions
+    from honeyframe_dagster.settings import get_settings
 
-    return load_definitions
+    def load() -> Definitions:
+        boot(get_settings())
+        return load_definitions()
+
+    return load
+
+
+@pytest.fixture
+def load_warehouse(hf_home: Path) -> Callable[[], Definitions]:
+    """The warehouse location's definitions (dbt assets, datasets, heartbeat) once `honeyframe init` has run."""
+    from honeyframe_dagster.boot import boot
+    from honeyframe_dagster.settings import get_settings
+    from honeyframe_dagster.warehouse_definitions import load_warehouse_definitions
+
+    def load() -> Definitions:
+        boot(get_settings())
+        return load_warehouse_definitions()
+
+    return load
 
 
 @pytest.fixture

@@ -87,6 +87,8 @@ def test_dagster_job_backfill_over_two_partitions_queues_two_runs(
         "backfill",
         "-w",
         str(REPO / "workspace.yaml"),
+        "--location",
+        "honeyframe",
         "-j",
         "acme_ops__revenue_build",
         "--partitions",

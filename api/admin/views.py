@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from dagster._time import get_current_datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -94,7 +95,7 @@ def build_cell(
     cell.scenario_id, cell.enabled, cell.runs_unknown = row.id, row.enabled, latest is None
     entry = plan.entries.get(row.id)
     if entry is not None:
-        public = scenario_public(entry, statuses, dt.datetime.now(dt.UTC), (latest or {}).get(row.id))
+        public = scenario_public(entry, statuses, get_current_datetime(), (latest or {}).get(row.id))
         cell.error, cell.trigger_status, cell.last_run = public.error, public.dagster.trigger_status, public.last_run
     return cell
 
@@ -167,7 +168,7 @@ def schedule_lines(
     statuses = trigger_statuses(client, plan.triggers())
     latest = newest_runs(client, project.id, sorted(plan.entries))
     templates = {row.slug: row for row in session.scalars(select(TemplateRow))}
-    now = dt.datetime.now(dt.UTC)
+    now = get_current_datetime()
     lines = []
     for scenario_id, entry in sorted(plan.entries.items()):
         public = scenario_public(entry, statuses, now, (latest or {}).get(scenario_id))

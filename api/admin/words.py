@@ -36,13 +36,19 @@ def _numbers(field: str, low: int, high: int) -> list[int] | None:
 
 
 def _days(field: str) -> str | None:
-    if field in ("1-5", "MON-FRI", "mon-fri"):
-        return "Monday to Friday"
-    if field in ("0,6", "6,0", "SAT,SUN", "sat,sun"):
-        return "Saturdays and Sundays"
+    """A day-of-week field in words; "" when it names every day. Day names (MON, sat) read like their numbers."""
+    for index, day in enumerate(DAYS):
+        field = re.sub(day[:3], str(index), field, flags=re.IGNORECASE)
     days = _numbers(field, 0, 7)
     if days is None:
         return None
+    distinct = sorted({day % 7 for day in days})
+    if len(distinct) == 7:
+        return ""
+    if distinct == [1, 2, 3, 4, 5]:
+        return "Monday to Friday"
+    if distinct == [0, 6]:
+        return "Saturdays and Sundays"
     names = [DAYS[day % 7] + "s" for day in days]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -82,7 +88,7 @@ def cron_in_words(cron: str) -> str:
         return f"{at} every day"
     if dom == "*":
         days = _days(dow)
-        return f"{at} on {days}" if days else fallback
+        return fallback if days is None else f"{at} on {days}" if days else f"{at} every day"
     if dow == "*":
         dates = _numbers(dom, 1, 31)
         if dates and len(dates) <= 3:

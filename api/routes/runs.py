@@ -7,13 +7,14 @@ import datetime as dt
 from typing import Annotated
 
 from dagster._core.scheduler.instigation import TickStatus
+from dagster._time import get_current_datetime
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from sqlalchemy.orm import Session
 
 from api.deps import DagsterDep, PlannerDep, ProjectDep, SessionDep
 from api.errors import ApiValidationError, dagster_unavailable
 from api.present import partitions_of, run_public, run_tags, tick_public
-from api.scenario_writes import scenario_row
+from api.scenario_writes import is_row_id, scenario_row
 from api.schemas import RunAccepted, RunBody, RunPage, TickList, TickOutcome, problem_responses
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
 from honeyframe_dagster.factory.jobs import scenario_tags
@@ -25,6 +26,7 @@ from honeyframe_dagster.store.tables import ScenarioRow
 router = APIRouter(
     prefix="/api/scheduler/scenarios", tags=["runs"], responses=problem_responses(400, 401, 403, 404, 422, 503)
 )
+MAX_PAGE = 1_000_000
 TRIGGER_TAG = "honeyframe/trigger"
 PARTITION_TAG = "dagster/partition"
 
@@ -39,7 +41,7 @@ def require_dagster(client: DagsterClient | None) -> DagsterClient:
     "/{scenario_id}/run",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RunAccepted,
-    responses=problem_responses(409),
+    responses=problem_responses(409, 413, 415),
 )
 def run_now(
     request: Request,
@@ -62,7 +64,7 @@ def run_now(
     entry = plan.entries[scenario_id]
     if entry.spec is None:
         raise HTTPException(409, f"scenario {scenario_id} cannot run: {entry.error}")
-    now = dt.datetime.now(dt.UTC)
+    now = get_current_datetime()
     if body is None or body.scheduled_for is None:
         instant, partition = now, None
     else:
@@ -127,10 +129,12 @@ def list_runs(
     session: SessionDep,
     dagster: DagsterDep,
     planner: PlannerDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> RunPage:
     """Run history, newest first, from Dagster's run storage; keeps answering after the scenario is deleted."""
+    if not is_row_id(scenario_id):
+        raise HTTPException(404, f"no scenario {scenario_id} in project '{project_id}'")
     client = require_dagster(dagster)
     tags = run_tags(project_id, scenario_id)
     try:
@@ -182,5 +186,5 @@ def list_ticks(
 
 
 def exists(session: Session, project_id: str, scenario_id: int) -> bool:
-    row = session.get(ScenarioRow, scenario_id)
+    row = session.get(ScenarioRow, scenario_id) if is_row_id(scenario_id) else None
     return row is not None and row.project_id == project_id

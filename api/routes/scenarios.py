@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
+from dagster._time import get_current_datetime
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from api.deps import DagsterDep, PlannerDep, ProjectDep, SessionDep
@@ -25,21 +25,25 @@ from api.sync import cancel_queued, canceled_header_doc, sync_dagster
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
 from honeyframe_dagster.model.steps import STEP_KINDS
 from honeyframe_dagster.store.tables import ScenarioRow
+from honeyframe_dagster.store.writes import lock_projects
 
 router = APIRouter(
-    prefix="/api/scheduler/scenarios", tags=["scenarios"], responses=problem_responses(400, 401, 403, 404, 413, 422)
+    prefix="/api/scheduler/scenarios",
+    tags=["scenarios"],
+    responses=problem_responses(400, 401, 403, 404, 422, 503),
 )
 StepKind = Literal[STEP_KINDS]  # type: ignore[valid-type]
 LAST_RUNS = 100
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 500
 NOT_NULL = ("name", "enabled", "trigger", "steps", "recipients")
+WRITE_ERRORS = problem_responses(409, 413, 415)
 
 
 def present(plan: ProjectPlan, scenario_id: int, client: DagsterClient | None) -> ScenarioPublic:
     statuses = trigger_statuses(client, plan.triggers([scenario_id]))
     entry = plan.entries[scenario_id]
     latest = latest_runs(client, entry.record.project_id, [scenario_id]).get(scenario_id)
-    return scenario_public(entry, statuses, dt.datetime.now(dt.UTC), latest)
+    return scenario_public(entry, statuses, get_current_datetime(), latest)
 
 
 @router.get("", response_model=ScenarioList)
@@ -70,12 +74,12 @@ def list_scenarios(
     ids = [e.record.id for e in entries]
     statuses = trigger_statuses(dagster, plan.triggers(ids))
     latest = latest_runs(dagster, project_id, ids)
-    now = dt.datetime.now(dt.UTC)
+    now = get_current_datetime()
     items = [scenario_public(e, statuses, now, latest.get(e.record.id)) for e in entries]
     return ScenarioList(items=items, total=total, page=page, page_size=page_size)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ScenarioPublic)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ScenarioPublic, responses=WRITE_ERRORS)
 def create_scenario(
     body: ScenarioCreate,
     project_id: ProjectDep,
@@ -85,6 +89,7 @@ def create_scenario(
     response: Response,
 ) -> ScenarioPublic:
     """Create a scenario; its job and trigger appear in the Dagster code location before this returns."""
+    lock_projects(session, [project_id])
     if name_taken(session, project_id, body.name):
         raise HTTPException(409, f"project '{project_id}' has a scenario named '{body.name}' already")
     raw = body.model_dump(mode="json", exclude_none=True)
@@ -125,7 +130,7 @@ def get_scenario(
 @router.patch(
     "/{scenario_id}",
     response_model=ScenarioPublic,
-    responses={**problem_responses(409), **canceled_header_doc(200, "The scenario as stored")},
+    responses={**WRITE_ERRORS, **canceled_header_doc(200, "The scenario as stored")},
 )
 def update_scenario(
     scenario_id: int,
@@ -139,14 +144,15 @@ def update_scenario(
     """Change trigger, steps, enabled, name, owner or the e-mail recipients. Template instances: `enabled` only.
 
     Disabling (enabled true → false) cancels the scenario's queued runs; runs in progress go on."""
-    row = scenario_row(session, project_id, scenario_id)
-    was_enabled = row.enabled
-    fields = body.model_dump(mode="json", exclude_unset=True)
-    nulls = [
-        key for key in ("name", "enabled", "trigger", "steps", "recipients") if key in fields and fields[key] is None
-    ]
+    given = body.model_fields_set
+    nulls = [key for key in NOT_NULL if key in given and getattr(body, key) is None]
     if nulls:
         raise ApiValidationError([{"loc": ["body", key], "msg": "may not be null", "input": None} for key in nulls])
+    # The dump leaves out None values; `owner: null` (back to the project owner) is the one that means something.
+    fields = {**({"owner": None} if "owner" in given else {}), **body.model_dump(mode="json", exclude_unset=True)}
+    lock_projects(session, [project_id])
+    row = scenario_row(session, project_id, scenario_id)
+    was_enabled = row.enabled
     if row.template_slug is not None:
         others = sorted(set(fields) - {"enabled"})
         if others:
@@ -171,11 +177,6 @@ def update_scenario(
 
 
 def apply_update(session: SessionDep, row: ScenarioRow, fields: dict[str, Any], recipes: frozenset[str]) -> None:
-    nulls = [
-        key for key in ("name", "enabled", "trigger", "steps", "recipients") if key in fields and fields[key] is None
-    ]
-    if nulls:
-        raise ApiValidationError([{"loc": ["body", key], "msg": "may not be null", "input": None} for key in nulls])
     name = fields.get("name", row.name)
     if name != row.name:
         if name_taken(session, row.project_id, name):
@@ -216,6 +217,7 @@ def delete_scenario(
 ) -> Response:
     """Remove the scenario and its job; its queued runs are canceled, the others stay in Dagster and in
     `GET .../runs`."""
+    lock_projects(session, [project_id])
     row = scenario_row(session, project_id, scenario_id)
     if row.template_slug is None:
         refuse_if_referenced(session, project_id, row.name, "delete")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import logging
 import re
 from typing import Any
 
+from dagster._time import get_current_datetime
 from fastapi import APIRouter, Body, HTTPException, Response, status
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,15 +17,18 @@ from api.errors import ApiValidationError, error_item
 from api.present import Planner, latest_runs, scenario_public, trigger_statuses
 from api.schemas import EnableBody, MatrixCell, ScenarioPublic, TemplateList, TemplatePublic, problem_responses
 from api.sync import CancelQueued, cancel_queued, canceled_header_doc, sync_dagster
-from honeyframe_dagster.model.documents import Matrix, Template
+from honeyframe_dagster.model.documents import PROJECT_ID_PATTERN, SLUG_PATTERN, Matrix, Template
 from honeyframe_dagster.store.catalog import template_model
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
-from honeyframe_dagster.store.writes import ApplyError, apply_documents
+from honeyframe_dagster.store.writes import ApplyError, apply_documents, lock_projects
+
+log = logging.getLogger("honeyframe.api")
 
 _LIST_ITEM = re.compile(r"parameter '(?P<name>[A-Za-z_][A-Za-z0-9_]*)\[(?P<index>\d+)\]'")
 router = APIRouter(
-    prefix="/api/scheduler/templates", tags=["templates"], responses=problem_responses(401, 403, 404, 413, 422)
+    prefix="/api/scheduler/templates", tags=["templates"], responses=problem_responses(401, 403, 404, 422, 503)
 )
+WRITE_ERRORS = problem_responses(409, 413, 415)
 
 
 def template_public(row: TemplateRow, cells: list[ScenarioRow]) -> TemplatePublic:
@@ -36,10 +41,15 @@ def template_public(row: TemplateRow, cells: list[ScenarioRow]) -> TemplatePubli
         trigger=template.trigger,
         steps=template.steps,
         matrix=[
-            MatrixCell(project_id=c.project_id, scenario_id=c.id, enabled=c.enabled, parameters=dict(c.parameters))
+            MatrixCell(project_id=c.project_id, scenario_id=c.id, enabled=c.enabled, parameters=stored_parameters(c))
             for c in cells
         ],
     )
+
+
+def stored_parameters(cell: ScenarioRow) -> dict[str, Any]:
+    """A cell's parameter values; a corrupt stored value reads as none (the cell's scenario shows the error)."""
+    return dict(cell.parameters) if isinstance(cell.parameters, dict) else {}
 
 
 @router.get("", response_model=TemplateList)
@@ -50,15 +60,26 @@ def list_templates(token: TokenDep, session: SessionDep) -> TemplateList:
     for cell in session.scalars(statement):
         if token.may_act_on(cell.project_id):
             cells.setdefault(str(cell.template_slug), []).append(cell)
-    rows = session.scalars(select(TemplateRow).order_by(TemplateRow.slug))
-    return TemplateList(items=[template_public(row, cells.get(row.slug, [])) for row in rows])
+    items = []
+    for row in session.scalars(select(TemplateRow).order_by(TemplateRow.slug)):
+        try:
+            items.append(template_public(row, cells.get(row.slug, [])))
+        except ValidationError as exc:
+            # A hand-edited template that no longer validates: its instances show the error; the list goes on.
+            log.error("stored template '%s' is invalid and is not listed: %s", row.slug, exc)
+    return TemplateList(items=items)
 
 
-@router.post("", response_model=TemplatePublic, responses={201: {"description": "Created", "model": TemplatePublic}})
+@router.post(
+    "",
+    response_model=TemplatePublic,
+    responses={201: {"description": "Created", "model": TemplatePublic}, **WRITE_ERRORS},
+)
 def put_template(
     body: Template, token: AdminDep, session: SessionDep, dagster: DagsterDep, planner: PlannerDep, response: Response
 ) -> TemplatePublic:
     """Create or replace a template (admin). Every project's instance of it is re-checked; 422 if one breaks."""
+    lock_projects(session, None)
     created = session.get(TemplateRow, body.slug) is None
     raw = body.model_dump(mode="json")
     try:
@@ -75,6 +96,16 @@ def put_template(
     return template_public(
         row, list(session.scalars(select(ScenarioRow).where(ScenarioRow.template_slug == body.slug)))
     )
+
+
+def _lock_cell(session: Session, slug: str, project_id: str) -> None:
+    """Take the project's write lock; a path that cannot be a slug or a project id names nothing (and is not sent
+    to the database, where a NUL in it was a 500 on Postgres)."""
+    if not re.fullmatch(SLUG_PATTERN, slug):
+        raise HTTPException(404, f"unknown template '{slug}'")
+    if not re.fullmatch(PROJECT_ID_PATTERN, project_id):
+        raise HTTPException(404, f"unknown project '{project_id}'")
+    lock_projects(session, [project_id])
 
 
 def _cell_context(session: Session, slug: str, project_id: str) -> ScenarioRow | None:
@@ -103,10 +134,10 @@ def _cell_response(
     sync_dagster(dagster, response, plan.location if reload else [], plan.status_changes(cell_id), cancel=cancel)
     statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
     latest = latest_runs(dagster, project_id, [cell_id]).get(cell_id)
-    return scenario_public(plan.entries[cell_id], statuses, dt.datetime.now(dt.UTC), latest)
+    return scenario_public(plan.entries[cell_id], statuses, get_current_datetime(), latest)
 
 
-@router.post("/{slug}/enable/{project_id}", response_model=ScenarioPublic)
+@router.post("/{slug}/enable/{project_id}", response_model=ScenarioPublic, responses=WRITE_ERRORS)
 def enable(
     slug: str,
     project_id: str,
@@ -118,9 +149,10 @@ def enable(
     body: EnableBody | None = Body(default=None),  # noqa: B008 - an optional body
 ) -> ScenarioPublic:
     """Enable the template for a project (admin), with parameter values merged over the stored ones."""
+    _lock_cell(session, slug, project_id)
     cell = _cell_context(session, slug, project_id)
-    parameters = {**(dict(cell.parameters) if cell else {}), **(body.parameters if body else {})}
-    reload = cell is None or parameters != dict(cell.parameters)
+    parameters = {**(stored_parameters(cell) if cell else {}), **(body.parameters if body else {})}
+    reload = cell is None or parameters != stored_parameters(cell)
     try:
         apply_documents(
             session, [Matrix(template=slug, project=project_id, enabled=True, parameters=parameters)], planner.recipes
@@ -166,6 +198,7 @@ def disable(
 ) -> ScenarioPublic:
     """Disable the template for a project (admin): its trigger stops and its queued runs are canceled
     (`X-Honeyframe-Canceled-Runs`); runs in progress, the job, run history and parameters stay."""
+    _lock_cell(session, slug, project_id)
     cell = _cell_context(session, slug, project_id)
     if cell is None:
         raise HTTPException(404, f"template '{slug}' is not instantiated for project '{project_id}'")

@@ -1,6 +1,6 @@
 """Datasets as assets, so lineage in the UI reads connector → dataset table → dbt recipes.
 
-A dataset's table is the asset key dbt sources map to (HoneyframeDbtTranslator), so the dbt models built from
+A dataset's table is the asset key dbt sources map to (honeyframe_dagster.dbt.asset_key_path), so dbt models built from
 it hang below it. Each connector is an external asset upstream of the table. A table that dbt itself defines
 (e.g. a seed) keeps its dbt asset; several datasets loading one table share its asset.
 """

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from dagster import Definitions, JobDefinition, SensorDefinition
 
-from honeyframe_dagster.dbt import build_dbt_assets, dbt_cli
-from honeyframe_dagster.factory.datasets import dataset_asset_specs
 from honeyframe_dagster.factory.jobs import build_job
 from honeyframe_dagster.factory.plan import PlannedScenario
 from honeyframe_dagster.factory.triggers import build_trigger
-from honeyframe_dagster.heartbeat import scheduler_heartbeat_sensor
-from honeyframe_dagster.model.documents import Dataset
+from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.resources.agents import AgentsResource
 from honeyframe_dagster.resources.connectors import ConnectorsResource
 from honeyframe_dagster.resources.mail import MailResource
 from honeyframe_dagster.resources.python_recipes import PythonRecipesResource
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
-from honeyframe_dagster.settings import get_settings
 
 
 def build_jobs_and_triggers(
@@ -43,7 +39,6 @@ def build_jobs_and_triggers(
 
 def resources() -> dict[str, Any]:
     return {
-        "dbt": dbt_cli(),
         "scenarios": ScenarioStoreResource(),
         "warehouse": WarehouseResource(),
         "mail": MailResource(),
@@ -53,15 +48,17 @@ def resources() -> dict[str, Any]:
     }
 
 
-def build_definitions(
-    planned: Sequence[PlannedScenario], manifest: Mapping[str, Any], datasets: Iterable[Dataset] = ()
-) -> Definitions:
+def build_definitions(planned: Sequence[PlannedScenario]) -> Definitions:
+    """Jobs and trigger sensors of a shard (the dbt assets, datasets and heartbeat are the warehouse location's:
+    honeyframe_dagster/warehouse_definitions.py)."""
     jobs, sensors = build_jobs_and_triggers(planned)
-    sensors.append(scheduler_heartbeat_sensor(get_settings().heartbeat_seconds))
-    dbt_assets = build_dbt_assets(manifest)
     return Definitions(
-        assets=[dbt_assets, *dataset_asset_specs(datasets, dbt_assets.keys)],
         jobs=jobs,
         sensors=sensors,
         resources=resources(),
     )
+
+
+def build_single_job(spec: ScenarioSpec, name: str) -> JobDefinition:
+    """One job with the location's resources bound, as `build_definitions` would give it (run workers)."""
+    return Definitions(jobs=[build_job(spec, name)], resources=resources()).get_job_def(name)

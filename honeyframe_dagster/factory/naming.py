@@ -51,6 +51,8 @@ def in_shard(project_id: str, shard: tuple[int, int] | None) -> bool:
 
 
 LOCATION_NAME = "honeyframe"
+# The dbt assets, datasets and the heartbeat: one location per deployment (honeyframe_dagster.warehouse_definitions).
+WAREHOUSE_LOCATION = "warehouse"
 
 
 def shard_of(project_id: str, count: int) -> int:

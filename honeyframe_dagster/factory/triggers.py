@@ -79,20 +79,21 @@ def _utc(timestamp: float | None) -> dt.datetime | None:
     return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.UTC)
 
 
-def enabled_since(spec: ScenarioSpec, context: SensorEvaluationContext) -> dt.datetime | None:
+def enabled_since(spec: ScenarioSpec, context: SensorEvaluationContext, now: dt.datetime) -> dt.datetime | None:
     """When the trigger last (re)started: instants before it are never due. Dagster records starts through
     the API (`start_sensor`) and the daemon's first evaluation; a default-status flip after an edit shows in
-    the record's `updated_at`."""
+    the record's `updated_at`. A time later than the sensor's own clock is not trusted (another host's clock
+    ahead of the daemon's, or a test's frozen clock): it would hold back every instant until the clock caught up."""
     updated = spec.record.updated_at
     if updated is not None and updated.tzinfo is None:
         updated = updated.replace(tzinfo=dt.UTC)
-    known = [t for t in (_utc(context.last_sensor_start_time), updated) if t is not None]
+    known = [t for t in (_utc(context.last_sensor_start_time), updated) if t is not None and t <= now]
     return max(known, default=None)
 
 
 def handled_until(spec: ScenarioSpec, context: SensorEvaluationContext, now: dt.datetime) -> dt.datetime:
     cursor = dt.datetime.fromisoformat(context.cursor) if context.cursor else None
-    known = [t for t in (cursor, enabled_since(spec, context)) if t is not None]
+    known = [t for t in (cursor, enabled_since(spec, context, now)) if t is not None]
     return max(known, default=now)
 
 

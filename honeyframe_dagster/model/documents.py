@@ -7,6 +7,7 @@ from pathlib import PureWindowsPath
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,8 +18,18 @@ from pydantic import (
 )
 
 from honeyframe_dagster import net_policy
+from honeyframe_dagster.model.hygiene import (
+    INT64_MAX,
+    MAX_NAME_LENGTH,
+    MAX_SQL_LENGTH,
+    JsonValue,
+    Line,
+    Name,
+)
 from honeyframe_dagster.model.rendering import PROJECT_FIELDS, has_placeholder, references, render
 from honeyframe_dagster.model.steps import (
+    MAX_LIST_ITEMS,
+    MAX_STEPS,
     MAX_TIMEOUT_SECONDS,
     NAME_PATTERN,
     STEP_ADAPTER,
@@ -34,9 +45,12 @@ from honeyframe_dagster.model.triggers import Trigger, check_timezone
 PROJECT_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+MAX_PARAMETERS = 50
+MAX_CARDS = 100
 ScalarParameterType = Literal["string", "recipe_ref", "dashboard_ref", "dataset_ref", "email", "integer"]
 ListParameterType = Literal["list[dashboard_ref]", "list[email]", "list[recipe_ref]", "list[string]"]
-ParameterType = ScalarParameterType | ListParameterType
+# One Literal (nested Literals flatten), so a wrong type is one error, not one per member of a union.
+ParameterType = Literal[ScalarParameterType, ListParameterType]
 MAX_LIST_PARAMETER_ITEMS = 100
 # Stand-in values used to check a template's shape before it is instantiated for a project.
 _SAMPLE_VALUES: dict[str, Any] = {
@@ -73,7 +87,7 @@ class Project(_Document):
 
     kind: Literal["Project"] = "Project"
     id: str = Field(pattern=PROJECT_ID_PATTERN, description="Lowercase letters, digits and '-'.")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     owner_email: str
     timezone: str | None = Field(default=None, description="Default timezone of the project's cron triggers.")
 
@@ -88,9 +102,9 @@ class Parameter(BaseModel):
     """A template parameter: `{{ param.NAME }}` in the template's steps, valued per project by the matrix."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     type: ParameterType
-    default: Any = None
+    default: JsonValue = None
 
     def coerce(self, value: Any) -> Any:
         """Check one value against this parameter's type; the error names the parameter and value."""
@@ -107,9 +121,11 @@ class Parameter(BaseModel):
     def _coerce_scalar(parameter_type: str, value: Any, name: str) -> Any:
         if parameter_type == "integer":
             if isinstance(value, bool) or not isinstance(value, int):
-                if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-                    return int(value)
-                raise ValueError(f"parameter '{name}' must be an integer, got {value!r}")
+                if not (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
+                    raise ValueError(f"parameter '{name}' must be an integer, got {value!r}")
+                value = int(value)
+            if not -INT64_MAX - 1 <= value <= INT64_MAX:
+                raise ValueError(f"parameter '{name}' must fit a 64-bit integer, got {value}")
             return value
         if not isinstance(value, str) or not value:
             raise ValueError(f"parameter '{name}' must be a non-empty string, got {value!r}")
@@ -126,11 +142,13 @@ class Template(_Document):
 
     kind: Literal["Template"] = "Template"
     slug: str = Field(pattern=SLUG_PATTERN)
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: Name
     default_enabled: bool = False
-    parameters: list[Parameter] = Field(default_factory=list)
+    parameters: list[Parameter] = Field(default_factory=list, max_length=MAX_PARAMETERS)
     trigger: Trigger
-    steps: list[dict[str, Any]] = Field(min_length=1, description="Step configs; may hold placeholders.")
+    steps: list[dict[str, JsonValue]] = Field(
+        min_length=1, max_length=MAX_STEPS, description="Step configs; may hold placeholders."
+    )
 
     @model_validator(mode="after")
     def _check_shape(self) -> Self:
@@ -138,9 +156,12 @@ class Template(_Document):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"duplicate parameter names: {', '.join(duplicates)}")
-        for parameter in self.parameters:
+        for index, parameter in enumerate(self.parameters):
             if parameter.default is not None:
-                parameter.coerce(parameter.default)
+                try:
+                    parameter.coerce(parameter.default)
+                except ValueError as exc:
+                    raise ValueError(f"parameters[{index}].default: {exc}") from None
         for namespace, name in references(self.steps):
             if namespace == "param" and name not in names:
                 raise ValueError(f"steps refer to undefined parameter '{name}'")
@@ -162,7 +183,31 @@ class Template(_Document):
                 raise ValueError(f"parameter '{name}' of template '{self.slug}' has no value and no default")
             params[name] = parameter.coerce(value)
         rendered = render(self.steps, params, project.render_context())
-        return [STEP_ADAPTER.validate_python(step) for step in rendered]
+        return [_rendered_step(step, index, self.steps[index]) for index, step in enumerate(rendered)]
+
+
+def _rendered_step(rendered: dict[str, Any], index: int, raw: dict[str, Any]) -> Step:
+    """One rendered step; an error names the step's field and the parameter that filled it (`recipients: []`)."""
+    try:
+        return STEP_ADAPTER.validate_python(rendered)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+    loc = error["loc"][1:]  # the first part is the discriminator's tag (the step kind)
+    empty = error["type"] == "too_short" and error.get("input") in ([], "")
+    message = "is empty after rendering" if empty else _message(error)
+    field = raw.get(str(loc[0])) if loc else None
+    filled_by = sorted(name for namespace, name in references(field) if namespace == "param")
+    source = f" (parameter '{filled_by[0]}')" if len(filled_by) == 1 else ""
+    raise ValueError(f"{_step_path(index, loc)}: {message}{source}")
+
+
+def _step_path(index: int, loc: tuple[Any, ...]) -> str:
+    """`steps[1].recipients[0]`: where in a template's steps a problem is (pydantic's path without the kind tag)."""
+    return f"steps[{index}]" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+
+
+def _message(error: Any) -> str:
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _check_step_shape(raw: dict[str, Any], index: int, samples: dict[str, Any]) -> None:
@@ -177,8 +222,7 @@ def _check_step_shape(raw: dict[str, Any], index: int, samples: dict[str, Any]) 
             # A field whose value is a placeholder is checked when the template is instantiated.
             if field is not None and has_placeholder(raw.get(str(field))):
                 continue
-            where = ".".join(str(part) for part in error["loc"][1:])
-            raise ValueError(f"steps[{index}].{where}: {error['msg']}") from None
+            raise ValueError(f"{_step_path(index, error['loc'][1:])}: {_message(error)}") from None
 
 
 class Matrix(_Document):
@@ -188,7 +232,7 @@ class Matrix(_Document):
     template: str = Field(pattern=SLUG_PATTERN)
     project: str = Field(pattern=PROJECT_ID_PATTERN)
     enabled: bool = True
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, JsonValue] = Field(default_factory=dict, max_length=MAX_PARAMETERS)
 
 
 class Scenario(_Document):
@@ -196,11 +240,11 @@ class Scenario(_Document):
 
     kind: Literal["Scenario"] = "Scenario"
     project: str = Field(pattern=PROJECT_ID_PATTERN)
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t]+$")
+    name: Name
     enabled: bool = True
     owner: str | None = Field(default=None, description="Renders reports as this user; default project owner.")
     trigger: Trigger
-    steps: list[Step] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
 
     _owner = field_validator("owner")(lambda cls, v: None if v is None else check_email(v))
 
@@ -228,7 +272,11 @@ def check_reachable_url(value: str) -> str:
 class FileConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["file"]
-    path: str = Field(min_length=1, description="Path or glob of CSV, Parquet or JSON files under HONEYFRAME_DATA_DIR.")
+    path: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="Path or glob of CSV, Parquet or JSON files under HONEYFRAME_DATA_DIR.",
+    )
     format: Literal["csv", "parquet", "json"] | None = None
 
     _path = field_validator("path")(lambda cls, v: check_data_path(v))
@@ -248,13 +296,13 @@ class SqlConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["sql"]
     url_env: EnvName = Field(description="HONEYFRAME_SECRET_* variable holding a SQLAlchemy URL.")
-    query: str = Field(min_length=1)
+    query: str = Field(min_length=1, max_length=MAX_SQL_LENGTH)
 
 
 class PlatformConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["platform"]
-    dataset_id: str = Field(min_length=1)
+    dataset_id: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     base_url_env: EnvName = "HONEYFRAME_PLATFORM_URL"
     timeout_seconds: float = Field(default=900, gt=0, le=MAX_TIMEOUT_SECONDS)
     poll_seconds: float = Field(default=2, gt=0, le=3600)
@@ -279,15 +327,31 @@ class Dataset(_Document):
 
 # How a report shows a number: `currency:EUR`, `percent`, `integer` or `decimal:2`.
 VALUE_FORMAT_PATTERN = r"^(currency:[A-Z]{3}|percent|integer|decimal:[0-9])$"
-ValueFormat = Annotated[str, Field(pattern=VALUE_FORMAT_PATTERN, examples=["currency:EUR", "percent", "decimal:2"])]
+
+
+def check_value_format(value: str) -> str:
+    if not re.fullmatch(VALUE_FORMAT_PATTERN, value):
+        raise ValueError(
+            f"unknown format {value!r}: expected currency:CODE (3 capital letters, e.g. currency:EUR), "
+            "percent, integer or decimal:N (N a digit, e.g. decimal:2)"
+        )
+    return value
+
+
+# The pattern is checked by check_value_format (a message people read) and documented in the JSON schema.
+ValueFormat = Annotated[
+    str,
+    AfterValidator(check_value_format),
+    Field(json_schema_extra={"pattern": VALUE_FORMAT_PATTERN}, examples=["currency:EUR", "percent", "decimal:2"]),
+]
 
 
 class Card(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
+    title: Name
     display: Literal["metric", "table", "bar", "line"]
-    sql: str = Field(min_length=1)
-    visible_to: list[str] | None = None
+    sql: str = Field(min_length=1, max_length=MAX_SQL_LENGTH)
+    visible_to: list[str] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
     format: ValueFormat | None = Field(default=None, description="Format of every number of the card.")
     formats: dict[Annotated[str, Field(max_length=200)], ValueFormat] | None = Field(
         default=None, description="Per-column formats (column name → format); win over `format`."
@@ -300,17 +364,17 @@ class Dashboard(_Document):
     kind: Literal["Dashboard"] = "Dashboard"
     id: str = Field(pattern=NAME_PATTERN)
     project: str = Field(pattern=PROJECT_ID_PATTERN)
-    title: str = Field(min_length=1, max_length=200)
+    title: Name
     default_time_filter: TimeFilter = "last_30_days"
-    cards: list[Card] = Field(default_factory=list)
+    cards: list[Card] = Field(default_factory=list, max_length=MAX_CARDS)
 
 
 class Agent(_Document):
     kind: Literal["Agent"] = "Agent"
     id: str = Field(pattern=NAME_PATTERN)
     project: str = Field(pattern=PROJECT_ID_PATTERN)
-    model: str = Field(min_length=1)
-    system_prompt: str = ""
+    model: Line = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    system_prompt: str = Field(default="", max_length=MAX_SQL_LENGTH)
     base_url_env: EnvName = "HONEYFRAME_AGENT_BASE_URL"
     api_key_env: EnvName = "HONEYFRAME_AGENT_API_KEY"
 

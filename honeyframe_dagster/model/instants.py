@@ -87,15 +87,8 @@ def is_instant(trigger: Trigger, timezone: str, when: dt.datetime) -> bool:
     return previous_instant(trigger, timezone, when) == _aware(when, "when")
 
 
-def completed(trigger: Trigger, now: dt.datetime) -> bool:
-    """A one-shot trigger whose instant has come: it fired (or, with catchup none, was missed) and never fires
-    again; the run key (the instant) keeps a re-enable from firing it twice."""
-    return trigger.run_at is not None and trigger.run_at <= _aware(now, "now")
-
-
 __all__ = [
     "EPOCH",
-    "completed",
     "instants_between",
     "interval_origin",
     "is_instant",

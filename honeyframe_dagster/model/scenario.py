@@ -62,6 +62,8 @@ class Catalog:
     default_timezone: str = "UTC"
     # Where run_python recipes live; None: HONEYFRAME_PYTHON_RECIPES_DIR, read when a step is checked.
     python_recipes_dir: Path | None = None
+    # Stored templates that no longer validate (hand edits): slug → why.
+    broken_templates: dict[str, str] = field(default_factory=dict)
     # Warehouse table (lower-case) -> the project that owns it (model/tenancy.py), for the loaded projects.
     table_owners: dict[str, str] = field(default_factory=dict)
 
@@ -121,8 +123,13 @@ def render_scenario(record: ScenarioRecord, catalog: Catalog) -> tuple[Project, 
         raise ScenarioError(f"project: unknown project '{record.project_id}'")
     if record.template_slug is not None:
         template = catalog.templates.get(record.template_slug)
+        if record.template_slug in catalog.broken_templates:
+            why = catalog.broken_templates[record.template_slug]
+            raise ScenarioError(f"template: stored template '{record.template_slug}' is invalid: {why}")
         if template is None:
             raise ScenarioError(f"template: unknown template '{record.template_slug}'")
+        if not isinstance(record.parameters, Mapping):
+            raise ScenarioError(f"parameters: stored value is not an object: {record.parameters!r:.200}")
         trigger = template.trigger
         try:
             steps = template.instantiate(project, dict(record.parameters))

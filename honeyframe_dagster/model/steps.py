@@ -6,15 +6,35 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+
+from honeyframe_dagster.model.base import CompactModel
+from honeyframe_dagster.model.hygiene import MAX_SQL_LENGTH, JsonValue, Line
 
 STEP_KINDS = ("run_recipe", "sync_dataset", "run_python", "run_agent", "send_email_report", "notify_webhook")
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$"
+PYTHON_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+TABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+MAX_STEPS = 100
+MAX_RECIPIENTS = 100
+MAX_LIST_ITEMS = 100
 # Conservative address check: no whitespace, no header-injection characters, one '@', a dotted or local domain.
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
+# The same check as a JSON-schema pattern for clients and fuzzers.
+EMAIL_PATTERN = _EMAIL.pattern
 RELATIVE_TIME_FILTERS = (
     "today",
     "yesterday",
@@ -53,15 +73,18 @@ SecretName = Annotated[str, AfterValidator(check_secret_name)]
 
 
 def check_email(value: str) -> str:
-    if not isinstance(value, str) or len(value) > 254 or not _EMAIL.match(value):
+    # fullmatch: `$` alone would let a trailing newline through (a header injection).
+    if not isinstance(value, str) or len(value) > 254 or not _EMAIL.fullmatch(value):
         raise ValueError(f"invalid e-mail address {value!r}")
     return value
 
 
 class StepRetry(BaseModel):
-    """How often a failed step is tried again, mapped to Dagster's `RetryPolicy` (docs/scheduling.md)."""
+    """How often a failed step is tried again, mapped to Dagster's `RetryPolicy` (docs/scheduling.md).
 
-    model_config = ConfigDict(extra="forbid")
+    Strict types: `max_retries: true` or `jitter: "yes"` is a mistake to report, not a value to coerce."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
     max_retries: int = Field(default=0, ge=0, le=10, description="Retries after the first attempt (0-10).")
     delay_seconds: float = Field(default=10, ge=1, le=3600, description="Wait before the first retry (1-3600 s).")
     backoff: Literal["exponential", "linear", "fixed"] = Field(
@@ -79,8 +102,12 @@ DEFAULT_RETRIES: dict[str, StepRetry] = {
 NO_RETRY = StepRetry()
 
 
-class _Step(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# Checked by check_email (the list's validator names the list and the value); the pattern documents it.
+EmailText = Annotated[str, Field(json_schema_extra={"pattern": EMAIL_PATTERN, "maxLength": 254})]
+Email = Annotated[EmailText, AfterValidator(check_email)]
+
+
+class _Step(CompactModel):
     retry: StepRetry | None = Field(default=None, description="Retries of this step; default depends on the kind.")
     parallel: bool = Field(default=False, description="Run alongside the neighbouring parallel steps.")
     transactional: bool = Field(
@@ -99,9 +126,12 @@ class _Step(BaseModel):
 class RunRecipeStep(_Step):
     """`dbt build` of one or more recipes (dbt models)."""
 
+    schema_one_of = ({"required": ["recipe"]}, {"required": ["recipes"]})
     kind: Literal["run_recipe"]
     recipe: str | None = Field(default=None, pattern=NAME_PATTERN)
-    recipes: list[Annotated[str, Field(pattern=NAME_PATTERN)]] | None = None
+    recipes: list[Annotated[str, Field(pattern=NAME_PATTERN)]] | None = Field(
+        default=None, max_length=MAX_LIST_ITEMS, json_schema_extra={"minItems": 1}
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> Self:
@@ -127,9 +157,9 @@ class RunPythonStep(_Step):
     """Run a standalone Python recipe in a subprocess through Dagster Pipes."""
 
     kind: Literal["run_python"]
-    recipe: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    args: dict[str, Any] = Field(default_factory=dict)
-    timeout_seconds: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS)
+    recipe: str = Field(pattern=PYTHON_NAME_PATTERN)
+    args: dict[str, JsonValue] = Field(default_factory=dict, max_length=MAX_LIST_ITEMS)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS, description="At most 24 h.")
     secrets: list[SecretName] = Field(
         default_factory=list,
         max_length=MAX_SECRETS,
@@ -142,8 +172,10 @@ class RunAgentStep(_Step):
 
     kind: Literal["run_agent"]
     agent: str = Field(pattern=NAME_PATTERN)
-    input: str = Field(min_length=1, description="A SQL query over the warehouse, or a dataset id.")
-    output_table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    input: str = Field(
+        min_length=1, max_length=MAX_SQL_LENGTH, description="A SQL query over the warehouse, or a dataset id."
+    )
+    output_table: str = Field(pattern=TABLE_PATTERN)
 
 
 class TimeRange(BaseModel):
@@ -160,30 +192,39 @@ class TimeRange(BaseModel):
         return self
 
 
-TimeFilter = Literal[RELATIVE_TIME_FILTERS] | TimeRange  # type: ignore[valid-type]
+def _one_time_filter(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """One error that names the field, not one per member of the union (pydantic's `literal[...]` paths)."""
+    if isinstance(value, dict):
+        return TimeRange.model_validate(value)
+    if isinstance(value, TimeRange) or (isinstance(value, str) and value in RELATIVE_TIME_FILTERS):
+        return handler(value)
+    raise ValueError(
+        f"unknown time filter {value!r}: expected one of {', '.join(RELATIVE_TIME_FILTERS)}, or {{start, end}}"
+    )
+
+
+TimeFilter = Annotated[
+    Literal[RELATIVE_TIME_FILTERS] | TimeRange,  # type: ignore[valid-type]
+    WrapValidator(_one_time_filter),
+]
 
 
 class SendEmailReportStep(_Step):
     """Render dashboards to PDF or HTML and e-mail them."""
 
     kind: Literal["send_email_report"]
-    dashboard_ids: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(default_factory=list)
-    recipients: list[str] = Field(min_length=1)
+    dashboard_ids: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(
+        default_factory=list, max_length=MAX_LIST_ITEMS
+    )
+    recipients: list[EmailText] = Field(min_length=1, max_length=MAX_RECIPIENTS)
     format: Literal["pdf", "html"] = "pdf"
     time_filter: TimeFilter | None = None
-    subject: str | None = Field(default=None, max_length=200)
+    subject: Line | None = Field(default=None, max_length=200)
 
     @field_validator("recipients")
     @classmethod
     def _recipients(cls, values: list[str]) -> list[str]:
         return [check_email(value) for value in values]
-
-    @field_validator("subject")
-    @classmethod
-    def _subject(cls, value: str | None) -> str | None:
-        if value is not None and ("\r" in value or "\n" in value):
-            raise ValueError(f"subject must be one line, got {value!r}")
-        return value
 
 
 class NotifyWebhookStep(_Step):

@@ -4,18 +4,49 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal, Self
+from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, available_timezones
 
 from dagster._utils.schedules import is_valid_cron_string
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from honeyframe_dagster.model.base import CompactModel
+from honeyframe_dagster.model.hygiene import Name
 
 MIN_INTERVAL_SECONDS = 60
+# 366 days: a longer interval is a mistake, and a much longer one overflows the next-instant arithmetic.
+MAX_INTERVAL_SECONDS = 366 * 24 * 3600
 # What runs for instants missed while the scheduler was down (docs/scheduling.md).
 Catchup = Literal["none", "latest", "all"]
 # What happens when an instant comes while a run of the same scenario is still queued or in progress.
 Overlap = Literal["skip", "queue", "allow", "cancel_previous"]
 TIME_KINDS = ("cron", "interval_seconds", "run_at")
+_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+_DAYS = "SUN|MON|TUE|WED|THU|FRI|SAT"
+
+
+def _cron_field(value: str) -> str:
+    """A cron field: a comma list of `*`, `v` or `v-v`, each with an optional `/step`."""
+    item = rf"(\*|({value})(-({value}))?)(/[1-9][0-9]?)?"
+    return rf"({item}(,{item})*)"
+
+
+# The 5-field syntax as a JSON-schema pattern (names in either case; `L` day of month, `d#n` weekday), so clients
+# and fuzzers build crons that parse; check_cron (Dagster's own parser) still decides.
+CRON_PATTERN = (
+    "^"
+    + " ".join(
+        _cron_field(value)
+        for value in (
+            r"[0-5]?[0-9]",
+            r"[01]?[0-9]|2[0-3]",
+            r"0?[1-9]|[12][0-9]|3[01]|L",
+            rf"0?[1-9]|1[0-2]|{_MONTHS}|{_MONTHS.lower()}",
+            rf"[0-7](#[1-5])?|{_DAYS}|{_DAYS.lower()}",
+        )
+    )
+    + "$"
+)
 
 
 def check_timezone(name: str) -> str:
@@ -38,6 +69,11 @@ _TIMEZONES: set[str] | None = None
 # The five cron fields, each with its range, for messages that say which field is wrong and why.
 CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 _CRON_NUMBER = re.compile(r"\d+")
+
+
+def _timezone_enum(schema: dict[str, Any]) -> None:
+    """The JSON schema lists the timezones this server knows (computed only when a schema is generated)."""
+    schema["enum"] = sorted(_known_timezones())
 
 
 def check_cron(expression: str) -> str:
@@ -70,15 +106,34 @@ class UpstreamRef(BaseModel):
     """Fire when another scenario of the same project succeeds."""
 
     model_config = ConfigDict(extra="forbid")
-    scenario: str = Field(min_length=1, description="Name of the upstream scenario in the same project.")
+    scenario: Name = Field(description="Name of the upstream scenario in the same project.")
 
 
-class Trigger(BaseModel):
+# start_at goes with interval_seconds only.
+_NO_START = {"not": {"required": ["start_at"]}}
+
+
+class Trigger(CompactModel):
     """Exactly one of `cron`, `interval_seconds`, `run_at` or `upstream`, plus the time and overlap policies."""
 
-    model_config = ConfigDict(extra="forbid")
-    cron: str | None = Field(default=None, description="5-field cron expression.", examples=["0 2 * * *"])
-    interval_seconds: int | None = Field(default=None, description="Run every N seconds (N >= 60).")
+    schema_one_of = (
+        {"required": ["cron"], **_NO_START},
+        {"required": ["interval_seconds"]},
+        {"required": ["run_at"], **_NO_START},
+        {"required": ["upstream"], **_NO_START},
+    )
+    cron: str | None = Field(
+        default=None,
+        max_length=100,
+        description="5-field cron expression.",
+        examples=["0 2 * * *"],
+        json_schema_extra={"pattern": CRON_PATTERN},
+    )
+    interval_seconds: int | None = Field(
+        default=None,
+        description=f"Run every N seconds ({MIN_INTERVAL_SECONDS} <= N <= {MAX_INTERVAL_SECONDS}, i.e. 366 days).",
+        json_schema_extra={"minimum": MIN_INTERVAL_SECONDS, "maximum": MAX_INTERVAL_SECONDS},
+    )
     start_at: dt.datetime | None = Field(
         default=None,
         description="With interval_seconds: instants are start_at + k × interval_seconds (default the Unix epoch).",
@@ -89,6 +144,8 @@ class Trigger(BaseModel):
     upstream: UpstreamRef | None = Field(default=None, description="Run on success of this scenario.")
     timezone: str | None = Field(
         default=None,
+        max_length=64,
+        json_schema_extra=_timezone_enum,
         description="IANA timezone of the cron; default the project's timezone, else the org default (UTC).",
     )
     catchup: Catchup = Field(
@@ -110,6 +167,8 @@ class Trigger(BaseModel):
     def _interval(cls, value: int | None) -> int | None:
         if value is not None and value < MIN_INTERVAL_SECONDS:
             raise ValueError(f"interval_seconds must be >= {MIN_INTERVAL_SECONDS}, got {value}")
+        if value is not None and value > MAX_INTERVAL_SECONDS:
+            raise ValueError(f"interval_seconds must be <= {MAX_INTERVAL_SECONDS} (366 days), got {value}")
         return value
 
     @field_validator("start_at", "run_at")
@@ -117,6 +176,15 @@ class Trigger(BaseModel):
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
         if value is not None and value.utcoffset() is None:
             raise ValueError(f"needs a UTC offset (e.g. '2026-12-24T18:00:00+01:00'), got {value.isoformat()!r}")
+        return value
+
+    @field_validator("start_at")
+    @classmethod
+    def _start_at_of_an_interval(cls, value: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
+        # A field check, so the error names `trigger.start_at`. An interval_seconds that failed its own check is
+        # absent from `info.data`: that error is reported, not this one.
+        if value is not None and "interval_seconds" in info.data and info.data["interval_seconds"] is None:
+            raise ValueError("start_at applies to interval_seconds triggers only")
         return value
 
     @field_validator("timezone")
@@ -132,8 +200,6 @@ class Trigger(BaseModel):
                 "a trigger needs exactly one of cron, interval_seconds, run_at, upstream; "
                 f"got {', '.join(given) or 'none'}"
             )
-        if self.start_at is not None and self.interval_seconds is None:
-            raise ValueError("start_at applies to interval_seconds triggers only")
         return self
 
     @property

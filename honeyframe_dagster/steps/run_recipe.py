@@ -1,10 +1,17 @@
-"""`run_recipe`: `dbt build` of the step's recipes (and what they are built from) through dagster-dbt."""
+"""`run_recipe`: `dbt build` of the step's recipes (and what they are built from), run as the dbt program.
+
+The op records a materialization of each model, seed and snapshot dbt built, under the asset keys of the
+`warehouse` code location's dbt assets, so each model's history there shows the scenario runs that built it. It
+imports neither dbt nor dagster-dbt: a run without a `run_recipe` step never loads them.
+"""
 
 from collections.abc import Iterator
 from typing import Any
 
 from dagster import (
+    AssetKey,
     AssetMaterialization,
+    Failure,
     In,
     MetadataValue,
     Nothing,
@@ -13,36 +20,53 @@ from dagster import (
     Output,
     op,
 )
-from dagster_dbt import DbtCliResource
 
-from honeyframe_dagster.dbt import TRANSLATOR, dbt_build, load_manifest
+from honeyframe_dagster.dbt import RECIPE_RESOURCE_TYPES, Invocation, finish_invocation, invocation_target
 from honeyframe_dagster.model.steps import RunRecipeStep
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.steps.context import current_step
 
+BUILT = "success"
+
 
 @op(name="run_recipe", ins={"after": In(Nothing)}, out=Out(Nothing), tags={"kind": "dbt"})
 def run_recipe_op(
-    context: OpExecutionContext, dbt: DbtCliResource, scenarios: ScenarioStoreResource, warehouse: WarehouseResource
+    context: OpExecutionContext, scenarios: ScenarioStoreResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
     run = current_step(context, scenarios, RunRecipeStep)
     # current_step() resolved the scenario against the dbt manifest: every name here is a known dbt node, checked
     # before dbt runs, and only ever passed to dbt as an argument (never to a shell).
-    manifest = load_manifest()
-    # One space-separated --select value: dagster-dbt reads a single value after the flag.
     selection = " ".join(f"+{name}" for name in run.step.selection)
-    built: list[str] = []
-    cli_args = {"manifest": manifest, "dagster_dbt_translator": TRANSLATOR, "context": context}
-    for event in dbt_build(dbt, warehouse, ["build", "--select", selection], **cli_args):
-        if isinstance(event, AssetMaterialization):
-            built.append(event.asset_key.to_user_string())
-        yield event
+    invocation = Invocation(["build", "--select", selection], invocation_target(f"run_recipe-{context.run_id[:8]}"))
+    # dbt opens the DuckDB file for the whole build: hold the writers' lock so parallel writers wait.
+    warehouse.export_for_dbt()
+    try:
+        with warehouse.exclusive():
+            for line in invocation.stream():
+                context.log.info(line)
+        results = invocation.results()
+    finally:
+        finish_invocation(invocation.target)
+    built = [r for r in results if r.status == BUILT and r.resource_type in RECIPE_RESOURCE_TYPES]
+    for result in built:
+        yield AssetMaterialization(
+            asset_key=AssetKey(result.asset_key),
+            description=f"dbt {result.resource_type} {result.unique_id}, built by run_recipe",
+            metadata={"unique_id": result.unique_id, "Execution Duration": result.execution_time},
+        )
+    if invocation.returncode != 0:
+        failed = [f"{r.unique_id}: {r.status} ({r.message})" for r in results if r.status not in (BUILT, "pass")]
+        raise Failure(
+            f"dbt build --select {selection} exited with {invocation.returncode}",
+            metadata={"failed nodes": MetadataValue.text("\n".join(failed) or "see the step's log")},
+        )
+    keys = [AssetKey(r.asset_key).to_user_string() for r in built]
     yield Output(
         None,
         metadata={
             "recipes": MetadataValue.text(", ".join(run.step.selection)),
             "dbt models built": len(built),
-            "assets": MetadataValue.text(", ".join(built)),
+            "assets": MetadataValue.text(", ".join(keys)),
         },
     )

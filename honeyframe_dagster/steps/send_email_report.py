@@ -18,7 +18,6 @@ from dagster import (
 from honeyframe_dagster.model.steps import SendEmailReportStep
 from honeyframe_dagster.reports.data import load_dashboards
 from honeyframe_dagster.reports.mail import Attachment, DeliveryError, check_address, check_header, compose
-from honeyframe_dagster.reports.pdf import render_pdf
 from honeyframe_dagster.reports.render import Report, cover_html, cover_text, render_html, render_text
 from honeyframe_dagster.reports.time_filters import resolve_period
 from honeyframe_dagster.resources.mail import MailResource
@@ -43,6 +42,13 @@ def scheduled_time(context: OpExecutionContext, timezone: str) -> dt.datetime:
     record = context.instance.get_run_record_by_id(context.run_id)
     created = record.create_timestamp if record is not None else dt.datetime.now(dt.UTC)
     return (created if created.tzinfo else created.replace(tzinfo=dt.UTC)).astimezone(zone)
+
+
+def pdf_of(report: Report) -> bytes:
+    # fpdf costs half a second to import: only the runs that attach a PDF pay it.
+    from honeyframe_dagster.reports.pdf import render_pdf
+
+    return render_pdf(report)
 
 
 def build_report(
@@ -124,7 +130,7 @@ def send_email_report_op(
         archived, _ = render_html(report)
         stem = f"report-{scheduled:%Y-%m-%d}"
         if step.format == "pdf":
-            attachment: Attachment | None = Attachment(f"{stem}.pdf", render_pdf(report))
+            attachment: Attachment | None = Attachment(f"{stem}.pdf", pdf_of(report))
             body_html, images = cover_html(report, f"{stem}.pdf"), []
             body_text = cover_text(report, f"{stem}.pdf")
         else:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +24,8 @@ from honeyframe_dagster.store.tables import (
     TemplateRow,
     WarehouseTableRow,
 )
+
+log = logging.getLogger("honeyframe.store")
 
 
 def project_model(row: ProjectRow) -> Project:
@@ -55,13 +59,20 @@ def scenario_record(row: ScenarioRow | Row[Any]) -> ScenarioRecord:
         name=row.name,
         enabled=row.enabled,
         template_slug=row.template_slug,
-        parameters=dict(row.parameters or {}),
+        parameters=_parameters(row.parameters),
         trigger=row.trigger,
         steps=row.steps,
         owner=row.owner,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def _parameters(value: Any) -> Any:
+    # A corrupt stored value is passed on as is: resolve() reports it as that one scenario's error.
+    if value is None:
+        return {}
+    return dict(value) if isinstance(value, dict) else value
 
 
 def empty_catalog(settings: Settings | None = None) -> Catalog:
@@ -82,7 +93,7 @@ def load_catalog(
     for project in session.scalars(scoped(select(ProjectRow), ProjectRow.id)):
         catalog.projects[project.id] = project_model(project)
     for template in session.scalars(select(TemplateRow)):
-        catalog.templates[template.slug] = template_model(template)
+        _load_template(catalog, template)
     # Plain rows, not ORM objects: a catalog is read, never written back, and a project may have thousands.
     columns = [getattr(ScenarioRow, name) for name in SCENARIO_FIELDS]
     rows = session.execute(scoped(select(*columns), ScenarioRow.project_id).order_by(ScenarioRow.id))
@@ -93,10 +104,32 @@ def load_catalog(
         (AgentRow, catalog.agents, Agent),
     ):
         for row in session.scalars(scoped(select(table), table.project_id)):
-            target[(row.project_id, row.id)] = model.model_validate(row.document)
+            _load_object(target, model, row)
     for claim in session.scalars(scoped(select(WarehouseTableRow), WarehouseTableRow.project_id)):
         catalog.table_owners[claim.name] = claim.project_id
     return catalog
+
+
+def _load_template(catalog: Catalog, row: TemplateRow) -> None:
+    try:
+        catalog.templates[row.slug] = template_model(row)
+    except ValidationError as exc:
+        # A hand-edited template breaks its own instances (their error says so), not every read of the store.
+        catalog.broken_templates[row.slug] = _first_error(exc)
+        log.error("stored template '%s' is invalid: %s", row.slug, catalog.broken_templates[row.slug])
+
+
+def _load_object(target: dict[tuple[str, str], Any], model: type[Dataset | Dashboard | Agent], row: Any) -> None:
+    try:
+        target[(row.project_id, row.id)] = model.model_validate(row.document)
+    except ValidationError as exc:
+        # Steps that refer to it then fail as "unknown", with this line in the log saying why.
+        log.error("stored %s '%s' of project '%s' is invalid: %s", model.__name__, row.id, row.project_id, exc)
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
 
 
 def load_scenario_catalog(session: Session, scenario_id: int, settings: Settings | None = None) -> Catalog:
@@ -133,7 +166,7 @@ def _add_template(session: Session, catalog: Catalog, slug: str | None) -> None:
     if slug is not None and slug not in catalog.templates:
         template = session.get(TemplateRow, slug)
         if template is not None:
-            catalog.templates[slug] = template_model(template)
+            _load_template(catalog, template)
 
 
 def _add_named_objects(session: Session, catalog: Catalog, project_id: str) -> None:
@@ -164,7 +197,7 @@ def _add_named_objects(session: Session, catalog: Catalog, project_id: str) -> N
         if named[table]:
             rows = session.scalars(select(table).where(table.project_id == project_id, table.id.in_(named[table])))
             for row in rows:
-                target[(row.project_id, row.id)] = model.model_validate(row.document)
+                _load_object(target, model, row)
 
 
 def name_peers(session: Session, project_id: str, shard: tuple[int, int] | None) -> list[str]:

@@ -30,7 +30,7 @@ def get_engine(url: str) -> Engine:
 
 
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30}, json_deserializer=orjson.loads)
+    engine = create_engine(url, connect_args={"timeout": 30}, json_deserializer=_lenient_json)
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
         _open_existing_only(engine, Path(database))
@@ -54,7 +54,8 @@ def _open_existing_only(engine: Engine, path: Path) -> None:
     replaced by an empty database.
     """
     try:
-        path.touch(exist_ok=True)
+        if not path.exists():  # touching an existing store would change its mtime: readers never write
+            path.touch(exist_ok=True)
     except OSError:
         return  # the folder is missing or not writable: connecting fails and says so
     uri = f"file:{quote(str(path.resolve()))}?mode=rw"
@@ -84,3 +85,12 @@ def describe_outage(error: BaseException) -> str:
     cause = error.orig if isinstance(error, exc.DBAPIError) else error
     text = " ".join(str(cause).split()) or type(cause).__name__
     return f"{type(cause).__name__}: {text}"
+
+
+def _lenient_json(text: str | bytes) -> Any:
+    """SQLite does not check the JSON it stores: a corrupt value comes back as its raw text, which the model then
+    refuses for that one row (the scenario shows its error) instead of failing every read of the table."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text

@@ -9,6 +9,7 @@ from typing import Any
 
 from dagster._time import get_current_datetime
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.model.documents import (
@@ -63,6 +64,67 @@ class Written:
     created: bool
 
 
+# What a unique constraint that lost a race protects, by Postgres constraint name or SQLite column list.
+_CONFLICTS = (
+    (("uq_scenarios_project_name", "scenarios.project_id, scenarios.name"), "a scenario of that name exists"),
+    (
+        ("uq_scenarios_project_template", "scenarios.project_id, scenarios.template_slug"),
+        "the template has an instance in the project",
+    ),
+    (("templates_pkey", "templates.slug"), "a template with that slug exists"),
+    (("projects_pkey", "projects.id"), "a project with that id exists"),
+)
+
+
+def lock_projects(session: Session, project_ids: Collection[str] | None) -> None:
+    """Serialize the scenario writes of these projects (None: of every project) until the session ends.
+
+    A write's checks span rows: a name is free, an upstream chain has no cycle, a template is not yet enabled.
+    They hold only if no other writer of the same project commits between the check and the commit, so every
+    write path (API and `apply`) calls this first, before it reads what it checks. Postgres: the projects' rows
+    are locked (FOR NO KEY UPDATE, which foreign-key checks of inserted scenarios do not wait for), in id order
+    so two writers never deadlock. SQLite has one writer at a time: BEGIN IMMEDIATE takes its write lock up
+    front (a deferred transaction that reads first and writes later would fail with "database is locked"
+    instead of waiting). Objects the session loaded before are expired, so they are read again under the lock.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        dbapi = connection.connection.dbapi_connection
+        # pysqlite opens a transaction only before its first write; one already open holds the write lock.
+        if dbapi is not None and not dbapi.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        statement = select(ProjectRow.id).order_by(ProjectRow.id).with_for_update(key_share=True)
+        if project_ids is not None:
+            statement = statement.where(ProjectRow.id.in_(sorted(project_ids)))
+        session.execute(statement).all()
+    session.expire_all()
+
+
+def conflict_message(exc: IntegrityError) -> str:
+    """What a constraint violation met at flush or commit means, without the database's own text."""
+    constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None) or ""
+    text = str(exc.orig)
+    for keys, meaning in _CONFLICTS:
+        if constraint in keys or any(key in text for key in keys if "." in key):
+            return f"conflicts with a concurrent write: {meaning} already"
+    return "conflicts with a concurrent write (a row it refers to changed or went away); try again"
+
+
+def projects_of(documents: Sequence[Document]) -> set[str] | None:
+    """The projects whose scenarios the documents may touch; None (every project) when a template is among them."""
+    found: set[str] = set()
+    for document in documents:
+        match document:
+            case Template():
+                return None
+            case Project():
+                found.add(document.id)
+            case Matrix() | Scenario() | Dataset() | Dashboard() | Agent():
+                found.add(document.project)
+    return found
+
+
 def apply_documents(
     session: Session,
     documents: Sequence[Document],
@@ -72,7 +134,11 @@ def apply_documents(
     """Upsert every document in the session, then re-check every scenario they touch. Raises ApplyError.
 
     `recipes` are the dbt models, seeds and snapshots, `dbt_built` its models and snapshots, which no dataset may
-    load into (None: unchecked)."""
+    load into (None: unchecked).
+
+    A unique constraint that loses a race with another writer raises IntegrityError (see `conflict_message`).
+    """
+    lock_projects(session, projects_of(documents))
     touched: dict[int, int] = {}
     order = sorted(range(len(documents)), key=lambda i: APPLY_ORDER.index(documents[i].kind))
     for index in order:

@@ -163,6 +163,8 @@ def start_stack(root: Path, daemon: bool) -> Stack:
     )
     stack = Stack(root, env)
     subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, check=True, capture_output=True)
+    # As `honeyframe up` does: the store is migrated before a code location (which only reads it) starts.
+    subprocess.run([str(BIN / "honeyframe"), "init"], env=env, check=True, capture_output=True)
     code_port, web_port = free_port(), free_port()
     entry = f"  - grpc_server:\n      host: 127.0.0.1\n      port: {code_port}\n      location_name: honeyframe\n"
     (root / "workspace.yaml").write_text("load_from:\n" + entry)

@@ -68,11 +68,11 @@ def test_admin_creates_and_a_new_project_inherits_default_templates(api: Api, ap
     again = api.call("POST", BASE, project=None, json=NEW)
     assert again.status_code == 409 and again.json() == {"detail": "project 'acme-hr' exists already"}
     assert api.call("POST", BASE, token="sales", project=None, json={**NEW, "id": "x"}).status_code == 403
-    # A body that is not JSON names what is wrong (and is no 500).
+    # A body that is not JSON is refused as such (415, issue 9), and is no 500.
     form = api.call(
         "POST", BASE, project=None, content=b"id=x", headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
-    assert form.status_code == 422 and form.json()["detail"][0]["input"] == "id=x"
+    assert form.status_code == 415 and "application/json" in form.json()["detail"]
     assert ids(api.call("GET", BASE, project=None)) == ["acme-hr", "acme-ops", "acme-sales"]
 
 

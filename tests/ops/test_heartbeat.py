@@ -70,12 +70,13 @@ def test_a_locked_store_is_logged_retried_and_never_raised(
     assert health(engine, 90)[0]
 
 
-def test_the_code_location_carries_the_heartbeat_sensor_at_the_configured_interval(
+def test_the_warehouse_location_carries_the_heartbeat_sensor_at_the_configured_interval(
     hf_home: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from honeyframe_dagster.definitions import load_definitions
+    from honeyframe_dagster.warehouse_definitions import load_warehouse_definitions
 
+    boot(get_settings())
     monkeypatch.setenv("HONEYFRAME_HEARTBEAT_SECONDS", "5")
-    sensor = load_definitions().get_sensor_def(HEARTBEAT_SENSOR)
+    sensor = load_warehouse_definitions().get_sensor_def(HEARTBEAT_SENSOR)
     assert sensor.minimum_interval_seconds == 5
     assert sensor.default_status == DefaultSensorStatus.RUNNING

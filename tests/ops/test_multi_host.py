@@ -125,6 +125,8 @@ def test_code_servers_on_other_hosts_webserver_daemon_and_api_on_one(
         HONEYFRAME_UI_PORT=str(free_port()),
         HONEYFRAME_API_PORT=str(free_port()),
         HONEYFRAME_CODE_SERVERS=",".join(f"{host}:{port}" for host, port in zip(HOSTS, ports, strict=True)),
+        # The warehouse location (dbt assets, datasets, heartbeat) runs on the ui host, on this port.
+        HONEYFRAME_CODE_SERVER_PORT=str(free_port()),
     )
     honeyframe({**ui_env, "HONEYFRAME_DAGSTER_URL": ""}, "apply", str(_write(tmp_path / "seed.yaml", SEED)))
     assert "not chosen -> 2" in honeyframe(ui_env, "shards", "--set", "2")
@@ -158,6 +160,7 @@ def test_code_servers_on_other_hosts_webserver_daemon_and_api_on_one(
         assert {n: e["loadStatus"] for n, e in locations(ui).items()} == {
             "honeyframe_0": "LOADED",
             "honeyframe_1": "LOADED",
+            "warehouse": "LOADED",
         }
         workspace = (Path(ui_env["HONEYFRAME_HOME"]) / "workspace.grpc.yaml").read_text()
         assert f"host: 127.0.0.3\n      port: {ports[1]}\n      location_name: honeyframe_1" in workspace

@@ -82,7 +82,7 @@ steps:
         assert job.executor_def.name == "multiprocess"
         # The job's own executor (a process per op), as the daemon would launch it.
         recon = ReconstructableRepository.for_module(
-            "honeyframe_dagster.definitions", "load_definitions", working_directory=str(REPO_ROOT)
+            "honeyframe_dagster.definitions", "defs", working_directory=str(REPO_ROOT)
         ).get_reconstructable_job("acme_sales__fan_out")
         with execute_job(recon, instance=instance) as result:
             assert result.success
