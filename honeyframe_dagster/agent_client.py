@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_incrementing
 
 from honeyframe_dagster.net_policy import guarded_async_client
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ATTEMPTS = 2
+# Wait before retry n: RETRY_SECONDS * n.
+RETRY_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -71,31 +74,48 @@ def _error_text(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}: {message}".strip()
 
 
+class _RowFailed(Exception):
+    """One attempt at a row failed; `retryable`: a transport error or a status in RETRY_STATUSES."""
+
+    def __init__(self, error: str, retryable: bool) -> None:
+        super().__init__(error)
+        self.error = error
+        self.retryable = retryable
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, _RowFailed) and exc.retryable
+
+
+async def _attempt(client: httpx.AsyncClient, payload: Mapping[str, Any]) -> str:
+    try:
+        response = await client.post("/chat/completions", json=payload)
+    except httpx.HTTPError as exc:
+        raise _RowFailed(f"{type(exc).__name__}: {exc}", retryable=True) from None
+    if response.status_code >= 400:
+        raise _RowFailed(_error_text(response), retryable=response.status_code in RETRY_STATUSES)
+    try:
+        return _answer(response.json())
+    except ValueError as exc:  # a malformed answer is not retried: the agent would likely answer the same
+        raise _RowFailed(str(exc), retryable=False) from None
+
+
 async def complete_row(client: httpx.AsyncClient, endpoint: Endpoint, row: Mapping[str, Any]) -> RowResult:
     text = canonical(row)
     payload = {
         "model": endpoint.model,
         "messages": [{"role": "system", "content": endpoint.system_prompt}, {"role": "user", "content": text}],
     }
-    error = "not attempted"
-    for attempt in range(ATTEMPTS):
-        try:
-            response = await client.post("/chat/completions", json=payload)
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        else:
-            if response.status_code < 400:
-                try:
-                    return RowResult(row_key(row), text, _answer(response.json()), None)
-                except ValueError as exc:
-                    error = str(exc)
-                    break
-            error = _error_text(response)
-            if response.status_code not in RETRY_STATUSES:
-                break
-        if attempt + 1 < ATTEMPTS:
-            await asyncio.sleep(0.2 * (attempt + 1))
-    return RowResult(row_key(row), text, None, redact(error, endpoint.api_key))
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(_retryable),
+        stop=stop_after_attempt(ATTEMPTS),
+        wait=wait_incrementing(start=RETRY_SECONDS, increment=RETRY_SECONDS),
+        reraise=True,
+    )
+    try:
+        return RowResult(row_key(row), text, await retrying(_attempt, client, payload), None)
+    except _RowFailed as exc:
+        return RowResult(row_key(row), text, None, redact(exc.error, endpoint.api_key))
 
 
 async def _complete_all(

@@ -1,4 +1,8 @@
-"""Talking to Dagster from outside the code location: GraphQL for changes, the instance for reads."""
+"""Talking to Dagster from outside the code location: GraphQL for changes, the instance for reads.
+
+Reloads and launches go through dagster-graphql's `DagsterGraphQLClient`; the calls it lacks (sensor state, start
+and stop) send their own GraphQL over the same transport (gql + requests).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
+import requests
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.definitions.selector import InstigatorSelector
 from dagster._core.errors import DagsterHomeNotSetError
@@ -25,17 +30,27 @@ from dagster._core.storage.schedules.migration import SCHEDULE_JOBS_SELECTOR_ID
 from dagster._core.storage.schedules.schema import InstigatorsTable
 from dagster._core.storage.schedules.sql_schedule_storage import SqlScheduleStorage
 from dagster._core.storage.tags import SCHEDULE_NAME_TAG, SENSOR_NAME_TAG
+from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError, ReloadRepositoryLocationStatus
+from gql import Client, gql
+from gql.transport.exceptions import (
+    TransportConnectionFailed,
+    TransportError,
+    TransportQueryError,
+    TransportServerError,
+)
+from gql.transport.requests import RequestsHTTPTransport
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from honeyframe_dagster.net_policy import redact_url
 from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG
 
 log = logging.getLogger("honeyframe.dagster")
 # The repository a `Definitions` object becomes is always named this.
 REPOSITORY_NAME = "__repository__"
 # A reload re-imports the location; Dagster's own gRPC load timeout is 180 s.
-RELOAD_TIMEOUT_SECONDS = 240.0
-CALL_TIMEOUT_SECONDS = 30.0
+RELOAD_TIMEOUT_SECONDS = 240
+CALL_TIMEOUT_SECONDS = 30
 # Triggers whose status one GraphQL call asks the webserver for (a list of a thousand scenarios: a few calls).
 STATUS_BATCH = 200
 # How long a status the webserver computed from the code's default is reused (a read of a big list must not ask the
@@ -80,6 +95,7 @@ class _ReloadState:
     error: str | None = None
 
 
+# Raw GraphQL where DagsterGraphQLClient has no method. It reads no sensor state: status and state id.
 _STATE_QUERY = """
 query TriggerState($sensor: SensorSelector!) {
   sensorOrError(sensorSelector: $sensor) {
@@ -89,6 +105,7 @@ query TriggerState($sensor: SensorSelector!) {
   }
 }
 """
+# Raw GraphQL: DagsterGraphQLClient cannot start a sensor.
 _START_SENSOR = """
 mutation Start($selector: SensorSelector!) {
   startSensor(sensorSelector: $selector) {
@@ -99,35 +116,13 @@ mutation Start($selector: SensorSelector!) {
   }
 }
 """
+# Raw GraphQL: DagsterGraphQLClient cannot stop a sensor.
 _STOP_SENSOR = """
 mutation Stop($id: String!) {
   stopSensor(id: $id) {
     __typename
     ... on StopSensorMutationResult { instigationState { status } }
     ... on PythonError { message }
-  }
-}
-"""
-_RELOAD = """
-mutation Reload($name: String!) {
-  reloadRepositoryLocation(repositoryLocationName: $name) {
-    __typename
-    ... on WorkspaceLocationEntry {
-      locationOrLoadError { __typename ... on PythonError { message } }
-    }
-    ... on PythonError { message }
-    ... on ReloadNotSupported { message }
-    ... on RepositoryLocationNotFound { message }
-  }
-}
-"""
-_LAUNCH = """
-mutation Launch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on Error { message }
   }
 }
 """
@@ -140,14 +135,13 @@ class DagsterClient:
         """`dagster_home`: the instance to read, when not the one DAGSTER_HOME names."""
         self.url = url.rstrip("/") + "/graphql"
         self.dagster_home = dagster_home
-        self._http = httpx.Client(timeout=CALL_TIMEOUT_SECONDS)
         self._counter_lock = threading.Lock()
         self._reloads: dict[str, _ReloadState] = {}
         self._instigators_indexed = False
         self._code_statuses: dict[TriggerRef, tuple[float, str]] = {}
 
     def close(self) -> None:
-        self._http.close()
+        """Nothing to release: each call opens (and closes) its own HTTP session."""
 
     @cached_property
     def instance(self) -> DagsterInstance:
@@ -160,18 +154,47 @@ class DagsterClient:
 
     # -- GraphQL -------------------------------------------------------------------------------------------------
 
-    def _call(self, query: str, variables: Mapping[str, Any], timeout: float = CALL_TIMEOUT_SECONDS) -> dict[str, Any]:
-        try:
-            response = self._http.post(self.url, json={"query": query, "variables": variables}, timeout=timeout)
-        except httpx.HTTPError as exc:
-            raise DagsterUnavailable(f"Dagster webserver at {self.url} unreachable: {type(exc).__name__}") from None
-        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-        if response.status_code != 200 or body.get("errors") or "data" not in body:
-            messages = (
-                "; ".join(str(e.get("message")) for e in body.get("errors", [])) or f"HTTP {response.status_code}"
+    def _transport(self, timeout: int) -> RequestsHTTPTransport:
+        # A fresh transport per call: gql's sync transport holds one session at a time and refuses a second
+        # caller while it is connected, and API requests call from several threads at once.
+        return RequestsHTTPTransport(url=self.url, timeout=timeout, retries=0)
+
+    def _client(self, timeout: int) -> DagsterGraphQLClient:
+        return DagsterGraphQLClient(urlsplit(self.url).hostname or "localhost", transport=self._transport(timeout))
+
+    def _call(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        """A query DagsterGraphQLClient has no method for, with the same transport and errors."""
+        with self._answers():
+            return dict(
+                Client(transport=self._transport(CALL_TIMEOUT_SECONDS)).execute(
+                    gql(query), variable_values=dict(variables)
+                )
             )
-            raise DagsterUnavailable(f"Dagster GraphQL error: {messages}")
-        return dict(body["data"])
+
+    @contextmanager
+    def _answers(self) -> Iterator[None]:
+        """Any transport or GraphQL failure as DagsterUnavailable, with a message safe to log: the client's own
+        messages repeat the query and its variables, so only the failure's kind and Dagster's answer are kept."""
+        try:
+            yield
+        except DagsterGraphQLClientError as exc:
+            if exc.__cause__ is not None:  # the client wraps whatever gql or requests raised
+                raise DagsterUnavailable(self._failure(exc.__cause__)) from None
+            kind, detail = (*exc.args, "", "")[:2]  # (answer type, Dagster's message) from the answer itself
+            raise DagsterUnavailable(f"Dagster answered {kind}: {detail}") from None
+        except (TransportError, KeyError, TypeError) as exc:  # KeyError, TypeError: an answer of unexpected shape
+            raise DagsterUnavailable(self._failure(exc)) from None
+
+    def _failure(self, exc: BaseException) -> str:
+        if isinstance(exc, TransportQueryError):
+            messages = "; ".join(str(e.get("message")) for e in exc.errors or []) or "no message"
+            return f"Dagster GraphQL error: {messages}"
+        if isinstance(exc, TransportServerError):
+            return f"Dagster GraphQL error: HTTP {exc.code}"
+        if isinstance(exc, (TransportConnectionFailed, requests.RequestException)):
+            reason = exc.__cause__ or exc  # gql wraps requests' error (ConnectionError, ReadTimeout...)
+            return f"Dagster webserver at {redact_url(self.url)} unreachable: {type(reason).__name__}"
+        return f"Dagster GraphQL error: unexpected answer ({type(exc).__name__})"
 
     @staticmethod
     def _ok(result: Mapping[str, Any], *expected: str) -> Mapping[str, Any]:
@@ -207,11 +230,13 @@ class DagsterClient:
                 state.done = covers
 
     def _reload_once(self, location: str) -> None:
-        data = self._call(_RELOAD, {"name": location}, timeout=RELOAD_TIMEOUT_SECONDS)
-        entry = self._ok(data["reloadRepositoryLocation"], "WorkspaceLocationEntry")
-        loaded = entry["locationOrLoadError"] or {}
-        if loaded.get("__typename") == "PythonError":
-            raise DagsterUnavailable(f"code location '{location}' failed to load: {loaded.get('message')}")
+        with self._answers():
+            info = self._client(RELOAD_TIMEOUT_SECONDS).reload_repository_location(location)
+        if info.status == ReloadRepositoryLocationStatus.SUCCESS:
+            return
+        if info.failure_type == "PythonError":
+            raise DagsterUnavailable(f"code location '{location}' failed to load: {info.message}")
+        raise DagsterUnavailable(f"Dagster answered {info.failure_type}: {info.message}")
 
     def _selector(self, trigger: TriggerRef) -> dict[str, Any]:
         return {
@@ -247,17 +272,10 @@ class DagsterClient:
         self._ok(self._call(_STOP_SENSOR, {"id": state_id})["stopSensor"], "StopSensorMutationResult")
 
     def launch(self, location: str, job_name: str, tags: Mapping[str, str]) -> str:
-        params = {
-            "selector": {
-                "repositoryLocationName": location,
-                "repositoryName": REPOSITORY_NAME,
-                "jobName": job_name,
-            },
-            "runConfigData": {},
-            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
-        }
-        result = self._ok(self._call(_LAUNCH, {"params": params})["launchRun"], "LaunchRunSuccess")
-        return str(result["run"]["runId"])
+        with self._answers():
+            return self._client(CALL_TIMEOUT_SECONDS).submit_job_execution(
+                job_name, repository_location_name=location, repository_name=REPOSITORY_NAME, tags=dict(tags)
+            )
 
     # -- instance reads ------------------------------------------------------------------------------------------
 
@@ -317,6 +335,7 @@ class DagsterClient:
         return statuses
 
     def _statuses_from_code(self, triggers: Sequence[TriggerRef]) -> dict[str, str]:
+        # Raw GraphQL: DagsterGraphQLClient reads no sensor state (one aliased field per trigger, one request).
         fields = " ".join(
             f"t{i}: sensorOrError(sensorSelector: $s{i}) {{ __typename ... on Sensor {{ sensorState {{ status }} }} }}"
             for i in range(len(triggers))

@@ -7,7 +7,6 @@ location it evaluates) is down, the heartbeat stops, which a thread in some othe
 import datetime as dt
 import logging
 import socket
-import time
 from functools import cache
 
 from dagster import (
@@ -24,6 +23,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_incrementing
 
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.context import SCENARIO_TAG
@@ -47,23 +47,40 @@ def heartbeat_engine(url: str) -> Engine:
 def write_heartbeat(
     engine: Engine, worker_id: str, current_scenario_id: int | None, log: logging.Logger
 ) -> dt.datetime | None:
-    """Upsert this worker's row; a failed write is logged with its reason and retried, never raised."""
-    for attempt in range(1, WRITE_ATTEMPTS + 1):
-        seen = utcnow()
-        try:
-            with Session(engine) as session, session.begin():
-                session.merge(
-                    SchedulerWorkerRow(worker_id=worker_id, last_seen_at=seen, current_scenario_id=current_scenario_id)
-                )
-            return seen
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            if attempt == WRITE_ATTEMPTS:
-                log.error("heartbeat of %s not written after %d attempts (%s)", worker_id, attempt, reason)
-                return None
-            log.warning("heartbeat of %s not written (%s); retrying (attempt %d)", worker_id, reason, attempt + 1)
-            time.sleep(RETRY_SECONDS * attempt)
-    return None
+    """Upsert this worker's row; a failed write is logged with its reason and retried, never raised.
+
+    Up to WRITE_ATTEMPTS attempts, waiting RETRY_SECONDS times the attempt number between them.
+    """
+
+    def retrying_soon(state: RetryCallState) -> None:
+        attempt = state.attempt_number + 1
+        log.warning("heartbeat of %s not written (%s); retrying (attempt %d)", worker_id, _reason(state), attempt)
+
+    def given_up(state: RetryCallState) -> None:
+        log.error("heartbeat of %s not written after %d attempts (%s)", worker_id, state.attempt_number, _reason(state))
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(SQLAlchemyError),
+        stop=stop_after_attempt(WRITE_ATTEMPTS),
+        wait=wait_incrementing(start=RETRY_SECONDS, increment=RETRY_SECONDS),
+        before_sleep=retrying_soon,
+        retry_error_callback=given_up,
+    )
+    return retrying(_write_once, engine, worker_id, current_scenario_id)
+
+
+def _write_once(engine: Engine, worker_id: str, current_scenario_id: int | None) -> dt.datetime:
+    seen = utcnow()
+    with Session(engine) as session, session.begin():
+        row = SchedulerWorkerRow(worker_id=worker_id, last_seen_at=seen, current_scenario_id=current_scenario_id)
+        session.merge(row)
+    return seen
+
+
+def _reason(state: RetryCallState) -> str:
+    """The failed write's first line (the driver's message when there is one: no SQL, no parameters)."""
+    exc = state.outcome.exception() if state.outcome else None
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0]
 
 
 def running_scenario_id(instance: DagsterInstance) -> int | None:

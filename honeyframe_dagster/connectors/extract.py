@@ -27,7 +27,15 @@ _TYPES: tuple[tuple[type, str], ...] = (
 
 
 class ConnectorError(RuntimeError):
-    """The connector could not fetch the dataset (source down, missing, refused); the message says which."""
+    """The connector could not fetch the dataset (source down, missing, refused); the message says which.
+
+    `retryable`: whether trying again may help (a source that is down or slow). A refused host, a missing file or
+    a missing variable fails the same way every time, so the step's retry policy does not apply to it.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)

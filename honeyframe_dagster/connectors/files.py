@@ -23,7 +23,9 @@ def file_format(path: str, declared: FileFormat | None) -> FileFormat:
         return declared
     suffix = Path(path).suffix.lower()
     if suffix not in _SUFFIXES:
-        raise ConnectorError(f"connector.path {path!r}: cannot tell the format from {suffix!r}; set connector.format")
+        raise ConnectorError(
+            f"connector.path {path!r}: cannot tell the format from {suffix!r}; set connector.format", retryable=False
+        )
     return _SUFFIXES[suffix]
 
 
@@ -37,17 +39,22 @@ def fetch_file(connector: FileConnector, data_dir: Path) -> FileExtract:
     pattern = root / connector.path
     matches = sorted(glob.glob(str(pattern)))
     if not matches:
-        raise ConnectorError(f"connector.path {connector.path!r}: no file matches it in HONEYFRAME_DATA_DIR")
+        raise ConnectorError(
+            f"connector.path {connector.path!r}: no file matches it in HONEYFRAME_DATA_DIR", retryable=False
+        )
     files: list[str] = []
     for match in matches:
         resolved = Path(match).resolve()
         if not resolved.is_relative_to(root):
             shown = str(Path(match).relative_to(root))
             raise ConnectorError(
-                f"connector.path {connector.path!r}: {shown!r} leads outside HONEYFRAME_DATA_DIR (a symlink); refused"
+                f"connector.path {connector.path!r}: {shown!r} leads outside HONEYFRAME_DATA_DIR (a symlink); refused",
+                retryable=False,
             )
         if resolved.is_file():
             files.append(str(resolved))
     if not files:
-        raise ConnectorError(f"connector.path {connector.path!r}: matches no regular file in HONEYFRAME_DATA_DIR")
+        raise ConnectorError(
+            f"connector.path {connector.path!r}: matches no regular file in HONEYFRAME_DATA_DIR", retryable=False
+        )
     return FileExtract(files, file_format(connector.path, connector.format))

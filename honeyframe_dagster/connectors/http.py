@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from honeyframe_dagster.connectors.extract import ConnectorError, FileExtract, FileFormat
-from honeyframe_dagster.net_policy import guarded_client, redact_url, scrub
+from honeyframe_dagster.net_policy import EgressRefused, guarded_client, redact_url, scrub
 
 
 def download(client: httpx.Client, url: str, target: Path, what: str) -> None:
@@ -16,14 +16,20 @@ def download(client: httpx.Client, url: str, target: Path, what: str) -> None:
         with client.stream("GET", url) as response:
             if response.status_code >= 400:
                 shown = redact_url(str(response.request.url))
-                raise ConnectorError(f"{what}: HTTP {response.status_code} from {shown}")
+                # A 4xx says the request itself is wrong; only a server error (5xx) may pass on a retry.
+                raise ConnectorError(
+                    f"{what}: HTTP {response.status_code} from {shown}", retryable=response.status_code >= 500
+                )
             with target.open("wb") as out:
                 for chunk in response.iter_bytes():
                     out.write(chunk)
     except httpx.HTTPError as exc:
         full = str(client.base_url.join(url))
         detail = scrub(str(exc), full)
-        raise ConnectorError(f"{what}: {type(exc).__name__} fetching {redact_url(full)}: {detail}") from None
+        raise ConnectorError(
+            f"{what}: {type(exc).__name__} fetching {redact_url(full)}: {detail}",
+            retryable=not isinstance(exc, EgressRefused),
+        ) from None
 
 
 def fetch_http(url: str, file_format: FileFormat, workdir: Path, timeout: float) -> FileExtract:

@@ -65,7 +65,9 @@ def wait_for_sync(client: httpx.Client, sync_id: str, timeout: float, poll: floa
 def fetch_platform(connector: PlatformConnector, workdir: Path, request_timeout: float) -> FileExtract:
     base_url = os.environ.get(connector.base_url_env)
     if not base_url:
-        raise ConnectorError(f"connector.base_url_env: environment variable {connector.base_url_env} is not set")
+        raise ConnectorError(
+            f"connector.base_url_env: environment variable {connector.base_url_env} is not set", retryable=False
+        )
     try:
         with guarded_client(base_url=base_url.rstrip("/"), timeout=request_timeout, follow_redirects=False) as client:
             sync_id = start_sync(client, connector.dataset_id)

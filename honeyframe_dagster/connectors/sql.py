@@ -22,11 +22,13 @@ def _redact(message: str, url: str) -> str:
 def fetch_sql(connector: SqlConnector) -> RowsExtract:
     url = os.environ.get(connector.url_env)
     if not url:
-        raise ConnectorError(f"connector.url_env: environment variable {connector.url_env} is not set")
+        raise ConnectorError(f"connector.url_env: environment variable {connector.url_env} is not set", retryable=False)
     try:
         engine = create_engine(url)
     except (ArgumentError, ValueError):
-        raise ConnectorError(f"connector.url_env: {connector.url_env} does not hold a valid SQLAlchemy URL") from None
+        raise ConnectorError(
+            f"connector.url_env: {connector.url_env} does not hold a valid SQLAlchemy URL", retryable=False
+        ) from None
     try:
         with engine.connect() as connection:
             result = connection.execute(text(connector.query))

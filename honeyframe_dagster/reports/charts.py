@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from html import escape
+from dataclasses import dataclass, field
 from typing import Any
 
 from honeyframe_dagster.reports.formatting import as_number, format_axis, format_value, heading
@@ -19,7 +18,7 @@ LEFT, RIGHT, TOP, BOTTOM = 64, 16, 28, 44
 PALETTE = ("#3b6ea5", "#e07b39", "#5aa469", "#b55d9a")
 GRID, AXIS, MUTED, INK = "#e3e6ea", "#8a929c", "#5b6470", "#2b2f36"
 # DejaVu Sans first: the PDF registers it under that name (fpdf2 draws SVG text with the PDF's fonts).
-FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
+FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
 
 
 @dataclass(frozen=True)
@@ -98,45 +97,27 @@ class Chart:
     shapes: list[Shape] = field(default_factory=list)
 
     def svg(self, text: Callable[[str], str] = str) -> str:
-        """`text` adapts each label to the fonts at hand (the PDF's Latin-1 core font, when that is all)."""
-        parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-            f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(self.description)}">'
-        ]
-        parts.extend(
-            _svg(replace(shape, text=text(shape.text)) if isinstance(shape, Text) else shape) for shape in self.shapes
+        """The chart as SVG (templates/chart.svg.j2). `text` adapts each label to the fonts at hand (the PDF's
+        Latin-1 core font, when that is all)."""
+        from honeyframe_dagster.reports.templating import environment
+
+        return (
+            environment()
+            .get_template("chart.svg.j2")
+            .render(
+                width=WIDTH,
+                height=HEIGHT,
+                description=self.description,
+                shapes=[(type(shape).__name__, shape) for shape in self.shapes],
+                text=text,
+                font=FONT,
+            )
         )
-        parts.append("</svg>")
-        return "".join(parts)
 
     def png(self) -> bytes:
         from honeyframe_dagster.reports.raster import rasterize
 
         return rasterize(self.shapes, WIDTH, HEIGHT)
-
-
-def _svg(shape: Shape) -> str:
-    match shape:
-        case Line():
-            return (
-                f'<line x1="{shape.x1:.1f}" y1="{shape.y1:.1f}" x2="{shape.x2:.1f}" y2="{shape.y2:.1f}" '
-                f'stroke="{shape.color}" stroke-width="{shape.width:g}"/>'
-            )
-        case Rect():
-            return (
-                f'<rect x="{shape.x:.1f}" y="{shape.y:.1f}" width="{shape.width:.1f}" height="{shape.height:.1f}" '
-                f'fill="{shape.color}"/>'
-            )
-        case Polyline():
-            points = " ".join(f"{x:.1f},{y:.1f}" for x, y in shape.points)
-            return f'<polyline points="{points}" fill="none" stroke="{shape.color}" stroke-width="{shape.width:g}"/>'
-        case Dot():
-            return f'<circle cx="{shape.x:.1f}" cy="{shape.y:.1f}" r="{shape.radius:g}" fill="{shape.color}"/>'
-        case Text():
-            return (
-                f'<text x="{shape.x:.1f}" y="{shape.y:.1f}" font-size="{shape.size:g}" fill="{shape.color}" '
-                f'text-anchor="{shape.anchor}" {FONT}>{escape(shape.text)}</text>'
-            )
 
 
 def chart_data(columns: Sequence[str], rows: list[tuple[Any, ...]], formats: Sequence[str | None]) -> ChartData:

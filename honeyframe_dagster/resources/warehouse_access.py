@@ -14,13 +14,13 @@ the sandbox is what holds if the policy ever misses something.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 from filelock import FileLock, Timeout
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 SANDBOX: dict[str, str | bool | int | float | list[str]] = {"enable_external_access": False, "lock_configuration": True}
 # Fills the given (schema-qualified, quoted) table with new rows; the table does not exist yet.
@@ -58,17 +58,22 @@ def connect_sandboxed(warehouse: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(warehouse), read_only=True, config=dict(SANDBOX))
 
 
+def _locked_by_another_program(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
 def _connect_retrying(warehouse: Path, timeout: float, sandboxed: bool = False) -> duckdb.DuckDBPyConnection:
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while True:
-        try:
-            return connect_sandboxed(warehouse) if sandboxed else duckdb.connect(str(warehouse))
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    """Open the file (`sandboxed`: for user SQL), waiting (0.05 s doubling to 1 s) up to `timeout` while another
+    program holds DuckDB's lock."""
+    retrying = Retrying(
+        retry=retry_if_exception(_locked_by_another_program),
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.05, max=1.0),
+        reraise=True,
+    )
+    if sandboxed:
+        return retrying(connect_sandboxed, warehouse)
+    return retrying(duckdb.connect, str(warehouse))
 
 
 @contextmanager

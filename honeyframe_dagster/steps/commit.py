@@ -39,11 +39,13 @@ def commit_group_op(
 ) -> Iterator[Any]:
     instance = context.instance
     if SCENARIO_TAG not in context.run.tags:
-        raise Failure(f"run {context.run_id} is not a Honeyframe scenario run (no {SCENARIO_TAG} tag)")
+        raise Failure(
+            f"run {context.run_id} is not a Honeyframe scenario run (no {SCENARIO_TAG} tag)", allow_retries=False
+        )
     try:
         _, spec = scenarios.catalog_for(int(context.run.tags[SCENARIO_TAG]))
     except (ScenarioNotFound, ScenarioError, ValueError) as exc:
-        raise Failure(f"scenario {context.run.tags[SCENARIO_TAG]}: {exc}") from None
+        raise Failure(f"scenario {context.run.tags[SCENARIO_TAG]}: {exc}", allow_retries=False) from None
     project_id = spec.project.id
     # Publishing replaces tables: only the project's own, as the store says now (not as the run was planned).
     writable = scenarios.owned_tables(project_id)
@@ -57,7 +59,7 @@ def commit_group_op(
             swept = sweep(connection, context.run_id, finished)
             published = commit_run(connection, context.run_id, writable)
     except ForeignTable as exc:
-        raise Failure(f"project '{project_id}': {exc}") from None
+        raise Failure(f"project '{project_id}': {exc}", allow_retries=False) from None
     if swept:
         context.log.info(f"dropped {len(swept)} staging table(s) left by finished runs")
     tables = ", ".join(p.table for p in published)

@@ -85,17 +85,17 @@ def run_agent_op(
     step, project_id = run.step, run.scenario.project.id
     agent = run.catalog.agents.get((project_id, step.agent))
     if agent is None:
-        raise Failure(f"agent: unknown agent '{step.agent}' in project '{project_id}'")
+        raise Failure(f"agent: unknown agent '{step.agent}' in project '{project_id}'", allow_retries=False)
     try:
         endpoint = agents.endpoint(agent)
     except AgentEndpointMissing as exc:
-        raise Failure(str(exc)) from None
+        raise Failure(str(exc), allow_retries=False) from None
     try:
         # The output table must be the project's (claimed now if no project has it yet) before anything runs.
         writable = scenarios.claim_tables(project_id, {step.output_table: "output_table"})
         query = input_query(step, project_id, run.catalog, writable | scenarios.dbt_tables())
     except TenancyError as exc:
-        raise Failure(f"project '{project_id}': {exc}") from None
+        raise Failure(f"project '{project_id}': {exc}", allow_retries=False) from None
     try:
         with warehouse.read_sandboxed() as connection:
             rows = read_rows(connection, query)
@@ -135,7 +135,7 @@ def run_agent_op(
                 writable=writable,
             )
     except ForeignTable as exc:
-        raise Failure(f"project '{project_id}': {exc}") from None
+        raise Failure(f"project '{project_id}': {exc}", allow_retries=False) from None
     except GroupAborted as exc:
         # This step did its job; the group's failing step is the one the run reports.
         context.log.warning(f"agent '{agent.id}': {exc}")

@@ -54,19 +54,22 @@ def sync_dataset_op(
     run = current_step(context, scenarios, SyncDatasetStep)
     dataset = run.catalog.datasets.get((run.scenario.project.id, run.step.dataset))
     if dataset is None:
-        raise Failure(f"dataset: unknown dataset '{run.step.dataset}' in project '{run.scenario.project.id}'")
+        raise Failure(
+            f"dataset: unknown dataset '{run.step.dataset}' in project '{run.scenario.project.id}'", allow_retries=False
+        )
     where = f"dataset '{dataset.id}' ({dataset.connector.type} connector)"
     try:
         # The table must be the project's (claimed now if no project has it yet) before anything is fetched.
         writable = scenarios.claim_tables(dataset.project, {dataset.table_name: "table"})
     except TenancyError as exc:
-        raise Failure(f"{where}: {exc}; nothing was fetched") from None
+        raise Failure(f"{where}: {exc}; nothing was fetched", allow_retries=False) from None
     deferred = is_deferred(run.scenario.steps, run.index)
     with tempfile.TemporaryDirectory(prefix="honeyframe-sync-") as workdir:
         try:
             extract = connectors.fetch(dataset, Path(workdir))
         except ConnectorError as exc:
-            raise Failure(f"{where}: {exc}; table '{dataset.table_name}' was left unchanged") from None
+            message = f"{where}: {exc}; table '{dataset.table_name}' was left unchanged"
+            raise Failure(message, allow_retries=exc.retryable) from None
         context.log.info(f"{where}: fetched; loading into table '{dataset.table_name}'")
         try:
             with warehouse.write() as connection:
@@ -81,7 +84,9 @@ def sync_dataset_op(
                     writable=writable,
                 )
         except (duckdb.Error, ForeignTable) as exc:
-            raise Failure(f"{where}: loading failed: {exc}; table '{dataset.table_name}' was left unchanged") from None
+            # The rows themselves do not load (bad data, wrong format): the same rows would fail again.
+            message = f"{where}: loading failed: {exc}; table '{dataset.table_name}' was left unchanged"
+            raise Failure(message, allow_retries=False) from None
         except GroupAborted as exc:
             # This step did its job; the group's failing step is the one the run reports.
             context.log.warning(f"{where}: {exc}")
