@@ -14,7 +14,9 @@ from api.errors import ApiValidationError, error_item
 from honeyframe_dagster.model.documents import Scenario
 from honeyframe_dagster.model.hygiene import INT64_MAX
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve, upstream_name
+from honeyframe_dagster.model.tenancy import TenancyError, written_tables
 from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
+from honeyframe_dagster.store.ownership import claim_tables
 from honeyframe_dagster.store.tables import ScenarioRow
 from honeyframe_dagster.store.writes import write_scenario_fields
 
@@ -70,13 +72,15 @@ def scenario_document(raw: Mapping[str, Any]) -> Scenario:
 def write_checked(
     session: Session, row: ScenarioRow, document: Scenario, recipes: frozenset[str], body: Mapping[str, Any]
 ) -> None:
-    """Write the document into the row and resolve it against the store; 422 (nothing kept) if it does not."""
+    """Write the document into the row, resolve it against the store and claim the warehouse tables it writes;
+    422 (nothing kept) if it does not resolve or a table belongs to another project."""
     row.name = document.name
     try:
         write_scenario_fields(row, document)
         session.flush()
         catalog = load_scenario_catalog(session, row.id)
         record = next(r for r in catalog.scenarios if r.id == row.id)
-        resolve(record, catalog, recipes)
-    except ScenarioError as exc:
+        spec = resolve(record, catalog, recipes)
+        claim_tables(session, row.project_id, written_tables(spec.steps, row.project_id, catalog))
+    except (ScenarioError, TenancyError) as exc:
         raise ApiValidationError([error_item(str(exc), body)]) from None

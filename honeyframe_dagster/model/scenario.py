@@ -15,6 +15,7 @@ from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Projec
 from honeyframe_dagster.model.errors import ScenarioError
 from honeyframe_dagster.model.rendering import RenderError
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
+from honeyframe_dagster.model.tenancy import TenancyError, check_steps
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.steps.registry import KINDS
 
@@ -52,6 +53,8 @@ class Catalog:
     python_recipes_dir: Path | None = None
     # Stored templates that no longer validate (hand edits): slug → why.
     broken_templates: dict[str, str] = field(default_factory=dict)
+    # Warehouse table (lower-case) -> the project that owns it (model/tenancy.py), for the loaded projects.
+    table_owners: dict[str, str] = field(default_factory=dict)
 
     def scenario_named(self, project_id: str, name: str) -> ScenarioRecord | None:
         return next((s for s in self.scenarios if s.project_id == project_id and s.name == name), None)
@@ -91,6 +94,10 @@ def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] |
             check_references(step, index, project.id, catalog, recipes)
         except ScenarioError as exc:
             raise ScenarioError(f"{exc}{parameter_source(str(exc), record.parameters)}") from None
+    try:
+        check_steps(steps, project.id, catalog, recipes)
+    except TenancyError as exc:
+        raise ScenarioError(str(exc)) from None
     if trigger.upstream is not None:
         check_upstream(record, trigger.upstream.scenario, catalog)
     timezone = trigger.timezone or project.timezone or catalog.default_timezone

@@ -17,12 +17,16 @@ table, `run_agent` upserts its output table by row key) write warehouse tables t
 `run_recipe` (dbt) and `run_python` (an external process) write the warehouse themselves and are not staged:
 their writes commit on their own whatever `transactional` says. Staged tables left by a run whose process died
 are swept by the next group commit once Dagster reports that run finished.
+
+Publishing replaces or upserts a table of `main`; it does so only for a table the run's project owns (the
+`writable` tables, from the store's claims, see model/tenancy.py), so a run never replaces another project's
+table nor a dbt model, whatever its steps or staged manifest say.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +44,10 @@ ABORTED = f"{STAGING_SCHEMA}.aborted_runs"
 
 # The materialization metadata of a write, given its row count.
 Describe = Callable[[int], Mapping[str, Any]]
+
+
+class ForeignTable(RuntimeError):
+    """A publish into a table the run's project does not own; nothing was published."""
 
 
 class GroupAborted(RuntimeError):
@@ -87,8 +95,16 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(f"CREATE TABLE IF NOT EXISTS {ABORTED} (run_id VARCHAR PRIMARY KEY)")
 
 
-def publish(connection: duckdb.DuckDBPyConnection, staging: str, write: TableWrite) -> None:
-    """Make the staged rows visible in `main.<table>` (inside the caller's transaction) and drop the staging."""
+def check_writable(tables: Collection[str], writable: Collection[str]) -> None:
+    foreign = sorted(t for t in tables if t.lower() not in writable)
+    if foreign:
+        raise ForeignTable(f"table(s) {', '.join(foreign)} do not belong to this project; nothing was published")
+
+
+def publish(connection: duckdb.DuckDBPyConnection, staging: str, write: TableWrite, writable: Collection[str]) -> None:
+    """Make the staged rows visible in `main.<table>` (inside the caller's transaction) and drop the staging.
+    Raises ForeignTable unless the table is one of `writable` (the project's own, lower-case)."""
+    check_writable([write.table], writable)
     target = f"main.{quote(write.table)}"
     if write.key is None:
         connection.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {staging}")
@@ -109,8 +125,10 @@ def write_table(
     run_id: str,
     index: int,
     deferred: bool,
+    writable: Collection[str] = frozenset(),
 ) -> int:
     """Load rows through a staging table; publish now, or record them for the group commit. Returns the row count.
+    Publishing now needs the table among `writable`, the project's own tables (see `publish`).
 
     A deferred write keeps `describe(rows)` with it, so the commit op reports the materialization when the rows
     really become visible.
@@ -122,7 +140,7 @@ def write_table(
     load(connection, staging)
     rows = connection.execute(f"SELECT count(*) FROM {staging}").fetchone()[0]  # type: ignore[index]
     if not deferred:
-        publish(connection, staging, write)
+        publish(connection, staging, write, writable)
         return int(rows)
     if connection.execute(f"SELECT 1 FROM {ABORTED} WHERE run_id = ?", [run_id]).fetchone():
         connection.execute(f"DROP TABLE {staging}")
@@ -166,15 +184,25 @@ def write_step_table(
     load: Loader,
     describe: Describe,
     where: str,
+    writable: Collection[str],
 ) -> StepWrite:
     """The write of a `writes_warehouse` step: staged, then published now or with its transactional group.
 
     A sibling's failure (`GroupAborted`) is not this step's: it is logged and the write reported as discarded,
-    so the group's failing step is the one the run reports. Warehouse errors propagate to the op."""
+    so the group's failing step is the one the run reports. Warehouse errors and ForeignTable propagate to the op."""
     deferred = is_deferred(steps, index)
     try:
         with warehouse.write() as connection:
-            rows = write_table(connection, write, load, describe, run_id=context.run_id, index=index, deferred=deferred)
+            rows = write_table(
+                connection,
+                write,
+                load,
+                describe,
+                run_id=context.run_id,
+                index=index,
+                deferred=deferred,
+                writable=writable,
+            )
     except GroupAborted as exc:
         context.log.warning(f"{where}: {exc}")
         return StepWrite(write.table, {}, deferred, discarded=True)
@@ -183,14 +211,16 @@ def write_step_table(
     return StepWrite(write.table, describe(rows), deferred)
 
 
-def commit_run(connection: duckdb.DuckDBPyConnection, run_id: str) -> list[Published]:
-    """Publish every staged write of the run (in the caller's one transaction)."""
+def commit_run(connection: duckdb.DuckDBPyConnection, run_id: str, writable: Collection[str]) -> list[Published]:
+    """Publish every staged write of the run (in the caller's one transaction); all or nothing: ForeignTable if
+    any target is not among `writable`, the run's project's own tables."""
     ensure_schema(connection)
     staged = connection.execute(
         f"SELECT staging, target, merge_key, metadata FROM {MANIFEST} WHERE run_id = ? ORDER BY step", [run_id]
     ).fetchall()
+    check_writable([target for _, target, _, _ in staged], writable)
     for name, target, key, _ in staged:
-        publish(connection, f"{STAGING_SCHEMA}.{quote(name)}", TableWrite(target, key))
+        publish(connection, f"{STAGING_SCHEMA}.{quote(name)}", TableWrite(target, key), writable)
     connection.execute(f"DELETE FROM {MANIFEST} WHERE run_id = ?", [run_id])
     return [Published(target, json.loads(metadata or "{}")) for _, target, _, metadata in staged]
 

@@ -14,6 +14,7 @@ import duckdb
 from dagster import Failure, In, Nothing, OpExecutionContext, Out, op
 
 from honeyframe_dagster.model.documents import Dataset
+from honeyframe_dagster.model.tenancy import TenancyError
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.steps.context import current_step
@@ -21,7 +22,7 @@ from honeyframe_dagster.steps.entry import StepOp
 from honeyframe_dagster.steps.sync_dataset.connectors import ConnectorError, loader
 from honeyframe_dagster.steps.sync_dataset.model import SyncDatasetStep
 from honeyframe_dagster.steps.sync_dataset.resource import ConnectorsResource, connectors_resource
-from honeyframe_dagster.steps.transactional import TableWrite, write_step_table
+from honeyframe_dagster.steps.transactional import ForeignTable, TableWrite, write_step_table
 
 
 def sync_metadata(dataset: Dataset, rows: int) -> dict[str, Any]:
@@ -47,6 +48,11 @@ def sync_dataset_op(
             f"dataset: unknown dataset '{run.step.dataset}' in project '{run.scenario.project.id}'", allow_retries=False
         )
     where = f"dataset '{dataset.id}' ({dataset.connector.type} connector)"
+    try:
+        # The table must be the project's (claimed now if no project has it yet) before anything is fetched.
+        writable = scenarios.claim_tables(dataset.project, {dataset.table_name: "table"})
+    except TenancyError as exc:
+        raise Failure(f"{where}: {exc}; nothing was fetched", allow_retries=False) from None
     with tempfile.TemporaryDirectory(prefix="honeyframe-sync-") as workdir:
         try:
             extract = connectors.fetch(dataset, Path(workdir))
@@ -64,8 +70,9 @@ def sync_dataset_op(
                 loader(extract),
                 lambda count: sync_metadata(dataset, count),
                 where,
+                writable,
             )
-        except duckdb.Error as exc:
+        except (duckdb.Error, ForeignTable) as exc:
             # The rows themselves do not load (bad data, wrong format): the same rows would fail again.
             message = f"{where}: loading failed: {exc}; table '{dataset.table_name}' was left unchanged"
             raise Failure(message, allow_retries=False) from None
