@@ -35,7 +35,6 @@ from honeyframe_dagster.model.steps import (
     STEP_ADAPTER,
     STEP_KINDS,
     EnvName,
-    RunRecipeStep,
     Step,
     TimeFilter,
     check_email,
@@ -393,7 +392,6 @@ __all__ = [
     "Matrix",
     "Parameter",
     "Project",
-    "RunRecipeStep",
     "Scenario",
     "Template",
 ]

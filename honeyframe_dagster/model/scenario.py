@@ -12,23 +12,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
+from honeyframe_dagster.model.errors import ScenarioError
 from honeyframe_dagster.model.rendering import RenderError
-from honeyframe_dagster.model.steps import (
-    STEPS_ADAPTER,
-    RunAgentStep,
-    RunPythonStep,
-    RunRecipeStep,
-    SendEmailReportStep,
-    Step,
-    SyncDatasetStep,
-)
+from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
 from honeyframe_dagster.model.tenancy import TenancyError, check_steps
 from honeyframe_dagster.model.triggers import Trigger
-from honeyframe_dagster.settings import get_settings
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be built; the message names the field and the value."""
+from honeyframe_dagster.steps.registry import KINDS
 
 
 @dataclass(frozen=True)
@@ -151,26 +140,10 @@ def render_scenario(record: ScenarioRecord, catalog: Catalog) -> tuple[Project, 
 def check_references(
     step: Step, index: int, project_id: str, catalog: Catalog, recipes: Collection[str] | None
 ) -> None:
-    where = f"steps[{index}]"
-    if isinstance(step, RunRecipeStep) and recipes is not None:
-        for name in step.selection:
-            if name not in recipes:
-                raise ScenarioError(f"{where}.recipe: unknown recipe '{name}' (not a dbt model, seed or snapshot)")
-    elif isinstance(step, RunPythonStep) and recipes is not None:
-        folder = catalog.python_recipes_dir or get_settings().python_recipes_dir
-        if not (folder.expanduser() / f"{step.recipe}.py").is_file():
-            raise ScenarioError(
-                f"{where}.recipe: unknown python recipe '{step.recipe}' "
-                f"(no {step.recipe}.py in HONEYFRAME_PYTHON_RECIPES_DIR)"
-            )
-    elif isinstance(step, SyncDatasetStep) and (project_id, step.dataset) not in catalog.datasets:
-        raise ScenarioError(f"{where}.dataset: unknown dataset '{step.dataset}' in project '{project_id}'")
-    elif isinstance(step, RunAgentStep) and (project_id, step.agent) not in catalog.agents:
-        raise ScenarioError(f"{where}.agent: unknown agent '{step.agent}' in project '{project_id}'")
-    elif isinstance(step, SendEmailReportStep):
-        for dashboard in step.dashboard_ids:
-            if (project_id, dashboard) not in catalog.dashboards:
-                raise ScenarioError(f"{where}.dashboard_ids: unknown dashboard '{dashboard}' in project '{project_id}'")
+    """The step's kind checks what it names (steps/<kind>/model.py); raises ScenarioError naming the field."""
+    check = KINDS[step.kind].check_references
+    if check is not None:
+        check(step, index, project_id, catalog, recipes)
 
 
 _UNKNOWN_VALUE = re.compile(r"unknown \w+ '([^']*)'")

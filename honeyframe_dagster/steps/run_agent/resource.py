@@ -1,13 +1,14 @@
-"""AI agents as a Dagster resource: endpoints from the env vars an Agent document names, limits from settings."""
+"""AI agents as a Dagster resource: endpoints from the env vars an Agent document names, limits from settings
+(filled by `agents_resource`)."""
 
 from __future__ import annotations
 
 from dagster import ConfigurableResource
 
-from honeyframe_dagster.agent_client import Endpoint
 from honeyframe_dagster.model.documents import Agent
 from honeyframe_dagster.net_policy import EgressRefused, check_url
-from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.settings import Settings, get_settings
+from honeyframe_dagster.steps.run_agent.client import Endpoint
 
 
 class AgentEndpointMissing(LookupError):
@@ -15,7 +16,13 @@ class AgentEndpointMissing(LookupError):
 
 
 class AgentsResource(ConfigurableResource):
-    """Batch size, concurrency, timeout and failure ratio: HONEYFRAME_AGENT_* (settings.py). No key in run config."""
+    """Batch size, concurrency, timeout and failure ratio: HONEYFRAME_AGENT_* (settings.py). No key in run config:
+    an agent's key stays in the variable its document names."""
+
+    batch_size: int
+    concurrency: int
+    failure_ratio: float
+    timeout_seconds: float
 
     def endpoint(self, agent: Agent) -> Endpoint:
         base_url = get_settings().secret(agent.base_url_env)
@@ -33,17 +40,14 @@ class AgentsResource(ConfigurableResource):
             api_key=get_settings().secret(agent.api_key_env) or None,
             model=agent.model,
             system_prompt=agent.system_prompt,
-            timeout=get_settings().agent_timeout_seconds,
+            timeout=self.timeout_seconds,
         )
 
-    @property
-    def batch_size(self) -> int:
-        return get_settings().agent_batch_size
 
-    @property
-    def concurrency(self) -> int:
-        return get_settings().agent_concurrency
-
-    @property
-    def failure_ratio(self) -> float:
-        return get_settings().agent_failure_ratio
+def agents_resource(settings: Settings) -> AgentsResource:
+    return AgentsResource(
+        batch_size=settings.agent_batch_size,
+        concurrency=settings.agent_concurrency,
+        failure_ratio=settings.agent_failure_ratio,
+        timeout_seconds=settings.agent_timeout_seconds,
+    )

@@ -6,9 +6,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from honeyframe_dagster.connectors.extract import ConnectorError, RowsExtract
 from honeyframe_dagster.model.documents import SqlConnector
 from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.steps.sync_dataset.connectors.extract import ConnectorError, RowsExtract
 
 
 def _redact(message: str, url: str) -> str:
