@@ -39,11 +39,11 @@ from honeyframe_dagster.store.tables import (
 APPLY_ORDER = ("Template", "Project", "Dataset", "Dashboard", "Agent", "Matrix", "Scenario")
 
 
-class ApplyError(ValueError):
+class ApplyError(ScenarioError):
     """A document that cannot be written; `index` is its position in the call."""
 
-    def __init__(self, index: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, index: int, error: ScenarioError) -> None:
+        super().__init__(error.errors, error.context)
         self.index = index
 
 
@@ -128,7 +128,7 @@ def apply_documents(session: Session, documents: Sequence[Document], recipes: Co
         try:
             written = upsert(session, documents[index])
         except ScenarioError as exc:
-            raise ApplyError(index, str(exc)) from None
+            raise ApplyError(index, exc) from None
         for scenario_id in written.scenario_ids:
             touched.setdefault(scenario_id, index)
     session.flush()
@@ -141,7 +141,7 @@ def apply_documents(session: Session, documents: Sequence[Document], recipes: Co
         try:
             resolve(record, catalog, recipes)
         except ScenarioError as exc:
-            raise ApplyError(index, f"scenario '{record.name}' of project '{record.project_id}': {exc}") from None
+            raise ApplyError(index, exc.within(f"scenario '{record.name}' of project '{record.project_id}'")) from None
 
 
 def upsert(session: Session, document: Document) -> Written:
@@ -194,9 +194,9 @@ def upsert_template(session: Session, document: Template) -> Written:
 
 def upsert_matrix(session: Session, document: Matrix) -> Written:
     if session.get(TemplateRow, document.template) is None:
-        raise ScenarioError(f"template: unknown template '{document.template}'")
+        raise ScenarioError.at(("template",), f"unknown template '{document.template}'", document.template)
     if session.get(ProjectRow, document.project) is None:
-        raise ScenarioError(f"project: unknown project '{document.project}'")
+        raise ScenarioError.at(("project",), f"unknown project '{document.project}'", document.project)
     row = session.scalar(
         select(ScenarioRow).where(
             ScenarioRow.project_id == document.project, ScenarioRow.template_slug == document.template
@@ -213,7 +213,7 @@ def upsert_matrix(session: Session, document: Matrix) -> Written:
 
 def upsert_scenario(session: Session, document: Scenario) -> Written:
     if session.get(ProjectRow, document.project) is None:
-        raise ScenarioError(f"project: unknown project '{document.project}'")
+        raise ScenarioError.at(("project",), f"unknown project '{document.project}'", document.project)
     row = session.scalar(
         select(ScenarioRow).where(
             ScenarioRow.project_id == document.project,
@@ -241,9 +241,11 @@ def check_new_run_at(trigger: Trigger, stored: Mapping[str, Any] | None) -> None
     # Dagster's clock, as the trigger sensors use (frozen in tests).
     now = get_current_datetime()
     if trigger.run_at <= now:
-        raise ScenarioError(
-            f"trigger.run_at: '{trigger.run_at.isoformat()}' is not in the future "
-            f"(now {now.isoformat(timespec='seconds')}); a one-shot run needs an instant still to come"
+        raise ScenarioError.at(
+            ("trigger", "run_at"),
+            f"'{trigger.run_at.isoformat()}' is not in the future "
+            f"(now {now.isoformat(timespec='seconds')}); a one-shot run needs an instant still to come",
+            trigger.run_at.isoformat(),
         )
 
 
@@ -258,7 +260,7 @@ def write_scenario_fields(row: ScenarioRow, document: Scenario) -> None:
 
 def upsert_project_object(session: Session, document: Dataset | Dashboard | Agent) -> Written:
     if session.get(ProjectRow, document.project) is None:
-        raise ScenarioError(f"project: unknown project '{document.project}'")
+        raise ScenarioError.at(("project",), f"unknown project '{document.project}'", document.project)
     table = {"Dataset": DatasetRow, "Dashboard": DashboardRow, "Agent": AgentRow}[document.kind]
     row = session.get(table, (document.project, document.id))
     created = row is None
