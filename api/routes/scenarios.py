@@ -139,8 +139,8 @@ def update_scenario(
 
     Disabling (enabled true → false) cancels the scenario's queued runs; runs in progress go on."""
     given = body.model_fields_set
-    # The dump leaves out None values; `owner: null` (back to the project owner) is the one that means something.
-    fields = {**({"owner": None} if "owner" in given else {}), **body.model_dump(mode="json", exclude_unset=True)}
+    # The dump leaves out None values: given nulls are kept (`owner: null` means the project owner; others: 422).
+    fields = {key: None for key in given} | body.model_dump(mode="json", exclude_unset=True)
     with translated():
         written = service.update_scenario(session, project_id, scenario_id, fields, planner.recipes)
     session.commit()
