@@ -26,7 +26,7 @@ from honeyframe_dagster.model.documents import (
     Scenario,
     Template,
 )
-from honeyframe_dagster.model.errors import FieldError, InvalidDocument, Loc
+from honeyframe_dagster.model.errors import FieldError, InvalidDocument
 from honeyframe_dagster.model.hygiene import INT64_MAX
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve, upstream_name
 from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
@@ -388,6 +388,3 @@ def delete_scenario(session: Session, row: ScenarioRow) -> Disabled:
     session.delete(row)
     session.flush()
     return deleted
-
-
-__all__ = ["Conflict", "Disabled", "Invalid", "Loc", "NotFound", "WriteRefused"]
