@@ -18,7 +18,7 @@ from fastapi import Response
 
 from api.present import run_tags
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, TriggerRef
-from honeyframe_dagster.store.service import Disabled
+from honeyframe_dagster.store.service import Stopped
 
 SYNC_HEADER = "X-Honeyframe-Dagster-Sync"
 CANCELED_HEADER = "X-Honeyframe-Canceled-Runs"
@@ -43,7 +43,7 @@ class CancelQueued:
     reason: str
 
 
-def cancel_queued(scenario: Disabled, action: str) -> CancelQueued:
+def cancel_queued(scenario: Stopped, action: str) -> CancelQueued:
     """The queued runs of a scenario the write service disabled or deleted."""
     reason = (
         f"Honeyframe: scenario {scenario.scenario_id} '{scenario.name}' of project '{scenario.project_id}' was {action}"

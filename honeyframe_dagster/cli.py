@@ -87,7 +87,7 @@ def touched_projects(session: Session, documents: list[Any]) -> set[str]:
     return projects
 
 
-def cancel_queued_runs(disabled: list[service.Disabled]) -> int:
+def cancel_queued_runs(disabled: list[service.Stopped]) -> int:
     """Disabling by apply cancels the scenarios' queued runs, as the API does; runs in progress go on."""
     from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
     from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG

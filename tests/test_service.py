@@ -49,7 +49,7 @@ def test_create_update_delete_and_their_refusals(session: Session) -> None:
     session.rollback()
 
     written = service.update_scenario(session, "acme-sales", row.id, {"enabled": False}, None)
-    assert written.disabled == service.Disabled("acme-sales", row.id, "weekly")
+    assert written.disabled == service.Stopped("acme-sales", row.id, "weekly")
     session.commit()
     # Already disabled: nothing more to cancel.
     assert service.update_scenario(session, "acme-sales", row.id, {"enabled": False}, None).disabled is None
@@ -97,7 +97,7 @@ def test_template_instances_locate_errors_at_the_parameter(session: Session) -> 
     session.commit()
     assert enabled.reload and enabled.cell.enabled
     disabled = service.disable_template(session, "marts", "acme-ops")
-    assert disabled.disabled == service.Disabled("acme-ops", enabled.cell.id, "marts") and not disabled.reload
+    assert disabled.disabled == service.Stopped("acme-ops", enabled.cell.id, "marts") and not disabled.reload
     session.commit()
     with pytest.raises(service.NotFound, match="unknown template 'other'"):
         service.disable_template(session, "other", "acme-ops")

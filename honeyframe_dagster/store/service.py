@@ -66,8 +66,8 @@ class NotFound(WriteRefused):
 
 
 @dataclass(frozen=True)
-class Disabled:
-    """A scenario this write turned from enabled to disabled: its queued runs are to be canceled."""
+class Stopped:
+    """A scenario this write turned from enabled to disabled, or deleted: its queued runs are to be canceled."""
 
     project_id: str
     scenario_id: int
@@ -104,7 +104,7 @@ def _validation_errors(exc: ValidationError) -> list[FieldError]:
 # --- apply (the CLI, and the API writes that are documents) ---------------------------------------------------
 
 
-def apply(session: Session, documents: Sequence[Document], recipes: Collection[str] | None) -> list[Disabled]:
+def apply(session: Session, documents: Sequence[Document], recipes: Collection[str] | None) -> list[Stopped]:
     """Upsert the documents all or nothing (see `writes.apply_documents`); the scenarios they disabled."""
     lock_projects(session, projects_of(documents))
     enabled_before = set(session.scalars(select(ScenarioRow.id).where(ScenarioRow.enabled.is_(True))))
@@ -113,7 +113,7 @@ def apply(session: Session, documents: Sequence[Document], recipes: Collection[s
     except ApplyError as exc:
         raise Invalid(exc.errors, exc.index, exc.context) from None
     return [
-        Disabled(row.project_id, row.id, row.name)
+        Stopped(row.project_id, row.id, row.name)
         for row in session.scalars(select(ScenarioRow).where(ScenarioRow.enabled.is_(False)))
         if row.id in enabled_before
     ]
@@ -199,7 +199,7 @@ class CellWrite:
     cell: ScenarioRow
     # The cell's job changed (created, new parameters): its location reloads; otherwise only its trigger's status.
     reload: bool
-    disabled: Disabled | None = None
+    disabled: Stopped | None = None
 
 
 def enable_template(
@@ -233,7 +233,7 @@ def disable_template(session: Session, slug: str, project_id: str) -> CellWrite:
     cell = _lock_cell(session, slug, project_id)
     if cell is None:
         raise NotFound(f"template '{slug}' is not instantiated for project '{project_id}'")
-    disabled = Disabled(project_id, cell.id, cell.name) if cell.enabled else None
+    disabled = Stopped(project_id, cell.id, cell.name) if cell.enabled else None
     cell.enabled = False
     session.flush()
     return CellWrite(cell, False, disabled)
@@ -319,7 +319,7 @@ def create_scenario(
 @dataclass(frozen=True)
 class ScenarioWrite:
     row: ScenarioRow
-    disabled: Disabled | None
+    disabled: Stopped | None
 
 
 def update_scenario(
@@ -345,7 +345,7 @@ def update_scenario(
     if "enabled" in fields:
         row.enabled = fields["enabled"]
     session.flush()
-    disabled = Disabled(project_id, row.id, row.name) if was_enabled and not row.enabled else None
+    disabled = Stopped(project_id, row.id, row.name) if was_enabled and not row.enabled else None
     return ScenarioWrite(row, disabled)
 
 
@@ -382,9 +382,9 @@ def deletable_scenario(session: Session, project_id: str, scenario_id: int) -> S
     return row
 
 
-def delete_scenario(session: Session, row: ScenarioRow) -> Disabled:
+def delete_scenario(session: Session, row: ScenarioRow) -> Stopped:
     """Delete a row from `deletable_scenario`; its queued runs are to be canceled."""
-    deleted = Disabled(row.project_id, row.id, row.name)
+    deleted = Stopped(row.project_id, row.id, row.name)
     session.delete(row)
     session.flush()
     return deleted
