@@ -36,7 +36,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def apply_paths(paths: list[Path], reload: bool) -> int:
     """Apply the documents under `paths` all or nothing; `reload`: tell a running stack's code locations."""
-    from honeyframe_dagster.dbt import load_manifest, recipe_names
+    from honeyframe_dagster.dbt import built_names, load_manifest, recipe_names
 
     try:
         located = read_documents(paths)
@@ -53,10 +53,11 @@ def apply_paths(paths: list[Path], reload: bool) -> int:
         from honeyframe_dagster.store.engine import get_engine
 
         engine = get_engine(get_settings().store_url)
-    recipes = recipe_names(load_manifest())
+    manifest = load_manifest()
     with Session(engine) as session, session.begin():
         try:
-            disabled = service.apply(session, [item.document for item in located], recipes)
+            documents = [item.document for item in located]
+            disabled = service.apply(session, documents, recipe_names(manifest), dbt_built=built_names(manifest))
         except service.Invalid as exc:
             session.rollback()
             where = located[exc.index].where if exc.index is not None else "(documents)"

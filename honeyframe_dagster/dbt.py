@@ -27,6 +27,8 @@ from honeyframe_dagster.settings import DBT_PROJECT_DIR
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 RECIPE_RESOURCE_TYPES = ("model", "seed", "snapshot")
+# Tables that only dbt builds: no dataset may load into them (a dataset may stand in for a seed).
+BUILT_RESOURCE_TYPES = ("model", "snapshot")
 PROJECT_INPUTS = ("models", "seeds", "macros", "snapshots", "dbt_project.yml", "profiles.yml")
 
 
@@ -85,6 +87,13 @@ def recipe_names(manifest: Mapping[str, Any]) -> frozenset[str]:
     """The names a `run_recipe` step may select: dbt models, seeds and snapshots."""
     return frozenset(
         node["name"] for node in manifest["nodes"].values() if node["resource_type"] in RECIPE_RESOURCE_TYPES
+    )
+
+
+def built_names(manifest: Mapping[str, Any]) -> frozenset[str]:
+    """The tables only dbt writes: its models and snapshots (see model/tenancy.py)."""
+    return frozenset(
+        node["name"] for node in manifest["nodes"].values() if node["resource_type"] in BUILT_RESOURCE_TYPES
     )
 
 

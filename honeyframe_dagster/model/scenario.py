@@ -22,6 +22,7 @@ from honeyframe_dagster.model.steps import (
     Step,
     SyncDatasetStep,
 )
+from honeyframe_dagster.model.tenancy import TenancyError, check_steps
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.settings import get_settings
 
@@ -63,6 +64,8 @@ class Catalog:
     python_recipes_dir: Path | None = None
     # Stored templates that no longer validate (hand edits): slug → why.
     broken_templates: dict[str, str] = field(default_factory=dict)
+    # Warehouse table (lower-case) -> the project that owns it (model/tenancy.py), for the loaded projects.
+    table_owners: dict[str, str] = field(default_factory=dict)
 
     def scenario_named(self, project_id: str, name: str) -> ScenarioRecord | None:
         return next((s for s in self.scenarios if s.project_id == project_id and s.name == name), None)
@@ -102,6 +105,10 @@ def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] |
             check_references(step, index, project.id, catalog, recipes)
         except ScenarioError as exc:
             raise ScenarioError([parameter_source(exc.first, record.parameters)]) from None
+    try:
+        check_steps(steps, project.id, catalog, recipes)
+    except TenancyError as exc:
+        raise ScenarioError(exc.errors) from None
     if trigger.upstream is not None:
         check_upstream(record, trigger.upstream.scenario, catalog)
     timezone = trigger.timezone or project.timezone or catalog.default_timezone

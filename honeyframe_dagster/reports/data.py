@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,9 @@ from typing import Any
 import duckdb
 
 from honeyframe_dagster.model.documents import Card, Dashboard
+from honeyframe_dagster.model.sql_policy import SqlPolicyError, check_query
 from honeyframe_dagster.reports.time_filters import Period
+from honeyframe_dagster.resources.warehouse_access import connect_sandboxed
 
 BIND_NAMES = ("start", "end")
 # How many rows each display keeps: more would not be readable in an e-mail.
@@ -96,7 +98,16 @@ def _closing_quote(sql: str, start: int) -> int:
     return len(sql)
 
 
+def check_card(dashboard: Dashboard, card: Card, readable: Collection[str] | None) -> None:
+    """The policy for user SQL (model/sql_policy.py), checked again right before the card runs."""
+    try:
+        check_query(card.sql, readable)
+    except SqlPolicyError as exc:
+        raise ReportError(f"dashboard '{dashboard.id}', card '{card.title}': {exc}") from None
+
+
 def query_card(connection: duckdb.DuckDBPyConnection, dashboard: Dashboard, card: Card, period: Period) -> CardData:
+    """One card's rows; `load_dashboards` has checked its SQL against the policy first."""
     sql, names = bind_parameters(card.sql)
     values = period.bind_values()
     limit = ROW_LIMITS[card.display]
@@ -112,20 +123,28 @@ def query_card(connection: duckdb.DuckDBPyConnection, dashboard: Dashboard, card
 
 
 def load_dashboards(
-    warehouse: Path, dashboards: Sequence[tuple[Dashboard, Period]], viewer: str
+    warehouse: Path,
+    dashboards: Sequence[tuple[Dashboard, Period]],
+    viewer: str,
+    readable: Collection[str] | None = None,
 ) -> list[DashboardData]:
-    """Query every card `viewer` may see; a card they may not see is never queried."""
+    """Query every card `viewer` may see; a card they may not see is never queried.
+
+    Card SQL must be one read-only query over `readable` tables (model/sql_policy.py; the step passes the
+    project's own and the dbt project's tables) and runs on a sandboxed read-only connection: it can read the
+    warehouse but never change it, nor reach a file. The caller holds the warehouse lock.
+    """
     if not dashboards:
         return []
+    for dashboard, _ in dashboards:
+        for card in dashboard.cards:
+            if can_see(card, viewer):
+                check_card(dashboard, card, readable)
     # Before the first dbt run there is no warehouse file: cards that read no table still work (in memory),
     # and a card that reads one fails saying why.
     missing = not warehouse.exists()
     try:
-        # Read-only: card SQL can read the warehouse but never change it. In memory: no files either.
-        if missing:
-            connection = duckdb.connect(":memory:", config={"enable_external_access": False})
-        else:
-            connection = duckdb.connect(str(warehouse), read_only=True)
+        connection = connect_sandboxed(warehouse)
     except duckdb.Error as exc:
         raise ReportError(f"warehouse {warehouse} cannot be opened: {exc}") from None
     with connection:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 
 from dagster import ConfigurableResource
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.dbt import load_manifest, recipe_names
+from honeyframe_dagster.model.errors import Loc
 from honeyframe_dagster.model.scenario import Catalog, ScenarioSpec, resolve
+from honeyframe_dagster.model.tenancy import table_key
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.catalog import load_catalog
 from honeyframe_dagster.store.engine import get_engine
+from honeyframe_dagster.store.ownership import claim_tables, owned_tables
 from honeyframe_dagster.store.tables import ScenarioRow
 
 
@@ -34,3 +38,22 @@ class ScenarioStoreResource(ConfigurableResource):
             catalog = load_catalog(session, [row.project_id])
         record = next(r for r in catalog.scenarios if r.id == scenario_id)
         return catalog, resolve(record, catalog, recipe_names(load_manifest()))
+
+    def dbt_tables(self) -> frozenset[str]:
+        """The dbt project's models, seeds and snapshots: readable by every project, writable by none."""
+        return frozenset(table_key(name) for name in recipe_names(load_manifest()))
+
+    def readable_tables(self, project_id: str) -> frozenset[str]:
+        """What the project's SQL may read now: the tables it owns in the store, and the dbt project's."""
+        return self.owned_tables(project_id) | self.dbt_tables()
+
+    def claim_tables(self, project_id: str, tables: Mapping[str, Loc]) -> frozenset[str]:
+        """Check (claiming any that no project owns yet) that the project owns the tables a step is about to
+        write; returns every table the project owns. Raises TenancyError naming the field of a foreign table."""
+        with Session(get_engine(self.url)) as session, session.begin():
+            claim_tables(session, project_id, tables)
+            return owned_tables(session, project_id)
+
+    def owned_tables(self, project_id: str) -> frozenset[str]:
+        with Session(get_engine(self.url)) as session:
+            return owned_tables(session, project_id)

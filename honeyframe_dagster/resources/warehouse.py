@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
-from honeyframe_dagster.resources.warehouse_access import warehouse_lock, write_transaction
+from honeyframe_dagster.resources.warehouse_access import sandboxed_read, warehouse_lock, write_transaction
 from honeyframe_dagster.settings import get_settings
 
 
@@ -28,6 +28,10 @@ class WarehouseResource(ConfigurableResource):
     def write(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
         """One short write transaction, serialized with every other Honeyframe writer (see warehouse_access)."""
         return write_transaction(self.path, get_settings().warehouse_lock_timeout_seconds)
+
+    def read_sandboxed(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """A read-only connection for SQL that users wrote: no file or network access, configuration locked."""
+        return sandboxed_read(self.path, get_settings().warehouse_lock_timeout_seconds)
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:

@@ -10,6 +10,7 @@ from typing import Any
 from dagster import (
     AssetKey,
     AssetMaterialization,
+    Failure,
     HookContext,
     In,
     MetadataValue,
@@ -21,8 +22,11 @@ from dagster import (
     op,
 )
 
+from honeyframe_dagster.model.scenario import ScenarioError
+from honeyframe_dagster.resources.scenarios import ScenarioNotFound, ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
-from honeyframe_dagster.steps.transactional import abort_run, commit_run, sweep
+from honeyframe_dagster.steps.context import SCENARIO_TAG
+from honeyframe_dagster.steps.transactional import ForeignTable, abort_run, commit_run, sweep
 
 
 def commit_alias(group: list[int]) -> str:
@@ -30,16 +34,32 @@ def commit_alias(group: list[int]) -> str:
 
 
 @op(name="commit_group", ins={"after": In(Nothing)}, out=Out(Nothing))
-def commit_group_op(context: OpExecutionContext, warehouse: WarehouseResource) -> Iterator[Any]:
+def commit_group_op(
+    context: OpExecutionContext, scenarios: ScenarioStoreResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
     instance = context.instance
+    if SCENARIO_TAG not in context.run.tags:
+        raise Failure(
+            f"run {context.run_id} is not a Honeyframe scenario run (no {SCENARIO_TAG} tag)", allow_retries=False
+        )
+    try:
+        _, spec = scenarios.catalog_for(int(context.run.tags[SCENARIO_TAG]))
+    except (ScenarioNotFound, ScenarioError, ValueError) as exc:
+        raise Failure(f"scenario {context.run.tags[SCENARIO_TAG]}: {exc}", allow_retries=False) from None
+    project_id = spec.project.id
+    # Publishing replaces tables: only the project's own, as the store says now (not as the run was planned).
+    writable = scenarios.owned_tables(project_id)
 
     def finished(run_id: str) -> bool:
         run = instance.get_run_by_id(run_id)
         return run is None or run.is_finished
 
-    with warehouse.write() as connection:
-        swept = sweep(connection, context.run_id, finished)
-        published = commit_run(connection, context.run_id)
+    try:
+        with warehouse.write() as connection:
+            swept = sweep(connection, context.run_id, finished)
+            published = commit_run(connection, context.run_id, writable)
+    except ForeignTable as exc:
+        raise Failure(f"project '{project_id}': {exc}", allow_retries=False) from None
     if swept:
         context.log.info(f"dropped {len(swept)} staging table(s) left by finished runs")
     tables = ", ".join(p.table for p in published)

@@ -1,13 +1,14 @@
 """`run_agent`: every input row to an AI agent, one result per row in `output_table`.
 
-The input is a dataset id of the project (its table is read whole) or a SQL query over the warehouse. The
+The input is a dataset id of the project (its table is read whole) or a SQL query over the tables the project may
+read (model/sql_policy.py, checked again here before it runs on a sandboxed read-only connection). The
 output table holds `row_key` (a hash of the input row: stable, so a re-run upserts instead of duplicating),
 `input`, `output`, `error`, `agent`, `model` and `processed_at`. Failing rows are recorded with their error;
 the step fails only when the share of failing rows exceeds HONEYFRAME_AGENT_FAILURE_RATIO.
 """
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -27,12 +28,13 @@ from dagster import (
 from honeyframe_dagster.agent_client import RowResult, complete_rows
 from honeyframe_dagster.model.scenario import Catalog
 from honeyframe_dagster.model.steps import RunAgentStep
+from honeyframe_dagster.model.tenancy import TenancyError, check_sql, table_key
 from honeyframe_dagster.resources.agents import AgentEndpointMissing, AgentsResource
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.resources.warehouse_access import Loader, quote
 from honeyframe_dagster.steps.context import current_step
-from honeyframe_dagster.steps.transactional import GroupAborted, TableWrite, is_deferred, write_table
+from honeyframe_dagster.steps.transactional import ForeignTable, GroupAborted, TableWrite, is_deferred, write_table
 
 OUTPUT_COLUMNS = (
     "row_key VARCHAR, input VARCHAR, output VARCHAR, error VARCHAR, agent VARCHAR, model VARCHAR, "
@@ -40,10 +42,17 @@ OUTPUT_COLUMNS = (
 )
 
 
-def input_query(step: RunAgentStep, project_id: str, catalog: Catalog) -> str:
-    """A dataset id of the project reads its table; anything else is taken as SQL."""
+def input_query(step: RunAgentStep, project_id: str, catalog: Catalog, readable: Collection[str]) -> str:
+    """A dataset id of the project reads its table; anything else is SQL that must pass the policy. Either way
+    only `readable` tables are read (TenancyError)."""
     dataset = catalog.datasets.get((project_id, step.input))
-    return f"SELECT * FROM main.{quote(dataset.table_name)}" if dataset is not None else step.input
+    if dataset is not None:
+        if table_key(dataset.table_name) not in readable:
+            message = f"table '{dataset.table_name}' of dataset '{dataset.id}' is not the project's"
+            raise TenancyError.at(("input",), message, step.input)
+        return f"SELECT * FROM main.{quote(dataset.table_name)}"
+    check_sql(step.input, ("input",), readable)
+    return step.input
 
 
 def read_rows(connection: duckdb.DuckDBPyConnection, query: str) -> list[dict[str, Any]]:
@@ -82,9 +91,14 @@ def run_agent_op(
         endpoint = agents.endpoint(agent)
     except AgentEndpointMissing as exc:
         raise Failure(str(exc), allow_retries=False) from None
-    query = input_query(step, project_id, run.catalog)
     try:
-        with warehouse.write() as connection:
+        # The output table must be the project's (claimed now if no project has it yet) before anything runs.
+        writable = scenarios.claim_tables(project_id, {step.output_table: ("output_table",)})
+        query = input_query(step, project_id, run.catalog, writable | scenarios.dbt_tables())
+    except TenancyError as exc:
+        raise Failure(f"project '{project_id}': {exc}", allow_retries=False) from None
+    try:
+        with warehouse.read_sandboxed() as connection:
             rows = read_rows(connection, query)
     except duckdb.Error as exc:
         raise Failure(f"input: cannot read {step.input!r}: {exc}") from None
@@ -119,7 +133,10 @@ def run_agent_op(
                 run_id=context.run_id,
                 index=run.index,
                 deferred=deferred,
+                writable=writable,
             )
+    except ForeignTable as exc:
+        raise Failure(f"project '{project_id}': {exc}", allow_retries=False) from None
     except GroupAborted as exc:
         # This step did its job; the group's failing step is the one the run reports.
         context.log.warning(f"agent '{agent.id}': {exc}")

@@ -51,14 +51,17 @@ def pdf_of(report: Report) -> bytes:
     return render_pdf(report)
 
 
-def build_report(run: StepRun[SendEmailReportStep], scheduled: dt.datetime, warehouse: WarehouseResource) -> Report:
+def build_report(
+    run: StepRun[SendEmailReportStep], scheduled: dt.datetime, warehouse: WarehouseResource, readable: frozenset[str]
+) -> Report:
+    """The report's data, its card SQL reading only `readable` tables (the project's own and the dbt project's)."""
     spec, step = run.scenario, run.step
     dashboards = [run.catalog.dashboards[(spec.project.id, dashboard_id)] for dashboard_id in step.dashboard_ids]
     periods = [
         (d, resolve_period(step.time_filter or d.default_time_filter, scheduled, spec.timezone)) for d in dashboards
     ]
     with warehouse.exclusive():
-        loaded = load_dashboards(warehouse.path, periods, spec.owner)
+        loaded = load_dashboards(warehouse.path, periods, spec.owner, readable)
     title = " · ".join(d.title for d in dashboards) or spec.record.name
     return Report(f"{spec.project.name}: {title}", spec.project.name, scheduled, spec.timezone, spec.owner, loaded)
 
@@ -118,7 +121,7 @@ def send_email_report_op(
             check_address(f"recipients[{index}]", recipient)
         if step.subject is not None:
             check_header("subject", step.subject)
-        report = build_report(run, scheduled, warehouse)
+        report = build_report(run, scheduled, warehouse, scenarios.readable_tables(run.scenario.project.id))
         if report.card_count == 0:
             return nothing_to_send(context, step, report, scheduled)
         smtp = mail.smtp_settings()

@@ -27,11 +27,12 @@ from dagster import (
 from honeyframe_dagster.connectors import ConnectorError, loader
 from honeyframe_dagster.model.documents import Dataset
 from honeyframe_dagster.model.steps import SyncDatasetStep
+from honeyframe_dagster.model.tenancy import TenancyError
 from honeyframe_dagster.resources.connectors import ConnectorsResource
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.steps.context import current_step
-from honeyframe_dagster.steps.transactional import GroupAborted, TableWrite, is_deferred, write_table
+from honeyframe_dagster.steps.transactional import ForeignTable, GroupAborted, TableWrite, is_deferred, write_table
 
 
 def sync_metadata(dataset: Dataset, rows: int) -> dict[str, Any]:
@@ -57,6 +58,11 @@ def sync_dataset_op(
             f"dataset: unknown dataset '{run.step.dataset}' in project '{run.scenario.project.id}'", allow_retries=False
         )
     where = f"dataset '{dataset.id}' ({dataset.connector.type} connector)"
+    try:
+        # The table must be the project's (claimed now if no project has it yet) before anything is fetched.
+        writable = scenarios.claim_tables(dataset.project, {dataset.table_name: ("table",)})
+    except TenancyError as exc:
+        raise Failure(f"{where}: {exc}; nothing was fetched", allow_retries=False) from None
     deferred = is_deferred(run.scenario.steps, run.index)
     with tempfile.TemporaryDirectory(prefix="honeyframe-sync-") as workdir:
         try:
@@ -75,8 +81,9 @@ def sync_dataset_op(
                     run_id=context.run_id,
                     index=run.index,
                     deferred=deferred,
+                    writable=writable,
                 )
-        except duckdb.Error as exc:
+        except (duckdb.Error, ForeignTable) as exc:
             # The rows themselves do not load (bad data, wrong format): the same rows would fail again.
             message = f"{where}: loading failed: {exc}; table '{dataset.table_name}' was left unchanged"
             raise Failure(message, allow_retries=False) from None

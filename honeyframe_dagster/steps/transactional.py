@@ -17,12 +17,16 @@ output table by row key) write warehouse tables through this module.
 `run_recipe` (dbt) and `run_python` (an external process) write the warehouse themselves and are not staged:
 their writes commit on their own whatever `transactional` says. Staged tables left by a run whose process died
 are swept by the next group commit once Dagster reports that run finished.
+
+Publishing replaces or upserts a table of `main`; it does so only for a table the run's project owns (the
+`writable` tables, from the store's claims, see model/tenancy.py), so a run never replaces another project's
+table nor a dbt model, whatever its steps or staged manifest say.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +42,10 @@ WRITING_KINDS = frozenset({"sync_dataset", "run_agent"})
 
 # The materialization metadata of a write, given its row count.
 Describe = Callable[[int], Mapping[str, Any]]
+
+
+class ForeignTable(RuntimeError):
+    """A publish into a table the run's project does not own; nothing was published."""
 
 
 class GroupAborted(RuntimeError):
@@ -85,8 +93,16 @@ def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(f"CREATE TABLE IF NOT EXISTS {ABORTED} (run_id VARCHAR PRIMARY KEY)")
 
 
-def publish(connection: duckdb.DuckDBPyConnection, staging: str, write: TableWrite) -> None:
-    """Make the staged rows visible in `main.<table>` (inside the caller's transaction) and drop the staging."""
+def check_writable(tables: Collection[str], writable: Collection[str]) -> None:
+    foreign = sorted(t for t in tables if t.lower() not in writable)
+    if foreign:
+        raise ForeignTable(f"table(s) {', '.join(foreign)} do not belong to this project; nothing was published")
+
+
+def publish(connection: duckdb.DuckDBPyConnection, staging: str, write: TableWrite, writable: Collection[str]) -> None:
+    """Make the staged rows visible in `main.<table>` (inside the caller's transaction) and drop the staging.
+    Raises ForeignTable unless the table is one of `writable` (the project's own, lower-case)."""
+    check_writable([write.table], writable)
     target = f"main.{quote(write.table)}"
     if write.key is None:
         connection.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {staging}")
@@ -107,8 +123,10 @@ def write_table(
     run_id: str,
     index: int,
     deferred: bool,
+    writable: Collection[str] = frozenset(),
 ) -> int:
     """Load rows through a staging table; publish now, or record them for the group commit. Returns the row count.
+    Publishing now needs the table among `writable`, the project's own tables (see `publish`).
 
     A deferred write keeps `describe(rows)` with it, so the commit op reports the materialization when the rows
     really become visible.
@@ -120,7 +138,7 @@ def write_table(
     load(connection, staging)
     rows = connection.execute(f"SELECT count(*) FROM {staging}").fetchone()[0]  # type: ignore[index]
     if not deferred:
-        publish(connection, staging, write)
+        publish(connection, staging, write, writable)
         return int(rows)
     if connection.execute(f"SELECT 1 FROM {ABORTED} WHERE run_id = ?", [run_id]).fetchone():
         connection.execute(f"DROP TABLE {staging}")
@@ -133,14 +151,16 @@ def write_table(
     return int(rows)
 
 
-def commit_run(connection: duckdb.DuckDBPyConnection, run_id: str) -> list[Published]:
-    """Publish every staged write of the run (in the caller's one transaction)."""
+def commit_run(connection: duckdb.DuckDBPyConnection, run_id: str, writable: Collection[str]) -> list[Published]:
+    """Publish every staged write of the run (in the caller's one transaction); all or nothing: ForeignTable if
+    any target is not among `writable`, the run's project's own tables."""
     ensure_schema(connection)
     staged = connection.execute(
         f"SELECT staging, target, merge_key, metadata FROM {MANIFEST} WHERE run_id = ? ORDER BY step", [run_id]
     ).fetchall()
+    check_writable([target for _, target, _, _ in staged], writable)
     for name, target, key, _ in staged:
-        publish(connection, f"{STAGING_SCHEMA}.{quote(name)}", TableWrite(target, key))
+        publish(connection, f"{STAGING_SCHEMA}.{quote(name)}", TableWrite(target, key), writable)
     connection.execute(f"DELETE FROM {MANIFEST} WHERE run_id = ?", [run_id])
     return [Published(target, json.loads(metadata or "{}")) for _, target, _, metadata in staged]
 

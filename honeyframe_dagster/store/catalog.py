@@ -22,6 +22,7 @@ from honeyframe_dagster.store.tables import (
     ProjectRow,
     ScenarioRow,
     TemplateRow,
+    WarehouseTableRow,
 )
 
 log = logging.getLogger("honeyframe.store")
@@ -104,6 +105,8 @@ def load_catalog(
     ):
         for row in session.scalars(scoped(select(table), table.project_id)):
             _load_object(target, model, row)
+    for claim in session.scalars(scoped(select(WarehouseTableRow), WarehouseTableRow.project_id)):
+        catalog.table_owners[claim.name] = claim.project_id
     return catalog
 
 
@@ -154,6 +157,8 @@ def load_scenario_catalog(session: Session, scenario_id: int, settings: Settings
         _add_template(session, catalog, upstream.template_slug)
     catalog.scenarios = sorted(chain, key=lambda record: record.id)
     _add_named_objects(session, catalog, row.project_id)
+    owned = select(WarehouseTableRow.name).where(WarehouseTableRow.project_id == row.project_id)
+    catalog.table_owners.update({name: row.project_id for name in session.scalars(owned)})
     return catalog
 
 

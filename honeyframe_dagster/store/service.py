@@ -29,7 +29,9 @@ from honeyframe_dagster.model.documents import (
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument
 from honeyframe_dagster.model.hygiene import INT64_MAX
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve, upstream_name
+from honeyframe_dagster.model.tenancy import TenancyError, written_tables
 from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
+from honeyframe_dagster.store.ownership import claim_tables
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
 from honeyframe_dagster.store.writes import (
     ApplyError,
@@ -104,12 +106,17 @@ def _validation_errors(exc: ValidationError) -> list[FieldError]:
 # --- apply (the CLI, and the API writes that are documents) ---------------------------------------------------
 
 
-def apply(session: Session, documents: Sequence[Document], recipes: Collection[str] | None) -> list[Stopped]:
+def apply(
+    session: Session,
+    documents: Sequence[Document],
+    recipes: Collection[str] | None,
+    dbt_built: Collection[str] | None = None,
+) -> list[Stopped]:
     """Upsert the documents all or nothing (see `writes.apply_documents`); the scenarios they disabled."""
     lock_projects(session, projects_of(documents))
     enabled_before = set(session.scalars(select(ScenarioRow.id).where(ScenarioRow.enabled.is_(True))))
     try:
-        apply_documents(session, documents, recipes)
+        apply_documents(session, documents, recipes, dbt_built)
     except ApplyError as exc:
         raise Invalid(exc.errors, exc.index, exc.context) from None
     return [
@@ -288,8 +295,8 @@ def _scenario_document(raw: Mapping[str, Any]) -> Scenario:
 
 
 def _write_checked(session: Session, row: ScenarioRow, raw: Mapping[str, Any], recipes: Collection[str] | None) -> None:
-    """Write the scenario `raw` into the row and resolve it against the store; Invalid (nothing kept) if it does
-    not."""
+    """Write the scenario `raw` into the row, resolve it against the store and claim the warehouse tables it
+    writes; Invalid (nothing kept) if it does not resolve or a table belongs to another project."""
     document = _scenario_document(raw)
     row.name = document.name
     try:
@@ -297,8 +304,9 @@ def _write_checked(session: Session, row: ScenarioRow, raw: Mapping[str, Any], r
         session.flush()
         catalog = load_scenario_catalog(session, row.id)
         record = next(r for r in catalog.scenarios if r.id == row.id)
-        resolve(record, catalog, recipes)
-    except ScenarioError as exc:
+        spec = resolve(record, catalog, recipes)
+        claim_tables(session, row.project_id, written_tables(spec.steps, row.project_id, catalog))
+    except (ScenarioError, TenancyError) as exc:
         raise invalid(exc, raw) from None
 
 

@@ -124,6 +124,16 @@ class AgentRow(_ProjectObject, Base):
     __tablename__ = "agents"
 
 
+class WarehouseTableRow(Base):
+    """A warehouse table and the one project that owns it (see model/tenancy.py); the key makes claims race-free."""
+
+    __tablename__ = "warehouse_tables"
+    # Lower-case: DuckDB resolves table names case-insensitively.
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class ApiTokenRow(Base):
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -22,9 +22,19 @@ from honeyframe_dagster.model.documents import (
     Scenario,
     Template,
 )
-from honeyframe_dagster.model.scenario import ScenarioError, resolve
+from honeyframe_dagster.model.errors import InvalidDocument, Loc
+from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve
+from honeyframe_dagster.model.tenancy import (
+    TenancyError,
+    check_dashboard,
+    check_dataset,
+    readable_tables,
+    table_key,
+    written_tables,
+)
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.store.catalog import load_catalog
+from honeyframe_dagster.store.ownership import claim_tables
 from honeyframe_dagster.store.tables import (
     AgentRow,
     DashboardRow,
@@ -42,7 +52,7 @@ APPLY_ORDER = ("Template", "Project", "Dataset", "Dashboard", "Agent", "Matrix",
 class ApplyError(ScenarioError):
     """A document that cannot be written; `index` is its position in the call."""
 
-    def __init__(self, index: int, error: ScenarioError) -> None:
+    def __init__(self, index: int, error: InvalidDocument) -> None:
         super().__init__(error.errors, error.context)
         self.index = index
 
@@ -116,8 +126,16 @@ def projects_of(documents: Sequence[Document]) -> set[str] | None:
     return found
 
 
-def apply_documents(session: Session, documents: Sequence[Document], recipes: Collection[str] | None) -> None:
+def apply_documents(
+    session: Session,
+    documents: Sequence[Document],
+    recipes: Collection[str] | None,
+    dbt_built: Collection[str] | None = None,
+) -> None:
     """Upsert every document in the session, then re-check every scenario they touch. Raises ApplyError.
+
+    `recipes` are the dbt models, seeds and snapshots, `dbt_built` its models and snapshots, which no dataset may
+    load into (None: unchecked).
 
     A unique constraint that loses a race with another writer raises IntegrityError (see `conflict_message`).
     """
@@ -133,15 +151,39 @@ def apply_documents(session: Session, documents: Sequence[Document], recipes: Co
             touched.setdefault(scenario_id, index)
     session.flush()
     catalog = load_catalog(session)
+    # Tenancy (model/tenancy.py): datasets claim their tables, then scenarios the tables they write, then card
+    # SQL is checked against what the project may read once all of the call's claims are in.
+    for index in order:
+        document = documents[index]
+        if isinstance(document, Dataset):
+            try:
+                check_dataset(document, catalog, dbt_built)
+                claim(session, catalog, document.project, {document.table_name: "table"})
+            except TenancyError as exc:
+                raise ApplyError(index, exc) from None
     by_id = {record.id: record for record in catalog.scenarios}
     for scenario_id, index in touched.items():
         record = by_id.get(scenario_id)
         if record is None:
             continue
         try:
-            resolve(record, catalog, recipes)
-        except ScenarioError as exc:
+            spec = resolve(record, catalog, recipes)
+            claim(session, catalog, record.project_id, written_tables(spec.steps, record.project_id, catalog))
+        except (ScenarioError, TenancyError) as exc:
             raise ApplyError(index, exc.within(f"scenario '{record.name}' of project '{record.project_id}'")) from None
+    for index in order:
+        document = documents[index]
+        if isinstance(document, Dashboard):
+            try:
+                check_dashboard(document, readable_tables(catalog, document.project, recipes))
+            except TenancyError as exc:
+                raise ApplyError(index, exc) from None
+
+
+def claim(session: Session, catalog: Catalog, project_id: str, tables: dict[str, Loc]) -> None:
+    """Claim the tables for the project in the store, and in the catalog the later checks of this call read."""
+    claim_tables(session, project_id, tables)
+    catalog.table_owners.update({table_key(table): project_id for table in tables})
 
 
 def upsert(session: Session, document: Document) -> Written:

@@ -197,5 +197,7 @@ def test_endpoint_errors_fail_the_step_clearly_without_leaking_the_key(
         assert "3 of 3 row(s) failed" in down and "ConnectError" in down
         unset, _ = failing_run(agent(base_url_env="HONEYFRAME_SECRET_UNSET_URL") + scenario)
         assert "environment variable HONEYFRAME_SECRET_UNSET_URL is not set" in unset
-        bad_input, _ = failing_run(agent() + SCENARIO.replace("INPUT", "select * from no_such_table"))
-        assert "input: cannot read 'select * from no_such_table'" in bad_input
+        bad_input, _ = failing_run(agent() + SCENARIO.replace("INPUT", "select no_such_column from tickets_in"))
+        assert "input: cannot read 'select no_such_column from tickets_in'" in bad_input
+        # A table the project may not read is refused when written, before any run (see test_warehouse_tenancy.py).
+        assert apply_yaml(agent() + SCENARIO.replace("INPUT", "select * from no_such_table")) == 1

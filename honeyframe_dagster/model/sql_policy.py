@@ -1,0 +1,149 @@
+"""Which SQL a project may run on the warehouse: one read-only query over tables it may read.
+
+Card SQL and `run_agent` input are written by project users and run on the org's one DuckDB file, so they are
+parsed (sqlglot, DuckDB dialect) and accepted only as ONE `SELECT`/`WITH` query (set operations included) that
+- writes nothing (no DDL/DML, `COPY`, `ATTACH`, `PRAGMA`, `SET`, `INSTALL`/`LOAD`, `SELECT … INTO`),
+- calls no table function other than `range`/`generate_series`/`unnest`, and no function that reaches files,
+  other databases, settings or the environment (`read_csv`, `glob`, `query`, `getenv`, `duckdb_*`, …),
+- names tables only of schema `main` (no catalog, no other schema, no file path as a table), each one either a
+  CTE in scope or one of the `readable` tables.
+The same check runs when the SQL is written (`apply`, API) and again right before it runs. Whatever it misses,
+the connection it runs on has external access off and its configuration locked (resources/warehouse_access.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+DIALECT = "duckdb"
+READ_ONLY = "one read-only SELECT or WITH statement"
+# Table functions that only compute rows; every other table function is refused.
+_ROW_GENERATORS = (exp.GenerateSeries, exp.Unnest, exp.ExplodingGenerateSeries)
+_ROW_GENERATOR_NAMES = frozenset({"range", "generate_series", "unnest"})
+# Functions (in any position) that reach files, other databases, settings, secrets or the environment.
+_SYSTEM_FUNCTIONS = frozenset(
+    {"getenv", "glob", "query", "query_table", "sniff_csv", "current_setting", "which_secret"}
+)
+_SYSTEM_PREFIXES = ("read_", "parquet_", "duckdb_", "pragma_", "iceberg_", "delta_", "sqlite_", "postgres_", "mysql_")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SNIPPET = 80
+
+
+class SqlPolicyError(ValueError):
+    """SQL that may not run; the message names the offending statement, table or function."""
+
+
+def check_query(sql: str, readable: Collection[str] | None) -> frozenset[str]:
+    """Check `sql` against the policy; return the (lower-case) tables it reads. Raises SqlPolicyError.
+
+    `readable` holds lower-case table names of schema `main`; None checks everything but the table names.
+    `:start`/`:end` bind parameters parse as they are.
+    """
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+    except (ParseError, TokenError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SqlPolicyError(f"cannot parse as DuckDB SQL ({first[:200]})") from None
+    if not statements:
+        raise SqlPolicyError(f"must be {READ_ONLY}, got none")
+    refused = next((s for s in statements if not isinstance(s, exp.Query)), None)
+    if len(statements) > 1:
+        shown = refused or statements[1]
+        raise SqlPolicyError(
+            f"must be {READ_ONLY}, got {len(statements)} statements "
+            f"(statement {statements.index(shown) + 1}: {_snippet(shown)})"
+        )
+    (statement,) = statements
+    if refused is not None:
+        raise SqlPolicyError(f"must be {READ_ONLY}, not {_kind(statement)} ({_snippet(statement)})")
+    read: set[str] = set()
+    for node in statement.walk():
+        if isinstance(node, exp.DML | exp.DDL | exp.Copy | exp.Command | exp.Into | exp.Pragma | exp.Set):
+            raise SqlPolicyError(f"must be {READ_ONLY}; {_kind(node)} is not allowed ({_snippet(node)})")
+        if isinstance(node, exp.Func) and _is_system_function(_function_name(node)):
+            raise SqlPolicyError(f"function '{_function_name(node)}' is not allowed (no file or system access)")
+        if isinstance(node, exp.Table):
+            table = _table_read(node, readable)
+            if table is not None:
+                read.add(table)
+    return frozenset(read)
+
+
+def _table_read(table: exp.Table, readable: Collection[str] | None) -> str | None:
+    """The table a FROM/JOIN item reads (None for a CTE or a row generator); raises if it may not be read."""
+    source = table.this
+    if not isinstance(source, exp.Identifier):
+        name = _function_name(source) if isinstance(source, exp.Func) else type(source).__name__.lower()
+        if isinstance(source, _ROW_GENERATORS) or name in _ROW_GENERATOR_NAMES:
+            return None
+        raise SqlPolicyError(f"table function '{name}' is not allowed")
+    qualified = ".".join(part for part in (table.catalog, table.db, table.name) if part)
+    if table.catalog:
+        raise SqlPolicyError(f"table '{qualified}': names qualified with a database are not allowed")
+    if table.db and table.db.lower() != "main":
+        raise SqlPolicyError(f"table '{qualified}' is outside schema 'main'")
+    if not table.db and _is_cte(table):
+        return None
+    name = table.name.lower()
+    if not _IDENTIFIER.match(name):
+        raise SqlPolicyError(f"table '{table.name}' is not a table name (file paths are not allowed)")
+    if readable is not None and name not in readable:
+        raise SqlPolicyError(
+            f"table '{table.name}' is not readable by this project "
+            "(only its datasets' and agent output tables, and dbt models and seeds)"
+        )
+    return name
+
+
+def _is_cte(table: exp.Table) -> bool:
+    """Whether an unqualified name refers to a CTE in scope: one of the WITH of an enclosing query, defined
+    before the CTE the reference sits in (or that CTE itself, under WITH RECURSIVE). Anything else is a table."""
+    name = table.name.lower()
+    ancestors = list(_ancestors(table))
+    inside = {id(node) for node in ancestors}
+    for node in ancestors:
+        with_ = node.args.get("with_") if isinstance(node, exp.Query) else None
+        if not isinstance(with_, exp.With):
+            continue
+        ctes = list(with_.expressions)
+        position = next((i for i, cte in enumerate(ctes) if id(cte) in inside), None)
+        if position is not None:
+            ctes = ctes[: position + 1] if with_.args.get("recursive") else ctes[:position]
+        if any(cte.alias_or_name.lower() == name for cte in ctes):
+            return True
+    return False
+
+
+def _ancestors(node: exp.Expression) -> list[exp.Expression]:
+    found = []
+    parent = node.parent
+    while parent is not None:
+        found.append(parent)
+        parent = parent.parent
+    return found
+
+
+def _function_name(node: exp.Expression) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    if isinstance(node, exp.Func):
+        return node.sql_name().lower()
+    return type(node).__name__.lower()
+
+
+def _is_system_function(name: str) -> bool:
+    return name in _SYSTEM_FUNCTIONS or name.startswith(_SYSTEM_PREFIXES) or name.endswith("_scan")
+
+
+def _kind(node: exp.Expression) -> str:
+    return node.key.upper()
+
+
+def _snippet(node: exp.Expression) -> str:
+    text = " ".join(node.sql(dialect=DIALECT).split())
+    return repr(text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "…")
