@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.model.documents import Parameter, Template
 from honeyframe_dagster.model.scenario import ScenarioSpec, resolve
-from honeyframe_dagster.model.steps import RunRecipeStep, SendEmailReportStep
 from honeyframe_dagster.settings import EXAMPLES_DIR, get_settings
+from honeyframe_dagster.steps.run_recipe.model import RunRecipeStep
+from honeyframe_dagster.steps.send_email_report.model import SendEmailReportStep
 from honeyframe_dagster.store.catalog import load_catalog
 from tests.api import conftest as api_fixtures
 from tests.conftest import ApplyYaml

@@ -7,8 +7,9 @@ import yaml
 from pydantic import ValidationError
 
 from honeyframe_dagster.model.documents import DOCUMENT_ADAPTER, Project, Template
-from honeyframe_dagster.model.steps import RunRecipeStep, SendEmailReportStep
 from honeyframe_dagster.model.triggers import Trigger
+from honeyframe_dagster.steps.run_recipe.model import RunRecipeStep
+from honeyframe_dagster.steps.send_email_report.model import SendEmailReportStep
 
 PRODUCT_DOC_TEMPLATE = """
 slug: nightly-mart-refresh

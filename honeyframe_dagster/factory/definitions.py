@@ -11,12 +11,10 @@ from honeyframe_dagster.factory.jobs import build_job
 from honeyframe_dagster.factory.plan import PlannedScenario
 from honeyframe_dagster.factory.triggers import build_trigger
 from honeyframe_dagster.model.scenario import ScenarioSpec
-from honeyframe_dagster.resources.agents import AgentsResource
-from honeyframe_dagster.resources.connectors import ConnectorsResource
-from honeyframe_dagster.resources.mail import MailResource
-from honeyframe_dagster.resources.python_recipes import PythonRecipesResource
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
+from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.steps.ops import STEP_OPS
 
 
 def build_jobs_and_triggers(
@@ -38,14 +36,10 @@ def build_jobs_and_triggers(
 
 
 def resources() -> dict[str, Any]:
-    return {
-        "scenarios": ScenarioStoreResource(),
-        "warehouse": WarehouseResource(),
-        "mail": MailResource(),
-        "python_recipes": PythonRecipesResource(),
-        "connectors": ConnectorsResource(),
-        "agents": AgentsResource(),
-    }
+    """The location's resources, filled here from the settings once: the shared ones, then each step kind's."""
+    settings = get_settings()
+    kinds = {name: build(settings) for entry in STEP_OPS.values() for name, build in entry.resources.items()}
+    return {"scenarios": ScenarioStoreResource(), "warehouse": WarehouseResource(), **kinds}
 
 
 def build_definitions(planned: Sequence[PlannedScenario]) -> Definitions:

@@ -23,9 +23,9 @@ from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.model.steps import Step
 from honeyframe_dagster.settings import get_settings
-from honeyframe_dagster.steps import STEP_OPS
 from honeyframe_dagster.steps.commit import abort_staged_writes, commit_alias, commit_group_op
 from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG, TEMPLATE_TAG, step_alias
+from honeyframe_dagster.steps.ops import STEP_OPS
 from honeyframe_dagster.steps.transactional import group_needs_commit
 
 
@@ -105,7 +105,7 @@ def build_job(spec: ScenarioSpec, name: str) -> JobDefinition:
     kinds = sorted({step.kind for step in spec.steps})
     graph = GraphDefinition(
         name=name,
-        node_defs=[STEP_OPS[kind] for kind in kinds] + ([commit_group_op] if has_commit else []),
+        node_defs=[STEP_OPS[kind].op for kind in kinds] + ([commit_group_op] if has_commit else []),
         dependencies=dependencies,
         description=f"{spec.record.name} ({spec.project.name})",
     )

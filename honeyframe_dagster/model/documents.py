@@ -36,7 +36,6 @@ from honeyframe_dagster.model.steps import (
     STEP_ADAPTER,
     STEP_KINDS,
     EnvName,
-    RunRecipeStep,
     Step,
     TimeFilter,
     check_email,
@@ -403,7 +402,6 @@ __all__ = [
     "Matrix",
     "Parameter",
     "Project",
-    "RunRecipeStep",
     "Scenario",
     "Template",
 ]

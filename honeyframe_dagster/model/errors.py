@@ -60,3 +60,8 @@ class InvalidDocument(ValueError):
     def within(self, context: str) -> Self:
         """The same errors, said of `context` (outermost first)."""
         return type(self)(self.errors, f"{context}: {self.context}" if self.context else context)
+
+
+class ScenarioError(InvalidDocument):
+    """A scenario that cannot be built (below both the scenario model and the step kinds that raise it); each
+    error names the field and the value."""

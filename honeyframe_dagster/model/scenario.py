@@ -11,24 +11,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
-from honeyframe_dagster.model.errors import FieldError, InvalidDocument, dotted
+from honeyframe_dagster.model.errors import FieldError, InvalidDocument, ScenarioError, dotted
 from honeyframe_dagster.model.rendering import RenderError
-from honeyframe_dagster.model.steps import (
-    STEPS_ADAPTER,
-    RunAgentStep,
-    RunPythonStep,
-    RunRecipeStep,
-    SendEmailReportStep,
-    Step,
-    SyncDatasetStep,
-)
+from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
 from honeyframe_dagster.model.tenancy import TenancyError, check_steps
 from honeyframe_dagster.model.triggers import Trigger
-from honeyframe_dagster.settings import get_settings
-
-
-class ScenarioError(InvalidDocument):
-    """A scenario that cannot be built; each error names the field and the value."""
+from honeyframe_dagster.steps.registry import KINDS
 
 
 @dataclass(frozen=True)
@@ -156,33 +144,10 @@ def render_scenario(record: ScenarioRecord, catalog: Catalog) -> tuple[Project, 
 def check_references(
     step: Step, index: int, project_id: str, catalog: Catalog, recipes: Collection[str] | None
 ) -> None:
-    where: tuple[str | int, ...] = ("steps", index)
-    if isinstance(step, RunRecipeStep) and recipes is not None:
-        for name in step.selection:
-            if name not in recipes:
-                raise ScenarioError.at(
-                    (*where, "recipe"), f"unknown recipe '{name}' (not a dbt model, seed or snapshot)", name
-                )
-    elif isinstance(step, RunPythonStep) and recipes is not None:
-        folder = catalog.python_recipes_dir or get_settings().python_recipes_dir
-        if not (folder.expanduser() / f"{step.recipe}.py").is_file():
-            raise ScenarioError.at(
-                (*where, "recipe"),
-                f"unknown python recipe '{step.recipe}' (no {step.recipe}.py in HONEYFRAME_PYTHON_RECIPES_DIR)",
-                step.recipe,
-            )
-    elif isinstance(step, SyncDatasetStep) and (project_id, step.dataset) not in catalog.datasets:
-        raise ScenarioError.at(
-            (*where, "dataset"), f"unknown dataset '{step.dataset}' in project '{project_id}'", step.dataset
-        )
-    elif isinstance(step, RunAgentStep) and (project_id, step.agent) not in catalog.agents:
-        raise ScenarioError.at((*where, "agent"), f"unknown agent '{step.agent}' in project '{project_id}'", step.agent)
-    elif isinstance(step, SendEmailReportStep):
-        for dashboard in step.dashboard_ids:
-            if (project_id, dashboard) not in catalog.dashboards:
-                raise ScenarioError.at(
-                    (*where, "dashboard_ids"), f"unknown dashboard '{dashboard}' in project '{project_id}'", dashboard
-                )
+    """The step's kind checks what it names (steps/<kind>/model.py); raises ScenarioError naming the field."""
+    check = KINDS[step.kind].check_references
+    if check is not None:
+        check(step, index, project_id, catalog, recipes)
 
 
 def parameter_source(error: FieldError, parameters: Mapping[str, Any]) -> FieldError:

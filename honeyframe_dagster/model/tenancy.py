@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 from honeyframe_dagster.model.documents import Dashboard, Dataset
 from honeyframe_dagster.model.errors import InvalidDocument, Loc
 from honeyframe_dagster.model.sql_policy import SqlPolicyError, check_query
-from honeyframe_dagster.model.steps import RunAgentStep, Step, SyncDatasetStep
+from honeyframe_dagster.model.steps import Step
+from honeyframe_dagster.steps.run_agent.model import RunAgentStep
+from honeyframe_dagster.steps.sync_dataset.model import SyncDatasetStep
 
 if TYPE_CHECKING:
     from honeyframe_dagster.model.scenario import Catalog

@@ -1,8 +1,8 @@
 """What `transactional` means for the warehouse writes of a parallel group.
 
 A parallel group is a run of consecutive `parallel: true` steps; they run side by side and the next step waits
-for all of them. Of the step kinds, `sync_dataset` (replaces its dataset's table) and `run_agent` (upserts its
-output table by row key) write warehouse tables through this module.
+for all of them. The kinds whose registry entry says `writes_warehouse` (`sync_dataset` replaces its dataset's
+table, `run_agent` upserts its output table by row key) write warehouse tables through `write_step_table`.
 
 - `transactional: true` (the default) in a group of two or more steps: the step loads its rows into a staging
   table (`honeyframe_staging.r<run>_s<step>_<table>`) and records it in `honeyframe_staging.staged_writes`;
@@ -31,14 +31,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+from dagster import AssetKey, AssetMaterialization, MetadataValue, OpExecutionContext, Output
 
 from honeyframe_dagster.model.steps import Step
+from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.resources.warehouse_access import Loader, quote
+from honeyframe_dagster.steps.registry import KINDS
 
 STAGING_SCHEMA = "honeyframe_staging"
 MANIFEST = f"{STAGING_SCHEMA}.staged_writes"
 ABORTED = f"{STAGING_SCHEMA}.aborted_runs"
-WRITING_KINDS = frozenset({"sync_dataset", "run_agent"})
 
 # The materialization metadata of a write, given its row count.
 Describe = Callable[[int], Mapping[str, Any]]
@@ -81,7 +83,7 @@ def is_deferred(steps: Sequence[Step], index: int) -> bool:
 
 
 def group_needs_commit(steps: Sequence[Step], group: Sequence[int]) -> bool:
-    return len(group) > 1 and any(steps[i].transactional and steps[i].kind in WRITING_KINDS for i in group)
+    return len(group) > 1 and any(steps[i].transactional and KINDS[steps[i].kind].writes_warehouse for i in group)
 
 
 def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
@@ -149,6 +151,64 @@ def write_table(
         [run_id, index, write.table, name, write.key, json.dumps(dict(describe(int(rows))), default=str)],
     )
     return int(rows)
+
+
+@dataclass(frozen=True)
+class StepWrite:
+    """What a step's `write_step_table` did, as the events its op yields."""
+
+    table: str
+    metadata: Mapping[str, Any]
+    deferred: bool
+    discarded: bool = False
+
+    def materializations(self) -> list[AssetMaterialization]:
+        """The table's materialization when its rows are visible now; a deferred write's comes from the commit op."""
+        if self.deferred or self.discarded:
+            return []
+        return [AssetMaterialization(asset_key=AssetKey([self.table]), metadata=dict(self.metadata))]
+
+    def output(self) -> Output[None]:
+        if self.discarded:
+            return Output(None, metadata={"published": MetadataValue.text("discarded: group failed")})
+        published = MetadataValue.text("with group" if self.deferred else "now")
+        return Output(None, metadata={**self.metadata, "published": published})
+
+
+def write_step_table(
+    context: OpExecutionContext,
+    warehouse: WarehouseResource,
+    steps: Sequence[Step],
+    index: int,
+    write: TableWrite,
+    load: Loader,
+    describe: Describe,
+    where: str,
+    writable: Collection[str],
+) -> StepWrite:
+    """The write of a `writes_warehouse` step: staged, then published now or with its transactional group.
+
+    A sibling's failure (`GroupAborted`) is not this step's: it is logged and the write reported as discarded,
+    so the group's failing step is the one the run reports. Warehouse errors and ForeignTable propagate to the op."""
+    deferred = is_deferred(steps, index)
+    try:
+        with warehouse.write() as connection:
+            rows = write_table(
+                connection,
+                write,
+                load,
+                describe,
+                run_id=context.run_id,
+                index=index,
+                deferred=deferred,
+                writable=writable,
+            )
+    except GroupAborted as exc:
+        context.log.warning(f"{where}: {exc}")
+        return StepWrite(write.table, {}, deferred, discarded=True)
+    if deferred:
+        context.log.info(f"{rows} row(s) staged; they become visible when the whole parallel group succeeded")
+    return StepWrite(write.table, describe(rows), deferred)
 
 
 def commit_run(connection: duckdb.DuckDBPyConnection, run_id: str, writable: Collection[str]) -> list[Published]:

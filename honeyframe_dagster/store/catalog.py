@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from honeyframe_dagster.factory.naming import in_shard, project_identifier
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, render_scenario, upstream_name
-from honeyframe_dagster.model.steps import RunAgentStep, SendEmailReportStep, SyncDatasetStep
 from honeyframe_dagster.settings import Settings, get_settings
+from honeyframe_dagster.steps.run_agent.model import RunAgentStep
+from honeyframe_dagster.steps.send_email_report.model import SendEmailReportStep
+from honeyframe_dagster.steps.sync_dataset.model import SyncDatasetStep
 from honeyframe_dagster.store.tables import (
     AgentRow,
     DashboardRow,

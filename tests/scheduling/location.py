@@ -17,8 +17,8 @@ from honeyframe_dagster.factory.jobs import build_job
 from honeyframe_dagster.factory.triggers import build_trigger
 from honeyframe_dagster.model.documents import Project
 from honeyframe_dagster.model.scenario import ScenarioRecord, ScenarioSpec
-from honeyframe_dagster.model.steps import RunPythonStep
 from honeyframe_dagster.model.triggers import Trigger
+from honeyframe_dagster.steps.run_python.model import RunPythonStep
 
 PROJECT = Project(id="acme-sales", name="Acme Sales", owner_email="ana@acme.example")
 

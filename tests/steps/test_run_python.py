@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, Definitions
 
-from honeyframe_dagster.resources.python_recipes import PythonRecipesResource, RecipeNotFound
+from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.steps.run_python.resource import RecipeNotFound, python_recipes_resource
 from tests.conftest import ApplyYaml
 from tests.steps.support import events, failure_text, log_messages, output_metadata, run_scenario
 
@@ -97,7 +98,7 @@ def test_missing_raising_and_hanging_recipes_fail_their_op_clearly(
 
 
 def test_recipe_names_cannot_leave_the_recipes_folder(recipes_dir: Path) -> None:
-    resource = PythonRecipesResource()
+    resource = python_recipes_resource(get_settings())
     assert resource.path_for("boom") == recipes_dir / "boom.py"
     for name in ("../recipes/secret", "/etc/passwd", "boom.py", "a-b"):
         with pytest.raises(RecipeNotFound, match="not a valid recipe name"):

@@ -18,10 +18,10 @@ from urllib.parse import quote
 
 import httpx
 
-from honeyframe_dagster.connectors.extract import ConnectorError, FileExtract
-from honeyframe_dagster.connectors.http import download
 from honeyframe_dagster.model.documents import PlatformConnector
 from honeyframe_dagster.net_policy import guarded_client, redact_url, scrub
+from honeyframe_dagster.steps.sync_dataset.connectors.extract import ConnectorError, FileExtract
+from honeyframe_dagster.steps.sync_dataset.connectors.http import download
 
 _FORMATS = {"csv", "json"}
 

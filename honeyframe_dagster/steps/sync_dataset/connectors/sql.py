@@ -8,8 +8,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from honeyframe_dagster.connectors.extract import ConnectorError, RowsExtract
 from honeyframe_dagster.model.documents import SqlConnector
+from honeyframe_dagster.steps.sync_dataset.connectors.extract import ConnectorError, RowsExtract
 
 
 def _redact(message: str, url: str) -> str:

@@ -11,28 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from dagster import (
-    AssetKey,
-    AssetMaterialization,
-    Failure,
-    In,
-    MetadataValue,
-    Nothing,
-    OpExecutionContext,
-    Out,
-    Output,
-    op,
-)
+from dagster import Failure, In, Nothing, OpExecutionContext, Out, op
 
-from honeyframe_dagster.connectors import ConnectorError, loader
 from honeyframe_dagster.model.documents import Dataset
-from honeyframe_dagster.model.steps import SyncDatasetStep
 from honeyframe_dagster.model.tenancy import TenancyError
-from honeyframe_dagster.resources.connectors import ConnectorsResource
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.steps.context import current_step
-from honeyframe_dagster.steps.transactional import ForeignTable, GroupAborted, TableWrite, is_deferred, write_table
+from honeyframe_dagster.steps.entry import StepOp
+from honeyframe_dagster.steps.sync_dataset.connectors import ConnectorError, loader
+from honeyframe_dagster.steps.sync_dataset.model import SyncDatasetStep
+from honeyframe_dagster.steps.sync_dataset.resource import ConnectorsResource, connectors_resource
+from honeyframe_dagster.steps.transactional import ForeignTable, TableWrite, write_step_table
 
 
 def sync_metadata(dataset: Dataset, rows: int) -> dict[str, Any]:
@@ -63,7 +53,6 @@ def sync_dataset_op(
         writable = scenarios.claim_tables(dataset.project, {dataset.table_name: ("table",)})
     except TenancyError as exc:
         raise Failure(f"{where}: {exc}; nothing was fetched", allow_retries=False) from None
-    deferred = is_deferred(run.scenario.steps, run.index)
     with tempfile.TemporaryDirectory(prefix="honeyframe-sync-") as workdir:
         try:
             extract = connectors.fetch(dataset, Path(workdir))
@@ -72,29 +61,23 @@ def sync_dataset_op(
             raise Failure(message, allow_retries=exc.retryable) from None
         context.log.info(f"{where}: fetched; loading into table '{dataset.table_name}'")
         try:
-            with warehouse.write() as connection:
-                rows = write_table(
-                    connection,
-                    TableWrite(dataset.table_name),
-                    loader(extract),
-                    lambda count: sync_metadata(dataset, count),
-                    run_id=context.run_id,
-                    index=run.index,
-                    deferred=deferred,
-                    writable=writable,
-                )
+            written = write_step_table(
+                context,
+                warehouse,
+                run.scenario.steps,
+                run.index,
+                TableWrite(dataset.table_name),
+                loader(extract),
+                lambda count: sync_metadata(dataset, count),
+                where,
+                writable,
+            )
         except (duckdb.Error, ForeignTable) as exc:
             # The rows themselves do not load (bad data, wrong format): the same rows would fail again.
             message = f"{where}: loading failed: {exc}; table '{dataset.table_name}' was left unchanged"
             raise Failure(message, allow_retries=False) from None
-        except GroupAborted as exc:
-            # This step did its job; the group's failing step is the one the run reports.
-            context.log.warning(f"{where}: {exc}")
-            yield Output(None, metadata={"published": MetadataValue.text("discarded: group failed")})
-            return
-    metadata = sync_metadata(dataset, rows)
-    if deferred:
-        context.log.info(f"{rows} row(s) staged; they become visible when the whole parallel group succeeded")
-    else:
-        yield AssetMaterialization(asset_key=AssetKey([dataset.table_name]), metadata=metadata)
-    yield Output(None, metadata={**metadata, "published": MetadataValue.text("with group" if deferred else "now")})
+    yield from written.materializations()
+    yield written.output()
+
+
+OP = StepOp(sync_dataset_op, {"connectors": connectors_resource})

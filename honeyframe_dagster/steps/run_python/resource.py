@@ -29,7 +29,7 @@ from dagster import (
     open_pipes_session,
 )
 
-from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.settings import Settings
 
 RECIPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TAIL_CHARS = 4000
@@ -55,22 +55,23 @@ def _tail(text: str) -> str:
 
 
 class PythonRecipesResource(ConfigurableResource):
-    """Recipes folder from HONEYFRAME_PYTHON_RECIPES_DIR; default timeout HONEYFRAME_PYTHON_RECIPE_TIMEOUT_SECONDS."""
+    """Recipes folder from HONEYFRAME_PYTHON_RECIPES_DIR; default timeout HONEYFRAME_PYTHON_RECIPE_TIMEOUT_SECONDS
+    (filled by `python_recipes_resource`)."""
+
+    directory: str
+    default_timeout_seconds: float
 
     @property
-    def directory(self) -> Path:
-        return get_settings().python_recipes_dir.expanduser().resolve()
-
-    def default_timeout(self) -> float:
-        return get_settings().python_recipe_timeout_seconds
+    def folder(self) -> Path:
+        return Path(self.directory).expanduser().resolve()
 
     def path_for(self, name: str) -> Path:
         """The recipe's file; only a plain identifier is accepted, so a name cannot leave the folder."""
         if not RECIPE_NAME.match(name):
             raise RecipeNotFound(f"recipe {name!r} is not a valid recipe name (letters, digits and '_')")
-        path = self.directory / f"{name}.py"
+        path = self.folder / f"{name}.py"
         if not path.is_file():
-            raise RecipeNotFound(f"recipe '{name}' not found: no file {name}.py in {self.directory}")
+            raise RecipeNotFound(f"recipe '{name}' not found: no file {name}.py in {self.folder}")
         return path
 
     def run(
@@ -91,7 +92,7 @@ class PythonRecipesResource(ConfigurableResource):
         ) as session:
             process = subprocess.Popen(
                 [sys.executable, str(path)],
-                cwd=str(self.directory),
+                cwd=str(self.folder),
                 env=child_env(secrets, session.get_bootstrap_env_vars()),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -115,3 +116,10 @@ class PythonRecipesResource(ConfigurableResource):
                     metadata={"stderr": MetadataValue.text(_tail(stderr))},
                 )
         return list(session.get_custom_messages())
+
+
+def python_recipes_resource(settings: Settings) -> PythonRecipesResource:
+    return PythonRecipesResource(
+        directory=str(settings.python_recipes_dir),
+        default_timeout_seconds=settings.python_recipe_timeout_seconds,
+    )

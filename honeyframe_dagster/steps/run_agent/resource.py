@@ -1,4 +1,5 @@
-"""AI agents as a Dagster resource: endpoints from the env vars an Agent document names, limits from settings."""
+"""AI agents as a Dagster resource: endpoints from the env vars an Agent document names, limits from settings
+(filled by `agents_resource`)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import os
 
 from dagster import ConfigurableResource
 
-from honeyframe_dagster.agent_client import Endpoint
 from honeyframe_dagster.model.documents import Agent
 from honeyframe_dagster.net_policy import EgressRefused, check_url
-from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.settings import Settings
+from honeyframe_dagster.steps.run_agent.client import Endpoint
 
 
 class AgentEndpointMissing(LookupError):
@@ -17,7 +18,13 @@ class AgentEndpointMissing(LookupError):
 
 
 class AgentsResource(ConfigurableResource):
-    """Batch size, concurrency, timeout and failure ratio: HONEYFRAME_AGENT_* (settings.py). No key in run config."""
+    """Batch size, concurrency, timeout and failure ratio: HONEYFRAME_AGENT_* (settings.py). No key in run config:
+    an agent's key stays in the variable its document names."""
+
+    batch_size: int
+    concurrency: int
+    failure_ratio: float
+    timeout_seconds: float
 
     def endpoint(self, agent: Agent) -> Endpoint:
         base_url = os.environ.get(agent.base_url_env)
@@ -35,17 +42,14 @@ class AgentsResource(ConfigurableResource):
             api_key=os.environ.get(agent.api_key_env) or None,
             model=agent.model,
             system_prompt=agent.system_prompt,
-            timeout=get_settings().agent_timeout_seconds,
+            timeout=self.timeout_seconds,
         )
 
-    @property
-    def batch_size(self) -> int:
-        return get_settings().agent_batch_size
 
-    @property
-    def concurrency(self) -> int:
-        return get_settings().agent_concurrency
-
-    @property
-    def failure_ratio(self) -> float:
-        return get_settings().agent_failure_ratio
+def agents_resource(settings: Settings) -> AgentsResource:
+    return AgentsResource(
+        batch_size=settings.agent_batch_size,
+        concurrency=settings.agent_concurrency,
+        failure_ratio=settings.agent_failure_ratio,
+        timeout_seconds=settings.agent_timeout_seconds,
+    )

@@ -12,29 +12,19 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import duckdb
-from dagster import (
-    AssetKey,
-    AssetMaterialization,
-    Failure,
-    In,
-    MetadataValue,
-    Nothing,
-    OpExecutionContext,
-    Out,
-    Output,
-    op,
-)
+from dagster import Failure, In, Nothing, OpExecutionContext, Out, op
 
-from honeyframe_dagster.agent_client import RowResult, complete_rows
 from honeyframe_dagster.model.scenario import Catalog
-from honeyframe_dagster.model.steps import RunAgentStep
 from honeyframe_dagster.model.tenancy import TenancyError, check_sql, table_key
-from honeyframe_dagster.resources.agents import AgentEndpointMissing, AgentsResource
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.resources.warehouse_access import Loader, quote
 from honeyframe_dagster.steps.context import current_step
-from honeyframe_dagster.steps.transactional import ForeignTable, GroupAborted, TableWrite, is_deferred, write_table
+from honeyframe_dagster.steps.entry import StepOp
+from honeyframe_dagster.steps.run_agent.client import RowResult, complete_rows
+from honeyframe_dagster.steps.run_agent.model import RunAgentStep
+from honeyframe_dagster.steps.run_agent.resource import AgentEndpointMissing, AgentsResource, agents_resource
+from honeyframe_dagster.steps.transactional import ForeignTable, TableWrite, write_step_table
 
 OUTPUT_COLUMNS = (
     "row_key VARCHAR, input VARCHAR, output VARCHAR, error VARCHAR, agent VARCHAR, model VARCHAR, "
@@ -122,34 +112,32 @@ def run_agent_op(
             "table": step.output_table,
         }
 
-    deferred = is_deferred(run.scenario.steps, run.index)
     try:
-        with warehouse.write() as connection:
-            write_table(
-                connection,
-                TableWrite(step.output_table, key="row_key"),
-                results_loader(results, agent.id, agent.model),
-                describe,
-                run_id=context.run_id,
-                index=run.index,
-                deferred=deferred,
-                writable=writable,
-            )
+        written = write_step_table(
+            context,
+            warehouse,
+            run.scenario.steps,
+            run.index,
+            TableWrite(step.output_table, key="row_key"),
+            results_loader(results, agent.id, agent.model),
+            describe,
+            f"agent '{agent.id}'",
+            writable,
+        )
     except ForeignTable as exc:
         raise Failure(f"project '{project_id}': {exc}", allow_retries=False) from None
-    except GroupAborted as exc:
-        # This step did its job; the group's failing step is the one the run reports.
-        context.log.warning(f"agent '{agent.id}': {exc}")
-        yield Output(None, metadata={"published": MetadataValue.text("discarded: group failed")})
+    if written.discarded:
+        yield written.output()
         return
-    metadata = describe(len(results))
-    if not deferred:
-        yield AssetMaterialization(asset_key=AssetKey([step.output_table]), metadata=metadata)
+    yield from written.materializations()
     ratio = len(failed) / len(results) if results else 0.0
     if ratio > agents.failure_ratio:
         raise Failure(
             f"agent '{agent.id}': {len(failed)} of {len(results)} row(s) failed ({ratio:.0%} > "
             f"HONEYFRAME_AGENT_FAILURE_RATIO {agents.failure_ratio:.0%}); first error: {failed[0].error}",
-            metadata=metadata,
+            metadata=dict(written.metadata),
         )
-    yield Output(None, metadata={**metadata, "published": MetadataValue.text("with group" if deferred else "now")})
+    yield written.output()
+
+
+OP = StepOp(run_agent_op, {"agents": agents_resource})

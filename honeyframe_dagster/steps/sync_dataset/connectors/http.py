@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 
-from honeyframe_dagster.connectors.extract import ConnectorError, FileExtract, FileFormat
 from honeyframe_dagster.net_policy import EgressRefused, guarded_client, redact_url, scrub
+from honeyframe_dagster.steps.sync_dataset.connectors.extract import ConnectorError, FileExtract, FileFormat
 
 
 def download(client: httpx.Client, url: str, target: Path, what: str) -> None:

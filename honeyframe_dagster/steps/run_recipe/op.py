@@ -22,10 +22,11 @@ from dagster import (
 )
 
 from honeyframe_dagster.dbt import RECIPE_RESOURCE_TYPES, Invocation, finish_invocation, invocation_target
-from honeyframe_dagster.model.steps import RunRecipeStep
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.steps.context import current_step
+from honeyframe_dagster.steps.entry import StepOp
+from honeyframe_dagster.steps.run_recipe.model import RunRecipeStep
 
 BUILT = "success"
 
@@ -70,3 +71,6 @@ def run_recipe_op(
             "assets": MetadataValue.text(", ".join(keys)),
         },
     )
+
+
+OP = StepOp(run_recipe_op)

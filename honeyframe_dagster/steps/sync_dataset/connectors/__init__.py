@@ -3,6 +3,12 @@
 Fetching happens outside the warehouse lock (it may be slow); loading an `Extract` is one short transaction.
 """
 
-from honeyframe_dagster.connectors.extract import ConnectorError, Extract, FileExtract, RowsExtract, loader
+from honeyframe_dagster.steps.sync_dataset.connectors.extract import (
+    ConnectorError,
+    Extract,
+    FileExtract,
+    RowsExtract,
+    loader,
+)
 
 __all__ = ["ConnectorError", "Extract", "FileExtract", "RowsExtract", "loader"]

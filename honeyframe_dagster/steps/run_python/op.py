@@ -4,10 +4,11 @@ from typing import Any
 
 from dagster import Failure, In, MetadataValue, Nothing, OpExecutionContext, Out, Output, op
 
-from honeyframe_dagster.model.steps import RunPythonStep
-from honeyframe_dagster.resources.python_recipes import PythonRecipesResource, RecipeNotFound
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.steps.context import current_step
+from honeyframe_dagster.steps.entry import StepOp
+from honeyframe_dagster.steps.run_python.model import RunPythonStep
+from honeyframe_dagster.steps.run_python.resource import PythonRecipesResource, RecipeNotFound, python_recipes_resource
 
 
 def metadata_value(value: Any) -> Any:
@@ -31,7 +32,7 @@ def run_python_op(
 ) -> Output[None]:
     run = current_step(context, scenarios, RunPythonStep)
     step = run.step
-    timeout = step.timeout_seconds or python_recipes.default_timeout()
+    timeout = step.timeout_seconds or python_recipes.default_timeout_seconds
     extras = {
         "recipe": step.recipe,
         "args": step.args,
@@ -45,3 +46,6 @@ def run_python_op(
         raise Failure(f"recipe: {exc}") from None
     metadata = recipe_metadata(messages)
     return Output(None, metadata={"recipe": MetadataValue.text(step.recipe), **metadata})
+
+
+OP = StepOp(run_python_op, {"python_recipes": python_recipes_resource})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-from honeyframe_dagster.connectors.extract import ConnectorError, FileExtract, FileFormat
 from honeyframe_dagster.model.documents import FileConnector
+from honeyframe_dagster.steps.sync_dataset.connectors.extract import ConnectorError, FileExtract, FileFormat
 
 _SUFFIXES: dict[str, FileFormat] = {
     ".csv": "csv",

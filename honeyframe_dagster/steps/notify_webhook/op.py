@@ -13,11 +13,12 @@ import httpx
 from dagster import DagsterEventType, DagsterInstance, Failure, In, Nothing, OpExecutionContext, Out, Output, op
 
 from honeyframe_dagster.model.scenario import ScenarioSpec
-from honeyframe_dagster.model.steps import NotifyWebhookStep
 from honeyframe_dagster.net_policy import EgressRefused, check_url, guarded_client
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.context import current_step
+from honeyframe_dagster.steps.entry import StepOp
+from honeyframe_dagster.steps.notify_webhook.model import NotifyWebhookStep
 
 _OUTCOMES = {
     DagsterEventType.STEP_START: "running",
@@ -116,3 +117,6 @@ def notify_webhook_op(context: OpExecutionContext, scenarios: ScenarioStoreResou
     context.log.info(f"notified the webhook in {step.url_env} ({step.format}): {len(steps)} step outcome(s)")
     metadata = {"url_env": step.url_env, "format": step.format, "steps reported": len(steps), "HTTP status": status}
     return Output(None, metadata=metadata)
+
+
+OP = StepOp(notify_webhook_op)

@@ -1,0 +1,151 @@
+"""What every step kind shares: the `_Step` base, retries, time filters, names, e-mail and secret checks.
+
+The kinds themselves live in `honeyframe_dagster/steps/<kind>/model.py`; `model/steps.py` joins them into `Step`.
+Nothing here imports a step kind, so a kind's model can import this module."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+
+from honeyframe_dagster.model.base import CompactModel
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$"
+PYTHON_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+TABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+MAX_STEPS = 100
+MAX_RECIPIENTS = 100
+MAX_LIST_ITEMS = 100
+# Conservative address check: no whitespace, no header-injection characters, one '@', a dotted or local domain.
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+# The same check as a JSON-schema pattern for clients and fuzzers.
+EMAIL_PATTERN = _EMAIL.pattern
+RELATIVE_TIME_FILTERS = (
+    "today",
+    "yesterday",
+    "last_7_days",
+    "last_30_days",
+    "last_week",
+    "last_month",
+    "week_to_date",
+    "month_to_date",
+    "year_to_date",
+)
+
+
+SECRET_PATTERN = r"^HONEYFRAME_SECRET_[A-Z0-9_]+$"
+# The documented variables a document may name besides HONEYFRAME_SECRET_* (../shared/contract/documents.yaml).
+DOCUMENTED_ENV = ("HONEYFRAME_AGENT_BASE_URL", "HONEYFRAME_AGENT_API_KEY", "HONEYFRAME_PLATFORM_URL")
+MAX_TIMEOUT_SECONDS = 86_400
+MAX_SECRETS = 32
+
+
+def check_env_name(value: str) -> str:
+    """A variable a document may name: never the store's URL, SMTP credentials or anything else of the host."""
+    if not (re.match(SECRET_PATTERN, value) or value in DOCUMENTED_ENV):
+        raise ValueError(f"may name only HONEYFRAME_SECRET_* variables or {', '.join(DOCUMENTED_ENV)}, got {value!r}")
+    return value
+
+
+def check_secret_name(value: str) -> str:
+    if not re.match(SECRET_PATTERN, value):
+        raise ValueError(f"must name a HONEYFRAME_SECRET_* variable, got {value!r}")
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(check_env_name)]
+SecretName = Annotated[str, AfterValidator(check_secret_name)]
+
+
+def check_email(value: str) -> str:
+    # fullmatch: `$` alone would let a trailing newline through (a header injection).
+    if not isinstance(value, str) or len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise ValueError(f"invalid e-mail address {value!r}")
+    return value
+
+
+class StepRetry(BaseModel):
+    """How often a failed step is tried again, mapped to Dagster's `RetryPolicy` (docs/scheduling.md).
+
+    Strict types: `max_retries: true` or `jitter: "yes"` is a mistake to report, not a value to coerce."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    max_retries: int = Field(default=0, ge=0, le=10, description="Retries after the first attempt (0-10).")
+    delay_seconds: float = Field(default=10, ge=1, le=3600, description="Wait before the first retry (1-3600 s).")
+    backoff: Literal["exponential", "linear", "fixed"] = Field(
+        default="exponential", description="How the wait grows between retries."
+    )
+    jitter: bool = Field(default=False, description="Spread retries randomly around the computed wait.")
+
+
+NO_RETRY = StepRetry()
+
+
+# Checked by check_email (the list's validator names the list and the value); the pattern documents it.
+EmailText = Annotated[str, Field(json_schema_extra={"pattern": EMAIL_PATTERN, "maxLength": 254})]
+Email = Annotated[EmailText, AfterValidator(check_email)]
+
+
+class _Step(CompactModel):
+    # The kind's retries when its step says nothing; a kind's model sets its own.
+    default_retry: ClassVar[StepRetry] = NO_RETRY
+    if TYPE_CHECKING:
+        kind: str  # each kind's model declares its own `Literal`
+
+    retry: StepRetry | None = Field(default=None, description="Retries of this step; default depends on the kind.")
+    parallel: bool = Field(default=False, description="Run alongside the neighbouring parallel steps.")
+    transactional: bool = Field(
+        default=True,
+        description="In a parallel group: the group's warehouse writes become visible together, "
+        "only when every step of the group succeeded. False: this step commits on its own.",
+    )
+
+    @property
+    def retry_policy(self) -> StepRetry:
+        """The step's own retry settings, else its kind's default."""
+        return self.retry or self.default_retry
+
+
+class TimeRange(BaseModel):
+    """A fixed time filter: from `start` (inclusive) to `end` (exclusive)."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: dt.datetime
+    end: dt.datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError(f"time_filter end {self.end.isoformat()} must be after start {self.start.isoformat()}")
+        return self
+
+
+def _one_time_filter(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """One error that names the field, not one per member of the union (pydantic's `literal[...]` paths)."""
+    if isinstance(value, dict):
+        return TimeRange.model_validate(value)
+    if isinstance(value, TimeRange) or (isinstance(value, str) and value in RELATIVE_TIME_FILTERS):
+        return handler(value)
+    raise ValueError(
+        f"unknown time filter {value!r}: expected one of {', '.join(RELATIVE_TIME_FILTERS)}, or {{start, end}}"
+    )
+
+
+TimeFilter = Annotated[
+    Literal[RELATIVE_TIME_FILTERS] | TimeRange,  # type: ignore[valid-type]
+    WrapValidator(_one_time_filter),
+]

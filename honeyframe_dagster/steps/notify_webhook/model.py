@@ -1,0 +1,21 @@
+"""`notify_webhook`: the step's model (its URL is a secret's name, so there is nothing in the catalog to check)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from honeyframe_dagster.model.step_base import SecretName, _Step
+from honeyframe_dagster.steps.entry import StepKind
+
+
+class NotifyWebhookStep(_Step):
+    """POST a JSON summary of the run so far to a webhook whose URL a HONEYFRAME_SECRET_* variable holds."""
+
+    kind: Literal["notify_webhook"]
+    url_env: SecretName = Field(description="The HONEYFRAME_SECRET_* variable holding the webhook URL.")
+    format: Literal["json", "slack"] = "json"
+
+
+KIND = StepKind(NotifyWebhookStep)

@@ -1,0 +1,1 @@
+"""The `run_agent` step kind: `model.py` (pydantic only), `op.py` (Dagster)."""

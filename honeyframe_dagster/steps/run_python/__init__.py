@@ -1,0 +1,1 @@
+"""The `run_python` step kind: `model.py` (pydantic only), `op.py` (Dagster)."""
