@@ -22,15 +22,15 @@ from sqlalchemy.orm import Session
 
 from api.schemas import DagsterRefs, RunPublic, RunSummary, RunTrigger, ScenarioPublic, TickPublic
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, LatestRuns, TriggerRef, timestamp
-from honeyframe_dagster.factory.naming import job_names, location_name, shard_of
 from honeyframe_dagster.factory.plan import PlannedScenario, plan
-from honeyframe_dagster.factory.triggers import SCHEDULED_FOR_TAG, cron_partitions
+from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.instants import next_instant
+from honeyframe_dagster.model.naming import job_names, location_name, shard_of
 from honeyframe_dagster.model.scenario import Catalog, ScenarioRecord, ScenarioSpec
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
+from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG, SCHEDULED_FOR_TAG
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.settings import Settings
-from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG
 from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog, name_peers, naming_records
 
 log = logging.getLogger("honeyframe.api")

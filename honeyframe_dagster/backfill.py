@@ -8,7 +8,6 @@ the stack is not running), the scenario's code location, and the partition keys 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import socket
 import subprocess
 import sys
@@ -21,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dbt import load_manifest, recipe_names
-from honeyframe_dagster.factory.naming import LOCATION_NAME, location_name
 from honeyframe_dagster.factory.plan import PlannedScenario, plan
 from honeyframe_dagster.factory.triggers import cron_partitions
-from honeyframe_dagster.settings import REPO_ROOT, Settings, get_settings
+from honeyframe_dagster.model.naming import LOCATION_NAME, location_name
+from honeyframe_dagster.settings import REPO_ROOT, Settings, child_environment, get_settings
 from honeyframe_dagster.shards import location_count
 from honeyframe_dagster.store.catalog import load_catalog
 
@@ -115,7 +114,7 @@ def backfill(scenario: str, start: str, end: str, dry_run: bool = False) -> int:
     print(f"{entry.job_name}: {len(keys)} partition(s): {', '.join(keys)}")
     if dry_run:
         return 0
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.home_dir / "dagster").resolve()
+    home = settings.dagster_home_dir
     workspace_file, location = workspace(settings, entry.record.project_id)
     argv = [
         str(BIN / "dagster"),
@@ -131,4 +130,4 @@ def backfill(scenario: str, start: str, end: str, dry_run: bool = False) -> int:
         ",".join(keys),
         "--noprompt",
     ]
-    return subprocess.run(argv, env={**os.environ, "DAGSTER_HOME": str(home)}, cwd=REPO_ROOT).returncode
+    return subprocess.run(argv, env=child_environment({"DAGSTER_HOME": str(home)}), cwd=REPO_ROOT).returncode

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from honeyframe_dagster.factory.naming import in_shard
 from honeyframe_dagster.legacy.drift import SchemaDriftError, check_drift
 from honeyframe_dagster.legacy.migrate import migrate_legacy
+from honeyframe_dagster.model.naming import in_shard
 from honeyframe_dagster.model.scenario import Catalog
 from honeyframe_dagster.settings import Settings
 from honeyframe_dagster.store import schema

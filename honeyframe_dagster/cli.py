@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -91,11 +90,11 @@ def touched_projects(session: Session, documents: list[Any]) -> set[str]:
 def cancel_queued_runs(disabled: list[service.Stopped]) -> int:
     """Disabling by apply cancels the scenarios' queued runs, as the API does; runs in progress go on."""
     from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
-    from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG
+    from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG
 
     settings = get_settings()
     # The instance of `honeyframe up` when DAGSTER_HOME is not set here (stack.prepare_dagster_home).
-    home = None if os.environ.get("DAGSTER_HOME") else settings.home_dir / "dagster"
+    home = None if settings.dagster_home else settings.dagster_home_dir
     if not disabled or (home is not None and not (home / "dagster.yaml").exists()):
         return 0
     client = DagsterClient(settings.dagster_webserver_url, home)
@@ -116,7 +115,7 @@ def reload_running_locations(engine: Engine, projects: set[str], warehouse: bool
     """When `make run` is up, reload the code locations serving `projects` (and `warehouse`, which shows datasets
     as assets) so the UI and the daemon see the change now; the other locations have nothing new to show."""
     from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
-    from honeyframe_dagster.factory.naming import WAREHOUSE_LOCATION, location_name
+    from honeyframe_dagster.model.naming import WAREHOUSE_LOCATION, location_name
     from honeyframe_dagster.shards import location_count
 
     settings = get_settings()
@@ -235,7 +234,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_mailsink(args: argparse.Namespace) -> int:
-    from honeyframe_dagster.mailsink import serve
+    from honeyframe_dagster.services.mailsink import serve
 
     settings = get_settings()
     serve(args.host, args.port or settings.smtp_port, Path(args.dir) if args.dir else settings.home_dir / "mail")
@@ -243,7 +242,7 @@ def cmd_mailsink(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from honeyframe_dagster.stack import Piece, up
+    from honeyframe_dagster.services.stack import Piece, up
 
     if args.only == "code-server" and args.shard is None:
         print("error: --only code-server needs --shard i/n (the shard this server serves)", file=sys.stderr)
@@ -251,7 +250,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.shard is not None and args.only != "code-server":
         print("error: --shard goes with --only code-server", file=sys.stderr)
         return 2
-    return up(Piece(args.only or "all", args.host, args.port, args.shard))
+    return up(Piece(args.only or "all", args.host, args.port, args.shard), apply_paths)
 
 
 def shard_arg(value: str) -> tuple[int, int]:
@@ -263,7 +262,7 @@ def shard_arg(value: str) -> tuple[int, int]:
 
 def cmd_shards(args: argparse.Namespace) -> int:
     """Show the stored count and the pairs per shard; `set N` changes the count (projects move: docs/deploy.md)."""
-    from honeyframe_dagster.factory.naming import shard_location_name
+    from honeyframe_dagster.model.naming import shard_location_name
     from honeyframe_dagster.shards import pair_count, save_count, shard_sizes, stored_count, target_count
 
     settings = get_settings()

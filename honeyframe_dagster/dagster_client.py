@@ -42,8 +42,8 @@ from gql.transport.requests import RequestsHTTPTransport
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG
 from honeyframe_dagster.net_policy import redact_url
-from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG
 
 log = logging.getLogger("honeyframe.dagster")
 # The repository a `Definitions` object becomes is always named this.

@@ -22,7 +22,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from honeyframe_dagster.settings import DBT_PROJECT_DIR
+from honeyframe_dagster.settings import DBT_PROJECT_DIR, child_environment
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
@@ -40,15 +40,16 @@ def dbt_executable() -> str:
 
 def dbt_env(target_path: Path) -> dict[str, str]:
     """dbt's environment: this project and profile, output under `target_path`, no telemetry, no colours."""
-    return {
-        **os.environ,
-        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
-        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
-        "DBT_TARGET_PATH": str(target_path),
-        "DBT_LOG_PATH": str(target_path),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_USE_COLORS": "false",
-    }
+    return child_environment(
+        {
+            "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+            "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+            "DBT_TARGET_PATH": str(target_path),
+            "DBT_LOG_PATH": str(target_path),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_USE_COLORS": "false",
+        }
+    )
 
 
 def _stale(manifest: Path) -> bool:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
-from functools import cached_property
+import re
+from collections.abc import Mapping
+from functools import cache, cached_property
 from pathlib import Path
+from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,6 +15,38 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXAMPLES_DIR = REPO_ROOT / "examples"
+
+
+# The variables a document may name (url_env, api_key_env, base_url_env, a step's secrets): HONEYFRAME_SECRET_*
+# and the documented ones below (../shared/contract/documents.yaml), never the store's URL or SMTP credentials.
+SECRET_PATTERN = r"^HONEYFRAME_SECRET_[A-Z0-9_]+$"
+DOCUMENTED_ENV = ("HONEYFRAME_AGENT_BASE_URL", "HONEYFRAME_AGENT_API_KEY", "HONEYFRAME_PLATFORM_URL")
+
+
+def check_env_name(value: str) -> str:
+    """A variable a document may name: never the store's URL, SMTP credentials or anything else of the host."""
+    if not (re.match(SECRET_PATTERN, value) or value in DOCUMENTED_ENV):
+        raise ValueError(f"may name only HONEYFRAME_SECRET_* variables or {', '.join(DOCUMENTED_ENV)}, got {value!r}")
+    return value
+
+
+def check_secret_name(value: str) -> str:
+    if not re.match(SECRET_PATTERN, value):
+        raise ValueError(f"must name a HONEYFRAME_SECRET_* variable, got {value!r}")
+    return value
+
+
+def check_timezone(name: str) -> str:
+    """An IANA name: HONEYFRAME_DEFAULT_TIMEZONE and every trigger's and project's `timezone` obey this rule."""
+    if name not in known_timezones():
+        raise ValueError(f"unknown timezone {name!r} (expected an IANA name such as 'Europe/Berlin')")
+    ZoneInfo(name)
+    return name
+
+
+@cache
+def known_timezones() -> frozenset[str]:
+    return frozenset(available_timezones() | {"UTC"})
 
 
 class HomeUnusable(OSError):
@@ -80,12 +115,35 @@ class Settings(BaseSettings):
     # The org's default timezone for cron triggers (after the trigger's and the project's own).
     default_timezone: str = "UTC"
 
+    # DAGSTER_HOME when the operator set it; else `honeyframe up` installs one under HONEYFRAME_HOME.
+    dagster_home: Path | None = Field(default=None, validation_alias="DAGSTER_HOME")
+
     @field_validator("default_timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        from honeyframe_dagster.model.triggers import check_timezone
-
         return check_timezone(value)
+
+    @property
+    def dagster_home_dir(self) -> Path:
+        """The Dagster instance folder: DAGSTER_HOME, else the one `honeyframe up` installs under HONEYFRAME_HOME."""
+        return (self.dagster_home or self.home_dir / "dagster").expanduser().resolve()
+
+    @property
+    def smtp_configured(self) -> bool:
+        """HONEYFRAME_SMTP_HOST names the org's mail connector; unset, `honeyframe up` starts a local mail sink."""
+        return "smtp_host" in self.model_fields_set
+
+    def secret(self, name: str) -> str | None:
+        """The value of a variable a document names (`url_env`, `api_key_env`, `base_url_env`, a step's `secrets`),
+        None when unset or empty. The documented names are these settings; the rest are HONEYFRAME_SECRET_*
+        variables, read from the environment at the call. None when unset; "" when set empty (callers decide)."""
+        check_env_name(name)
+        documented = {
+            "HONEYFRAME_AGENT_BASE_URL": self.agent_base_url,
+            "HONEYFRAME_AGENT_API_KEY": self.agent_api_key,
+            "HONEYFRAME_PLATFORM_URL": self.platform_url,
+        }
+        return documented[name] if name in documented else os.environ.get(name)
 
     @property
     def dagster_webserver_url(self) -> str:
@@ -137,5 +195,18 @@ class Settings(BaseSettings):
         return addresses
 
 
+@cache
 def get_settings() -> Settings:
+    """The process's settings, read once; `get_settings.cache_clear()` re-reads them (tests that change the
+    environment, a CLI that sets a variable before starting children)."""
     return Settings()
+
+
+def child_environment(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child process (dbt, the stack's servers, a backfill): this process's plus `overrides`."""
+    return {**os.environ, **(overrides or {})}
+
+
+def inherited_environment(names: tuple[str, ...], prefixes: tuple[str, ...] = ()) -> dict[str, str]:
+    """The variables of this process among `names` or starting with one of `prefixes` (what a sandboxed child keeps)."""
+    return {key: value for key, value in os.environ.items() if key in names or key.startswith(prefixes)}

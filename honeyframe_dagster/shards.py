@@ -1,6 +1,6 @@
 """How many code locations (shards) split the projects: chosen once, kept in the store, read by every process.
 
-A project's shard is `crc32(project_id) % count` (factory/naming.py): adding projects never moves the others, but
+A project's shard is `crc32(project_id) % count` (model/naming.py): adding projects never moves the others, but
 changing the count moves most of them to another location (their jobs, triggers and stored trigger states). So
 the count is chosen once and kept in the store, which every host shares, and changes only by these rules
 (docs/deploy.md):
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from honeyframe_dagster.factory.naming import shard_of
+from honeyframe_dagster.model.naming import shard_of
 from honeyframe_dagster.store.tables import DeploymentSettingRow, ScenarioRow
 
 COUNT_KEY = "code_locations"

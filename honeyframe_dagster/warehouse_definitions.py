@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.dbt import dbt_executable, finish_invocation, load_manifest
 from honeyframe_dagster.factory.datasets import dataset_asset_specs
-from honeyframe_dagster.heartbeat import scheduler_heartbeat_sensor
 from honeyframe_dagster.model.documents import Dataset
 from honeyframe_dagster.resources.warehouse import WarehouseResource
+from honeyframe_dagster.services.heartbeat import scheduler_heartbeat_sensor
 from honeyframe_dagster.settings import DBT_PROJECT_DIR, get_settings
 from honeyframe_dagster.store.engine import get_engine
 from honeyframe_dagster.store.readiness import check_ready
@@ -97,7 +97,7 @@ def load_warehouse_definitions() -> Definitions:
     return Definitions(
         assets=[dbt, *dataset_asset_specs(datasets, dbt.keys)],
         sensors=[scheduler_heartbeat_sensor(settings.heartbeat_seconds)],
-        resources={"dbt": dbt_cli(), "warehouse": WarehouseResource()},
+        resources={"dbt": dbt_cli(), "warehouse": WarehouseResource.from_settings(settings)},
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 from dagster import DagsterInstance, Definitions, instance_for_test
 
 from honeyframe_dagster.cli import main as honeyframe
+from honeyframe_dagster.settings import get_settings
 
 # Report steps take their default retry delay from this when jobs are built: keep SMTP retries fast in tests.
 os.environ.setdefault("HONEYFRAME_SMTP_RETRY_DELAY_SECONDS", "0.05")
@@ -38,6 +39,23 @@ def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("HONEYFRAME_DATABASE_URL", raising=False)
     monkeypatch.delenv("HONEYFRAME_SHARD", raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A process reads its settings once (get_settings is cached); a test reads them anew at its start and after
+    each `monkeypatch.setenv`/`delenv`, as a process started with that environment would."""
+    for name in ("setenv", "delenv"):
+        change = getattr(monkeypatch, name)
+
+        def changed(*args: object, _change: Callable[..., None] = change, **kwargs: object) -> None:
+            _change(*args, **kwargs)
+            get_settings.cache_clear()
+
+        setattr(monkeypatch, name, changed)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(autouse=True)

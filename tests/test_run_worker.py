@@ -185,7 +185,7 @@ def test_the_warehouse_location_holds_the_dbt_assets_and_the_scenario_location_n
     load_defs: Callable[[], Definitions],
     load_warehouse: Callable[[], Definitions],
 ) -> None:
-    from honeyframe_dagster.heartbeat import HEARTBEAT_SENSOR
+    from honeyframe_dagster.services.heartbeat import HEARTBEAT_SENSOR
     from honeyframe_dagster.warehouse_definitions import TRANSLATOR
 
     assert apply_yaml(SCENARIOS) == 0

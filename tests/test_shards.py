@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot, shard_catalog
 from honeyframe_dagster.cli import main as honeyframe
-from honeyframe_dagster.factory.naming import location_name, shard_of
+from honeyframe_dagster.model.naming import location_name, shard_of
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.shards import ShardCountMismatch, choose_count, save_count, shard_sizes, stored_count
 from tests.conftest import ApplyYaml

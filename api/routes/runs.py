@@ -17,9 +17,10 @@ from api.present import partitions_of, run_public, run_tags, tick_public
 from api.schemas import RunAccepted, RunBody, RunPage, TickList, TickOutcome, problem_responses
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
 from honeyframe_dagster.factory.jobs import scenario_tags
-from honeyframe_dagster.factory.triggers import SCHEDULED_FOR_TAG, cron_partitions
+from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.instants import is_instant, previous_instant
 from honeyframe_dagster.model.scenario import ScenarioSpec
+from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG
 from honeyframe_dagster.store import service
 from honeyframe_dagster.store.service import is_row_id
 from honeyframe_dagster.store.tables import ScenarioRow

@@ -39,7 +39,11 @@ def resources() -> dict[str, Any]:
     """The location's resources, filled here from the settings once: the shared ones, then each step kind's."""
     settings = get_settings()
     kinds = {name: build(settings) for entry in STEP_OPS.values() for name, build in entry.resources.items()}
-    return {"scenarios": ScenarioStoreResource(), "warehouse": WarehouseResource(), **kinds}
+    return {
+        "scenarios": ScenarioStoreResource.from_settings(settings),
+        "warehouse": WarehouseResource.from_settings(settings),
+        **kinds,
+    }
 
 
 def build_definitions(planned: Sequence[PlannedScenario]) -> Definitions:

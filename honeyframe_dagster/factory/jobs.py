@@ -21,23 +21,14 @@ from dagster import (
 from honeyframe_dagster.factory.overlap import serial_tags
 from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.scenario import ScenarioSpec
+from honeyframe_dagster.model.step_base import step_groups
 from honeyframe_dagster.model.steps import Step
+from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG, TEMPLATE_TAG
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.commit import abort_staged_writes, commit_alias, commit_group_op
-from honeyframe_dagster.steps.context import PROJECT_TAG, SCENARIO_TAG, TEMPLATE_TAG, step_alias
+from honeyframe_dagster.steps.context import step_alias
 from honeyframe_dagster.steps.ops import STEP_OPS
 from honeyframe_dagster.steps.transactional import group_needs_commit
-
-
-def step_groups(steps: tuple[Step, ...]) -> list[list[int]]:
-    """Step indexes in execution stages: a run of consecutive `parallel: true` steps forms one stage."""
-    groups: list[list[int]] = []
-    for index, step in enumerate(steps):
-        if step.parallel and groups and steps[groups[-1][0]].parallel:
-            groups[-1].append(index)
-        else:
-            groups.append([index])
-    return groups
 
 
 def scenario_tags(spec: ScenarioSpec) -> dict[str, str]:

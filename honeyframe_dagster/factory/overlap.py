@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.storage.dagster_run import RunRecord
 
+from honeyframe_dagster.model.tags import SCENARIO_TAG
 from honeyframe_dagster.model.triggers import Overlap
-from honeyframe_dagster.steps.context import SCENARIO_TAG
 
 SERIAL_TAG = "honeyframe/serial"
 # Queued or in progress: the run holds (or waits for) the scenario's turn.

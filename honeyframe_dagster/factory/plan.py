@@ -6,7 +6,7 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from honeyframe_dagster.factory.naming import in_shard, job_names, trigger_name
+from honeyframe_dagster.model.naming import in_shard, job_names, trigger_name
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, ScenarioSpec, resolve
 
 log = logging.getLogger("honeyframe.factory")

@@ -33,8 +33,8 @@ from honeyframe_dagster.factory.overlap import active_runs, cancel_previous, des
 from honeyframe_dagster.model.catchup import Due, due_instants
 from honeyframe_dagster.model.instants import next_instant
 from honeyframe_dagster.model.scenario import ScenarioSpec
+from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG
 from honeyframe_dagster.model.triggers import Overlap
-from honeyframe_dagster.steps.context import SCHEDULED_FOR_TAG
 
 # Partitions (one per cron instant) reach back to here, so backfills can cover any past instant since.
 PARTITIONS_START = dt.datetime(2025, 1, 1)

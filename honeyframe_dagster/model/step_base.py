@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
@@ -20,6 +21,7 @@ from pydantic import (
 )
 
 from honeyframe_dagster.model.base import CompactModel
+from honeyframe_dagster.settings import check_env_name, check_secret_name
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$"
 PYTHON_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
@@ -47,26 +49,11 @@ RELATIVE_TIME_FILTERS = (
 )
 
 
-SECRET_PATTERN = r"^HONEYFRAME_SECRET_[A-Z0-9_]+$"
-# The documented variables a document may name besides HONEYFRAME_SECRET_* (../shared/contract/documents.yaml).
-DOCUMENTED_ENV = ("HONEYFRAME_AGENT_BASE_URL", "HONEYFRAME_AGENT_API_KEY", "HONEYFRAME_PLATFORM_URL")
 MAX_TIMEOUT_SECONDS = 86_400
 MAX_SECRETS = 32
 
 
-def check_env_name(value: str) -> str:
-    """A variable a document may name: never the store's URL, SMTP credentials or anything else of the host."""
-    if not (re.match(SECRET_PATTERN, value) or value in DOCUMENTED_ENV):
-        raise ValueError(f"may name only HONEYFRAME_SECRET_* variables or {', '.join(DOCUMENTED_ENV)}, got {value!r}")
-    return value
-
-
-def check_secret_name(value: str) -> str:
-    if not re.match(SECRET_PATTERN, value):
-        raise ValueError(f"must name a HONEYFRAME_SECRET_* variable, got {value!r}")
-    return value
-
-
+# The allowed-name rule lives with the settings, whose `secret()` applies it again when reading the variable.
 EnvName = Annotated[str, AfterValidator(check_env_name)]
 SecretName = Annotated[str, AfterValidator(check_secret_name)]
 
@@ -149,3 +136,14 @@ TimeFilter = Annotated[
     Literal[RELATIVE_TIME_FILTERS] | TimeRange,  # type: ignore[valid-type]
     WrapValidator(_one_time_filter),
 ]
+
+
+def step_groups(steps: Sequence[_Step]) -> list[list[int]]:
+    """Step indexes in execution stages: a run of consecutive `parallel: true` steps forms one stage."""
+    groups: list[list[int]] = []
+    for index, step in enumerate(steps):
+        if step.parallel and groups and steps[groups[-1][0]].parallel:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any, Literal, Self
-from zoneinfo import ZoneInfo, available_timezones
 
 from dagster._utils.schedules import is_valid_cron_string
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.hygiene import Name
+from honeyframe_dagster.settings import check_timezone, known_timezones
 
 MIN_INTERVAL_SECONDS = 60
 # 366 days: a longer interval is a mistake, and a much longer one overflows the next-instant arithmetic.
@@ -49,23 +49,6 @@ CRON_PATTERN = (
 )
 
 
-def check_timezone(name: str) -> str:
-    if name not in _known_timezones():
-        raise ValueError(f"unknown timezone {name!r} (expected an IANA name such as 'Europe/Berlin')")
-    ZoneInfo(name)
-    return name
-
-
-def _known_timezones() -> set[str]:
-    global _TIMEZONES
-    if _TIMEZONES is None:
-        _TIMEZONES = available_timezones() | {"UTC"}
-    return _TIMEZONES
-
-
-_TIMEZONES: set[str] | None = None
-
-
 # The five cron fields, each with its range, for messages that say which field is wrong and why.
 CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 _CRON_NUMBER = re.compile(r"\d+")
@@ -73,7 +56,7 @@ _CRON_NUMBER = re.compile(r"\d+")
 
 def _timezone_enum(schema: dict[str, Any]) -> None:
     """The JSON schema lists the timezones this server knows (computed only when a schema is generated)."""
-    schema["enum"] = sorted(_known_timezones())
+    schema["enum"] = sorted(known_timezones())
 
 
 def check_cron(expression: str) -> str:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cached_property
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.dbt import load_manifest, recipe_names
 from honeyframe_dagster.model.errors import Loc
 from honeyframe_dagster.model.scenario import Catalog, ScenarioSpec, resolve
 from honeyframe_dagster.model.tenancy import table_key
-from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.settings import Settings
 from honeyframe_dagster.store.catalog import load_catalog
 from honeyframe_dagster.store.engine import get_engine
 from honeyframe_dagster.store.ownership import claim_tables, owned_tables
@@ -24,11 +23,17 @@ class ScenarioNotFound(LookupError):
 
 
 class ScenarioStoreResource(ConfigurableResource):
-    """Reads the store named by HONEYFRAME_DATABASE_URL; no URL in run config, so no secret in the UI."""
+    """Reads the scenario store at `url` (a SQLAlchemy URL)."""
 
-    @cached_property
-    def url(self) -> str:
-        return get_settings().store_url
+    url: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ScenarioStoreResource:
+        """HONEYFRAME_DATABASE_URL as an EnvVar, so the UI shows the variable's name and never its password;
+        unset: the SQLite file under HONEYFRAME_HOME, which holds no secret."""
+        if settings.database_url:
+            return cls(url=EnvVar("HONEYFRAME_DATABASE_URL"))
+        return cls(url=settings.store_url)
 
     def catalog_for(self, scenario_id: int) -> tuple[Catalog, ScenarioSpec]:
         with Session(get_engine(self.url)) as session:

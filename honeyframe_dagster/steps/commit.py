@@ -23,9 +23,9 @@ from dagster import (
 )
 
 from honeyframe_dagster.model.scenario import ScenarioError
+from honeyframe_dagster.model.tags import SCENARIO_TAG
 from honeyframe_dagster.resources.scenarios import ScenarioNotFound, ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
-from honeyframe_dagster.steps.context import SCENARIO_TAG
 from honeyframe_dagster.steps.transactional import ForeignTable, abort_run, commit_run, sweep
 
 

@@ -16,14 +16,10 @@ from dagster import Failure, MetadataValue, OpExecutionContext
 
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioSpec
 from honeyframe_dagster.model.steps import Step
+from honeyframe_dagster.model.tags import SCENARIO_TAG
 from honeyframe_dagster.net_policy import redact_url
 from honeyframe_dagster.resources.scenarios import ScenarioNotFound, ScenarioStoreResource
 
-SCENARIO_TAG = "honeyframe/scenario_id"
-PROJECT_TAG = "honeyframe/project_id"
-TEMPLATE_TAG = "honeyframe/template"
-# The trigger instant a run is for (every sensor-made run; factory/triggers.py).
-SCHEDULED_FOR_TAG = "honeyframe/scheduled_for"
 _ALIAS = re.compile(r"^step_(\d+)_")
 # Anything URL-shaped inside a config value (a connector URL, a link in a prompt): its userinfo and query values
 # may be credentials.

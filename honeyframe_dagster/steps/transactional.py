@@ -33,6 +33,7 @@ from typing import Any
 import duckdb
 from dagster import AssetKey, AssetMaterialization, MetadataValue, OpExecutionContext, Output
 
+from honeyframe_dagster.model.step_base import step_groups
 from honeyframe_dagster.model.steps import Step
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.resources.warehouse_access import Loader, quote
@@ -71,10 +72,7 @@ def stage_name(run_id: str, index: int, table: str) -> str:
 
 
 def group_of(steps: Sequence[Step], index: int) -> list[int]:
-    # Imported here: the factory imports the step ops, so a module-level import would be circular.
-    from honeyframe_dagster.factory.jobs import step_groups
-
-    return next(group for group in step_groups(tuple(steps)) if index in group)
+    return next(group for group in step_groups(steps) if index in group)
 
 
 def is_deferred(steps: Sequence[Step], index: int) -> bool:

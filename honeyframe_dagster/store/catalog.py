@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from honeyframe_dagster.factory.naming import in_shard, project_identifier
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
+from honeyframe_dagster.model.naming import in_shard, project_identifier
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, render_scenario, upstream_name
 from honeyframe_dagster.settings import Settings, get_settings
 from honeyframe_dagster.steps.run_agent.model import RunAgentStep
@@ -203,7 +203,7 @@ def _add_named_objects(session: Session, catalog: Catalog, project_id: str) -> N
 
 
 def name_peers(session: Session, project_id: str, shard: tuple[int, int] | None) -> list[str]:
-    """The projects whose job names depend on each other with this one's (factory/naming.py `job_names`): every
+    """The projects whose job names depend on each other with this one's (model/naming.py `job_names`): every
     project with the same identifier (`a-b`, `a--b`) in the same code location, this one included. Project ids are
     lowercase letters, digits and '-', so a LIKE on the identifier's parts finds every candidate; the identifier
     itself decides."""

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from api.present import next_run_at
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dagster_client import REPOSITORY_NAME
-from honeyframe_dagster.factory.triggers import SCHEDULED_FOR_TAG
+from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.tables import ScenarioRow

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from honeyframe_dagster.instance_config import install_instance_yaml
+from honeyframe_dagster.services.instance_config import install_instance_yaml
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.engine import get_engine
 from honeyframe_dagster.store.tables import SchedulerWorkerRow

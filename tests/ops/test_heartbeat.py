@@ -11,9 +11,10 @@ from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, DefaultSensor
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from honeyframe_dagster import heartbeat
 from honeyframe_dagster.boot import boot
-from honeyframe_dagster.heartbeat import (
+from honeyframe_dagster.model.tags import SCENARIO_TAG
+from honeyframe_dagster.services import heartbeat
+from honeyframe_dagster.services.heartbeat import (
     HEARTBEAT_SENSOR,
     health,
     heartbeat_engine,
@@ -21,7 +22,6 @@ from honeyframe_dagster.heartbeat import (
     write_heartbeat,
 )
 from honeyframe_dagster.settings import get_settings
-from honeyframe_dagster.steps.context import SCENARIO_TAG
 from honeyframe_dagster.store.tables import SchedulerWorkerRow
 
 

@@ -11,7 +11,11 @@ from dagster import DagsterInstance
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from sqlalchemy import create_engine, text
 
-from honeyframe_dagster.instance_config import POSTGRES_INSTANCE_YAML, SQLITE_INSTANCE_YAML, install_instance_yaml
+from honeyframe_dagster.services.instance_config import (
+    POSTGRES_INSTANCE_YAML,
+    SQLITE_INSTANCE_YAML,
+    install_instance_yaml,
+)
 from honeyframe_dagster.settings import get_settings
 
 PROJECT_LIMIT = {"key": "honeyframe/project_id", "value": {"applyLimitPerUniqueValue": True}, "limit": 2}

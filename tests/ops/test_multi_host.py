@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from honeyframe_dagster.factory.naming import shard_of
+from honeyframe_dagster.model.naming import shard_of
 from honeyframe_dagster.settings import REPO_ROOT
 from tests.api.conftest import BIN, free_port, graphql, wait_for
 from tests.conftest import POSTGRES_ADMIN_URL

@@ -24,7 +24,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._daemon.sensor import execute_sensor_iteration
 
-from honeyframe_dagster.steps.context import SCENARIO_TAG, SCHEDULED_FOR_TAG
+from honeyframe_dagster.model.tags import SCENARIO_TAG, SCHEDULED_FOR_TAG
 
 LOCATION_FILE = Path(__file__).with_name("location.py")
 LOCATION = "triggers_test"

@@ -20,8 +20,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 from pypdf import PdfReader
 
-from honeyframe_dagster.mailsink import EmlDirectoryHandler
 from honeyframe_dagster.reports.formatting import format_value
+from honeyframe_dagster.services.mailsink import EmlDirectoryHandler
 from honeyframe_dagster.settings import EXAMPLES_DIR
 from tests.conftest import ApplyYaml
 

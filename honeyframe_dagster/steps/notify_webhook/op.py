@@ -6,7 +6,6 @@ Slack-compatible message (`text` plus `blocks`). The URL is a secret (a Slack we
 never logged, never put in metadata and never quoted in an error; its host must pass the connector policy.
 """
 
-import os
 from typing import Any
 
 import httpx
@@ -108,7 +107,7 @@ def post(url: str, url_env: str, payload: dict[str, Any]) -> int:
 def notify_webhook_op(context: OpExecutionContext, scenarios: ScenarioStoreResource) -> Output[None]:
     run = current_step(context, scenarios, NotifyWebhookStep)
     step = run.step
-    url = os.environ.get(step.url_env)
+    url = get_settings().secret(step.url_env)
     if not url:
         raise Failure(f"url_env: environment variable {step.url_env} is not set", allow_retries=False)
     steps = step_outcomes(context.instance, context.run_id, context.op_handle.name)

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import os
-
 from dagster import ConfigurableResource
 
 from honeyframe_dagster.model.documents import Agent
 from honeyframe_dagster.net_policy import EgressRefused, check_url
-from honeyframe_dagster.settings import Settings
+from honeyframe_dagster.settings import Settings, get_settings
 from honeyframe_dagster.steps.run_agent.client import Endpoint
 
 
@@ -27,7 +25,7 @@ class AgentsResource(ConfigurableResource):
     timeout_seconds: float
 
     def endpoint(self, agent: Agent) -> Endpoint:
-        base_url = os.environ.get(agent.base_url_env)
+        base_url = get_settings().secret(agent.base_url_env)
         if not base_url:
             raise AgentEndpointMissing(
                 f"agent '{agent.id}': base_url_env: environment variable {agent.base_url_env} is not set"
@@ -39,7 +37,7 @@ class AgentsResource(ConfigurableResource):
             raise AgentEndpointMissing(f"agent '{agent.id}': base_url_env: {agent.base_url_env}: {exc}") from None
         return Endpoint(
             base_url=base_url,
-            api_key=os.environ.get(agent.api_key_env) or None,
+            api_key=get_settings().secret(agent.api_key_env) or None,
             model=agent.model,
             system_prompt=agent.system_prompt,
             timeout=self.timeout_seconds,

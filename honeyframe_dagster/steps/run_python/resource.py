@@ -11,7 +11,6 @@ HONEYFRAME_SECRET_* variables its step lists in `secrets`.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from dagster import (
     open_pipes_session,
 )
 
-from honeyframe_dagster.settings import Settings
+from honeyframe_dagster.settings import Settings, get_settings, inherited_environment
 
 RECIPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TAIL_CHARS = 4000
@@ -43,11 +42,12 @@ class RecipeNotFound(LookupError):
 
 def child_env(secrets: Sequence[str], pipes_env: Mapping[str, str]) -> dict[str, str]:
     """PATH, HOME, LANG, LC_*, TZ, Dagster Pipes' variables and the listed secrets; raises Failure if one is unset."""
-    missing = [name for name in secrets if name not in os.environ]
+    settings = get_settings()
+    values = {name: settings.secret(name) for name in secrets}
+    missing = [name for name, value in values.items() if value is None]
     if missing:
         raise Failure(f"secrets: environment variable(s) {', '.join(missing)} not set")
-    env = {name: value for name, value in os.environ.items() if name in _INHERITED or name.startswith("LC_")}
-    return {**env, **{name: os.environ[name] for name in secrets}, **pipes_env}
+    return {**inherited_environment(_INHERITED, ("LC_",)), **values, **pipes_env}
 
 
 def _tail(text: str) -> str:

@@ -15,6 +15,7 @@ from dagster import (
     op,
 )
 
+from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG
 from honeyframe_dagster.reports.data import load_dashboards
 from honeyframe_dagster.reports.mail import Attachment, DeliveryError, check_address, check_header, compose
 from honeyframe_dagster.reports.render import Report, cover_html, cover_text, render_html, render_text
@@ -22,7 +23,7 @@ from honeyframe_dagster.reports.time_filters import resolve_period
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.settings import get_settings
-from honeyframe_dagster.steps.context import SCHEDULED_FOR_TAG, StepRun, current_step
+from honeyframe_dagster.steps.context import StepRun, current_step
 from honeyframe_dagster.steps.entry import StepOp
 from honeyframe_dagster.steps.send_email_report.model import SendEmailReportStep
 from honeyframe_dagster.steps.send_email_report.resource import MailResource, mail_resource

@@ -11,7 +11,6 @@ The protocol (JSON over HTTP, base URL from the env var named by `connector.base
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -20,6 +19,7 @@ import httpx
 
 from honeyframe_dagster.model.documents import PlatformConnector
 from honeyframe_dagster.net_policy import guarded_client, redact_url, scrub
+from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.sync_dataset.connectors.extract import ConnectorError, FileExtract
 from honeyframe_dagster.steps.sync_dataset.connectors.http import download
 
@@ -63,7 +63,7 @@ def wait_for_sync(client: httpx.Client, sync_id: str, timeout: float, poll: floa
 
 
 def fetch_platform(connector: PlatformConnector, workdir: Path, request_timeout: float) -> FileExtract:
-    base_url = os.environ.get(connector.base_url_env)
+    base_url = get_settings().secret(connector.base_url_env)
     if not base_url:
         raise ConnectorError(
             f"connector.base_url_env: environment variable {connector.base_url_env} is not set", retryable=False

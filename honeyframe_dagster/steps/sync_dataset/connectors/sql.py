@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from honeyframe_dagster.model.documents import SqlConnector
+from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.sync_dataset.connectors.extract import ConnectorError, RowsExtract
 
 
@@ -20,7 +19,7 @@ def _redact(message: str, url: str) -> str:
 
 
 def fetch_sql(connector: SqlConnector) -> RowsExtract:
-    url = os.environ.get(connector.url_env)
+    url = get_settings().secret(connector.url_env)
     if not url:
         raise ConnectorError(f"connector.url_env: environment variable {connector.url_env} is not set", retryable=False)
     try:

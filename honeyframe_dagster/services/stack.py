@@ -10,7 +10,6 @@ process writes its own output (Dagster's run events included) to `$HONEYFRAME_HO
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
@@ -26,11 +26,14 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dbt import ensure_manifest
-from honeyframe_dagster.factory.naming import WAREHOUSE_LOCATION, location_names, shard_location_name
-from honeyframe_dagster.instance_config import dagster_postgres_url
-from honeyframe_dagster.settings import EXAMPLES_DIR, REPO_ROOT, Settings, get_settings
+from honeyframe_dagster.model.naming import WAREHOUSE_LOCATION, location_names, shard_location_name
+from honeyframe_dagster.services.instance_config import dagster_postgres_url, install_instance_yaml
+from honeyframe_dagster.settings import EXAMPLES_DIR, REPO_ROOT, Settings, child_environment, get_settings
 from honeyframe_dagster.shards import check_shard, choose_count, save_count, stored_count
 from honeyframe_dagster.store.tables import ProjectRow
+
+# The CLI's apply: (paths, reload) -> exit status.
+ApplyPaths = Callable[[list[Path], bool], int]
 
 HOST = "127.0.0.1"
 BIN = Path(sys.executable).parent
@@ -109,14 +112,10 @@ def prepare_dagster_home(settings: Settings, env: dict[str, str], migrate: bool 
     """DAGSTER_HOME defaults to $HONEYFRAME_HOME/dagster with the repo's dagster.yaml; the schema is migrated
     before webserver and daemon start, since both starting on a fresh SQLite instance race on it (`migrate`: the
     host of webserver and daemon does it; a code-server host only reads the instance)."""
-    if "DAGSTER_HOME" in os.environ:
-        home = Path(os.environ["DAGSTER_HOME"]).resolve()
-    else:
-        home = settings.home_dir / "dagster"
-        home.mkdir(parents=True, exist_ok=True)
+    home = settings.dagster_home_dir
+    if settings.dagster_home is None:
         # Postgres storage (dagster-postgres) when configured, else SQLite files under DAGSTER_HOME.
-        config = "dagster.postgres.yaml" if os.environ.get("HONEYFRAME_DAGSTER_POSTGRES_URL") else "dagster.yaml"
-        shutil.copyfile(REPO_ROOT / config, home / "dagster.yaml")
+        install_instance_yaml(settings, home)
     env["DAGSTER_HOME"] = str(home)
     if not migrate:
         return home
@@ -126,13 +125,11 @@ def prepare_dagster_home(settings: Settings, env: dict[str, str], migrate: bool 
     return home
 
 
-def load_examples_on_first_boot(settings: Settings) -> None:
-    from honeyframe_dagster.cli import apply_paths
-
+def load_examples_on_first_boot(settings: Settings, apply_examples: ApplyPaths) -> None:
     with Session(boot(settings)) as session:
         empty = session.scalar(select(func.count()).select_from(ProjectRow)) == 0
     # Dagster is not started yet: nothing to reload, so nothing to say about it.
-    if empty and apply_paths([EXAMPLES_DIR], reload=False) != 0:
+    if empty and apply_examples([EXAMPLES_DIR], False) != 0:
         raise RuntimeError("the examples did not apply")
 
 
@@ -227,9 +224,11 @@ class Plan:
     summary: str
 
 
-def plan_all(settings: Settings, engine: Engine, env: dict[str, str], piece: Piece, log_dir: Path) -> Plan:
+def plan_all(
+    settings: Settings, engine: Engine, env: dict[str, str], piece: Piece, log_dir: Path, apply_examples: ApplyPaths
+) -> Plan:
     ensure_manifest()
-    load_examples_on_first_boot(settings)
+    load_examples_on_first_boot(settings, apply_examples)
     choice = choose_count(engine, settings.code_locations, settings.pairs_per_location, may_grow=True)
     print(f"[honeyframe] {choice.describe()}", flush=True)
     prepare_dagster_home(settings, env)
@@ -243,7 +242,7 @@ def plan_all(settings: Settings, engine: Engine, env: dict[str, str], piece: Pie
     servers.append(code_server(WAREHOUSE_LOCATION, WAREHOUSE_MODULE, host, locations[-1][2], env, log_dir))
     workspace = write_workspace(settings, [(name, connect_host(host), port) for name, _, port in locations])
     clients = ui_processes(settings, env, workspace, host, log_dir)
-    mail_sink = "HONEYFRAME_SMTP_HOST" not in os.environ
+    mail_sink = not settings.smtp_configured
     if mail_sink:
         servers.insert(0, Process("mail-sink", [str(BIN / "honeyframe"), "mailsink"], env, log_dir))
     return Plan(servers, clients, summary(settings, log_dir, mail_sink, host))
@@ -296,17 +295,17 @@ def plan_ui(settings: Settings, engine: Engine, env: dict[str, str], piece: Piec
     )
 
 
-PLANS = {"all": plan_all, "code-server": plan_code_server, "ui": plan_ui}
-
-
-def up(piece: Piece = Piece()) -> int:
+def up(piece: Piece, apply_examples: ApplyPaths) -> int:
+    """Run `piece` of the stack; `apply_examples(paths, reload)` (the CLI's apply) loads examples/ into an empty
+    store on the first `honeyframe up`."""
     settings = get_settings()
-    env = {
-        **os.environ,
-        "HONEYFRAME_HOME": str(settings.home_dir),
-        "DAGSTER_DISABLE_TELEMETRY": "yes",
-        "PYTHONWARNINGS": QUIET_WARNINGS,
-    }
+    env = child_environment(
+        {
+            "HONEYFRAME_HOME": str(settings.home_dir),
+            "DAGSTER_DISABLE_TELEMETRY": "yes",
+            "PYTHONWARNINGS": QUIET_WARNINGS,
+        }
+    )
     if settings.dagster_postgres_url:
         # Every Dagster process of every piece (and the run workers they start) reads the instance through it.
         env["HONEYFRAME_DAGSTER_POSTGRES_URL"] = dagster_postgres_url(settings.dagster_postgres_url)
@@ -316,7 +315,12 @@ def up(piece: Piece = Piece()) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     engine = boot(settings)
     try:
-        plan = PLANS[piece.only](settings, engine, env, piece, log_dir)
+        plans = {
+            "all": partial(plan_all, apply_examples=apply_examples),
+            "code-server": plan_code_server,
+            "ui": plan_ui,
+        }
+        plan = plans[piece.only](settings, engine, env, piece, log_dir)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

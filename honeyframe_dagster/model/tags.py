@@ -1,0 +1,9 @@
+"""The Dagster run tags Honeyframe sets: the factory writes them, ops, sensors, the API and the CLI read them."""
+
+from __future__ import annotations
+
+SCENARIO_TAG = "honeyframe/scenario_id"
+PROJECT_TAG = "honeyframe/project_id"
+TEMPLATE_TAG = "honeyframe/template"
+# The trigger instant a run is for (every sensor-made run; factory/triggers.py).
+SCHEDULED_FOR_TAG = "honeyframe/scheduled_for"
