@@ -207,6 +207,12 @@ def child_environment(overrides: Mapping[str, str] | None = None) -> dict[str, s
     return {**os.environ, **(overrides or {})}
 
 
+def export_to_children(name: str, value: str) -> None:
+    """Set a variable for the child processes this one starts without an explicit environment (dagster-dbt's
+    dbt); this process's settings are unchanged (they were read once)."""
+    os.environ[name] = value
+
+
 def inherited_environment(names: tuple[str, ...], prefixes: tuple[str, ...] = ()) -> dict[str, str]:
     """The variables of this process among `names` or starting with one of `prefixes` (what a sandboxed child keeps)."""
     return {key: value for key, value in os.environ.items() if key in names or key.startswith(prefixes)}

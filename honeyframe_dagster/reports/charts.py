@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from honeyframe_dagster.reports.formatting import as_number, format_axis, format_value, heading
+from honeyframe_dagster.reports.shapes import Dot, Line, Polyline, Rect, Shape, Text
 
 WIDTH, HEIGHT = 600, 240
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 28, 44
@@ -38,55 +39,6 @@ class ChartData:
         """The format of the value axis: the series' format when they all share one."""
         formats = {s.fmt for s in self.series}
         return formats.pop() if len(formats) == 1 else None
-
-
-@dataclass(frozen=True)
-class Line:
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    color: str
-    width: float = 1.0
-
-
-@dataclass(frozen=True)
-class Rect:
-    x: float
-    y: float
-    width: float
-    height: float
-    color: str
-
-
-@dataclass(frozen=True)
-class Polyline:
-    points: list[tuple[float, float]]
-    color: str
-    width: float = 2.0
-
-
-@dataclass(frozen=True)
-class Dot:
-    x: float
-    y: float
-    radius: float
-    color: str
-
-
-@dataclass(frozen=True)
-class Text:
-    """Text on its baseline at (x, y); `anchor` is start, middle or end, as in SVG."""
-
-    x: float
-    y: float
-    text: str
-    size: float
-    color: str
-    anchor: str = "start"
-
-
-Shape = Line | Rect | Polyline | Dot | Text
 
 
 @dataclass

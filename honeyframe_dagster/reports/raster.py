@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from honeyframe_dagster.reports.charts import Dot, Line, Polyline, Rect, Shape, Text
+from honeyframe_dagster.reports.shapes import Dot, Line, Polyline, Rect, Shape, Text
 
 DRAW_SCALE, OUTPUT_SCALE = 4, 2
 FONT_FILE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -11,7 +10,7 @@ import duckdb
 from dagster import ConfigurableResource
 
 from honeyframe_dagster.resources.warehouse_access import sandboxed_read, warehouse_lock, write_transaction
-from honeyframe_dagster.settings import Settings
+from honeyframe_dagster.settings import Settings, export_to_children
 
 
 class WarehouseResource(ConfigurableResource):
@@ -33,7 +32,7 @@ class WarehouseResource(ConfigurableResource):
 
     def export_for_dbt(self) -> None:
         # dbt_project/profiles.yml reads the warehouse path from this variable in the dbt subprocess.
-        os.environ["HONEYFRAME_WAREHOUSE"] = str(self.path)
+        export_to_children("HONEYFRAME_WAREHOUSE", str(self.path))
 
     def write(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
         """One short write transaction, serialized with every other Honeyframe writer (see warehouse_access)."""
