@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -13,17 +13,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
+from honeyframe_dagster.model.errors import FieldError, InvalidDocument
 from honeyframe_dagster.store.engine import describe_outage, store_unavailable
+from honeyframe_dagster.store.service import Conflict, Invalid, NotFound
 from honeyframe_dagster.store.writes import conflict_message
 
 log = logging.getLogger("honeyframe.api")
-# "steps[0].recipe: unknown recipe 'x'" → path "steps[0].recipe"; prefixes name the template or scenario.
-_PATH_MESSAGE = re.compile(
-    r"^(?P<path>[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*): (?P<msg>.+)$", re.S
-)
-_PREFIX = re.compile(r"^(?:template '[^']*' for project '[^']*'|scenario '[^']*' of project '[^']*'): ")
-_PARAMETER = re.compile(r"parameter(?:\(s\))? (?:for template '[^']*': |')(?P<name>[A-Za-z_][A-Za-z0-9_]*)")
-_QUOTED = re.compile(r"'([^']*)'")
 # What a 503 for an unreachable store tells the client to wait before retrying.
 STORE_RETRY_AFTER_SECONDS = 5
 
@@ -43,36 +38,22 @@ def dagster_unavailable(request: Request, what: str, exc: Exception) -> HTTPExce
     return HTTPException(503, f"{what}; see the server log for request {request_id}")
 
 
-def split_path(path: str) -> list[str | int]:
-    return [int(part) if part.isdigit() else part for part in re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\d+", path)]
+@contextmanager
+def translated() -> Iterator[None]:
+    """The write service's refusals as HTTP answers: Invalid → 422 (each error at its place in the body),
+    Conflict → 409, NotFound → 404."""
+    try:
+        yield
+    except Invalid as exc:
+        raise ApiValidationError([body_error(error) for error in exc.errors]) from None
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
 
 
-def lookup(body: Any, loc: Sequence[str | int]) -> tuple[bool, Any]:
-    node = body
-    for part in loc:
-        in_list = isinstance(part, int) and isinstance(node, list) and part < len(node)
-        in_mapping = isinstance(part, str) and isinstance(node, Mapping) and part in node
-        if not (in_list or in_mapping):
-            return False, None
-        node = node[part]
-    return True, node
-
-
-def error_item(message: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """A store-side error message as {loc, msg, input}: the path it names, and the value there in the body."""
-    message = _PREFIX.sub("", message)
-    parameter = _PARAMETER.search(message)
-    if parameter:
-        loc: list[str | int] = ["parameters", parameter.group("name")]
-        msg = message
-    else:
-        match = _PATH_MESSAGE.match(message)
-        loc, msg = (split_path(match.group("path")), match.group("msg")) if match else ([], message)
-    found, value = lookup(body, loc)
-    if not found:
-        quoted = _QUOTED.search(msg)
-        value = quoted.group(1) if quoted else None
-    return {"loc": ["body", *loc], "msg": msg, "input": value}
+def body_error(error: FieldError) -> dict[str, Any]:
+    return {"loc": ["body", *error.loc], "msg": error.msg, "input": error.input}
 
 
 def _schema_error(error: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,13 +64,10 @@ def _schema_error(error: Mapping[str, Any]) -> dict[str, Any]:
         value = value.decode("utf-8", "replace")
     if error["type"] == "union_tag_invalid":
         loc, value = [*loc, "kind"], (error.get("ctx") or {}).get("tag")
-    elif error["type"] == "value_error":
-        # A model-level check names the inner field in its message ("steps[0].kind: unknown step kind").
-        match = _PATH_MESSAGE.match(msg)
-        if match:
-            inner = split_path(match.group("path"))
-            found, inner_value = lookup(value, inner)
-            loc, msg, value = [*loc, *inner], match.group("msg"), inner_value if found else value
+    elif isinstance(cause := (error.get("ctx") or {}).get("error"), InvalidDocument):
+        # A model-level check located the inner field ("steps", 0, "kind"), and found its value.
+        inner = cause.first
+        loc, msg, value = [*loc, *inner.loc], inner.msg, inner.input
     # Pydantic puts the discriminator's tag into the path ("steps", 0, "run_recipe", "recipe"): drop it.
     loc = [part for i, part in enumerate(loc) if not (i and isinstance(loc[i - 1], int) and _is_tag(part))]
     return {"loc": loc, "msg": msg, "input": value}

@@ -18,6 +18,7 @@ from fastapi import Response
 
 from api.present import run_tags
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, TriggerRef
+from honeyframe_dagster.store.service import Stopped
 
 SYNC_HEADER = "X-Honeyframe-Dagster-Sync"
 CANCELED_HEADER = "X-Honeyframe-Canceled-Runs"
@@ -42,9 +43,12 @@ class CancelQueued:
     reason: str
 
 
-def cancel_queued(project_id: str, scenario_id: int, name: str, action: str) -> CancelQueued:
-    reason = f"Honeyframe: scenario {scenario_id} '{name}' of project '{project_id}' was {action}"
-    return CancelQueued(run_tags(project_id, scenario_id), reason)
+def cancel_queued(scenario: Stopped, action: str) -> CancelQueued:
+    """The queued runs of a scenario the write service disabled or deleted."""
+    reason = (
+        f"Honeyframe: scenario {scenario.scenario_id} '{scenario.name}' of project '{scenario.project_id}' was {action}"
+    )
+    return CancelQueued(run_tags(scenario.project_id, scenario.scenario_id), reason)
 
 
 def sync_dagster(

@@ -18,9 +18,9 @@ from honeyframe_dagster.documents_io import DocumentErrors, read_documents
 from honeyframe_dagster.legacy.drift import SchemaDriftError
 from honeyframe_dagster.model.documents import Dataset
 from honeyframe_dagster.settings import HomeUnusable, get_settings
+from honeyframe_dagster.store import service
 from honeyframe_dagster.store.engine import describe_outage, store_unavailable
 from honeyframe_dagster.store.tables import ScenarioRow
-from honeyframe_dagster.store.writes import ApplyError, apply_documents
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -54,20 +54,15 @@ def apply_paths(paths: list[Path], reload: bool) -> int:
         engine = get_engine(get_settings().store_url)
     manifest = load_manifest()
     with Session(engine) as session, session.begin():
-        enabled_before = set(session.scalars(select(ScenarioRow.id).where(ScenarioRow.enabled.is_(True))))
         try:
             documents = [item.document for item in located]
-            apply_documents(session, documents, recipe_names(manifest), dbt_built=built_names(manifest))
-        except ApplyError as exc:
+            disabled = service.apply(session, documents, recipe_names(manifest), dbt_built=built_names(manifest))
+        except service.Invalid as exc:
             session.rollback()
-            print(f"error: {located[exc.index].where}: {exc}", file=sys.stderr)
+            where = located[exc.index].where if exc.index is not None else "(documents)"
+            print(f"error: {where}: {exc}", file=sys.stderr)
             print("nothing was applied", file=sys.stderr)
             return 1
-        disabled = [
-            (row.project_id, row.id, row.name)
-            for row in session.scalars(select(ScenarioRow).where(ScenarioRow.enabled.is_(False)))
-            if row.id in enabled_before
-        ]
         touched = touched_projects(session, [item.document for item in located])
         datasets = any(isinstance(item.document, Dataset) for item in located)
     print(f"applied {len(located)} document(s)")
@@ -92,7 +87,7 @@ def touched_projects(session: Session, documents: list[Any]) -> set[str]:
     return projects
 
 
-def cancel_queued_runs(disabled: list[tuple[str, int, str]]) -> int:
+def cancel_queued_runs(disabled: list[service.Stopped]) -> int:
     """Disabling by apply cancels the scenarios' queued runs, as the API does; runs in progress go on."""
     from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
     from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG
@@ -105,7 +100,8 @@ def cancel_queued_runs(disabled: list[tuple[str, int, str]]) -> int:
     client = DagsterClient(settings.dagster_webserver_url, home)
     canceled = 0
     try:
-        for project_id, scenario_id, name in disabled:
+        for scenario in disabled:
+            project_id, scenario_id, name = scenario.project_id, scenario.scenario_id, scenario.name
             reason = f"Honeyframe: scenario {scenario_id} '{name}' of project '{project_id}' was disabled by apply"
             canceled += client.cancel_queued({SCENARIO_TAG: str(scenario_id), PROJECT_TAG: project_id}, reason)
     except DagsterUnavailable as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +11,9 @@ import yaml
 from pydantic import ValidationError
 
 from honeyframe_dagster.model.documents import DOCUMENT_ADAPTER, DOCUMENT_KINDS, Document
+from honeyframe_dagster.model.errors import FieldError, InvalidDocument, dotted
 from honeyframe_dagster.model.steps import STEP_KINDS
 from honeyframe_dagster.net_policy import redact_url
-
-_INNER_PATH = re.compile(r"^(?P<path>[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)+): (?P<msg>.+)$", re.S)
 
 
 @dataclass(frozen=True)
@@ -50,37 +48,45 @@ def yaml_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def describe_validation_error(exc: ValidationError) -> list[str]:
-    messages = []
+    return [_line(error) for error in field_errors(exc)]
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    """Pydantic's errors at the places the user wrote (without the discriminator tags pydantic adds to paths)."""
+    found = []
     for error in exc.errors():
-        loc = [str(part) for part in error["loc"]]
-        # The discriminator ("Scenario", "run_recipe", ...) is part of pydantic's path, not the user's.
-        loc = [
-            part
-            for part in loc
-            if part not in DOCUMENT_KINDS
-            and not part.endswith("Step")
-            and part not in STEP_KINDS
-            and part
-            not in {
-                "file",
-                "http",
-                "sql",
-                "platform",
-                "function-after[_ordered(), TimeRange]",
-            }
-        ]
-        where = "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in loc).lstrip(".") or "(document)"
+        loc: tuple[str | int, ...] = tuple(part for part in error["loc"] if not _is_tag(str(part)))
         value = error.get("input")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, InvalidDocument):
+            # A model-level check located the inner field itself ("steps", 0, "kind"); its line shows no value.
+            inner = cause.first
+            loc = (*loc, *inner.loc)
+            found.append(FieldError(loc, inner.msg, inner.input, f"{dotted(loc)}: {inner.msg}"))
+            continue
         if loc and loc[-1] == "url" and isinstance(value, str):
             value = redact_url(value)  # a URL's credentials never reach an error
-        shown = "" if isinstance(value, dict) else f" (value: {_short(value)})"
-        message = error["msg"].removeprefix("Value error, ")
-        # A document-level check names the field in its message ("steps[0].recipients: ..."): that is the place.
-        inner = _INNER_PATH.match(message) if error["type"] == "value_error" and where == "(document)" else None
-        if inner:
-            where, message = inner.group("path"), inner.group("msg")
-        messages.append(f"{where}: {message}{shown}")
-    return messages
+        found.append(FieldError(loc, message, value))
+    return found
+
+
+def _is_tag(part: str) -> bool:
+    """The discriminator ("Scenario", "run_recipe", "http", ...) is part of pydantic's path, not the user's."""
+    return (
+        part in DOCUMENT_KINDS
+        or part.endswith("Step")
+        or part in STEP_KINDS
+        or part in {"file", "http", "sql", "platform", "function-after[_ordered(), TimeRange]"}
+    )
+
+
+def _line(error: FieldError) -> str:
+    if error.line:
+        return error.line
+    where = dotted(error.loc) or "(document)"
+    shown = "" if isinstance(error.input, dict) else f" (value: {_short(error.input)})"
+    return f"{where}: {error.msg}{shown}"
 
 
 def _short(value: Any) -> str:

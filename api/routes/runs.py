@@ -12,9 +12,8 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from sqlalchemy.orm import Session
 
 from api.deps import DagsterDep, PlannerDep, ProjectDep, SessionDep
-from api.errors import ApiValidationError, dagster_unavailable
+from api.errors import ApiValidationError, dagster_unavailable, translated
 from api.present import partitions_of, run_public, run_tags, tick_public
-from api.scenario_writes import is_row_id, scenario_row
 from api.schemas import RunAccepted, RunBody, RunPage, TickList, TickOutcome, problem_responses
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
 from honeyframe_dagster.factory.jobs import scenario_tags
@@ -22,6 +21,8 @@ from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.instants import is_instant, previous_instant
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG
+from honeyframe_dagster.store import service
+from honeyframe_dagster.store.service import is_row_id
 from honeyframe_dagster.store.tables import ScenarioRow
 
 router = APIRouter(
@@ -60,7 +61,8 @@ def run_now(
     with that instant's partition (cron) and report period. An out-of-band run is not held back by
     `overlap: skip` (docs/scheduling.md).
     """
-    scenario_row(session, project_id, scenario_id)
+    with translated():
+        service.scenario_row(session, project_id, scenario_id)
     plan = planner.plan_one(session, project_id, scenario_id)
     entry = plan.entries[scenario_id]
     if entry.spec is None:
@@ -173,7 +175,8 @@ def list_ticks(
 ) -> TickList:
     """Recent evaluations of the scenario's trigger, newest first, from Dagster's tick history: when, whether it
     fired, skipped (and why: overlap, catch-up, nothing due) or failed, and the runs it created."""
-    scenario_row(session, project_id, scenario_id)
+    with translated():
+        service.scenario_row(session, project_id, scenario_id)
     trigger = planner.plan_one(session, project_id, scenario_id).trigger(scenario_id)
     client = require_dagster(dagster)
     if trigger is None:  # a broken scenario has no trigger in Dagster

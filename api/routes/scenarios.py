@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from dagster._time import get_current_datetime
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api.deps import DagsterDep, PlannerDep, ProjectDep, SessionDep
-from api.errors import ApiValidationError, dagster_unavailable
+from api.errors import dagster_unavailable, translated
 from api.present import (
     ProjectPlan,
     latest_runs,
@@ -19,13 +19,11 @@ from api.present import (
     steps_of,
     trigger_statuses,
 )
-from api.scenario_writes import name_taken, refuse_if_referenced, scenario_document, scenario_row, write_checked
 from api.schemas import ScenarioCreate, ScenarioDetail, ScenarioList, ScenarioPublic, ScenarioUpdate, problem_responses
 from api.sync import cancel_queued, canceled_header_doc, sync_dagster
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
 from honeyframe_dagster.model.steps import STEP_KINDS
-from honeyframe_dagster.store.tables import ScenarioRow
-from honeyframe_dagster.store.writes import lock_projects
+from honeyframe_dagster.store import service
 
 router = APIRouter(
     prefix="/api/scheduler/scenarios",
@@ -35,7 +33,6 @@ router = APIRouter(
 StepKind = Literal[STEP_KINDS]  # type: ignore[valid-type]
 LAST_RUNS = 100
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 500
-NOT_NULL = ("name", "enabled", "trigger", "steps", "recipients")
 WRITE_ERRORS = problem_responses(409, 413, 415)
 
 
@@ -89,14 +86,10 @@ def create_scenario(
     response: Response,
 ) -> ScenarioPublic:
     """Create a scenario; its job and trigger appear in the Dagster code location before this returns."""
-    lock_projects(session, [project_id])
-    if name_taken(session, project_id, body.name):
-        raise HTTPException(409, f"project '{project_id}' has a scenario named '{body.name}' already")
-    raw = body.model_dump(mode="json", exclude_none=True)
-    document = scenario_document({**raw, "project": project_id})
-    row = ScenarioRow(project_id=project_id, name=document.name, template_slug=None, parameters={})
-    session.add(row)
-    write_checked(session, row, document, planner.recipes, raw)
+    with translated():
+        row = service.create_scenario(
+            session, project_id, body.model_dump(mode="json", exclude_none=True), planner.recipes
+        )
     session.commit()
     plan = planner.plan_one(session, project_id, row.id)
     sync_dagster(dagster, response, plan.location, plan.status_changes(row.id))
@@ -113,7 +106,8 @@ def get_scenario(
     planner: PlannerDep,
 ) -> ScenarioDetail:
     """A scenario's config and its last 100 runs, newest first."""
-    scenario_row(session, project_id, scenario_id)
+    with translated():
+        service.scenario_row(session, project_id, scenario_id)
     plan = planner.plan_one(session, project_id, scenario_id)
     public = present(plan, scenario_id, dagster)
     runs = []
@@ -145,66 +139,17 @@ def update_scenario(
 
     Disabling (enabled true → false) cancels the scenario's queued runs; runs in progress go on."""
     given = body.model_fields_set
-    nulls = [key for key in NOT_NULL if key in given and getattr(body, key) is None]
-    if nulls:
-        raise ApiValidationError([{"loc": ["body", key], "msg": "may not be null", "input": None} for key in nulls])
-    # The dump leaves out None values; `owner: null` (back to the project owner) is the one that means something.
-    fields = {**({"owner": None} if "owner" in given else {}), **body.model_dump(mode="json", exclude_unset=True)}
-    lock_projects(session, [project_id])
-    row = scenario_row(session, project_id, scenario_id)
-    was_enabled = row.enabled
-    if row.template_slug is not None:
-        others = sorted(set(fields) - {"enabled"})
-        if others:
-            raise HTTPException(
-                409,
-                f"scenario {scenario_id} is an instance of template '{row.template_slug}': its {', '.join(others)} "
-                "come(s) from the template; change them with POST /api/scheduler/templates (or its parameters with "
-                f"POST /api/scheduler/templates/{row.template_slug}/enable/{project_id}); "
-                "only 'enabled' may change here",
-            )
-    else:
-        apply_update(session, row, fields, planner.recipes)
-    if "enabled" in fields:
-        row.enabled = fields["enabled"]
+    # The dump leaves out None values: given nulls are kept (`owner: null` means the project owner; others: 422).
+    fields = {key: None for key in given} | body.model_dump(mode="json", exclude_unset=True)
+    with translated():
+        written = service.update_scenario(session, project_id, scenario_id, fields, planner.recipes)
     session.commit()
     plan = planner.plan_one(session, project_id, scenario_id)
-    cancel = cancel_queued(project_id, scenario_id, row.name, "disabled") if was_enabled and not row.enabled else None
+    cancel = cancel_queued(written.disabled, "disabled") if written.disabled else None
     # Enabling or disabling leaves the job as it is: set the trigger's status, reload nothing.
     reload = [] if set(fields) <= {"enabled"} else plan.location
     sync_dagster(dagster, response, reload, plan.status_changes(scenario_id), cancel=cancel)
     return present(plan, scenario_id, dagster)
-
-
-def apply_update(session: SessionDep, row: ScenarioRow, fields: dict[str, Any], recipes: frozenset[str]) -> None:
-    name = fields.get("name", row.name)
-    if name != row.name:
-        if name_taken(session, row.project_id, name):
-            raise HTTPException(409, f"project '{row.project_id}' has a scenario named '{name}' already")
-        refuse_if_referenced(session, row.project_id, row.name, "rename")
-    steps = fields.get("steps", row.steps)
-    if "recipients" in fields:
-        reports = [step for step in steps if isinstance(step, dict) and step.get("kind") == "send_email_report"]
-        if not reports:
-            raise ApiValidationError(
-                [
-                    {
-                        "loc": ["body", "recipients"],
-                        "msg": "the scenario has no send_email_report step",
-                        "input": fields["recipients"],
-                    }
-                ]
-            )
-        steps = [{**s, "recipients": fields["recipients"]} if s in reports else s for s in steps]
-    merged = {
-        "project": row.project_id,
-        "name": name,
-        "enabled": fields.get("enabled", row.enabled),
-        "owner": fields.get("owner", row.owner),
-        "trigger": fields.get("trigger", row.trigger),
-        "steps": steps,
-    }
-    write_checked(session, row, scenario_document(merged), recipes, merged)
 
 
 @router.delete(
@@ -217,14 +162,11 @@ def delete_scenario(
 ) -> Response:
     """Remove the scenario and its job; its queued runs are canceled, the others stay in Dagster and in
     `GET .../runs`."""
-    lock_projects(session, [project_id])
-    row = scenario_row(session, project_id, scenario_id)
-    if row.template_slug is None:
-        refuse_if_referenced(session, project_id, row.name, "delete")
+    with translated():
+        row = service.deletable_scenario(session, project_id, scenario_id)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     plan = planner.plan_one(session, project_id, scenario_id)
-    cancel = cancel_queued(project_id, scenario_id, row.name, "deleted")
-    session.delete(row)
+    cancel = cancel_queued(service.delete_scenario(session, row), "deleted")
     session.commit()
     sync_dagster(dagster, response, plan.location, stop_first=plan.triggers([scenario_id]), cancel=cancel)
     return response

@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any
 
 from dagster._time import get_current_datetime
-from fastapi import APIRouter, Body, HTTPException, Response, status
+from fastapi import APIRouter, Body, Response, status
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import AdminDep, DagsterDep, PlannerDep, SessionDep, TokenDep
-from api.errors import ApiValidationError, error_item
+from api.errors import translated
 from api.present import Planner, latest_runs, scenario_public, trigger_statuses
 from api.schemas import EnableBody, MatrixCell, ScenarioPublic, TemplateList, TemplatePublic, problem_responses
 from api.sync import CancelQueued, cancel_queued, canceled_header_doc, sync_dagster
-from honeyframe_dagster.model.documents import PROJECT_ID_PATTERN, SLUG_PATTERN, Matrix, Template
+from honeyframe_dagster.model.documents import Template
+from honeyframe_dagster.store import service
 from honeyframe_dagster.store.catalog import template_model
-from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
-from honeyframe_dagster.store.writes import ApplyError, apply_documents, lock_projects
+from honeyframe_dagster.store.service import stored_parameters
+from honeyframe_dagster.store.tables import ScenarioRow, TemplateRow
 
 log = logging.getLogger("honeyframe.api")
 
-_LIST_ITEM = re.compile(r"parameter '(?P<name>[A-Za-z_][A-Za-z0-9_]*)\[(?P<index>\d+)\]'")
 router = APIRouter(
     prefix="/api/scheduler/templates", tags=["templates"], responses=problem_responses(401, 403, 404, 422, 503)
 )
@@ -45,11 +43,6 @@ def template_public(row: TemplateRow, cells: list[ScenarioRow]) -> TemplatePubli
             for c in cells
         ],
     )
-
-
-def stored_parameters(cell: ScenarioRow) -> dict[str, Any]:
-    """A cell's parameter values; a corrupt stored value reads as none (the cell's scenario shows the error)."""
-    return dict(cell.parameters) if isinstance(cell.parameters, dict) else {}
 
 
 @router.get("", response_model=TemplateList)
@@ -79,13 +72,8 @@ def put_template(
     body: Template, token: AdminDep, session: SessionDep, dagster: DagsterDep, planner: PlannerDep, response: Response
 ) -> TemplatePublic:
     """Create or replace a template (admin). Every project's instance of it is re-checked; 422 if one breaks."""
-    lock_projects(session, None)
-    created = session.get(TemplateRow, body.slug) is None
-    raw = body.model_dump(mode="json")
-    try:
-        apply_documents(session, [body], planner.recipes)
-    except ApplyError as exc:
-        raise ApiValidationError([error_item(str(exc), raw)]) from None
+    with translated():
+        created = service.put_template(session, body, planner.recipes)
     session.commit()
     # Only the locations serving a project with an instance of this template have anything to reload.
     holders = session.scalars(select(ScenarioRow.project_id).where(ScenarioRow.template_slug == body.slug))
@@ -95,26 +83,6 @@ def put_template(
     assert row is not None
     return template_public(
         row, list(session.scalars(select(ScenarioRow).where(ScenarioRow.template_slug == body.slug)))
-    )
-
-
-def _lock_cell(session: Session, slug: str, project_id: str) -> None:
-    """Take the project's write lock; a path that cannot be a slug or a project id names nothing (and is not sent
-    to the database, where a NUL in it was a 500 on Postgres)."""
-    if not re.fullmatch(SLUG_PATTERN, slug):
-        raise HTTPException(404, f"unknown template '{slug}'")
-    if not re.fullmatch(PROJECT_ID_PATTERN, project_id):
-        raise HTTPException(404, f"unknown project '{project_id}'")
-    lock_projects(session, [project_id])
-
-
-def _cell_context(session: Session, slug: str, project_id: str) -> ScenarioRow | None:
-    if session.get(TemplateRow, slug) is None:
-        raise HTTPException(404, f"unknown template '{slug}'")
-    if session.get(ProjectRow, project_id) is None:
-        raise HTTPException(404, f"unknown project '{project_id}'")
-    return session.scalar(
-        select(ScenarioRow).where(ScenarioRow.project_id == project_id, ScenarioRow.template_slug == slug)
     )
 
 
@@ -149,37 +117,10 @@ def enable(
     body: EnableBody | None = Body(default=None),  # noqa: B008 - an optional body
 ) -> ScenarioPublic:
     """Enable the template for a project (admin), with parameter values merged over the stored ones."""
-    _lock_cell(session, slug, project_id)
-    cell = _cell_context(session, slug, project_id)
-    parameters = {**(stored_parameters(cell) if cell else {}), **(body.parameters if body else {})}
-    reload = cell is None or parameters != stored_parameters(cell)
-    try:
-        apply_documents(
-            session, [Matrix(template=slug, project=project_id, enabled=True, parameters=parameters)], planner.recipes
-        )
-    except ApplyError as exc:
-        raise ApiValidationError([_parameter_error(str(exc), parameters)]) from None
+    with translated():
+        written = service.enable_template(session, slug, project_id, body.parameters if body else {}, planner.recipes)
     session.commit()
-    cell = _cell_context(session, slug, project_id)
-    assert cell is not None
-    return _cell_response(session, project_id, cell.id, dagster, planner, response, reload=reload)
-
-
-def _parameter_error(message: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    """Errors in the rendered steps (e.g. an unknown recipe) point at the parameter that supplied the value;
-    an error in one item of a list parameter (`parameter 'recipients[1]'`) points at that item."""
-    item = error_item(message, {"parameters": parameters})
-    listed = _LIST_ITEM.search(item["msg"])
-    if listed:
-        name, index = listed.group("name"), int(listed.group("index"))
-        values = parameters.get(name)
-        value = values[index] if isinstance(values, list) and index < len(values) else None
-        return {**item, "loc": ["body", "parameters", name, index], "input": value}
-    if item["loc"][1:2] != ["parameters"]:
-        for name, value in parameters.items():
-            if value == item["input"]:
-                return {**item, "loc": ["body", "parameters", name]}
-    return item
+    return _cell_response(session, project_id, written.cell.id, dagster, planner, response, reload=written.reload)
 
 
 @router.post(
@@ -198,11 +139,8 @@ def disable(
 ) -> ScenarioPublic:
     """Disable the template for a project (admin): its trigger stops and its queued runs are canceled
     (`X-Honeyframe-Canceled-Runs`); runs in progress, the job, run history and parameters stay."""
-    _lock_cell(session, slug, project_id)
-    cell = _cell_context(session, slug, project_id)
-    if cell is None:
-        raise HTTPException(404, f"template '{slug}' is not instantiated for project '{project_id}'")
-    cancel = cancel_queued(project_id, cell.id, cell.name, "disabled") if cell.enabled else None
-    cell.enabled = False
+    with translated():
+        written = service.disable_template(session, slug, project_id)
+    cancel = cancel_queued(written.disabled, "disabled") if written.disabled else None
     session.commit()
-    return _cell_response(session, project_id, cell.id, dagster, planner, response, cancel, reload=False)
+    return _cell_response(session, project_id, written.cell.id, dagster, planner, response, cancel, reload=False)

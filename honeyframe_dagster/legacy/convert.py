@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from honeyframe_dagster.model.documents import Scenario
+from honeyframe_dagster.model.errors import FieldError, InvalidDocument
 from honeyframe_dagster.steps.registry import KINDS
 
 Row = Mapping[str, Any]
@@ -41,17 +42,17 @@ _TARGET_FIELD = {kind: entry.legacy_target for kind, entry in KINDS.items() if e
 MAX_NAME = 200
 
 
-class LegacyRowError(ValueError):
-    """A legacy row that cannot become a scenario; the message names the legacy column and value."""
+class LegacyRowError(InvalidDocument):
+    """A legacy row that cannot become a scenario; the error is located at the legacy column, with its value."""
 
 
 def report_scenario(row: Row) -> dict[str, Any]:
     try:
         dashboards = json.loads(row["dashboard_ids"])
     except (TypeError, ValueError):
-        raise LegacyRowError(f"dashboard_ids: not a JSON array: {row['dashboard_ids']!r}") from None
+        raise _not_json("dashboard_ids", "array", row) from None
     if not isinstance(dashboards, list):
-        raise LegacyRowError(f"dashboard_ids: not a JSON array: {row['dashboard_ids']!r}")
+        raise _not_json("dashboard_ids", "array", row)
     step = {
         "kind": "send_email_report",
         "dashboard_ids": dashboards,
@@ -90,16 +91,20 @@ def cron_job_scenario(row: Row) -> dict[str, Any]:
     action, target = row["action"], row["target"]
     field = _TARGET_FIELD.get(action)
     if field is None:
-        raise LegacyRowError(f"action: unknown action {action!r} (expected one of {', '.join(_TARGET_FIELD)})")
+        raise LegacyRowError.at(
+            ("action",), f"unknown action {action!r} (expected one of {', '.join(_TARGET_FIELD)})", action
+        )
     try:
         options = json.loads(row["options"]) if row["options"] else {}
     except ValueError:
-        raise LegacyRowError(f"options: not a JSON object: {row['options']!r}") from None
+        raise _not_json("options", "object", row) from None
     if not isinstance(options, dict):
-        raise LegacyRowError(f"options: not a JSON object: {row['options']!r}")
+        raise _not_json("options", "object", row)
     clash = sorted({"kind", field} & set(options))
     if clash:
-        raise LegacyRowError(f"options: must not set {', '.join(clash)} (the row's action and target do)")
+        raise LegacyRowError.at(
+            ("options",), f"must not set {', '.join(clash)} (the row's action and target do)", row["options"]
+        )
     return {
         "project": row["project_id"],
         "name": f"{action} {target}",
@@ -125,10 +130,14 @@ def to_scenario(table: str, row: Row, name: str | None = None) -> Scenario:
     try:
         return Scenario.model_validate(fields)
     except ValidationError as exc:
-        raise LegacyRowError(_reason(table, exc)) from None
+        raise LegacyRowError([_reason(table, exc)]) from None
 
 
-def _reason(table: str, exc: ValidationError) -> str:
+def _not_json(column: str, what: str, row: Row) -> LegacyRowError:
+    return LegacyRowError.at((column,), f"not a JSON {what}: {row[column]!r}", row[column])
+
+
+def _reason(table: str, exc: ValidationError) -> FieldError:
     error = exc.errors()[0]
     path = ".".join(str(part) for part in error["loc"])
     columns = _COLUMNS[table]
@@ -138,4 +147,4 @@ def _reason(table: str, exc: ValidationError) -> str:
     message = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
     shown = "" if isinstance(value, dict | list) or repr(value) in message else f" (value: {value!r})"
-    return f"{where}: {message}{shown}"
+    return FieldError((where,), message, value, f"{where}: {message}{shown}")

@@ -125,14 +125,16 @@ def _convert_rows(
 
 def _scenario_row(table: str, row: Row, projects: set[str], names: set[tuple[str, str]]) -> ScenarioRow:
     if row["project_id"] not in projects:
-        raise LegacyRowError(f"project_id: unknown project {row['project_id']!r}")
+        raise LegacyRowError.at(("project_id",), f"unknown project {row['project_id']!r}", row["project_id"])
     scenario = to_scenario(table, row)
     if (scenario.project, scenario.name) in names:
         # Two legacy rows (or a legacy row and an existing scenario) share a name: keep both, told apart.
         suffix = f" ({table} {row['id']})"
         scenario = to_scenario(table, row, scenario.name[: MAX_NAME - len(suffix)] + suffix)
         if (scenario.project, scenario.name) in names:
-            raise LegacyRowError(f"name: a scenario named {scenario.name!r} already exists in the project")
+            raise LegacyRowError.at(
+                ("name",), f"a scenario named {scenario.name!r} already exists in the project", scenario.name
+            )
     scenario_row = ScenarioRow(project_id=scenario.project, name=scenario.name, parameters={})
     write_scenario_fields(scenario_row, scenario)
     return scenario_row

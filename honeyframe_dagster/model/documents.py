@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from honeyframe_dagster import net_policy
+from honeyframe_dagster.model.errors import InvalidDocument, Loc, dotted
 from honeyframe_dagster.model.hygiene import (
     INT64_MAX,
     MAX_NAME_LENGTH,
@@ -108,32 +109,40 @@ class Parameter(BaseModel):
     def coerce(self, value: Any) -> Any:
         """Check one value against this parameter's type; the error names the parameter and value."""
         item_type = _list_item_type(self.type)
+        loc: Loc = ("parameters", self.name)
         if item_type is None:
-            return self._coerce_scalar(self.type, value, self.name)
+            return self._coerce_scalar(self.type, value, loc)
         if not isinstance(value, list):
-            raise ValueError(f"parameter '{self.name}' must be a list ({self.type}), got {value!r}")
+            raise _parameter_error(loc, f"parameter '{self.name}' must be a list ({self.type}), got {value!r}", value)
         if len(value) > MAX_LIST_PARAMETER_ITEMS:
-            raise ValueError(f"parameter '{self.name}' has {len(value)} items; at most {MAX_LIST_PARAMETER_ITEMS}")
-        return [self._coerce_scalar(item_type, item, f"{self.name}[{i}]") for i, item in enumerate(value)]
+            message = f"parameter '{self.name}' has {len(value)} items; at most {MAX_LIST_PARAMETER_ITEMS}"
+            raise _parameter_error(loc, message, value)
+        return [self._coerce_scalar(item_type, item, (*loc, i)) for i, item in enumerate(value)]
 
     @staticmethod
-    def _coerce_scalar(parameter_type: str, value: Any, name: str) -> Any:
+    def _coerce_scalar(parameter_type: str, value: Any, loc: Loc) -> Any:
+        name = dotted(loc[1:])
         if parameter_type == "integer":
             if isinstance(value, bool) or not isinstance(value, int):
                 if not (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
-                    raise ValueError(f"parameter '{name}' must be an integer, got {value!r}")
+                    raise _parameter_error(loc, f"parameter '{name}' must be an integer, got {value!r}", value)
                 value = int(value)
             if not -INT64_MAX - 1 <= value <= INT64_MAX:
-                raise ValueError(f"parameter '{name}' must fit a 64-bit integer, got {value}")
+                raise _parameter_error(loc, f"parameter '{name}' must fit a 64-bit integer, got {value}", value)
             return value
         if not isinstance(value, str) or not value:
-            raise ValueError(f"parameter '{name}' must be a non-empty string, got {value!r}")
+            raise _parameter_error(loc, f"parameter '{name}' must be a non-empty string, got {value!r}", value)
         if parameter_type == "email":
             try:
                 check_email(value)
             except ValueError as exc:
-                raise ValueError(f"parameter '{name}': {exc}") from None
+                raise _parameter_error(loc, f"parameter '{name}': {exc}", value) from None
         return value
+
+
+def _parameter_error(loc: Loc, message: str, value: Any) -> InvalidDocument:
+    """A bad parameter value: the message names the parameter itself, so it is also the CLI line."""
+    return InvalidDocument.at(loc, message, value, line=message)
 
 
 class Template(_Document):
@@ -159,8 +168,8 @@ class Template(_Document):
             if parameter.default is not None:
                 try:
                     parameter.coerce(parameter.default)
-                except ValueError as exc:
-                    raise ValueError(f"parameters[{index}].default: {exc}") from None
+                except InvalidDocument as exc:
+                    raise InvalidDocument.at(("parameters", index, "default"), str(exc), parameter.default) from None
         for namespace, name in references(self.steps):
             if namespace == "param" and name not in names:
                 raise ValueError(f"steps refer to undefined parameter '{name}'")
@@ -174,12 +183,14 @@ class Template(_Document):
         declared = {p.name: p for p in self.parameters}
         unknown = sorted(set(values) - set(declared))
         if unknown:
-            raise ValueError(f"unknown parameter(s) for template '{self.slug}': {', '.join(unknown)}")
+            message = f"unknown parameter(s) for template '{self.slug}': {', '.join(unknown)}"
+            raise _parameter_error(("parameters", unknown[0]), message, values[unknown[0]])
         params: dict[str, Any] = {}
         for name, parameter in declared.items():
             value = values.get(name, parameter.default)
             if value is None:
-                raise ValueError(f"parameter '{name}' of template '{self.slug}' has no value and no default")
+                message = f"parameter '{name}' of template '{self.slug}' has no value and no default"
+                raise _parameter_error(("parameters", name), message, None)
             params[name] = parameter.coerce(value)
         rendered = render(self.steps, params, project.render_context())
         return [_rendered_step(step, index, self.steps[index]) for index, step in enumerate(rendered)]
@@ -191,18 +202,16 @@ def _rendered_step(rendered: dict[str, Any], index: int, raw: dict[str, Any]) ->
         return STEP_ADAPTER.validate_python(rendered)
     except ValidationError as exc:
         error = exc.errors()[0]
-    loc = error["loc"][1:]  # the first part is the discriminator's tag (the step kind)
+    loc = ("steps", index, *error["loc"][1:])  # pydantic's first part is the discriminator's tag (the step kind)
     empty = error["type"] == "too_short" and error.get("input") in ([], "")
     message = "is empty after rendering" if empty else _message(error)
-    field = raw.get(str(loc[0])) if loc else None
+    field = raw.get(str(loc[2])) if len(loc) > 2 else None
     filled_by = sorted(name for namespace, name in references(field) if namespace == "param")
-    source = f" (parameter '{filled_by[0]}')" if len(filled_by) == 1 else ""
-    raise ValueError(f"{_step_path(index, loc)}: {message}{source}")
-
-
-def _step_path(index: int, loc: tuple[Any, ...]) -> str:
-    """`steps[1].recipients[0]`: where in a template's steps a problem is (pydantic's path without the kind tag)."""
-    return f"steps[{index}]" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+    if len(filled_by) != 1:
+        raise InvalidDocument.at(loc, message, error.get("input"))
+    # The step field came from one parameter: the error is that parameter's.
+    line = f"{dotted(loc)}: {message} (parameter '{filled_by[0]}')"
+    raise InvalidDocument.at(("parameters", filled_by[0]), line, error.get("input"), line)
 
 
 def _message(error: Any) -> str:
@@ -212,16 +221,17 @@ def _message(error: Any) -> str:
 def _check_step_shape(raw: dict[str, Any], index: int, samples: dict[str, Any]) -> None:
     kind = raw.get("kind")
     if kind not in STEP_KINDS:
-        raise ValueError(f"steps[{index}].kind: unknown step kind {kind!r} (expected one of {', '.join(STEP_KINDS)})")
+        message = f"unknown step kind {kind!r} (expected one of {', '.join(STEP_KINDS)})"
+        raise InvalidDocument.at(("steps", index, "kind"), message, kind)
     try:
-        STEP_ADAPTER.validate_python(render(raw, samples, SAMPLE_PROJECT, f"steps[{index}]"))
+        STEP_ADAPTER.validate_python(render(raw, samples, SAMPLE_PROJECT, ("steps", index)))
     except ValidationError as exc:
         for error in exc.errors():
             field = error["loc"][1] if len(error["loc"]) > 1 else None
             # A field whose value is a placeholder is checked when the template is instantiated.
             if field is not None and has_placeholder(raw.get(str(field))):
                 continue
-            raise ValueError(f"{_step_path(index, error['loc'][1:])}: {_message(error)}") from None
+            raise InvalidDocument.at(("steps", index, *error["loc"][1:]), _message(error), error.get("input")) from None
 
 
 class Matrix(_Document):

@@ -6,35 +6,39 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from honeyframe_dagster.model.errors import FieldError, InvalidDocument, Loc, dotted
+
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _REFERENCE = re.compile(r"^(param|project)\.([A-Za-z_][A-Za-z0-9_]*)$")
 PROJECT_FIELDS = ("id", "name", "owner_email", "timezone")
 
 
-class RenderError(ValueError):
-    """A placeholder that cannot be resolved; `path` locates it in the step config."""
+class RenderError(InvalidDocument):
+    """A placeholder that cannot be resolved, at `loc` in the step config; when a template parameter is at fault,
+    the error is located at that parameter."""
 
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
+    def __init__(self, loc: Loc, message: str, parameter: str | None = None) -> None:
+        line = f"{dotted(loc)}: {message}"
+        where = FieldError(("parameters", parameter), line, None, line) if parameter else FieldError(loc, message)
+        super().__init__([where])
 
 
 def references(value: Any) -> set[tuple[str, str]]:
     """Every (namespace, name) a config refers to; raises on a malformed placeholder."""
     found: set[tuple[str, str]] = set()
 
-    def visit(node: Any, path: str) -> None:
+    def visit(node: Any, path: Loc) -> None:
         if isinstance(node, str):
             for match in PLACEHOLDER.finditer(node):
                 found.add(_parse(match.group(1), path))
         elif isinstance(node, Mapping):
             for key, item in node.items():
-                visit(item, f"{path}.{key}")
+                visit(item, (*path, key))
         elif isinstance(node, list):
             for index, item in enumerate(node):
-                visit(item, f"{path}[{index}]")
+                visit(item, (*path, index))
 
-    visit(value, "steps")
+    visit(value, ("steps",))
     return found
 
 
@@ -48,7 +52,7 @@ def has_placeholder(value: Any) -> bool:
     return False
 
 
-def render(value: Any, params: Mapping[str, Any], project: Mapping[str, Any], path: str = "steps") -> Any:
+def render(value: Any, params: Mapping[str, Any], project: Mapping[str, Any], path: Loc = ("steps",)) -> Any:
     """Substitute placeholders. A string that is one placeholder takes the value's own type (integer, list).
 
     A list item that is one placeholder of a list parameter is spliced into its list, so
@@ -60,25 +64,25 @@ def render(value: Any, params: Mapping[str, Any], project: Mapping[str, Any], pa
             return _lookup(_parse(whole.group(1), path), params, project, path)
         return PLACEHOLDER.sub(lambda m: _inline(_parse(m.group(1), path), params, project, path), value)
     if isinstance(value, Mapping):
-        return {key: render(item, params, project, f"{path}.{key}") for key, item in value.items()}
+        return {key: render(item, params, project, (*path, key)) for key, item in value.items()}
     if isinstance(value, list):
         rendered: list[Any] = []
         for index, item in enumerate(value):
-            result = render(item, params, project, f"{path}[{index}]")
+            result = render(item, params, project, (*path, index))
             spliced = isinstance(item, str) and isinstance(result, list) and PLACEHOLDER.fullmatch(item.strip())
             rendered.extend(result) if spliced else rendered.append(result)
         return rendered
     return value
 
 
-def _inline(ref: tuple[str, str], params: Mapping[str, Any], project: Mapping[str, Any], path: str) -> str:
+def _inline(ref: tuple[str, str], params: Mapping[str, Any], project: Mapping[str, Any], path: Loc) -> str:
     value = _lookup(ref, params, project, path)
     if isinstance(value, list):
-        raise RenderError(path, f"list parameter '{ref[1]}' must be the whole value, not part of a text")
+        raise RenderError(path, f"list parameter '{ref[1]}' must be the whole value, not part of a text", ref[1])
     return str(value)
 
 
-def _parse(expression: str, path: str) -> tuple[str, str]:
+def _parse(expression: str, path: Loc) -> tuple[str, str]:
     match = _REFERENCE.match(expression)
     if not match:
         raise RenderError(
@@ -92,10 +96,10 @@ def _parse(expression: str, path: str) -> tuple[str, str]:
     return namespace, name
 
 
-def _lookup(ref: tuple[str, str], params: Mapping[str, Any], project: Mapping[str, Any], path: str) -> Any:
+def _lookup(ref: tuple[str, str], params: Mapping[str, Any], project: Mapping[str, Any], path: Loc) -> Any:
     namespace, name = ref
     source = params if namespace == "param" else project
     if name not in source or source[name] is None:
         what = "parameter" if namespace == "param" else "project field"
-        raise RenderError(path, f"undefined {what} '{name}'")
+        raise RenderError(path, f"undefined {what} '{name}'", name if namespace == "param" else None)
     return source[name]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
-from honeyframe_dagster.model.errors import ScenarioError
+from honeyframe_dagster.model.errors import FieldError, InvalidDocument, ScenarioError, dotted
 from honeyframe_dagster.model.rendering import RenderError
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
 from honeyframe_dagster.model.tenancy import TenancyError, check_steps
@@ -88,16 +87,16 @@ def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] |
     """Render and check one scenario; `recipes` are the dbt nodes a run_recipe may name (None: unchecked)."""
     project, trigger, steps = render_scenario(record, catalog)
     if not steps:
-        raise ScenarioError("steps: a scenario needs at least one step")
+        raise ScenarioError.at(("steps",), "a scenario needs at least one step", steps)
     for index, step in enumerate(steps):
         try:
             check_references(step, index, project.id, catalog, recipes)
         except ScenarioError as exc:
-            raise ScenarioError(f"{exc}{parameter_source(str(exc), record.parameters)}") from None
+            raise ScenarioError([parameter_source(exc.first, record.parameters)]) from None
     try:
         check_steps(steps, project.id, catalog, recipes)
     except TenancyError as exc:
-        raise ScenarioError(str(exc)) from None
+        raise ScenarioError(exc.errors) from None
     if trigger.upstream is not None:
         check_upstream(record, trigger.upstream.scenario, catalog)
     timezone = trigger.timezone or project.timezone or catalog.default_timezone
@@ -109,31 +108,36 @@ def render_scenario(record: ScenarioRecord, catalog: Catalog) -> tuple[Project, 
     the rest of the catalog; raises ScenarioError naming the field."""
     project = catalog.projects.get(record.project_id)
     if project is None:
-        raise ScenarioError(f"project: unknown project '{record.project_id}'")
+        raise ScenarioError.at(("project",), f"unknown project '{record.project_id}'", record.project_id)
     if record.template_slug is not None:
         template = catalog.templates.get(record.template_slug)
         if record.template_slug in catalog.broken_templates:
             why = catalog.broken_templates[record.template_slug]
-            raise ScenarioError(f"template: stored template '{record.template_slug}' is invalid: {why}")
+            raise ScenarioError.at(
+                ("template",), f"stored template '{record.template_slug}' is invalid: {why}", record.template_slug
+            )
         if template is None:
-            raise ScenarioError(f"template: unknown template '{record.template_slug}'")
+            raise ScenarioError.at(("template",), f"unknown template '{record.template_slug}'", record.template_slug)
         if not isinstance(record.parameters, Mapping):
-            raise ScenarioError(f"parameters: stored value is not an object: {record.parameters!r:.200}")
+            raise ScenarioError.at(
+                ("parameters",), f"stored value is not an object: {record.parameters!r:.200}", record.parameters
+            )
         trigger = template.trigger
+        context = f"template '{template.slug}' for project '{project.id}'"
         try:
             steps = template.instantiate(project, dict(record.parameters))
-        except RenderError as exc:
-            raise ScenarioError(f"template '{template.slug}' for project '{project.id}': {exc}") from None
         except ValidationError as exc:
-            raise ScenarioError(f"template '{template.slug}' for project '{project.id}': {_first(exc)}") from None
-        except ValueError as exc:
-            raise ScenarioError(str(exc)) from None
+            raise ScenarioError([_first(exc)]).within(context) from None
+        except RenderError as exc:
+            raise ScenarioError(exc.errors).within(context) from None
+        except InvalidDocument as exc:  # a parameter value, or a step it renders, that does not fit
+            raise ScenarioError(exc.errors) from None
     else:
         try:
             trigger = Trigger.model_validate(record.trigger)
             steps = STEPS_ADAPTER.validate_python(record.steps)
         except ValidationError as exc:
-            raise ScenarioError(_first(exc)) from None
+            raise ScenarioError([_first(exc)]) from None
     return project, trigger, steps
 
 
@@ -146,20 +150,20 @@ def check_references(
         check(step, index, project_id, catalog, recipes)
 
 
-_UNKNOWN_VALUE = re.compile(r"unknown \w+ '([^']*)'")
-
-
-def parameter_source(message: str, parameters: Mapping[str, Any]) -> str:
-    """` (parameter 'dashboards[1]')` when a template instance's unknown reference came from a parameter value."""
-    match = _UNKNOWN_VALUE.search(message)
-    if match is None:
-        return ""
+def parameter_source(error: FieldError, parameters: Mapping[str, Any]) -> FieldError:
+    """A template instance's unknown reference that came from a parameter value is that parameter's error:
+    located at it, and said ` (parameter 'dashboards[1]')`."""
     for name, value in parameters.items():
-        if value == match.group(1):
-            return f" (parameter '{name}')"
-        if isinstance(value, list) and match.group(1) in value:
-            return f" (parameter '{name}[{value.index(match.group(1))}]')"
-    return ""
+        loc: tuple[str | int, ...] | None = None
+        if value == error.input:
+            loc, said = ("parameters", name), name
+        elif isinstance(value, list) and error.input in value:
+            index = value.index(error.input)
+            loc, said = ("parameters", name, index), f"{name}[{index}]"
+        if loc is not None:
+            text = f"{dotted(error.loc)}: {error.msg} (parameter '{said}')"
+            return FieldError(loc, text, error.input, text)
+    return error
 
 
 def upstream_name(record: ScenarioRecord, catalog: Catalog) -> str | None:
@@ -174,17 +178,18 @@ def upstream_name(record: ScenarioRecord, catalog: Catalog) -> str | None:
     return trigger.upstream.scenario if trigger and trigger.upstream else None
 
 
+UPSTREAM = ("trigger", "upstream", "scenario")
+
+
 def check_upstream(record: ScenarioRecord, name: str, catalog: Catalog) -> None:
     seen = {record.id}
     current = name
     while True:
         upstream = catalog.scenario_named(record.project_id, current)
         if upstream is None:
-            raise ScenarioError(
-                f"trigger.upstream.scenario: unknown scenario '{current}' in project '{record.project_id}'"
-            )
+            raise ScenarioError.at(UPSTREAM, f"unknown scenario '{current}' in project '{record.project_id}'", current)
         if upstream.id in seen:
-            raise ScenarioError(f"trigger.upstream.scenario: '{name}' would make a cycle")
+            raise ScenarioError.at(UPSTREAM, f"'{name}' would make a cycle", name)
         seen.add(upstream.id)
         following = upstream_name(upstream, catalog)
         if following is None:
@@ -192,9 +197,10 @@ def check_upstream(record: ScenarioRecord, name: str, catalog: Catalog) -> None:
         current = following
 
 
-def _first(exc: ValidationError) -> str:
+def _first(exc: ValidationError) -> FieldError:
+    """A stored value that no longer validates (hand edit); the line keeps pydantic's dotted path."""
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"])
     value = error.get("input")
     shown = "" if isinstance(value, dict | list) else f" (value: {value!r})"
-    return f"{where}: {error['msg']}{shown}"
+    return FieldError(tuple(error["loc"]), str(error["msg"]), value, f"{where}: {error['msg']}{shown}")

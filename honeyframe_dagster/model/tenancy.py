@@ -16,6 +16,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from honeyframe_dagster.model.documents import Dashboard, Dataset
+from honeyframe_dagster.model.errors import InvalidDocument, Loc
 from honeyframe_dagster.model.sql_policy import SqlPolicyError, check_query
 from honeyframe_dagster.model.steps import Step
 from honeyframe_dagster.steps.run_agent.model import RunAgentStep
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from honeyframe_dagster.model.scenario import Catalog
 
 
-class TenancyError(ValueError):
-    """A read or write outside the project's own tables; the message starts with the field path."""
+class TenancyError(InvalidDocument):
+    """A read or write outside the project's own tables, located at the field that names the table."""
 
 
 def table_key(table: str) -> str:
@@ -46,27 +47,27 @@ def readable_tables(catalog: Catalog, project_id: str, recipes: Collection[str] 
     return own_tables(catalog, project_id) | {table_key(r) for r in recipes}
 
 
-def written_tables(steps: Sequence[Step], project_id: str, catalog: Catalog) -> dict[str, str]:
+def written_tables(steps: Sequence[Step], project_id: str, catalog: Catalog) -> dict[str, Loc]:
     """The warehouse tables a scenario's steps write, each with the field path that names it."""
-    written: dict[str, str] = {}
+    written: dict[str, Loc] = {}
     for index, step in enumerate(steps):
         if isinstance(step, RunAgentStep):
-            written.setdefault(step.output_table, f"steps[{index}].output_table")
+            written.setdefault(step.output_table, ("steps", index, "output_table"))
         elif isinstance(step, SyncDatasetStep) and (dataset := catalog.datasets.get((project_id, step.dataset))):
-            written.setdefault(dataset.table_name, f"steps[{index}].dataset")
+            written.setdefault(dataset.table_name, ("steps", index, "dataset"))
     return written
 
 
-def check_owner(table: str, where: str, project_id: str, catalog: Catalog) -> None:
+def check_owner(table: str, where: Loc, project_id: str, catalog: Catalog) -> None:
     """Not another project's table, as far as the catalog knows (the store's claim decides: store/ownership.py)."""
     owner = catalog.table_owners.get(table_key(table))
     if owner is not None and owner != project_id:
-        raise TenancyError(f"{where}: table '{table}' belongs to project '{owner}'")
+        raise TenancyError.at(where, f"table '{table}' belongs to project '{owner}'", table)
 
 
-def check_not_dbt(table: str, where: str, dbt: Collection[str] | None, what: str) -> None:
+def check_not_dbt(table: str, where: Loc, dbt: Collection[str] | None, what: str) -> None:
     if dbt is not None and table_key(table) in {table_key(name) for name in dbt}:
-        raise TenancyError(f"{where}: table '{table}' is a {what}; only dbt writes it")
+        raise TenancyError.at(where, f"table '{table}' is a {what}; only dbt writes it", table)
 
 
 def check_steps(steps: Sequence[Step], project_id: str, catalog: Catalog, recipes: Collection[str] | None) -> None:
@@ -80,25 +81,25 @@ def check_steps(steps: Sequence[Step], project_id: str, catalog: Catalog, recipe
         readable |= {table_key(t) for t in written}
     for index, step in enumerate(steps):
         if isinstance(step, RunAgentStep):
-            check_not_dbt(step.output_table, f"steps[{index}].output_table", recipes, "dbt model, seed or snapshot")
+            check_not_dbt(step.output_table, ("steps", index, "output_table"), recipes, "dbt model, seed or snapshot")
             if (project_id, step.input) not in catalog.datasets:
-                check_sql(step.input, f"steps[{index}].input", readable)
+                check_sql(step.input, ("steps", index, "input"), readable)
 
 
 def check_dataset(dataset: Dataset, catalog: Catalog, dbt_built: Collection[str] | None) -> None:
     """A dataset's table: not a dbt model or snapshot (`dbt_built`; it may stand in for a seed), not another
     project's."""
-    check_not_dbt(dataset.table_name, "table", dbt_built, "dbt model or snapshot")
-    check_owner(dataset.table_name, "table", dataset.project, catalog)
+    check_not_dbt(dataset.table_name, ("table",), dbt_built, "dbt model or snapshot")
+    check_owner(dataset.table_name, ("table",), dataset.project, catalog)
 
 
 def check_dashboard(dashboard: Dashboard, readable: Collection[str] | None) -> None:
     for index, card in enumerate(dashboard.cards):
-        check_sql(card.sql, f"cards[{index}].sql", readable)
+        check_sql(card.sql, ("cards", index, "sql"), readable)
 
 
-def check_sql(sql: str, where: str, readable: Collection[str] | None) -> frozenset[str]:
+def check_sql(sql: str, where: Loc, readable: Collection[str] | None) -> frozenset[str]:
     try:
         return check_query(sql, readable)
     except SqlPolicyError as exc:
-        raise TenancyError(f"{where}: {exc}") from None
+        raise TenancyError.at(where, str(exc), sql) from None

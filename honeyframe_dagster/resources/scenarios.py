@@ -8,6 +8,7 @@ from dagster import ConfigurableResource, EnvVar
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.dbt import load_manifest, recipe_names
+from honeyframe_dagster.model.errors import Loc
 from honeyframe_dagster.model.scenario import Catalog, ScenarioSpec, resolve
 from honeyframe_dagster.model.tenancy import table_key
 from honeyframe_dagster.settings import Settings
@@ -51,7 +52,7 @@ class ScenarioStoreResource(ConfigurableResource):
         """What the project's SQL may read now: the tables it owns in the store, and the dbt project's."""
         return self.owned_tables(project_id) | self.dbt_tables()
 
-    def claim_tables(self, project_id: str, tables: Mapping[str, str]) -> frozenset[str]:
+    def claim_tables(self, project_id: str, tables: Mapping[str, Loc]) -> frozenset[str]:
         """Check (claiming any that no project owns yet) that the project owns the tables a step is about to
         write; returns every table the project owns. Raises TenancyError naming the field of a foreign table."""
         with Session(get_engine(self.url)) as session, session.begin():

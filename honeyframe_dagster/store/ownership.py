@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from honeyframe_dagster.model.errors import Loc
 from honeyframe_dagster.model.tenancy import TenancyError, table_key
 from honeyframe_dagster.store.tables import WarehouseTableRow, utcnow
 
 
-def claim_tables(session: Session, project_id: str, tables: Mapping[str, str]) -> None:
+def claim_tables(session: Session, project_id: str, tables: Mapping[str, Loc]) -> None:
     """Make the project the owner of each table (table -> the field path naming it); raises TenancyError naming
     the field when another project owns one. Nothing is committed here."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
@@ -31,7 +32,7 @@ def claim_tables(session: Session, project_id: str, tables: Mapping[str, str]) -
         )
         owner = session.scalar(select(WarehouseTableRow.project_id).where(WarehouseTableRow.name == name))
         if owner != project_id:
-            raise TenancyError(f"{where}: table '{table}' belongs to project '{owner}'")
+            raise TenancyError.at(where, f"table '{table}' belongs to project '{owner}'", table)
 
 
 def owned_tables(session: Session, project_id: str) -> frozenset[str]:

@@ -22,6 +22,7 @@ from honeyframe_dagster.model.documents import (
     Scenario,
     Template,
 )
+from honeyframe_dagster.model.errors import InvalidDocument, Loc
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve
 from honeyframe_dagster.model.tenancy import (
     TenancyError,
@@ -48,11 +49,11 @@ from honeyframe_dagster.store.tables import (
 APPLY_ORDER = ("Template", "Project", "Dataset", "Dashboard", "Agent", "Matrix", "Scenario")
 
 
-class ApplyError(ValueError):
+class ApplyError(ScenarioError):
     """A document that cannot be written; `index` is its position in the call."""
 
-    def __init__(self, index: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, index: int, error: InvalidDocument) -> None:
+        super().__init__(error.errors, error.context)
         self.index = index
 
 
@@ -145,7 +146,7 @@ def apply_documents(
         try:
             written = upsert(session, documents[index])
         except ScenarioError as exc:
-            raise ApplyError(index, str(exc)) from None
+            raise ApplyError(index, exc) from None
         for scenario_id in written.scenario_ids:
             touched.setdefault(scenario_id, index)
     session.flush()
@@ -159,7 +160,7 @@ def apply_documents(
                 check_dataset(document, catalog, dbt_built)
                 claim(session, catalog, document.project, {document.table_name: "table"})
             except TenancyError as exc:
-                raise ApplyError(index, str(exc)) from None
+                raise ApplyError(index, exc) from None
     by_id = {record.id: record for record in catalog.scenarios}
     for scenario_id, index in touched.items():
         record = by_id.get(scenario_id)
@@ -169,17 +170,17 @@ def apply_documents(
             spec = resolve(record, catalog, recipes)
             claim(session, catalog, record.project_id, written_tables(spec.steps, record.project_id, catalog))
         except (ScenarioError, TenancyError) as exc:
-            raise ApplyError(index, f"scenario '{record.name}' of project '{record.project_id}': {exc}") from None
+            raise ApplyError(index, exc.within(f"scenario '{record.name}' of project '{record.project_id}'")) from None
     for index in order:
         document = documents[index]
         if isinstance(document, Dashboard):
             try:
                 check_dashboard(document, readable_tables(catalog, document.project, recipes))
             except TenancyError as exc:
-                raise ApplyError(index, str(exc)) from None
+                raise ApplyError(index, exc) from None
 
 
-def claim(session: Session, catalog: Catalog, project_id: str, tables: dict[str, str]) -> None:
+def claim(session: Session, catalog: Catalog, project_id: str, tables: dict[str, Loc]) -> None:
     """Claim the tables for the project in the store, and in the catalog the later checks of this call read."""
     claim_tables(session, project_id, tables)
     catalog.table_owners.update({table_key(table): project_id for table in tables})
@@ -235,9 +236,9 @@ def upsert_template(session: Session, document: Template) -> Written:
 
 def upsert_matrix(session: Session, document: Matrix) -> Written:
     if session.get(TemplateRow, document.template) is None:
-        raise ScenarioError(f"template: unknown template '{document.template}'")
+        raise ScenarioError.at(("template",), f"unknown template '{document.template}'", document.template)
     if session.get(ProjectRow, document.project) is None:
-        raise ScenarioError(f"project: unknown project '{document.project}'")
+        raise ScenarioError.at(("project",), f"unknown project '{document.project}'", document.project)
     row = session.scalar(
         select(ScenarioRow).where(
             ScenarioRow.project_id == document.project, ScenarioRow.template_slug == document.template
@@ -254,7 +255,7 @@ def upsert_matrix(session: Session, document: Matrix) -> Written:
 
 def upsert_scenario(session: Session, document: Scenario) -> Written:
     if session.get(ProjectRow, document.project) is None:
-        raise ScenarioError(f"project: unknown project '{document.project}'")
+        raise ScenarioError.at(("project",), f"unknown project '{document.project}'", document.project)
     row = session.scalar(
         select(ScenarioRow).where(
             ScenarioRow.project_id == document.project,
@@ -282,9 +283,11 @@ def check_new_run_at(trigger: Trigger, stored: Mapping[str, Any] | None) -> None
     # Dagster's clock, as the trigger sensors use (frozen in tests).
     now = get_current_datetime()
     if trigger.run_at <= now:
-        raise ScenarioError(
-            f"trigger.run_at: '{trigger.run_at.isoformat()}' is not in the future "
-            f"(now {now.isoformat(timespec='seconds')}); a one-shot run needs an instant still to come"
+        raise ScenarioError.at(
+            ("trigger", "run_at"),
+            f"'{trigger.run_at.isoformat()}' is not in the future "
+            f"(now {now.isoformat(timespec='seconds')}); a one-shot run needs an instant still to come",
+            trigger.run_at.isoformat(),
         )
 
 
@@ -299,7 +302,7 @@ def write_scenario_fields(row: ScenarioRow, document: Scenario) -> None:
 
 def upsert_project_object(session: Session, document: Dataset | Dashboard | Agent) -> Written:
     if session.get(ProjectRow, document.project) is None:
-        raise ScenarioError(f"project: unknown project '{document.project}'")
+        raise ScenarioError.at(("project",), f"unknown project '{document.project}'", document.project)
     table = {"Dataset": DatasetRow, "Dashboard": DashboardRow, "Agent": AgentRow}[document.kind]
     row = session.get(table, (document.project, document.id))
     created = row is None

@@ -279,7 +279,7 @@ def test_concurrent_claims_on_one_table_have_one_winner(store_url: str, projects
     def claim(project_id: str, hold: float) -> None:
         try:
             with Session(engine) as session, session.begin():
-                claim_tables(session, project_id, {"contested": "table"})
+                claim_tables(session, project_id, {"contested": ("table",)})
                 first_claimed.set()
                 time.sleep(hold)
             outcome[project_id] = "owner"

@@ -32,7 +32,8 @@ def check_references(
     step: RunAgentStep, index: int, project_id: str, catalog: Catalog, recipes: Collection[str] | None
 ) -> None:
     if (project_id, step.agent) not in catalog.agents:
-        raise ScenarioError(f"steps[{index}].agent: unknown agent '{step.agent}' in project '{project_id}'")
+        message = f"unknown agent '{step.agent}' in project '{project_id}'"
+        raise ScenarioError.at(("steps", index, "agent"), message, step.agent)
 
 
 KIND = StepKind(RunAgentStep, check_references, writes_warehouse=True, legacy_target="agent")

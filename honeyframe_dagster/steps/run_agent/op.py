@@ -38,9 +38,10 @@ def input_query(step: RunAgentStep, project_id: str, catalog: Catalog, readable:
     dataset = catalog.datasets.get((project_id, step.input))
     if dataset is not None:
         if table_key(dataset.table_name) not in readable:
-            raise TenancyError(f"input: table '{dataset.table_name}' of dataset '{dataset.id}' is not the project's")
+            message = f"table '{dataset.table_name}' of dataset '{dataset.id}' is not the project's"
+            raise TenancyError.at(("input",), message, step.input)
         return f"SELECT * FROM main.{quote(dataset.table_name)}"
-    check_sql(step.input, "input", readable)
+    check_sql(step.input, ("input",), readable)
     return step.input
 
 
@@ -82,7 +83,7 @@ def run_agent_op(
         raise Failure(str(exc), allow_retries=False) from None
     try:
         # The output table must be the project's (claimed now if no project has it yet) before anything runs.
-        writable = scenarios.claim_tables(project_id, {step.output_table: "output_table"})
+        writable = scenarios.claim_tables(project_id, {step.output_table: ("output_table",)})
         query = input_query(step, project_id, run.catalog, writable | scenarios.dbt_tables())
     except TenancyError as exc:
         raise Failure(f"project '{project_id}': {exc}", allow_retries=False) from None

@@ -46,9 +46,10 @@ def check_references(
         return
     folder = catalog.python_recipes_dir or get_settings().python_recipes_dir
     if not (folder.expanduser() / f"{step.recipe}.py").is_file():
-        raise ScenarioError(
-            f"steps[{index}].recipe: unknown python recipe '{step.recipe}' "
-            f"(no {step.recipe}.py in HONEYFRAME_PYTHON_RECIPES_DIR)"
+        raise ScenarioError.at(
+            ("steps", index, "recipe"),
+            f"unknown python recipe '{step.recipe}' (no {step.recipe}.py in HONEYFRAME_PYTHON_RECIPES_DIR)",
+            step.recipe,
         )
 
 

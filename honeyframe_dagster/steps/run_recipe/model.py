@@ -45,7 +45,8 @@ def check_references(
         return
     for name in step.selection:
         if name not in recipes:
-            raise ScenarioError(f"steps[{index}].recipe: unknown recipe '{name}' (not a dbt model, seed or snapshot)")
+            message = f"unknown recipe '{name}' (not a dbt model, seed or snapshot)"
+            raise ScenarioError.at(("steps", index, "recipe"), message, name)
 
 
 KIND = StepKind(RunRecipeStep, check_references)

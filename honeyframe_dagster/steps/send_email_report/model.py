@@ -50,9 +50,8 @@ def check_references(
 ) -> None:
     for dashboard in step.dashboard_ids:
         if (project_id, dashboard) not in catalog.dashboards:
-            raise ScenarioError(
-                f"steps[{index}].dashboard_ids: unknown dashboard '{dashboard}' in project '{project_id}'"
-            )
+            message = f"unknown dashboard '{dashboard}' in project '{project_id}'"
+            raise ScenarioError.at(("steps", index, "dashboard_ids"), message, dashboard)
 
 
 KIND = StepKind(SendEmailReportStep, check_references)

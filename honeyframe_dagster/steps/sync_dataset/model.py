@@ -27,7 +27,8 @@ def check_references(
     step: SyncDatasetStep, index: int, project_id: str, catalog: Catalog, recipes: Collection[str] | None
 ) -> None:
     if (project_id, step.dataset) not in catalog.datasets:
-        raise ScenarioError(f"steps[{index}].dataset: unknown dataset '{step.dataset}' in project '{project_id}'")
+        message = f"unknown dataset '{step.dataset}' in project '{project_id}'"
+        raise ScenarioError.at(("steps", index, "dataset"), message, step.dataset)
 
 
 KIND = StepKind(SyncDatasetStep, check_references, writes_warehouse=True, legacy_target="dataset")

@@ -50,7 +50,7 @@ def sync_dataset_op(
     where = f"dataset '{dataset.id}' ({dataset.connector.type} connector)"
     try:
         # The table must be the project's (claimed now if no project has it yet) before anything is fetched.
-        writable = scenarios.claim_tables(dataset.project, {dataset.table_name: "table"})
+        writable = scenarios.claim_tables(dataset.project, {dataset.table_name: ("table",)})
     except TenancyError as exc:
         raise Failure(f"{where}: {exc}; nothing was fetched", allow_retries=False) from None
     with tempfile.TemporaryDirectory(prefix="honeyframe-sync-") as workdir:

@@ -1,0 +1,398 @@
+"""Every mutation of the store, for the CLI and the API alike: checks, the project write lock, and the write.
+
+Callers (`honeyframe apply`, the REST routes) open the session, call one function here, commit, and translate its
+errors: `Invalid` (the input, field by field: 422 / an error line), `Conflict` (the store's state forbids it: 409),
+`NotFound` (404). What follows a commit (reloading code locations, canceling the queued runs of a scenario that went
+enabled → disabled) is the caller's; the functions here say which scenarios that concerns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from honeyframe_dagster.model.documents import (
+    PROJECT_ID_PATTERN,
+    SLUG_PATTERN,
+    Document,
+    Matrix,
+    Project,
+    Scenario,
+    Template,
+)
+from honeyframe_dagster.model.errors import FieldError, InvalidDocument
+from honeyframe_dagster.model.hygiene import INT64_MAX
+from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve, upstream_name
+from honeyframe_dagster.model.tenancy import TenancyError, written_tables
+from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
+from honeyframe_dagster.store.ownership import claim_tables
+from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
+from honeyframe_dagster.store.writes import (
+    ApplyError,
+    apply_documents,
+    lock_projects,
+    projects_of,
+    write_scenario_fields,
+)
+
+# Fields of a scenario that may be left out of a patch but not set to null.
+NOT_NULL_SCENARIO = ("name", "enabled", "trigger", "steps", "recipients")
+NOT_NULL_PROJECT = ("name", "owner_email")
+
+
+class WriteRefused(Exception):
+    """A write that was not made; nothing of it is kept once the session rolls back."""
+
+
+class Invalid(WriteRefused):
+    """The input is wrong, field by field (`loc` relative to the document written); `index`: which document of
+    an `apply` call."""
+
+    def __init__(self, errors: Sequence[FieldError], index: int | None = None, context: str = "") -> None:
+        self.errors, self.index, self.context = list(errors), index, context
+        super().__init__(str(InvalidDocument(self.errors, context)))
+
+
+class Conflict(WriteRefused):
+    """The store's state forbids the write (a name taken, a scenario others trigger on): 409."""
+
+
+class NotFound(WriteRefused):
+    """What the write names does not exist (or is not the caller's project's): 404."""
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """A scenario this write turned from enabled to disabled, or deleted: its queued runs are to be canceled."""
+
+    project_id: str
+    scenario_id: int
+    name: str
+
+
+def lookup(body: Any, loc: Sequence[str | int]) -> tuple[bool, Any]:
+    """The value at `loc` in the document as given, if it is there."""
+    node = body
+    for part in loc:
+        in_list = isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node)
+        in_mapping = isinstance(part, str) and isinstance(node, Mapping) and part in node
+        if not (in_list or in_mapping):
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def invalid(exc: InvalidDocument, body: Any, index: int | None = None) -> Invalid:
+    """`exc` said of the document `body`: each error's input is the value written there when the path is in it."""
+    errors = []
+    for error in exc.errors:
+        found, value = lookup(body, error.loc)
+        errors.append(FieldError(error.loc, error.msg, value if found else error.input, error.line))
+    return Invalid(errors, index, exc.context)
+
+
+def _validation_errors(exc: ValidationError) -> list[FieldError]:
+    return [
+        FieldError(tuple(e["loc"]), str(e["msg"]).removeprefix("Value error, "), e.get("input")) for e in exc.errors()
+    ]
+
+
+# --- apply (the CLI, and the API writes that are documents) ---------------------------------------------------
+
+
+def apply(
+    session: Session,
+    documents: Sequence[Document],
+    recipes: Collection[str] | None,
+    dbt_built: Collection[str] | None = None,
+) -> list[Stopped]:
+    """Upsert the documents all or nothing (see `writes.apply_documents`); the scenarios they disabled."""
+    lock_projects(session, projects_of(documents))
+    enabled_before = set(session.scalars(select(ScenarioRow.id).where(ScenarioRow.enabled.is_(True))))
+    try:
+        apply_documents(session, documents, recipes, dbt_built)
+    except ApplyError as exc:
+        raise Invalid(exc.errors, exc.index, exc.context) from None
+    return [
+        Stopped(row.project_id, row.id, row.name)
+        for row in session.scalars(select(ScenarioRow).where(ScenarioRow.enabled.is_(False)))
+        if row.id in enabled_before
+    ]
+
+
+def put_template(session: Session, template: Template, recipes: Collection[str] | None) -> bool:
+    """Create or replace a template; every instance is re-checked. True when it is new."""
+    lock_projects(session, None)
+    created = session.get(TemplateRow, template.slug) is None
+    try:
+        apply_documents(session, [template], recipes)
+    except ScenarioError as exc:
+        raise invalid(exc, template.model_dump(mode="json")) from None
+    return created
+
+
+def create_project(session: Session, project: Project, recipes: Collection[str] | None) -> None:
+    """A new project; it gets every `default_enabled` template. Conflict when the id is taken."""
+    lock_projects(session, [project.id])  # so a concurrent create of the same id is seen below, not overwritten
+    if session.get(ProjectRow, project.id) is not None:
+        raise Conflict(f"project '{project.id}' exists already")
+    apply_documents(session, [project], recipes)
+
+
+def update_project(
+    session: Session, project_id: str, fields: Mapping[str, Any], recipes: Collection[str] | None
+) -> ProjectRow:
+    """Change some of a project's fields (None: not allowed for name and owner_email)."""
+    row = project_row(session, project_id)
+    check_not_null(fields, NOT_NULL_PROJECT)
+    lock_projects(session, [project_id])  # `row` is read again under the lock: no concurrent change is lost
+    current = {"id": row.id, "name": row.name, "owner_email": row.owner_email, "timezone": row.timezone}
+    apply_documents(session, [Project(**{**current, **fields})], recipes)
+    return row
+
+
+def project_row(session: Session, project_id: str) -> ProjectRow:
+    # An id that cannot be a project's names none (and is not sent to the database).
+    row = session.get(ProjectRow, project_id) if re.fullmatch(PROJECT_ID_PATTERN, project_id) else None
+    if row is None:
+        raise NotFound(f"unknown project '{project_id}'")
+    return row
+
+
+def check_not_null(fields: Mapping[str, Any], keys: Sequence[str]) -> None:
+    nulls = [key for key in keys if key in fields and fields[key] is None]
+    if nulls:
+        raise Invalid([FieldError((key,), "may not be null", None) for key in nulls])
+
+
+# --- the enable matrix -----------------------------------------------------------------------------------------
+
+
+def template_cell(session: Session, slug: str, project_id: str) -> ScenarioRow | None:
+    """The project's instance of the template (None: never enabled); NotFound for an unknown template or project."""
+    if session.get(TemplateRow, slug) is None:
+        raise NotFound(f"unknown template '{slug}'")
+    if session.get(ProjectRow, project_id) is None:
+        raise NotFound(f"unknown project '{project_id}'")
+    return session.scalar(
+        select(ScenarioRow).where(ScenarioRow.project_id == project_id, ScenarioRow.template_slug == slug)
+    )
+
+
+def _lock_cell(session: Session, slug: str, project_id: str) -> ScenarioRow | None:
+    """Take the project's write lock; a path that cannot be a slug or a project id names nothing (and is not sent
+    to the database, where a NUL in it was a 500 on Postgres)."""
+    if not re.fullmatch(SLUG_PATTERN, slug):
+        raise NotFound(f"unknown template '{slug}'")
+    if not re.fullmatch(PROJECT_ID_PATTERN, project_id):
+        raise NotFound(f"unknown project '{project_id}'")
+    lock_projects(session, [project_id])
+    return template_cell(session, slug, project_id)
+
+
+def stored_parameters(cell: ScenarioRow | None) -> dict[str, Any]:
+    """A cell's parameter values; a corrupt stored value reads as none (the cell's scenario shows the error)."""
+    return dict(cell.parameters) if cell is not None and isinstance(cell.parameters, dict) else {}
+
+
+@dataclass(frozen=True)
+class CellWrite:
+    cell: ScenarioRow
+    # The cell's job changed (created, new parameters): its location reloads; otherwise only its trigger's status.
+    reload: bool
+    disabled: Stopped | None = None
+
+
+def enable_template(
+    session: Session, slug: str, project_id: str, parameters: Mapping[str, Any], recipes: Collection[str] | None
+) -> CellWrite:
+    """Enable the template for the project, `parameters` merged over the stored values."""
+    cell = _lock_cell(session, slug, project_id)
+    merged = {**stored_parameters(cell), **parameters}
+    reload = cell is None or merged != stored_parameters(cell)
+    try:
+        apply_documents(session, [Matrix(template=slug, project=project_id, enabled=True, parameters=merged)], recipes)
+    except ScenarioError as exc:
+        errors = invalid(exc, {"parameters": merged}).errors
+        raise Invalid([_parameter_error(error, merged) for error in errors]) from None
+    cell = template_cell(session, slug, project_id)
+    assert cell is not None
+    return CellWrite(cell, reload)
+
+
+def _parameter_error(error: FieldError, parameters: Mapping[str, Any]) -> FieldError:
+    """An error in the rendered steps that names no parameter points at the parameter whose value it is."""
+    if error.loc[:1] != ("parameters",):
+        for name, value in parameters.items():
+            if value == error.input:
+                return FieldError(("parameters", name), error.msg, error.input)
+    return error
+
+
+def disable_template(session: Session, slug: str, project_id: str) -> CellWrite:
+    """Disable the project's instance of the template; its job, run history and parameters stay."""
+    cell = _lock_cell(session, slug, project_id)
+    if cell is None:
+        raise NotFound(f"template '{slug}' is not instantiated for project '{project_id}'")
+    disabled = Stopped(project_id, cell.id, cell.name) if cell.enabled else None
+    cell.enabled = False
+    session.flush()
+    return CellWrite(cell, False, disabled)
+
+
+# --- a project's own scenarios ---------------------------------------------------------------------------------
+
+
+def is_row_id(scenario_id: int) -> bool:
+    """Ids are positive 64-bit integers; anything else names no row (and would overflow the database driver)."""
+    return 1 <= scenario_id <= INT64_MAX
+
+
+def scenario_row(session: Session, project_id: str, scenario_id: int) -> ScenarioRow:
+    """The scenario; NotFound also for another project's scenario, so ids do not leak."""
+    row = session.get(ScenarioRow, scenario_id) if is_row_id(scenario_id) else None
+    if row is None or row.project_id != project_id:
+        raise NotFound(f"no scenario {scenario_id} in project '{project_id}'")
+    return row
+
+
+def _check_name_free(session: Session, project_id: str, name: str) -> None:
+    statement = select(ScenarioRow.id).where(
+        ScenarioRow.project_id == project_id, ScenarioRow.name == name, ScenarioRow.template_slug.is_(None)
+    )
+    if session.scalar(statement) is not None:
+        raise Conflict(f"project '{project_id}' has a scenario named '{name}' already")
+
+
+def dependents(catalog: Catalog, project_id: str, name: str) -> list[str]:
+    """Scenarios of the project whose upstream trigger names `name`."""
+    return sorted(
+        r.name
+        for r in catalog.scenarios
+        if r.project_id == project_id and r.name != name and upstream_name(r, catalog) == name
+    )
+
+
+def _refuse_if_referenced(session: Session, project_id: str, name: str, action: str) -> None:
+    found = dependents(load_catalog(session, [project_id]), project_id, name)
+    if found:
+        raise Conflict(
+            f"cannot {action} scenario '{name}': {', '.join(found)} trigger(s) on its success (trigger.upstream)"
+        )
+
+
+def _scenario_document(raw: Mapping[str, Any]) -> Scenario:
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise Invalid(_validation_errors(exc)) from None
+
+
+def _write_checked(session: Session, row: ScenarioRow, raw: Mapping[str, Any], recipes: Collection[str] | None) -> None:
+    """Write the scenario `raw` into the row, resolve it against the store and claim the warehouse tables it
+    writes; Invalid (nothing kept) if it does not resolve or a table belongs to another project."""
+    document = _scenario_document(raw)
+    row.name = document.name
+    try:
+        write_scenario_fields(row, document)
+        session.flush()
+        catalog = load_scenario_catalog(session, row.id)
+        record = next(r for r in catalog.scenarios if r.id == row.id)
+        spec = resolve(record, catalog, recipes)
+        claim_tables(session, row.project_id, written_tables(spec.steps, row.project_id, catalog))
+    except (ScenarioError, TenancyError) as exc:
+        raise invalid(exc, raw) from None
+
+
+def create_scenario(
+    session: Session, project_id: str, fields: Mapping[str, Any], recipes: Collection[str] | None
+) -> ScenarioRow:
+    """A new scenario of the project from its fields (without `project`). Conflict when the name is taken."""
+    lock_projects(session, [project_id])
+    raw = {**fields, "project": project_id}
+    if isinstance(fields.get("name"), str):
+        _check_name_free(session, project_id, fields["name"])
+    row = ScenarioRow(project_id=project_id, name=_scenario_document(raw).name, template_slug=None, parameters={})
+    session.add(row)
+    _write_checked(session, row, raw, recipes)
+    return row
+
+
+@dataclass(frozen=True)
+class ScenarioWrite:
+    row: ScenarioRow
+    disabled: Stopped | None
+
+
+def update_scenario(
+    session: Session, project_id: str, scenario_id: int, fields: Mapping[str, Any], recipes: Collection[str] | None
+) -> ScenarioWrite:
+    """Change some fields of a scenario (`recipients`: of its send_email_report steps). A template instance's
+    `enabled` only."""
+    check_not_null(fields, NOT_NULL_SCENARIO)
+    lock_projects(session, [project_id])
+    row = scenario_row(session, project_id, scenario_id)
+    was_enabled = row.enabled
+    if row.template_slug is not None:
+        others = sorted(set(fields) - {"enabled"})
+        if others:
+            raise Conflict(
+                f"scenario {scenario_id} is an instance of template '{row.template_slug}': its {', '.join(others)} "
+                "come(s) from the template; change them with POST /api/scheduler/templates (or its parameters with "
+                f"POST /api/scheduler/templates/{row.template_slug}/enable/{project_id}); "
+                "only 'enabled' may change here",
+            )
+    else:
+        _update_own(session, row, fields, recipes)
+    if "enabled" in fields:
+        row.enabled = fields["enabled"]
+    session.flush()
+    disabled = Stopped(project_id, row.id, row.name) if was_enabled and not row.enabled else None
+    return ScenarioWrite(row, disabled)
+
+
+def _update_own(session: Session, row: ScenarioRow, fields: Mapping[str, Any], recipes: Collection[str] | None) -> None:
+    name = fields.get("name", row.name)
+    if name != row.name:
+        _check_name_free(session, row.project_id, name)
+        _refuse_if_referenced(session, row.project_id, row.name, "rename")
+    steps = fields.get("steps", row.steps)
+    if "recipients" in fields:
+        reports = [step for step in steps if isinstance(step, dict) and step.get("kind") == "send_email_report"]
+        if not reports:
+            raise Invalid(
+                [FieldError(("recipients",), "the scenario has no send_email_report step", fields["recipients"])]
+            )
+        steps = [{**s, "recipients": fields["recipients"]} if s in reports else s for s in steps]
+    merged = {
+        "project": row.project_id,
+        "name": name,
+        "enabled": fields.get("enabled", row.enabled),
+        "owner": fields.get("owner", row.owner),
+        "trigger": fields.get("trigger", row.trigger),
+        "steps": steps,
+    }
+    _write_checked(session, row, merged, recipes)
+
+
+def deletable_scenario(session: Session, project_id: str, scenario_id: int) -> ScenarioRow:
+    """The scenario, locked for deletion; Conflict when others trigger on its success."""
+    lock_projects(session, [project_id])
+    row = scenario_row(session, project_id, scenario_id)
+    if row.template_slug is None:
+        _refuse_if_referenced(session, project_id, row.name, "delete")
+    return row
+
+
+def delete_scenario(session: Session, row: ScenarioRow) -> Stopped:
+    """Delete a row from `deletable_scenario`; its queued runs are to be canceled."""
+    deleted = Stopped(row.project_id, row.id, row.name)
+    session.delete(row)
+    session.flush()
+    return deleted
