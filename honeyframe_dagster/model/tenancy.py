@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from honeyframe_dagster.model.documents import Dashboard, Dataset
 from honeyframe_dagster.model.errors import InvalidDocument, Loc
-from honeyframe_dagster.model.sql_policy import SqlPolicyError, check_query
+from honeyframe_dagster.model.sql_policy import SqlPolicyError, check_card_query, check_query
 from honeyframe_dagster.model.steps import Step
 from honeyframe_dagster.steps.run_agent.model import RunAgentStep
 from honeyframe_dagster.steps.sync_dataset.model import SyncDatasetStep
@@ -95,11 +95,12 @@ def check_dataset(dataset: Dataset, catalog: Catalog, dbt_built: Collection[str]
 
 def check_dashboard(dashboard: Dashboard, readable: Collection[str] | None) -> None:
     for index, card in enumerate(dashboard.cards):
-        check_sql(card.sql, ("cards", index, "sql"), readable)
+        check_sql(card.sql, ("cards", index, "sql"), readable, card=True)
 
 
-def check_sql(sql: str, where: Loc, readable: Collection[str] | None) -> frozenset[str]:
+def check_sql(sql: str, where: Loc, readable: Collection[str] | None, card: bool = False) -> frozenset[str]:
+    """The policy on `sql` (`card`: as written and as run with its `:start`/`:end` bound)."""
     try:
-        return check_query(sql, readable)
+        return check_card_query(sql, readable) if card else check_query(sql, readable)
     except SqlPolicyError as exc:
         raise TenancyError.at(where, str(exc), sql) from None
