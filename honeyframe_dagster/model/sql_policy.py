@@ -30,6 +30,9 @@ _SYSTEM_FUNCTIONS = frozenset(
     {"getenv", "glob", "query", "query_table", "sniff_csv", "current_setting", "which_secret"}
 )
 _SYSTEM_PREFIXES = ("read_", "parquet_", "duckdb_", "pragma_", "iceberg_", "delta_", "sqlite_", "postgres_", "mysql_")
+# Unqualified names that DuckDB resolves to its own catalog views (`duckdb_tables`, `sqlite_master`, `pg_settings`,
+# `pragma_database_list`, …) when no table of that name exists: never a project's table, never readable.
+SYSTEM_TABLE_PREFIXES = ("duckdb_", "pragma_", "sqlite_", "pg_")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Card SQL's `:start`/`:end`, which DuckDB runs as the named parameters `$start`/`$end`.
 BIND_NAMES = ("start", "end")
@@ -161,6 +164,8 @@ def _table_read(table: exp.Table, readable: Collection[str] | None) -> str | Non
     name = table.name.lower()
     if not _IDENTIFIER.match(name):
         raise SqlPolicyError(f"table '{table.name}' is not a table name (file paths are not allowed)")
+    if is_system_table(name):
+        raise SqlPolicyError(f"table '{table.name}' is a DuckDB system view (no catalog or settings access)")
     if readable is not None and name not in readable:
         raise SqlPolicyError(
             f"table '{table.name}' is not readable by this project "
@@ -203,6 +208,11 @@ def _function_name(node: exp.Expression) -> str:
     if isinstance(node, exp.Func):
         return node.sql_name().lower()
     return type(node).__name__.lower()
+
+
+def is_system_table(name: str) -> bool:
+    """Whether a (table) name is, or could shadow, one of DuckDB's catalog views."""
+    return name.lower().startswith(SYSTEM_TABLE_PREFIXES)
 
 
 def _is_system_function(name: str) -> bool:
