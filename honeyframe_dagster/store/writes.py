@@ -158,7 +158,7 @@ def apply_documents(
         if isinstance(document, Dataset):
             try:
                 check_dataset(document, catalog, dbt_built)
-                claim(session, catalog, document.project, {document.table_name: "table"})
+                claim(session, catalog, document.project, {document.table_name: ("table",)})
             except TenancyError as exc:
                 raise ApplyError(index, exc) from None
     by_id = {record.id: record for record in catalog.scenarios}
