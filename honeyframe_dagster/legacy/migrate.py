@@ -8,6 +8,7 @@ its good rows, and the next run skips them by their source, so re-running never 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, select, text
@@ -70,6 +71,32 @@ def _lock(connection: Connection) -> None:
 
 def _migrate_rows(session: Session, connection: Connection, tables: list[str]) -> MigrationReport:
     report = MigrationReport()
+    for table, source_id, converted in _convert_rows(session, connection, tables):
+        if converted is None:
+            report.already_migrated += 1
+        elif isinstance(converted, RowFailure):
+            report.failures.append(converted)
+        else:
+            converted.source_table, converted.source_id = table, source_id
+            session.add(converted)
+            report.migrated += 1
+    session.flush()
+    return report
+
+
+def legacy_failures(engine: Engine) -> list[RowFailure]:
+    """The legacy rows that would not migrate, found without writing (for a code location's refusal message)."""
+    with Session(engine) as session:
+        connection = session.connection()
+        tables = present_legacy_tables(connection)
+        converted = _convert_rows(session, connection, tables)
+        return [row for _, _, row in converted if isinstance(row, RowFailure)]
+
+
+def _convert_rows(
+    session: Session, connection: Connection, tables: list[str]
+) -> Iterator[tuple[str, str, ScenarioRow | RowFailure | None]]:
+    """Each legacy row as the scenario row it becomes, the reason it cannot, or None when it migrated before."""
     projects = set(session.scalars(select(ProjectRow.id)))
     sources = set(
         session.execute(
@@ -85,19 +112,15 @@ def _migrate_rows(session: Session, connection: Connection, tables: list[str]) -
         for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY id")).mappings():
             source_id = str(row["id"])
             if (table, source_id) in sources:
-                report.already_migrated += 1
+                yield table, source_id, None
                 continue
             try:
                 scenario_row = _scenario_row(table, row, projects, names)
             except LegacyRowError as exc:
-                report.failures.append(RowFailure(table, source_id, str(exc)))
+                yield table, source_id, RowFailure(table, source_id, str(exc))
                 continue
-            scenario_row.source_table, scenario_row.source_id = table, source_id
-            session.add(scenario_row)
             names.add((scenario_row.project_id, scenario_row.name))
-            report.migrated += 1
-    session.flush()
-    return report
+            yield table, source_id, scenario_row
 
 
 def _scenario_row(table: str, row: Row, projects: set[str], names: set[tuple[str, str]]) -> ScenarioRow:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from honeyframe_dagster.legacy.drift import check_drift
+from honeyframe_dagster.legacy.migrate import legacy_failures
+from honeyframe_dagster.legacy.tables import present_legacy_tables
 from honeyframe_dagster.store import schema
 
 
@@ -28,4 +30,7 @@ def check_ready(engine: Engine) -> None:
             f"revision {head}: run `honeyframe init` (or `honeyframe up`) to migrate it, then reload this code "
             "location"
         )
-    check_drift(engine)
+    with engine.connect() as connection:
+        drift = bool(present_legacy_tables(connection))
+    # Name the rows that block the migration, as `honeyframe init` would, without migrating anything here.
+    check_drift(engine, legacy_failures(engine) if drift else ())

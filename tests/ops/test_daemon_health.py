@@ -98,7 +98,8 @@ def test_health_follows_the_daemon(
         wait_for(200, 180, client)
         with Session(get_engine(get_settings().store_url)) as session:
             workers = session.scalars(select(SchedulerWorkerRow.worker_id)).all()
-        assert [w.rsplit("/", 1)[1] for w in workers] == ["honeyframe"]  # <host>/<code location>
+        # <host>/<code location>: the heartbeat sensor lives in the warehouse location, one per deployment.
+        assert [w.rsplit("/", 1)[1] for w in workers] == ["warehouse"]
         stop(daemon)
         # Dead within the window (plus one poll): nothing else keeps beating for a stopped daemon.
         assert wait_for(503, WINDOW_SECONDS + 5, client) <= WINDOW_SECONDS + 1
