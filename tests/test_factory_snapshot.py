@@ -14,6 +14,7 @@ import pytest
 from dagster import (
     Definitions,
     JobDefinition,
+    OpDefinition,
     RunStatusSensorDefinition,
     SensorDefinition,
     TimeWindowPartitionsDefinition,
@@ -43,8 +44,8 @@ def _partitions(job: JobDefinition) -> dict[str, Any] | None:
 def _executor(job: JobDefinition) -> dict[str, Any]:
     executor = job.executor_def
     # A configured executor (the parallel one) holds its config in its config mapping.
-    configured = executor.apply_config_mapping({}).value if executor.has_config_field else {}
-    return {"name": executor.name, "config": configured.get("config")}
+    configured = executor.apply_config_mapping({}).value if executor.has_config_field else None
+    return {"name": executor.name, "config": (configured or {}).get("config")}
 
 
 def _job(job: JobDefinition) -> dict[str, Any]:
@@ -52,6 +53,7 @@ def _job(job: JobDefinition) -> dict[str, Any]:
     nodes = {}
     for node in sorted(job.graph.nodes, key=lambda n: n.name):
         policy = node.retry_policy or job.op_retry_policy
+        assert isinstance(node.definition, OpDefinition), node  # the factory builds flat graphs of ops
         nodes[node.name] = {
             "op": node.definition.name,
             "after": sorted(o.node.name for o in structure.all_upstream_outputs_from_node(node.name)),
