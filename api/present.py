@@ -150,6 +150,7 @@ def scenario_public(
     latest = latest or LatestRuns()
     record, spec = entry.record, entry.spec
     trigger: Trigger | None
+    owner: str | None
     steps: list[Step]
     if spec is not None:
         trigger, owner = spec.trigger, spec.owner
@@ -176,7 +177,7 @@ def scenario_public(
         dagster=DagsterRefs(
             job_name=entry.job_name,
             trigger_name=entry.trigger_name,
-            trigger_status=statuses.get(entry.trigger_name) if entry.trigger_name else None,  # type: ignore[arg-type]
+            trigger_status=statuses.get(entry.trigger_name) if entry.trigger_name else None,
         ),
         error=entry.error,
     )
@@ -256,7 +257,7 @@ def tick_public(tick: InstigatorTick) -> TickPublic:
         reason = f"evaluation failed ({error or 'unknown error'}); see the tick in Dagster's UI"
     return TickPublic(
         time=dt.datetime.fromtimestamp(tick.timestamp, dt.UTC),
-        outcome=TICK_OUTCOMES[tick.status],  # type: ignore[arg-type]
+        outcome=TICK_OUTCOMES[tick.status],
         reason=reason,
         run_ids=list(tick.run_ids),
     )

@@ -33,8 +33,8 @@ from honeyframe_dagster.settings import get_settings
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAX_REDIRECTS = 5
 # Names that point at the host itself or at a cloud metadata service (refused unless listed literally).
-_FORBIDDEN_NAMES = ("localhost", "*.localhost", "metadata", "metadata.google.internal", "metadata.goog")
-_FORBIDDEN_NAMES += ("instance-data", "instance-data.ec2.internal", "metadata.azure.internal")
+_FORBIDDEN_NAMES: tuple[str, ...] = ("localhost", "*.localhost", "metadata", "metadata.google.internal")
+_FORBIDDEN_NAMES += ("metadata.goog", "instance-data", "instance-data.ec2.internal", "metadata.azure.internal")
 _METADATA = tuple(
     ipaddress.ip_network(n) for n in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32")
 )

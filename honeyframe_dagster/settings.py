@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 30.0
     # First delay of send_email_report's exponential retry policy; read when the code location loads.
     smtp_retry_delay_seconds: float = 2.0
+    # First delay of the default retries of sync_dataset and run_agent (a step's own `retry` wins); unset: 10 s.
+    retry_delay_seconds: float | None = Field(default=None, gt=0, le=3600)
     agent_base_url: str | None = None
     agent_api_key: str | None = Field(default=None, repr=False)
     agent_failure_ratio: float = 0.2

@@ -15,6 +15,8 @@ from honeyframe_dagster.settings import get_settings
 
 # Report steps take their default retry delay from this when jobs are built: keep SMTP retries fast in tests.
 os.environ.setdefault("HONEYFRAME_SMTP_RETRY_DELAY_SECONDS", "0.05")
+# The same for the default retries of sync_dataset and run_agent (2 × exponential from 10 s in production).
+os.environ.setdefault("HONEYFRAME_RETRY_DELAY_SECONDS", "0.05")
 CONTRACT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "contract"
 PROJECTS_YAML = """
 kind: Project

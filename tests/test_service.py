@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.orm import Session
 
-from honeyframe_dagster.model.documents import Matrix, Scenario, Template
+from honeyframe_dagster.model.documents import Dataset, Matrix, Scenario, Template
 from honeyframe_dagster.model.errors import FieldError
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store import service
@@ -101,3 +101,13 @@ def test_template_instances_locate_errors_at_the_parameter(session: Session) -> 
     session.commit()
     with pytest.raises(service.NotFound, match="unknown template 'other'"):
         service.disable_template(session, "other", "acme-ops")
+
+
+def test_a_dataset_table_of_another_project_is_refused_at_its_field(session: Session) -> None:
+    connector = {"type": "file", "path": "orders.csv"}
+    service.apply(session, [Dataset(id="orders", project="acme-sales", connector=connector)], None)
+    session.commit()
+    with pytest.raises(service.Invalid) as refused:
+        service.apply(session, [Dataset(id="orders", project="acme-ops", connector=connector)], None)
+    assert refused.value.errors == [FieldError(("table",), "table 'orders' belongs to project 'acme-sales'", "orders")]
+    assert str(refused.value) == "table: table 'orders' belongs to project 'acme-sales'"

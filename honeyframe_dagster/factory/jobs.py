@@ -44,15 +44,19 @@ BACKOFFS = {"exponential": Backoff.EXPONENTIAL, "linear": Backoff.LINEAR, "fixed
 def retry_policy(step: Step) -> RetryPolicy | None:
     """The step's `retry_policy` as Dagster's; None when it never retries.
 
-    A report step without its own `retry` waits HONEYFRAME_SMTP_RETRY_DELAY_SECONDS before its first retry (the
-    operator's knob for the mail server), the rest of the kind's default unchanged.
+    A step without its own `retry` takes its kind's default, whose first delay is the operator's: a report step's
+    HONEYFRAME_SMTP_RETRY_DELAY_SECONDS (the mail server's knob), any other's HONEYFRAME_RETRY_DELAY_SECONDS when set.
     """
     policy = step.retry_policy
     if policy.max_retries == 0:
         return None
     delay = policy.delay_seconds
-    if step.retry is None and step.kind == "send_email_report":
-        delay = get_settings().smtp_retry_delay_seconds
+    if step.retry is None:
+        settings = get_settings()
+        if step.kind == "send_email_report":
+            delay = settings.smtp_retry_delay_seconds
+        elif settings.retry_delay_seconds is not None:
+            delay = settings.retry_delay_seconds
     return RetryPolicy(
         max_retries=policy.max_retries,
         delay=delay,

@@ -115,7 +115,7 @@ def _convert_rows(
                 yield table, source_id, None
                 continue
             try:
-                scenario_row = _scenario_row(table, row, projects, names)
+                scenario_row = _scenario_row(table, dict(row), projects, names)
             except LegacyRowError as exc:
                 yield table, source_id, RowFailure(table, source_id, str(exc))
                 continue

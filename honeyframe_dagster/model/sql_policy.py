@@ -193,7 +193,7 @@ def _is_cte(table: exp.Table) -> bool:
     return False
 
 
-def _ancestors(node: exp.Expression) -> list[exp.Expression]:
+def _ancestors(node: exp.Expr) -> list[exp.Expr]:
     found = []
     parent = node.parent
     while parent is not None:
@@ -202,7 +202,7 @@ def _ancestors(node: exp.Expression) -> list[exp.Expression]:
     return found
 
 
-def _function_name(node: exp.Expression) -> str:
+def _function_name(node: exp.Expr) -> str:
     if isinstance(node, exp.Anonymous):
         return str(node.name).lower()
     if isinstance(node, exp.Func):
@@ -219,10 +219,10 @@ def _is_system_function(name: str) -> bool:
     return name in _SYSTEM_FUNCTIONS or name.startswith(_SYSTEM_PREFIXES) or name.endswith("_scan")
 
 
-def _kind(node: exp.Expression) -> str:
+def _kind(node: exp.Expr) -> str:
     return node.key.upper()
 
 
-def _snippet(node: exp.Expression) -> str:
+def _snippet(node: exp.Expr) -> str:
     text = " ".join(node.sql(dialect=DIALECT).split())
     return repr(text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "…")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ def _dashboard(pdf: _ReportPdf, section: Section) -> None:
 
     _keep_together(pdf, header_and_first_row)
     for row in rest:
-        _keep_together(pdf, lambda canvas, row=row: _row(canvas, row))
+        _keep_together(pdf, partial(_row, row=row))
 
 
 def render_pdf(report: Report) -> bytes:

@@ -282,7 +282,7 @@ def plan_ui(settings: Settings, engine: Engine, env: dict[str, str], piece: Piec
     ensure_manifest()
     locations = [(shard_location_name(i, count), host, port) for i, (host, port) in enumerate(addresses)]
     for name, host, port in locations:
-        wait_until(lambda host=host, port=port: port_open(port, host), f"code server {name} at {host}:{port}")
+        wait_until(partial(port_open, port, host), f"code server {name} at {host}:{port}")
     # The warehouse location runs next to the webserver and daemon: one per deployment, whatever the shards.
     warehouse = code_server(WAREHOUSE_LOCATION, WAREHOUSE_MODULE, piece.host, settings.code_server_port, env, log_dir)
     workspace = write_workspace(
@@ -315,7 +315,7 @@ def up(piece: Piece, apply_examples: ApplyPaths) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     engine = boot(settings)
     try:
-        plans = {
+        plans: dict[str, Callable[[Settings, Engine, dict[str, str], Piece, Path], Plan]] = {
             "all": partial(plan_all, apply_examples=apply_examples),
             "code-server": plan_code_server,
             "ui": plan_ui,

@@ -88,7 +88,7 @@ def load_catalog(
 ) -> Catalog:
     """The whole catalog, or only the given projects' part of it (templates are always whole)."""
 
-    def scoped(statement, column):  # type: ignore[no-untyped-def]
+    def scoped(statement, column):
         return statement if project_ids is None else statement.where(column.in_(list(project_ids)))
 
     catalog = empty_catalog(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from dagster._time import get_current_datetime
 from sqlalchemy import select
@@ -158,7 +158,7 @@ def apply_documents(
         if isinstance(document, Dataset):
             try:
                 check_dataset(document, catalog, dbt_built)
-                claim(session, catalog, document.project, {document.table_name: "table"})
+                claim(session, catalog, document.project, {document.table_name: ("table",)})
             except TenancyError as exc:
                 raise ApplyError(index, exc) from None
     by_id = {record.id: record for record in catalog.scenarios}
@@ -303,8 +303,13 @@ def write_scenario_fields(row: ScenarioRow, document: Scenario) -> None:
 def upsert_project_object(session: Session, document: Dataset | Dashboard | Agent) -> Written:
     if session.get(ProjectRow, document.project) is None:
         raise ScenarioError.at(("project",), f"unknown project '{document.project}'", document.project)
-    table = {"Dataset": DatasetRow, "Dashboard": DashboardRow, "Agent": AgentRow}[document.kind]
-    row = session.get(table, (document.project, document.id))
+    tables: dict[str, type[DatasetRow] | type[DashboardRow] | type[AgentRow]] = {
+        "Dataset": DatasetRow,
+        "Dashboard": DashboardRow,
+        "Agent": AgentRow,
+    }
+    table = tables[document.kind]
+    row = cast("DatasetRow | DashboardRow | AgentRow | None", session.get(table, (document.project, document.id)))
     created = row is None
     if row is None:
         row = table(project_id=document.project, id=document.id)

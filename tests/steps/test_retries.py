@@ -134,5 +134,25 @@ steps:
         ),
     ],
 )
-def test_retry_policy_of_each_kind(step: dict[str, object], expected: RetryPolicy | None) -> None:
+def test_retry_policy_of_each_kind(
+    step: dict[str, object], expected: RetryPolicy | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HONEYFRAME_RETRY_DELAY_SECONDS")  # the production defaults (tests shorten them)
+    _clear_settings()
     assert retry_policy(STEP_ADAPTER.validate_python(step)) == expected
+
+
+def test_the_default_retry_delay_is_the_operators(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HONEYFRAME_RETRY_DELAY_SECONDS", "30")
+    _clear_settings()
+    step = STEP_ADAPTER.validate_python({"kind": "sync_dataset", "dataset": "orders"})
+    assert retry_policy(step) == RetryPolicy(2, 30, Backoff.EXPONENTIAL)
+    own = STEP_ADAPTER.validate_python({"kind": "sync_dataset", "dataset": "orders", "retry": {"max_retries": 1}})
+    assert retry_policy(own) == RetryPolicy(1, 10, Backoff.EXPONENTIAL)
+
+
+def _clear_settings() -> None:
+    """Settings may be cached per process; these tests change the environment under it."""
+    from honeyframe_dagster.settings import get_settings
+
+    getattr(get_settings, "cache_clear", lambda: None)()

@@ -114,7 +114,12 @@ def notify_webhook_op(context: OpExecutionContext, scenarios: ScenarioStoreResou
     body = summary(run.scenario, context.run_id, steps)
     status = post(url, step.url_env, slack_message(body) if step.format == "slack" else body)
     context.log.info(f"notified the webhook in {step.url_env} ({step.format}): {len(steps)} step outcome(s)")
-    metadata = {"url_env": step.url_env, "format": step.format, "steps reported": len(steps), "HTTP status": status}
+    metadata: dict[str, Any] = {
+        "url_env": step.url_env,
+        "format": step.format,
+        "steps reported": len(steps),
+        "HTTP status": status,
+    }
     return Output(None, metadata=metadata)
 
 

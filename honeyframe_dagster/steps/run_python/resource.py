@@ -47,7 +47,8 @@ def child_env(secrets: Sequence[str], pipes_env: Mapping[str, str]) -> dict[str,
     missing = [name for name, value in values.items() if value is None]
     if missing:
         raise Failure(f"secrets: environment variable(s) {', '.join(missing)} not set")
-    return {**inherited_environment(_INHERITED, ("LC_",)), **values, **pipes_env}
+    present = {name: value for name, value in values.items() if value is not None}
+    return {**inherited_environment(_INHERITED, ("LC_",)), **present, **pipes_env}
 
 
 def _tail(text: str) -> str:

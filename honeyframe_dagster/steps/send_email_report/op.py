@@ -133,7 +133,8 @@ def send_email_report_op(
         stem = f"report-{scheduled:%Y-%m-%d}"
         if step.format == "pdf":
             attachment: Attachment | None = Attachment(f"{stem}.pdf", pdf_of(report))
-            body_html, images = cover_html(report, f"{stem}.pdf"), []
+            images: list[Attachment] = []
+            body_html = cover_html(report, f"{stem}.pdf")
             body_text = cover_text(report, f"{stem}.pdf")
         else:
             attachment = None
