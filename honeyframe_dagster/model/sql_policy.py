@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from functools import cache
 
 import sqlglot
 from sqlglot import exp
@@ -30,9 +31,6 @@ _SYSTEM_FUNCTIONS = frozenset(
     {"getenv", "glob", "query", "query_table", "sniff_csv", "current_setting", "which_secret"}
 )
 _SYSTEM_PREFIXES = ("read_", "parquet_", "duckdb_", "pragma_", "iceberg_", "delta_", "sqlite_", "postgres_", "mysql_")
-# Unqualified names that DuckDB resolves to its own catalog views (`duckdb_tables`, `sqlite_master`, `pg_settings`,
-# `pragma_database_list`, …) when no table of that name exists: never a project's table, never readable.
-SYSTEM_TABLE_PREFIXES = ("duckdb_", "pragma_", "sqlite_", "pg_")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Card SQL's `:start`/`:end`, which DuckDB runs as the named parameters `$start`/`$end`.
 BIND_NAMES = ("start", "end")
@@ -211,8 +209,23 @@ def _function_name(node: exp.Expr) -> str:
 
 
 def is_system_table(name: str) -> bool:
-    """Whether a (table) name is, or could shadow, one of DuckDB's catalog views."""
-    return name.lower().startswith(SYSTEM_TABLE_PREFIXES)
+    """Whether DuckDB resolves this unqualified name to one of its catalog views (`duckdb_tables`, `sqlite_master`,
+    `pg_settings`, `pragma_database_list`, …) when no table of that name exists: such a name is never readable, and
+    never a project's table (its SQL would read the view, listing every project's tables, until the table exists)."""
+    name = name.lower()
+    return name.startswith("duckdb_") or name in _catalog_views()
+
+
+@cache
+def _catalog_views() -> frozenset[str]:
+    """The catalog views of the installed DuckDB that an unqualified name reaches (not `information_schema`'s)."""
+    import duckdb
+
+    with duckdb.connect(":memory:") as connection:
+        rows = connection.execute(
+            "select view_name from duckdb_views() where internal and schema_name <> 'information_schema'"
+        ).fetchall()
+    return frozenset(str(row[0]).lower() for row in rows)
 
 
 def _is_system_function(name: str) -> bool:
