@@ -199,3 +199,27 @@ def test_env_names_with_a_trailing_newline_are_refused(api: Api) -> None:  # noq
     body = {"name": "nl", "trigger": {"interval_seconds": 3600}, "steps": [step]}
     response = api.call("POST", BASE, token="sales", json=body)
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "steps", 0, "secrets", 0]
+
+
+def test_a_seed_that_another_projects_dataset_stands_in_for_is_not_readable(
+    api: Api,  # noqa: F811
+    apply_yaml: ApplyYaml,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ops_loads_the_seed = (
+        "kind: Dataset\nid: raw\nproject: acme-ops\ntable: raw_orders\nconnector: {type: file, path: x.csv}\n"
+    )
+    assert apply_yaml(ops_loads_the_seed) == 0  # raw_orders now holds acme-ops's rows
+    step = {"kind": "run_agent", "agent": "ticket-triage", "input": "select * from raw_orders", "output_table": "lbl"}
+    body = {"name": "peek", "trigger": {"interval_seconds": 3600}, "steps": [step]}
+    response = api.call("POST", BASE, token="sales", json=body)
+    assert response.status_code == 422, response.text
+    assert "table 'raw_orders' is not readable by this project" in response.json()["detail"][0]["msg"]
+    card = "{title: Peek, display: table, sql: 'select * from raw_orders'}"
+    err = refused(apply_yaml, capsys, f"kind: Dashboard\nid: peek\nproject: acme-sales\ntitle: P\ncards: [{card}]\n")
+    assert "cards[0].sql: table 'raw_orders' is not readable by this project" in err
+    # dbt models built from it stay org-wide, and the owner reads its own table.
+    step["input"] = "select * from stg_orders"
+    assert api.call("POST", BASE, token="sales", json=body).status_code == 201
+    card = "{title: Own, display: table, sql: 'select * from raw_orders'}"
+    assert apply_yaml(f"kind: Dashboard\nid: own\nproject: acme-ops\ntitle: O\ncards: [{card}]\n") == 0

@@ -41,10 +41,13 @@ def own_tables(catalog: Catalog, project_id: str) -> frozenset[str]:
 
 
 def readable_tables(catalog: Catalog, project_id: str, recipes: Collection[str] | None) -> frozenset[str] | None:
-    """What the project's SQL may read; None when the dbt names are unknown (then table names go unchecked)."""
+    """What the project's SQL may read: its own tables and the dbt project's, but for a seed that another
+    project's dataset stands in for (that table is the other project's data). None when the dbt names are unknown
+    (then table names go unchecked)."""
     if recipes is None:
         return None
-    return own_tables(catalog, project_id) | {table_key(r) for r in recipes}
+    shared = {table_key(r) for r in recipes if catalog.table_owners.get(table_key(r), project_id) == project_id}
+    return own_tables(catalog, project_id) | shared
 
 
 def written_tables(steps: Sequence[Step], project_id: str, catalog: Catalog) -> dict[str, Loc]:
