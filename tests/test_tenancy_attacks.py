@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import Definitions
+from dagster import AssetKey, Definitions
 
 from honeyframe_dagster import net_policy
 from honeyframe_dagster.model.documents import Dashboard, Dataset
@@ -238,3 +238,21 @@ def test_scenario_names_cannot_make_two_jobs_share_a_name_and_break_the_code_loc
         assert apply_yaml(document + f"steps: [{step}]\n") == 0
     jobs = sorted(job.name for job in load_defs().resolve_all_job_defs() if job.name.startswith("acme_sales__"))
     assert jobs == ["acme_sales__x", "acme_sales__x_3", "acme_sales__x_3_2"]
+
+
+def test_dataset_ids_cannot_make_two_connector_assets_share_a_key_and_break_the_warehouse_location(
+    apply_yaml: ApplyYaml, projects: None, load_warehouse: Callable[[], Definitions]
+) -> None:
+    # `x-y` and `x_y` both gave `connector/acme_ops__x_y`; Dagster refused the duplicate and the warehouse location
+    # (every project's datasets and the dbt lineage) failed to load. A second project can do the same across ids.
+    documents = "---\n".join(
+        f"kind: Dataset\nid: {dataset_id}\nproject: acme-ops\ntable: t_{n}\nconnector: {{type: file, path: x.csv}}\n"
+        for n, dataset_id in enumerate(("x-y", "x_y"))
+    )
+    assert apply_yaml(documents) == 0
+    graph = load_warehouse().resolve_asset_graph()
+    parents = {key: graph.get(AssetKey([f"t_{n}"])).parent_keys for n, key in enumerate(("x_y", "x_y_2"))}
+    assert parents == {
+        "x_y": {AssetKey(["connector", "acme_ops__x_y"])},
+        "x_y_2": {AssetKey(["connector", "acme_ops__x_y_2"])},
+    }

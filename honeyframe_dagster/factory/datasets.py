@@ -18,20 +18,34 @@ from honeyframe_dagster.model.documents import Dataset
 GROUP = "datasets"
 
 
-def connector_key(dataset: Dataset) -> AssetKey:
-    return AssetKey(["connector", re.sub(r"\W", "_", f"{dataset.project}__{dataset.id}")])
+def connector_keys(datasets: Iterable[Dataset]) -> dict[tuple[str, str], AssetKey]:
+    """`connector/<project>__<id>` with `-` as `_`. Distinct datasets can share that name (`x-y` and `x_y`, or
+    project `a--b`'s `c` and project `a`'s `b--c`); the later one in (project, id) order gets `_2`, `_3`, …, since
+    a duplicate key would make the warehouse code location, every project's lineage with it, fail to load."""
+    keys: dict[tuple[str, str], AssetKey] = {}
+    taken: set[str] = set()
+    for dataset in sorted(datasets, key=lambda d: (d.project, d.id)):
+        base = name = re.sub(r"\W", "_", f"{dataset.project}__{dataset.id}")
+        attempt = 2
+        while name in taken:
+            name, attempt = f"{base}_{attempt}", attempt + 1
+        taken.add(name)
+        keys[(dataset.project, dataset.id)] = AssetKey(["connector", name])
+    return keys
 
 
 def dataset_asset_specs(datasets: Iterable[Dataset], defined: Collection[AssetKey]) -> list[AssetSpec]:
+    datasets = sorted(datasets, key=lambda d: (d.project, d.id))
+    keys = connector_keys(datasets)
     by_table: dict[str, list[Dataset]] = defaultdict(list)
-    for dataset in sorted(datasets, key=lambda d: (d.project, d.id)):
+    for dataset in datasets:
         by_table[dataset.table_name].append(dataset)
     specs: list[AssetSpec] = []
     for table, loaders in sorted(by_table.items()):
         for dataset in loaders:
             specs.append(
                 AssetSpec(
-                    key=connector_key(dataset),
+                    key=keys[(dataset.project, dataset.id)],
                     group_name=GROUP,
                     description=f"{dataset.connector.type} connector of dataset '{dataset.id}' ({dataset.project})",
                     metadata={"connector": dataset.connector.type, "project": dataset.project},
@@ -43,7 +57,7 @@ def dataset_asset_specs(datasets: Iterable[Dataset], defined: Collection[AssetKe
         specs.append(
             AssetSpec(
                 key=AssetKey([table]),
-                deps=[connector_key(d) for d in loaders],
+                deps=[keys[(d.project, d.id)] for d in loaders],
                 group_name=GROUP,
                 description=f"Warehouse table loaded by sync_dataset of {names}",
                 kinds={"duckdb"},
