@@ -99,9 +99,24 @@ def _matches(host: str, patterns: typing.Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(host, pattern) for pattern in patterns)
 
 
+def _canonical(host: str) -> str:
+    """The host as an HTTP client will connect to it: IDNA-mapped (full-width letters and digits, ideographic
+    dots: `ｌｏｃａｌｈｏｓｔ` is `localhost`, `127。0。0。1` is `127.0.0.1`), lower case, without brackets or a
+    trailing dot. A host with blanks or control characters, or that IDNA cannot map, is refused."""
+    host = host.strip("[]")
+    if any(char.isspace() or ord(char) < 32 for char in host):
+        raise EgressRefused(host.strip(), "is not a valid host name (blank or control character)")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise EgressRefused(host, "is not a valid host name") from None
+    return host.lower().rstrip(".")
+
+
 def check_host(host: str) -> None:
     """Refuse a host (name or literal address) the policy forbids before any DNS; raises EgressRefused."""
-    host = host.strip("[]").lower().rstrip(".")
+    host = _canonical(host)
     if not host:
         raise EgressRefused(host, "is empty")
     literal = literal_address(host)

@@ -25,13 +25,13 @@ DOCUMENTED_ENV = ("HONEYFRAME_AGENT_BASE_URL", "HONEYFRAME_AGENT_API_KEY", "HONE
 
 def check_env_name(value: str) -> str:
     """A variable a document may name: never the store's URL, SMTP credentials or anything else of the host."""
-    if not (re.match(SECRET_PATTERN, value) or value in DOCUMENTED_ENV):
+    if not (re.fullmatch(SECRET_PATTERN, value) or value in DOCUMENTED_ENV):
         raise ValueError(f"may name only HONEYFRAME_SECRET_* variables or {', '.join(DOCUMENTED_ENV)}, got {value!r}")
     return value
 
 
 def check_secret_name(value: str) -> str:
-    if not re.match(SECRET_PATTERN, value):
+    if not re.fullmatch(SECRET_PATTERN, value):
         raise ValueError(f"must name a HONEYFRAME_SECRET_* variable, got {value!r}")
     return value
 

@@ -61,7 +61,7 @@ REFUSED = [
     ("select * from information_schema.tables", "outside schema 'main'"),
     ("select * from other.main.landing_orders", "qualified with a database"),
     ("select * from landing_customers", "table 'landing_customers' is not readable by this project"),
-    ("select * from pg_tables", "table 'pg_tables' is not readable"),
+    ("select * from pg_tables", "table 'pg_tables' is a DuckDB system view"),
     # A CTE name used outside the query that defines it is the real table of that name.
     ("select * from (with secret as (select 1) select * from secret), secret", "table 'secret' is not readable"),
     ("with a as (select * from b), b as (select 1) select * from a", "table 'b' is not readable"),

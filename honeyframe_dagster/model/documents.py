@@ -264,8 +264,13 @@ def check_data_path(value: str) -> str:
         raise ValueError("must not contain control characters")
     if value.startswith(("/", "\\", "~")) or PureWindowsPath(value).drive:
         raise ValueError(f"must be relative to HONEYFRAME_DATA_DIR (no absolute path, no '~'), got {value!r}")
-    if ".." in re.split(r"[\\/]", value):
+    components = re.split(r"[\\/]", value)
+    if ".." in components:
         raise ValueError(f"must not contain a '..' component, got {value!r}")
+    # Hidden files and folders are the scheduler's and the operator's, not data: with the defaults the data
+    # folder is the repository, which holds `.honeyframe` (the SQLite store, the warehouse), `.env`, `.git`.
+    if any(part.startswith(".") and part != "." for part in components):
+        raise ValueError(f"must not name a hidden file or folder (a component starting with '.'), got {value!r}")
     return value
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from functools import cache
 
 import sqlglot
 from sqlglot import exp
@@ -31,7 +32,15 @@ _SYSTEM_FUNCTIONS = frozenset(
 )
 _SYSTEM_PREFIXES = ("read_", "parquet_", "duckdb_", "pragma_", "iceberg_", "delta_", "sqlite_", "postgres_", "mysql_")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Card SQL's `:start`/`:end`, which DuckDB runs as the named parameters `$start`/`$end`.
+BIND_NAMES = ("start", "end")
+_BIND_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SNIPPET = 80
+# Statements that may hide inside a query's tree (sqlglot parses `WITH x AS (ATTACH …)`, for one).
+_STATEMENTS = (exp.DML, exp.DDL, exp.Copy, exp.Command, exp.Into, exp.Pragma, exp.Set, exp.Attach, exp.Detach)
+_STATEMENTS += (exp.Use, exp.Describe, exp.Show, exp.Summarize, exp.Analyze, exp.Transaction, exp.Commit)
+_STATEMENTS += (exp.Rollback, exp.Kill, exp.LoadData, exp.Install, exp.Export, exp.Grant, exp.Revoke, exp.Refresh)
+_STATEMENTS += (exp.Cache, exp.Uncache, exp.Comment, exp.Declare)
 
 
 class SqlPolicyError(ValueError):
@@ -63,7 +72,7 @@ def check_query(sql: str, readable: Collection[str] | None) -> frozenset[str]:
         raise SqlPolicyError(f"must be {READ_ONLY}, not {_kind(statement)} ({_snippet(statement)})")
     read: set[str] = set()
     for node in statement.walk():
-        if isinstance(node, exp.DML | exp.DDL | exp.Copy | exp.Command | exp.Into | exp.Pragma | exp.Set):
+        if isinstance(node, _STATEMENTS):
             raise SqlPolicyError(f"must be {READ_ONLY}; {_kind(node)} is not allowed ({_snippet(node)})")
         if isinstance(node, exp.Func) and _is_system_function(_function_name(node)):
             raise SqlPolicyError(f"function '{_function_name(node)}' is not allowed (no file or system access)")
@@ -72,6 +81,67 @@ def check_query(sql: str, readable: Collection[str] | None) -> frozenset[str]:
             if table is not None:
                 read.add(table)
     return frozenset(read)
+
+
+def check_card_query(sql: str, readable: Collection[str] | None) -> frozenset[str]:
+    """`check_query` for card SQL, on the text as written AND as DuckDB runs it (`bind_parameters`): the rewrite
+    of `:start` into `$start` must not change what is read (`:start$ … $start$` would open a dollar-quoted
+    string in DuckDB and hide nothing from sqlglot, or the reverse)."""
+    read = check_query(sql, readable)
+    bound, _ = bind_parameters(sql)
+    return read | check_query(bound, readable) if bound != sql else read
+
+
+def bind_parameters(sql: str) -> tuple[str, list[str]]:
+    """`:start`/`:end` → DuckDB's `$start`/`$end`, outside string literals, quoted names and comments.
+
+    Values are only ever passed as bound parameters; `::` casts and other `:` uses are left alone.
+    Returns the rewritten SQL and the parameter names it uses.
+    """
+    out: list[str] = []
+    used: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        char = sql[i]
+        if char in "'\"":
+            end = _closing_quote(sql, i)
+            out.append(sql[i:end])
+            i = end
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            end = n if end < 0 else end
+            out.append(sql[i:end])
+            i = end
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            out.append(sql[i:end])
+            i = end
+        elif sql.startswith("::", i):
+            out.append("::")
+            i += 2
+        elif char == ":" and (match := _BIND_NAME.match(sql, i + 1)) and match.group() in BIND_NAMES:
+            out.append(f"${match.group()}")
+            if match.group() not in used:
+                used.append(match.group())
+            i = match.end()
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out), used
+
+
+def _closing_quote(sql: str, start: int) -> int:
+    """Index just past the literal opened at `start`; a doubled quote inside is an escaped quote."""
+    quote, i = sql[start], start + 1
+    while i < len(sql):
+        if sql[i] == quote:
+            if sql.startswith(quote * 2, i):
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return len(sql)
 
 
 def _table_read(table: exp.Table, readable: Collection[str] | None) -> str | None:
@@ -92,6 +162,8 @@ def _table_read(table: exp.Table, readable: Collection[str] | None) -> str | Non
     name = table.name.lower()
     if not _IDENTIFIER.match(name):
         raise SqlPolicyError(f"table '{table.name}' is not a table name (file paths are not allowed)")
+    if is_system_table(name):
+        raise SqlPolicyError(f"table '{table.name}' is a DuckDB system view (no catalog or settings access)")
     if readable is not None and name not in readable:
         raise SqlPolicyError(
             f"table '{table.name}' is not readable by this project "
@@ -134,6 +206,26 @@ def _function_name(node: exp.Expr) -> str:
     if isinstance(node, exp.Func):
         return node.sql_name().lower()
     return type(node).__name__.lower()
+
+
+def is_system_table(name: str) -> bool:
+    """Whether DuckDB resolves this unqualified name to one of its catalog views (`duckdb_tables`, `sqlite_master`,
+    `pg_settings`, `pragma_database_list`, …) when no table of that name exists: such a name is never readable, and
+    never a project's table (its SQL would read the view, listing every project's tables, until the table exists)."""
+    name = name.lower()
+    return name.startswith("duckdb_") or name in _catalog_views()
+
+
+@cache
+def _catalog_views() -> frozenset[str]:
+    """The catalog views of the installed DuckDB that an unqualified name reaches (not `information_schema`'s)."""
+    import duckdb
+
+    with duckdb.connect(":memory:") as connection:
+        rows = connection.execute(
+            "select view_name from duckdb_views() where internal and schema_name <> 'information_schema'"
+        ).fetchall()
+    return frozenset(str(row[0]).lower() for row in rows)
 
 
 def _is_system_function(name: str) -> bool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from honeyframe_dagster.model.documents import Dashboard, Dataset
 from honeyframe_dagster.model.errors import InvalidDocument, Loc
-from honeyframe_dagster.model.sql_policy import SqlPolicyError, check_query
+from honeyframe_dagster.model.sql_policy import SqlPolicyError, check_card_query, check_query, is_system_table
 from honeyframe_dagster.model.steps import Step
 from honeyframe_dagster.steps.run_agent.model import RunAgentStep
 from honeyframe_dagster.steps.sync_dataset.model import SyncDatasetStep
@@ -41,10 +41,13 @@ def own_tables(catalog: Catalog, project_id: str) -> frozenset[str]:
 
 
 def readable_tables(catalog: Catalog, project_id: str, recipes: Collection[str] | None) -> frozenset[str] | None:
-    """What the project's SQL may read; None when the dbt names are unknown (then table names go unchecked)."""
+    """What the project's SQL may read: its own tables and the dbt project's, but for a seed that another
+    project's dataset stands in for (that table is the other project's data). None when the dbt names are unknown
+    (then table names go unchecked)."""
     if recipes is None:
         return None
-    return own_tables(catalog, project_id) | {table_key(r) for r in recipes}
+    shared = {table_key(r) for r in recipes if catalog.table_owners.get(table_key(r), project_id) == project_id}
+    return own_tables(catalog, project_id) | shared
 
 
 def written_tables(steps: Sequence[Step], project_id: str, catalog: Catalog) -> dict[str, Loc]:
@@ -65,6 +68,13 @@ def check_owner(table: str, where: Loc, project_id: str, catalog: Catalog) -> No
         raise TenancyError.at(where, f"table '{table}' belongs to project '{owner}'", table)
 
 
+def check_not_system(table: str, where: Loc) -> None:
+    """A name DuckDB also resolves to a catalog view (`duckdb_tables`, `pg_settings`…): claiming it would make that
+    view "the project's own table" to its SQL before the table exists, and list every project's tables."""
+    if is_system_table(table):
+        raise TenancyError.at(where, f"table '{table}' is a DuckDB system view name; choose another name", table)
+
+
 def check_not_dbt(table: str, where: Loc, dbt: Collection[str] | None, what: str) -> None:
     if dbt is not None and table_key(table) in {table_key(name) for name in dbt}:
         raise TenancyError.at(where, f"table '{table}' is a {what}; only dbt writes it", table)
@@ -75,6 +85,7 @@ def check_steps(steps: Sequence[Step], project_id: str, catalog: Catalog, recipe
     table was checked against dbt when the dataset was applied); every `run_agent` SQL input passes the policy."""
     written = written_tables(steps, project_id, catalog)
     for table, where in written.items():
+        check_not_system(table, where)
         check_owner(table, where, project_id, catalog)
     readable = readable_tables(catalog, project_id, recipes)
     if readable is not None:
@@ -89,17 +100,19 @@ def check_steps(steps: Sequence[Step], project_id: str, catalog: Catalog, recipe
 def check_dataset(dataset: Dataset, catalog: Catalog, dbt_built: Collection[str] | None) -> None:
     """A dataset's table: not a dbt model or snapshot (`dbt_built`; it may stand in for a seed), not another
     project's."""
+    check_not_system(dataset.table_name, ("table",))
     check_not_dbt(dataset.table_name, ("table",), dbt_built, "dbt model or snapshot")
     check_owner(dataset.table_name, ("table",), dataset.project, catalog)
 
 
 def check_dashboard(dashboard: Dashboard, readable: Collection[str] | None) -> None:
     for index, card in enumerate(dashboard.cards):
-        check_sql(card.sql, ("cards", index, "sql"), readable)
+        check_sql(card.sql, ("cards", index, "sql"), readable, card=True)
 
 
-def check_sql(sql: str, where: Loc, readable: Collection[str] | None) -> frozenset[str]:
+def check_sql(sql: str, where: Loc, readable: Collection[str] | None, card: bool = False) -> frozenset[str]:
+    """The policy on `sql` (`card`: as written and as run with its `:start`/`:end` bound)."""
     try:
-        return check_query(sql, readable)
+        return check_card_query(sql, readable) if card else check_query(sql, readable)
     except SqlPolicyError as exc:
         raise TenancyError.at(where, str(exc), sql) from None

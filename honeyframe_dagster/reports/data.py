@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,14 +10,12 @@ from typing import Any
 import duckdb
 
 from honeyframe_dagster.model.documents import Card, Dashboard
-from honeyframe_dagster.model.sql_policy import SqlPolicyError, check_query
+from honeyframe_dagster.model.sql_policy import SqlPolicyError, bind_parameters, check_card_query
 from honeyframe_dagster.reports.time_filters import Period
 from honeyframe_dagster.resources.warehouse_access import connect_sandboxed
 
-BIND_NAMES = ("start", "end")
 # How many rows each display keeps: more would not be readable in an e-mail.
 ROW_LIMITS = {"metric": 1, "table": 50, "bar": 30, "line": 400}
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class ReportError(ValueError):
@@ -46,62 +43,10 @@ def can_see(card: Card, viewer: str) -> bool:
     return card.visible_to is None or viewer.casefold() in {who.casefold() for who in card.visible_to}
 
 
-def bind_parameters(sql: str) -> tuple[str, list[str]]:
-    """`:start`/`:end` → DuckDB's `$start`/`$end`, outside string literals, quoted names and comments.
-
-    Values are only ever passed as bound parameters; `::` casts and other `:` uses are left alone.
-    Returns the rewritten SQL and the parameter names it uses.
-    """
-    out: list[str] = []
-    used: list[str] = []
-    i, n = 0, len(sql)
-    while i < n:
-        char = sql[i]
-        if char in "'\"":
-            end = _closing_quote(sql, i)
-            out.append(sql[i:end])
-            i = end
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            end = n if end < 0 else end
-            out.append(sql[i:end])
-            i = end
-        elif sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            out.append(sql[i:end])
-            i = end
-        elif sql.startswith("::", i):
-            out.append("::")
-            i += 2
-        elif char == ":" and (match := _IDENTIFIER.match(sql, i + 1)) and match.group() in BIND_NAMES:
-            out.append(f"${match.group()}")
-            if match.group() not in used:
-                used.append(match.group())
-            i = match.end()
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out), used
-
-
-def _closing_quote(sql: str, start: int) -> int:
-    """Index just past the literal opened at `start`; a doubled quote inside is an escaped quote."""
-    quote, i = sql[start], start + 1
-    while i < len(sql):
-        if sql[i] == quote:
-            if sql.startswith(quote * 2, i):
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return len(sql)
-
-
 def check_card(dashboard: Dashboard, card: Card, readable: Collection[str] | None) -> None:
     """The policy for user SQL (model/sql_policy.py), checked again right before the card runs."""
     try:
-        check_query(card.sql, readable)
+        check_card_query(card.sql, readable)
     except SqlPolicyError as exc:
         raise ReportError(f"dashboard '{dashboard.id}', card '{card.title}': {exc}") from None
 

@@ -14,7 +14,7 @@ from honeyframe_dagster.model.tenancy import table_key
 from honeyframe_dagster.settings import Settings
 from honeyframe_dagster.store.catalog import load_catalog
 from honeyframe_dagster.store.engine import get_engine
-from honeyframe_dagster.store.ownership import claim_tables, owned_tables
+from honeyframe_dagster.store.ownership import claim_tables, foreign_tables, owned_tables
 from honeyframe_dagster.store.tables import ScenarioRow
 
 
@@ -49,8 +49,11 @@ class ScenarioStoreResource(ConfigurableResource):
         return frozenset(table_key(name) for name in recipe_names(load_manifest()))
 
     def readable_tables(self, project_id: str) -> frozenset[str]:
-        """What the project's SQL may read now: the tables it owns in the store, and the dbt project's."""
-        return self.owned_tables(project_id) | self.dbt_tables()
+        """What the project's SQL may read now: the tables it owns in the store, and the dbt project's but for a
+        seed that another project's dataset stands in for (that table is the other project's data)."""
+        with Session(get_engine(self.url)) as session:
+            owned, foreign = owned_tables(session, project_id), foreign_tables(session, project_id)
+        return owned | (self.dbt_tables() - foreign)
 
     def claim_tables(self, project_id: str, tables: Mapping[str, Loc]) -> frozenset[str]:
         """Check (claiming any that no project owns yet) that the project owns the tables a step is about to

@@ -107,7 +107,9 @@ def load_catalog(
     ):
         for row in session.scalars(scoped(select(table), table.project_id)):
             _load_object(target, model, row)
-    for claim in session.scalars(scoped(select(WarehouseTableRow), WarehouseTableRow.project_id)):
+    # Every project's claims (one short row per table): a project may read a dbt seed only if no other project's
+    # dataset stands in for it (model/tenancy.py: readable_tables).
+    for claim in session.scalars(select(WarehouseTableRow)):
         catalog.table_owners[claim.name] = claim.project_id
     return catalog
 
@@ -159,8 +161,8 @@ def load_scenario_catalog(session: Session, scenario_id: int, settings: Settings
         _add_template(session, catalog, upstream.template_slug)
     catalog.scenarios = sorted(chain, key=lambda record: record.id)
     _add_named_objects(session, catalog, row.project_id)
-    owned = select(WarehouseTableRow.name).where(WarehouseTableRow.project_id == row.project_id)
-    catalog.table_owners.update({name: row.project_id for name in session.scalars(owned)})
+    claims = session.execute(select(WarehouseTableRow.name, WarehouseTableRow.project_id))
+    catalog.table_owners.update({name: owner for name, owner in claims})
     return catalog
 
 

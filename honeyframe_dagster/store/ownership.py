@@ -38,3 +38,9 @@ def claim_tables(session: Session, project_id: str, tables: Mapping[str, Loc]) -
 def owned_tables(session: Session, project_id: str) -> frozenset[str]:
     statement = select(WarehouseTableRow.name).where(WarehouseTableRow.project_id == project_id)
     return frozenset(session.scalars(statement))
+
+
+def foreign_tables(session: Session, project_id: str) -> frozenset[str]:
+    """The tables other projects own: never readable by this one, even when a dbt seed has that name."""
+    statement = select(WarehouseTableRow.name).where(WarehouseTableRow.project_id != project_id)
+    return frozenset(session.scalars(statement))

@@ -27,7 +27,6 @@ from honeyframe_dagster.model.documents import (
     Template,
 )
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument
-from honeyframe_dagster.model.hygiene import INT64_MAX
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve, upstream_name
 from honeyframe_dagster.model.tenancy import TenancyError, written_tables
 from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
@@ -249,9 +248,14 @@ def disable_template(session: Session, slug: str, project_id: str) -> CellWrite:
 # --- a project's own scenarios ---------------------------------------------------------------------------------
 
 
+# scenarios.id is an `INTEGER` column: int4 on Postgres, so no row has a larger id on either store.
+ROW_ID_MAX = 2**31 - 1
+
+
 def is_row_id(scenario_id: int) -> bool:
-    """Ids are positive 64-bit integers; anything else names no row (and would overflow the database driver)."""
-    return 1 <= scenario_id <= INT64_MAX
+    """Ids are positive and within the id column's range (`INTEGER`: 32 bits on Postgres); anything else names no
+    row, and would overflow the database ("integer out of range" on Postgres for 2^31 … 2^63−1)."""
+    return 1 <= scenario_id <= ROW_ID_MAX
 
 
 def scenario_row(session: Session, project_id: str, scenario_id: int) -> ScenarioRow:

@@ -82,7 +82,7 @@ def run_agent_op(
     try:
         # The output table must be the project's (claimed now if no project has it yet) before anything runs.
         writable = scenarios.claim_tables(project_id, {step.output_table: ("output_table",)})
-        query = input_query(step, project_id, run.catalog, writable | scenarios.dbt_tables())
+        query = input_query(step, project_id, run.catalog, writable | scenarios.readable_tables(project_id))
     except TenancyError as exc:
         raise Failure(f"project '{project_id}': {exc}", allow_retries=False) from None
     try:

@@ -30,13 +30,17 @@ class ConnectorsResource(ConfigurableResource):
 
     data_dir: str
     timeout_seconds: float
+    # The scheduler's own state (HONEYFRAME_HOME, the warehouse, DAGSTER_HOME): never read as a dataset.
+    private_paths: list[str] = []
 
     def fetch(self, dataset: Dataset, workdir: Path) -> Extract:
         """Fetch the dataset's rows into `workdir` (or memory); raises ConnectorError naming what failed."""
         connector = dataset.connector
         match connector:
             case FileConnector():
-                return fetch_file(connector, Path(self.data_dir).expanduser().resolve())
+                return fetch_file(
+                    connector, Path(self.data_dir).expanduser().resolve(), [Path(p) for p in self.private_paths]
+                )
             case HttpConnector():
                 return fetch_http(connector.url, connector.format, workdir, connector.timeout_seconds)
             case SqlConnector():
@@ -47,4 +51,13 @@ class ConnectorsResource(ConfigurableResource):
 
 
 def connectors_resource(settings: Settings) -> ConnectorsResource:
-    return ConnectorsResource(data_dir=str(settings.data_dir), timeout_seconds=settings.connector_timeout_seconds)
+    private = [
+        settings.home.expanduser().resolve(),
+        settings.warehouse_path,
+        *([settings.dagster_home] if settings.dagster_home else []),
+    ]
+    return ConnectorsResource(
+        data_dir=str(settings.data_dir),
+        timeout_seconds=settings.connector_timeout_seconds,
+        private_paths=[str(path) for path in private],
+    )

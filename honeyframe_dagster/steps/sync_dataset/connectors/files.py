@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+from collections.abc import Sequence
 from pathlib import Path
 
 from honeyframe_dagster.model.documents import FileConnector
@@ -29,13 +30,16 @@ def file_format(path: str, declared: FileFormat | None) -> FileFormat:
     return _SUFFIXES[suffix]
 
 
-def fetch_file(connector: FileConnector, data_dir: Path) -> FileExtract:
+def fetch_file(connector: FileConnector, data_dir: Path, private: Sequence[Path] = ()) -> FileExtract:
     """The files `connector.path` matches under `data_dir` (HONEYFRAME_DATA_DIR), each resolved and checked.
 
-    The model already refuses absolute paths, `~` and `..`; here a match that is (or passes through) a symlink
-    leading out of the data folder is refused, and DuckDB reads exactly the checked files, never the pattern.
+    The model already refuses absolute paths, `~`, `..` and hidden components; here a match that is (or passes
+    through) a symlink leading out of the data folder, or that lies in one of the `private` folders or files (the
+    scheduler's own state: HONEYFRAME_HOME, the warehouse, DAGSTER_HOME, which may sit inside the data folder), is
+    refused, and DuckDB reads exactly the checked files, never the pattern.
     """
     root = data_dir.resolve()
+    private = [path.expanduser().resolve() for path in private]
     pattern = root / connector.path
     matches = sorted(glob.glob(str(pattern)))
     if not matches:
@@ -49,6 +53,12 @@ def fetch_file(connector: FileConnector, data_dir: Path) -> FileExtract:
             shown = str(Path(match).relative_to(root))
             raise ConnectorError(
                 f"connector.path {connector.path!r}: {shown!r} leads outside HONEYFRAME_DATA_DIR (a symlink); refused",
+                retryable=False,
+            )
+        if any(resolved.is_relative_to(path) for path in private):
+            shown = str(Path(match).relative_to(root))
+            raise ConnectorError(
+                f"connector.path {connector.path!r}: {shown!r} is the scheduler's own state, not data; refused",
                 retryable=False,
             )
         if resolved.is_file():
