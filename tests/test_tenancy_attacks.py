@@ -7,10 +7,12 @@ query on a real DuckDB warehouse, the `file` connector on real files, the host p
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
+from dagster import Definitions
 
 from honeyframe_dagster import net_policy
 from honeyframe_dagster.model.documents import Dashboard, Dataset
@@ -223,3 +225,16 @@ def test_a_seed_that_another_projects_dataset_stands_in_for_is_not_readable(
     assert api.call("POST", BASE, token="sales", json=body).status_code == 201
     card = "{title: Own, display: table, sql: 'select * from raw_orders'}"
     assert apply_yaml(f"kind: Dashboard\nid: own\nproject: acme-ops\ntitle: O\ncards: [{card}]\n") == 0
+
+
+def test_scenario_names_cannot_make_two_jobs_share_a_name_and_break_the_code_location(
+    apply_yaml: ApplyYaml, projects: None, load_defs: Callable[[], Definitions]
+) -> None:
+    # `X` (id 3) clashes with `x` and would get `acme_sales__x_3`, the name `x 3` (id 2) already has: Dagster then
+    # refused the duplicate and the code location, every project's schedules with it, failed to load.
+    for name in ("x", "x 3", "X"):
+        step = "{kind: run_recipe, recipe: mart_revenue}"
+        document = f"kind: Scenario\nproject: acme-sales\nname: '{name}'\ntrigger: {{interval_seconds: 3600}}\n"
+        assert apply_yaml(document + f"steps: [{step}]\n") == 0
+    jobs = sorted(job.name for job in load_defs().resolve_all_job_defs() if job.name.startswith("acme_sales__"))
+    assert jobs == ["acme_sales__x", "acme_sales__x_3", "acme_sales__x_3_2"]

@@ -25,16 +25,21 @@ def base_job_name(record: ScenarioRecord) -> str:
 
 
 def job_names(records: Iterable[ScenarioRecord]) -> dict[int, str]:
-    """`<project>__<template slug or scenario name>`; a clash (e.g. 'a b' and 'a-b') gets `_<id>` on the newer.
+    """`<project>__<template slug or scenario name>`; a clash (e.g. 'a b' and 'a-b') gets `_<id>` on the newer
+    (`_<id>_2`, … when that is taken too).
 
     Only `id`, `project_id`, `name` and `template_slug` matter: a name depends on the scenarios of the projects
     with the same identifier in the same code location (store/catalog.py `name_peers`), nothing else."""
     names: dict[int, str] = {}
     taken: set[str] = set()
     for record in sorted(records, key=lambda r: r.id):
-        name = base_job_name(record)
-        if name in taken:
-            name = f"{name}_{record.id}"
+        base = name = base_job_name(record)
+        # The suffixed name may itself be taken (`x`, then `x 3`, then `X` with id 3): Dagster would refuse the
+        # duplicate and the whole code location, every project's schedules with it, would fail to load.
+        attempt = 1
+        while name in taken:
+            name = f"{base}_{record.id}" + (f"_{attempt}" if attempt > 1 else "")
+            attempt += 1
         taken.add(name)
         names[record.id] = name
     return names
