@@ -221,18 +221,6 @@ def run_trigger(tags: Mapping[str, str]) -> RunTrigger:
     return "sensor" if SENSOR_NAME_TAG in tags else "manual"
 
 
-def run_public(record: RunRecord, partitions: TimeWindowPartitionsDefinition | None) -> RunPublic:
-    tags = record.dagster_run.tags
-    return RunPublic(
-        run_id=record.dagster_run.run_id,
-        status=record.dagster_run.status.value,
-        trigger=run_trigger(tags),
-        scheduled_for=scheduled_for(tags, partitions),
-        started_at=timestamp(record.start_time),
-        ended_at=timestamp(record.end_time),
-    )
-
-
 def run_summary(record: RunRecord, partitions: TimeWindowPartitionsDefinition | None) -> RunSummary:
     tags = record.dagster_run.tags
     return RunSummary(
@@ -240,6 +228,15 @@ def run_summary(record: RunRecord, partitions: TimeWindowPartitionsDefinition | 
         status=record.dagster_run.status.value,
         trigger=run_trigger(tags),
         scheduled_for=scheduled_for(tags, partitions),
+    )
+
+
+def run_public(record: RunRecord, partitions: TimeWindowPartitionsDefinition | None) -> RunPublic:
+    """The summary with the run's start and end."""
+    return RunPublic(
+        **run_summary(record, partitions).model_dump(),
+        started_at=timestamp(record.start_time),
+        ended_at=timestamp(record.end_time),
     )
 
 

@@ -37,7 +37,8 @@ BIND_NAMES = ("start", "end")
 _BIND_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SNIPPET = 80
 # Statements that may hide inside a query's tree (sqlglot parses `WITH x AS (ATTACH …)`, for one).
-_STATEMENTS = (exp.DML, exp.DDL, exp.Copy, exp.Command, exp.Into, exp.Pragma, exp.Set, exp.Attach, exp.Detach)
+_STATEMENTS: tuple[type[exp.Expr], ...] = (exp.DML, exp.DDL, exp.Copy, exp.Command, exp.Into, exp.Pragma, exp.Set)
+_STATEMENTS += (exp.Attach, exp.Detach)
 _STATEMENTS += (exp.Use, exp.Describe, exp.Show, exp.Summarize, exp.Analyze, exp.Transaction, exp.Commit)
 _STATEMENTS += (exp.Rollback, exp.Kill, exp.LoadData, exp.Install, exp.Export, exp.Grant, exp.Revoke, exp.Refresh)
 _STATEMENTS += (exp.Cache, exp.Uncache, exp.Comment, exp.Declare)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from honeyframe_dagster.model.base import CompactModel
+from honeyframe_dagster.model.errors import Loc, ScenarioError
 from honeyframe_dagster.settings import check_env_name, check_secret_name
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$"
@@ -147,3 +148,10 @@ def step_groups(steps: Sequence[_Step]) -> list[list[int]]:
         else:
             groups.append([index])
     return groups
+
+
+def check_in_project(known: Collection[tuple[str, str]], noun: str, project_id: str, name: str, loc: Loc) -> None:
+    """A step's reference to a project's dataset, agent or dashboard: ScenarioError naming `loc` and `name` unless
+    `known` (the catalog's `(project, name)` keys) holds it."""
+    if (project_id, name) not in known:
+        raise ScenarioError.at(loc, f"unknown {noun} '{name}' in project '{project_id}'", name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -26,6 +27,7 @@ _ALIAS = re.compile(r"^step_(\d+)_")
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
 
 StepT = TypeVar("StepT", bound=Step)
+EntryT = TypeVar("EntryT")
 
 
 def step_alias(index: int, kind: str) -> str:
@@ -39,6 +41,15 @@ class StepRun(Generic[StepT]):
     scenario: ScenarioSpec
     step: StepT
     index: int
+
+    def project_entry(self, known: Mapping[tuple[str, str], EntryT], noun: str, name: str) -> EntryT:
+        """The scenario's project's `noun` called `name` in the catalog mapping `known`. The scenario was checked
+        when loaded, so a missing one was deleted since: a Failure that retries would not mend."""
+        project_id = self.scenario.project.id
+        entry = known.get((project_id, name))
+        if entry is None:
+            raise Failure(f"{noun}: unknown {noun} '{name}' in project '{project_id}'", allow_retries=False)
+        return entry
 
 
 def current_step(context: OpExecutionContext, scenarios: ScenarioStoreResource, kind: type[StepT]) -> StepRun[StepT]:

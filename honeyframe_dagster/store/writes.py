@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import partial
+from typing import Any, TypeVar, cast
 
 from dagster._time import get_current_datetime
 from sqlalchemy import select
@@ -201,12 +202,26 @@ def upsert(session: Session, document: Document) -> Written:
     raise AssertionError(f"unhandled document kind {document.kind}")
 
 
+RowT = TypeVar("RowT")
+
+
+def found_or_added(session: Session, found: RowT | None, new: Callable[[], RowT]) -> tuple[RowT, bool]:
+    """The stored row, or `new()` added to the session; and whether it is new (the document is created)."""
+    if found is not None:
+        return found, False
+    row = new()
+    session.add(row)
+    return row, True
+
+
+def check_project(session: Session, project_id: str) -> None:
+    """A document of a project that is not stored: ScenarioError naming `project`."""
+    if session.get(ProjectRow, project_id) is None:
+        raise ScenarioError.at(("project",), f"unknown project '{project_id}'", project_id)
+
+
 def upsert_project(session: Session, document: Project) -> Written:
-    row = session.get(ProjectRow, document.id)
-    created = row is None
-    if row is None:
-        row = ProjectRow(id=document.id)
-        session.add(row)
+    row, created = found_or_added(session, session.get(ProjectRow, document.id), partial(ProjectRow, id=document.id))
     row.name, row.owner_email, row.timezone = document.name, document.owner_email, document.timezone
     if created:
         session.flush()
@@ -222,11 +237,9 @@ def upsert_project(session: Session, document: Project) -> Written:
 
 
 def upsert_template(session: Session, document: Template) -> Written:
-    row = session.get(TemplateRow, document.slug)
-    created = row is None
-    if row is None:
-        row = TemplateRow(slug=document.slug)
-        session.add(row)
+    row, created = found_or_added(
+        session, session.get(TemplateRow, document.slug), partial(TemplateRow, slug=document.slug)
+    )
     check_new_run_at(document.trigger, (row.document or {}).get("trigger"))
     row.display_name, row.default_enabled = document.display_name, document.default_enabled
     row.document = document.model_dump(mode="json", exclude={"kind"})
@@ -237,36 +250,30 @@ def upsert_template(session: Session, document: Template) -> Written:
 def upsert_matrix(session: Session, document: Matrix) -> Written:
     if session.get(TemplateRow, document.template) is None:
         raise ScenarioError.at(("template",), f"unknown template '{document.template}'", document.template)
-    if session.get(ProjectRow, document.project) is None:
-        raise ScenarioError.at(("project",), f"unknown project '{document.project}'", document.project)
-    row = session.scalar(
+    check_project(session, document.project)
+    stored = session.scalar(
         select(ScenarioRow).where(
             ScenarioRow.project_id == document.project, ScenarioRow.template_slug == document.template
         )
     )
-    created = row is None
-    if row is None:
-        row = ScenarioRow(project_id=document.project, name=document.template, template_slug=document.template)
-        session.add(row)
+    new = partial(ScenarioRow, project_id=document.project, name=document.template, template_slug=document.template)
+    row, created = found_or_added(session, stored, new)
     row.enabled, row.parameters = document.enabled, dict(document.parameters)
     session.flush()
     return Written([row.id], created)
 
 
 def upsert_scenario(session: Session, document: Scenario) -> Written:
-    if session.get(ProjectRow, document.project) is None:
-        raise ScenarioError.at(("project",), f"unknown project '{document.project}'", document.project)
-    row = session.scalar(
+    check_project(session, document.project)
+    stored = session.scalar(
         select(ScenarioRow).where(
             ScenarioRow.project_id == document.project,
             ScenarioRow.name == document.name,
             ScenarioRow.template_slug.is_(None),
         )
     )
-    created = row is None
-    if row is None:
-        row = ScenarioRow(project_id=document.project, name=document.name)
-        session.add(row)
+    new = partial(ScenarioRow, project_id=document.project, name=document.name)
+    row, created = found_or_added(session, stored, new)
     write_scenario_fields(row, document)
     session.flush()
     return Written([row.id], created)
@@ -301,19 +308,16 @@ def write_scenario_fields(row: ScenarioRow, document: Scenario) -> None:
 
 
 def upsert_project_object(session: Session, document: Dataset | Dashboard | Agent) -> Written:
-    if session.get(ProjectRow, document.project) is None:
-        raise ScenarioError.at(("project",), f"unknown project '{document.project}'", document.project)
+    check_project(session, document.project)
     tables: dict[str, type[DatasetRow] | type[DashboardRow] | type[AgentRow]] = {
         "Dataset": DatasetRow,
         "Dashboard": DashboardRow,
         "Agent": AgentRow,
     }
     table = tables[document.kind]
-    row = cast("DatasetRow | DashboardRow | AgentRow | None", session.get(table, (document.project, document.id)))
-    created = row is None
-    if row is None:
-        row = table(project_id=document.project, id=document.id)
-        session.add(row)
+    stored = cast("DatasetRow | DashboardRow | AgentRow | None", session.get(table, (document.project, document.id)))
+    row: DatasetRow | DashboardRow | AgentRow
+    row, created = found_or_added(session, stored, partial(table, project_id=document.project, id=document.id))
     row.document = document.model_dump(mode="json")
     # Adding or changing a dataset, dashboard or agent cannot break a scenario that refers to it.
     return Written([], created)

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from honeyframe_dagster.model.errors import ScenarioError
 from honeyframe_dagster.model.hygiene import MAX_SQL_LENGTH
-from honeyframe_dagster.model.step_base import NAME_PATTERN, TABLE_PATTERN, StepRetry, _Step
+from honeyframe_dagster.model.step_base import NAME_PATTERN, TABLE_PATTERN, StepRetry, _Step, check_in_project
 from honeyframe_dagster.steps.entry import StepKind
 
 if TYPE_CHECKING:
@@ -31,9 +30,7 @@ class RunAgentStep(_Step):
 def check_references(
     step: RunAgentStep, index: int, project_id: str, catalog: Catalog, recipes: Collection[str] | None
 ) -> None:
-    if (project_id, step.agent) not in catalog.agents:
-        message = f"unknown agent '{step.agent}' in project '{project_id}'"
-        raise ScenarioError.at(("steps", index, "agent"), message, step.agent)
+    check_in_project(catalog.agents, "agent", project_id, step.agent, ("steps", index, "agent"))
 
 
 KIND = StepKind(RunAgentStep, check_references, writes_warehouse=True, legacy_target="agent")

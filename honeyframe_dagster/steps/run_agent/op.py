@@ -74,9 +74,7 @@ def run_agent_op(
 ) -> Iterator[Any]:
     run = current_step(context, scenarios, RunAgentStep)
     step, project_id = run.step, run.scenario.project.id
-    agent = run.catalog.agents.get((project_id, step.agent))
-    if agent is None:
-        raise Failure(f"agent: unknown agent '{step.agent}' in project '{project_id}'", allow_retries=False)
+    agent = run.project_entry(run.catalog.agents, "agent", step.agent)
     try:
         endpoint = agents.endpoint(agent)
     except AgentEndpointMissing as exc:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from honeyframe_dagster.model.errors import ScenarioError
 from honeyframe_dagster.model.hygiene import Line
 from honeyframe_dagster.model.step_base import (
     MAX_LIST_ITEMS,
@@ -18,6 +17,7 @@ from honeyframe_dagster.model.step_base import (
     TimeFilter,
     _Step,
     check_email,
+    check_in_project,
 )
 from honeyframe_dagster.steps.entry import StepKind
 
@@ -49,9 +49,7 @@ def check_references(
     step: SendEmailReportStep, index: int, project_id: str, catalog: Catalog, recipes: Collection[str] | None
 ) -> None:
     for dashboard in step.dashboard_ids:
-        if (project_id, dashboard) not in catalog.dashboards:
-            message = f"unknown dashboard '{dashboard}' in project '{project_id}'"
-            raise ScenarioError.at(("steps", index, "dashboard_ids"), message, dashboard)
+        check_in_project(catalog.dashboards, "dashboard", project_id, dashboard, ("steps", index, "dashboard_ids"))
 
 
 KIND = StepKind(SendEmailReportStep, check_references)

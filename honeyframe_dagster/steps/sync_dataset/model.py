@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from honeyframe_dagster.model.errors import ScenarioError
-from honeyframe_dagster.model.step_base import NAME_PATTERN, StepRetry, _Step
+from honeyframe_dagster.model.step_base import NAME_PATTERN, StepRetry, _Step, check_in_project
 from honeyframe_dagster.steps.entry import StepKind
 
 if TYPE_CHECKING:
@@ -26,9 +25,7 @@ class SyncDatasetStep(_Step):
 def check_references(
     step: SyncDatasetStep, index: int, project_id: str, catalog: Catalog, recipes: Collection[str] | None
 ) -> None:
-    if (project_id, step.dataset) not in catalog.datasets:
-        message = f"unknown dataset '{step.dataset}' in project '{project_id}'"
-        raise ScenarioError.at(("steps", index, "dataset"), message, step.dataset)
+    check_in_project(catalog.datasets, "dataset", project_id, step.dataset, ("steps", index, "dataset"))
 
 
 KIND = StepKind(SyncDatasetStep, check_references, writes_warehouse=True, legacy_target="dataset")

@@ -42,11 +42,7 @@ def sync_dataset_op(
     warehouse: WarehouseResource,
 ) -> Iterator[Any]:
     run = current_step(context, scenarios, SyncDatasetStep)
-    dataset = run.catalog.datasets.get((run.scenario.project.id, run.step.dataset))
-    if dataset is None:
-        raise Failure(
-            f"dataset: unknown dataset '{run.step.dataset}' in project '{run.scenario.project.id}'", allow_retries=False
-        )
+    dataset = run.project_entry(run.catalog.datasets, "dataset", run.step.dataset)
     where = f"dataset '{dataset.id}' ({dataset.connector.type} connector)"
     try:
         # The table must be the project's (claimed now if no project has it yet) before anything is fetched.
