@@ -97,7 +97,16 @@ def _unicode_problem(value: str) -> str | None:
 
 # One line of printable text (subjects, titles); the pattern tells clients what the validator checks.
 Line = Annotated[str, AfterValidator(check_line), Field(json_schema_extra={"pattern": LINE_PATTERN})]
-# A name: one line of 1-200 characters.
-Name = Annotated[Line, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+
+
+def check_not_blank(value: str) -> str:
+    """A name people tell apart by reading it: not only spaces."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+# A name: one line of 1-200 characters, not only spaces.
+Name = Annotated[Line, AfterValidator(check_not_blank), Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 # A free-form value (step args, parameter values): finite, 64-bit integers, valid Unicode, bounded depth.
 JsonValue = Annotated[Any, AfterValidator(check_json_value)]

@@ -207,3 +207,14 @@ def test_poison_rows_show_their_error_not_a_500(api: Api, store_url: str) -> Non
     assert api.call("PATCH", f"{BASE}/{good['id']}", json={"enabled": False}).status_code == 200
     fixed = api.call("PATCH", f"{BASE}/{items['bad cron']['id']}", json={"trigger": {"cron": "0 3 * * *"}})
     assert fixed.status_code == 200 and fixed.json()["error"] is None, fixed.text
+
+
+def test_blank_names_are_refused_naming_the_field(api: Api) -> None:
+    body = {
+        "name": "   ",
+        "trigger": {"interval_seconds": 3600},
+        "steps": [{"kind": "run_recipe", "recipe": "stg_orders"}],
+    }
+    response = api.call("POST", "/api/scheduler/scenarios", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "name"] and "blank" in response.json()["detail"][0]["msg"]
