@@ -19,6 +19,7 @@ from dagster._utils.schedules import cron_string_iterator
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.dbt import load_manifest, recipe_names
 from honeyframe_dagster.factory.plan import PlannedScenario, plan
 from honeyframe_dagster.factory.triggers import cron_partitions
@@ -110,7 +111,7 @@ def workspace(settings: Settings, project_id: str) -> tuple[Path, str]:
 def backfill(scenario: str, start: str, end: str, dry_run: bool = False) -> int:
     settings = get_settings()
     entry = find_scenario(settings, scenario)
-    keys = partition_keys(entry, start, end, dt.datetime.now(dt.UTC))
+    keys = partition_keys(entry, start, end, utcnow())
     print(f"{entry.job_name}: {len(keys)} partition(s): {', '.join(keys)}")
     if dry_run:
         return 0

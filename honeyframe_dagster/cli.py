@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.documents_io import DocumentErrors, read_documents
 from honeyframe_dagster.legacy.drift import SchemaDriftError
 from honeyframe_dagster.model.documents import Dataset
@@ -178,7 +179,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 def cmd_token_list(args: argparse.Namespace) -> int:
     from honeyframe_dagster.tokens import list_tokens
 
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     with Session(boot(get_settings())) as session:
         tokens = list_tokens(session)
     print("NAME\tSCOPE\tCREATED\tLAST USED\tEXPIRES")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.store.tables import ApiTokenRow, ProjectRow
 
 TOKEN_PREFIX = "hft_"
@@ -96,7 +97,7 @@ def create_token(
     for project_id in projects:
         if session.get(ProjectRow, project_id) is None:
             raise TokenError(f"project: unknown project {project_id!r}")
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(
         ApiTokenRow(
@@ -132,7 +133,7 @@ def verify_token(session: Session, token: str, now: dt.datetime | None = None) -
     row = session.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == digest))
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         raise TokenRejected("missing or unknown bearer token")
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     if row.expires_at is not None and row.expires_at <= now:
         raise TokenRejected(f"token '{row.name}' expired")
     # Migration 0004 demoted admin tokens that listed projects; never read such a row as org-wide.

@@ -221,6 +221,22 @@ def next_run_at(api: Api, now: dt.datetime, name: str, project: str = "acme-ops"
     return None if value is None else at(value)
 
 
+def test_the_store_stamps_writes_with_the_clock_the_sensors_read(
+    apply_yaml: ApplyYaml, dagster_instance: DagsterInstance
+) -> None:
+    """A trigger's `updated_at` bounds what its sensor fires (instants before an enable never are): stamped from
+    the wall clock while the sensors read Dagster's, the outcome of every test above would depend on the hour
+    the suite runs at. Both a date years from today and one years back must come out as written."""
+    stamped: list[dt.datetime] = []
+    apply_at(apply_yaml, CREATED, PROJECTS_YAML)
+    with rest_api() as api:
+        for when, enabled in ((at("2031-03-04T05:06:07Z"), True), (at("2021-03-04T05:06:07Z"), False)):
+            docs = PROJECTS_YAML + scenario("stamped", "{interval_seconds: 3600}", enabled=enabled)
+            apply_at(apply_yaml, when, docs)
+            stamped.append(at(by_name(api)["stamped"]["updated_at"]))
+    assert stamped == [at("2031-03-04T05:06:07Z"), at("2021-03-04T05:06:07Z")]
+
+
 def test_intervals_fire_on_their_grid_never_at_enable_and_next_run_at_is_what_fires(
     apply_yaml: ApplyYaml, dagster_instance: DagsterInstance
 ) -> None:

@@ -22,6 +22,7 @@ from api.routes import templates as template_routes
 from api.routes.health import heartbeat
 from api.schemas import EnableBody
 from api.sync import SYNC_HEADER
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.store.tables import ProjectRow, TemplateRow
 from honeyframe_dagster.tokens import TokenGrant
 
@@ -48,7 +49,7 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def _ago(value: dt.datetime) -> str:
-    seconds = max(0, int((dt.datetime.now(dt.UTC) - value).total_seconds()))
+    seconds = max(0, int((utcnow() - value).total_seconds()))
     if seconds < 120:
         return f"{seconds} s ago"
     return f"{seconds // 60} min ago" if seconds < 7200 else f"{seconds // 3600} h ago"

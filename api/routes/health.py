@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from api.deps import SessionDep
 from api.errors import log_store_outage, request_id_of
 from api.schemas import Health
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.store.engine import store_unavailable
 from honeyframe_dagster.store.tables import SchedulerWorkerRow
 
@@ -44,7 +45,7 @@ def heartbeat(session: Session, window_seconds: float, now: dt.datetime | None =
         return Heartbeat(None, "red")
     if last_seen.tzinfo is None:
         last_seen = last_seen.replace(tzinfo=dt.UTC)
-    age = ((now or dt.datetime.now(dt.UTC)) - last_seen).total_seconds()
+    age = ((now or utcnow()) - last_seen).total_seconds()
     green = min(GREEN_SECONDS, window_seconds)  # a window under 60 s has no amber: alive is never red
     status: HeartbeatStatus = "green" if age <= green else "amber" if age <= window_seconds else "red"
     return Heartbeat(last_seen, status)

@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_incrementing
 
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.model.tags import SCENARIO_TAG
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.engine import get_engine
-from honeyframe_dagster.store.tables import SchedulerWorkerRow, utcnow
+from honeyframe_dagster.store.tables import SchedulerWorkerRow
 
 HEARTBEAT_SENSOR = "honeyframe_scheduler_heartbeat"
 WRITE_ATTEMPTS = 3

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.model.errors import Loc
 from honeyframe_dagster.model.tenancy import TenancyError, table_key
-from honeyframe_dagster.store.tables import WarehouseTableRow, utcnow
+from honeyframe_dagster.store.tables import WarehouseTableRow
 
 
 def claim_tables(session: Session, project_id: str, tables: Mapping[str, Loc]) -> None:

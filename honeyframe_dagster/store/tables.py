@@ -20,9 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from honeyframe_dagster.clock import utcnow
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -7,13 +7,13 @@ output table holds `row_key` (a hash of the input row: stable, so a re-run upser
 the step fails only when the share of failing rows exceeds HONEYFRAME_AGENT_FAILURE_RATIO.
 """
 
-import datetime as dt
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import duckdb
 from dagster import Failure, In, Nothing, OpExecutionContext, Out, op
 
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.model.scenario import Catalog
 from honeyframe_dagster.model.tenancy import TenancyError, check_sql, table_key
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
@@ -52,7 +52,7 @@ def read_rows(connection: duckdb.DuckDBPyConnection, query: str) -> list[dict[st
 
 
 def results_loader(results: Sequence[RowResult], agent: str, model: str) -> Loader:
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = utcnow().replace(tzinfo=None)
 
     def load(connection: duckdb.DuckDBPyConnection, table: str) -> None:
         connection.execute(f"CREATE TABLE {table} ({OUTPUT_COLUMNS})")

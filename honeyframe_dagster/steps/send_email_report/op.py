@@ -15,6 +15,7 @@ from dagster import (
     op,
 )
 
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG
 from honeyframe_dagster.reports.data import load_dashboards
 from honeyframe_dagster.reports.mail import Attachment, DeliveryError, check_address, check_header, compose
@@ -42,7 +43,7 @@ def scheduled_time(context: OpExecutionContext, timezone: str) -> dt.datetime:
     if context.has_partition_key:
         return context.partition_time_window.start.astimezone(zone)
     record = context.instance.get_run_record_by_id(context.run_id)
-    created = record.create_timestamp if record is not None else dt.datetime.now(dt.UTC)
+    created = record.create_timestamp if record is not None else utcnow()
     return (created if created.tzinfo else created.replace(tzinfo=dt.UTC)).astimezone(zone)
 
 

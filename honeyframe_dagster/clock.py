@@ -1,0 +1,21 @@
+"""The product's one clock: Dagster's.
+
+Sensors decide what is due from Dagster's clock, and they compare it with times the store wrote (a trigger's
+`updated_at` is when it was last enabled). Both must read the same clock, or a test that freezes Dagster's clock
+(`dagster._core.test_utils.freeze_time`) sees store times from the real one, and the outcome depends on the hour
+the suite runs at. In production the two clocks are the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dagster._time import get_current_datetime
+
+
+def utcnow() -> dt.datetime:
+    """Now, timezone-aware UTC, from Dagster's clock."""
+    return get_current_datetime()
+
+
+__all__ = ["utcnow"]
