@@ -21,6 +21,7 @@ from honeyframe_dagster.store.tables import (
     AgentRow,
     DashboardRow,
     DatasetRow,
+    ProjectObjectRow,
     ProjectRow,
     ScenarioRow,
     TemplateRow,
@@ -39,6 +40,12 @@ def template_model(row: TemplateRow) -> Template:
     return Template.model_validate(row.document)
 
 
+# Each kind of project object: the Catalog attribute that holds them, its table, its document model.
+PROJECT_OBJECTS: tuple[tuple[str, type[ProjectObjectRow], type[Dataset | Dashboard | Agent]], ...] = (
+    ("datasets", DatasetRow, Dataset),
+    ("dashboards", DashboardRow, Dashboard),
+    ("agents", AgentRow, Agent),
+)
 SCENARIO_FIELDS = (
     "id",
     "project_id",
@@ -55,19 +62,8 @@ SCENARIO_FIELDS = (
 
 
 def scenario_record(row: ScenarioRow | Row[Any]) -> ScenarioRecord:
-    return ScenarioRecord(
-        id=row.id,
-        project_id=row.project_id,
-        name=row.name,
-        enabled=row.enabled,
-        template_slug=row.template_slug,
-        parameters=_parameters(row.parameters),
-        trigger=row.trigger,
-        steps=row.steps,
-        owner=row.owner,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    fields = {name: getattr(row, name) for name in SCENARIO_FIELDS}
+    return ScenarioRecord(**{**fields, "parameters": _parameters(row.parameters)})
 
 
 def _parameters(value: Any) -> Any:
@@ -100,13 +96,9 @@ def load_catalog(
     columns = [getattr(ScenarioRow, name) for name in SCENARIO_FIELDS]
     rows = session.execute(scoped(select(*columns), ScenarioRow.project_id).order_by(ScenarioRow.id))
     catalog.scenarios = [scenario_record(row) for row in rows]
-    for table, target, model in (
-        (DatasetRow, catalog.datasets, Dataset),
-        (DashboardRow, catalog.dashboards, Dashboard),
-        (AgentRow, catalog.agents, Agent),
-    ):
+    for attribute, table, model in PROJECT_OBJECTS:
         for row in session.scalars(scoped(select(table), table.project_id)):
-            _load_object(target, model, row)
+            _load_object(getattr(catalog, attribute), model, row)
     # Every project's claims (one short row per table): a project may read a dbt seed only if no other project's
     # dataset stands in for it (model/tenancy.py: readable_tables).
     for claim in session.scalars(select(WarehouseTableRow)):
