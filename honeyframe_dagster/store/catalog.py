@@ -14,9 +14,6 @@ from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Projec
 from honeyframe_dagster.model.naming import in_shard, project_identifier
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, render_scenario, upstream_name
 from honeyframe_dagster.settings import Settings, get_settings
-from honeyframe_dagster.steps.run_agent.model import RunAgentStep
-from honeyframe_dagster.steps.send_email_report.model import SendEmailReportStep
-from honeyframe_dagster.steps.sync_dataset.model import SyncDatasetStep
 from honeyframe_dagster.store.tables import (
     AgentRow,
     DashboardRow,
@@ -168,32 +165,20 @@ def _add_template(session: Session, catalog: Catalog, slug: str | None) -> None:
 def _add_named_objects(session: Session, catalog: Catalog, project_id: str) -> None:
     """The datasets, dashboards and agents that the catalog's scenarios name (a step that does not render names
     none: resolving fails on it before references are looked at)."""
-    named: dict[type[DatasetRow | DashboardRow | AgentRow], set[str]] = {
-        DatasetRow: set(),
-        DashboardRow: set(),
-        AgentRow: set(),
-    }
+    named: dict[str, set[str]] = {attribute: set() for attribute, _, _ in PROJECT_OBJECTS}
     for record in catalog.scenarios:
         try:
             _, _, steps = render_scenario(record, catalog)
         except ScenarioError:
             continue
         for step in steps:
-            if isinstance(step, SyncDatasetStep):
-                named[DatasetRow].add(step.dataset)
-            elif isinstance(step, RunAgentStep):
-                named[AgentRow].add(step.agent)
-            elif isinstance(step, SendEmailReportStep):
-                named[DashboardRow].update(step.dashboard_ids)
-    for table, target, model in (
-        (DatasetRow, catalog.datasets, Dataset),
-        (DashboardRow, catalog.dashboards, Dashboard),
-        (AgentRow, catalog.agents, Agent),
-    ):
-        if named[table]:
-            rows = session.scalars(select(table).where(table.project_id == project_id, table.id.in_(named[table])))
+            for reference in step.references():
+                named[reference.collection].add(reference.name)
+    for attribute, table, model in PROJECT_OBJECTS:
+        if named[attribute]:
+            rows = session.scalars(select(table).where(table.project_id == project_id, table.id.in_(named[attribute])))
             for row in rows:
-                _load_object(target, model, row)
+                _load_object(getattr(catalog, attribute), model, row)
 
 
 def name_peers(session: Session, project_id: str, shard: tuple[int, int] | None) -> list[str]:
