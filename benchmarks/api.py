@@ -1,14 +1,15 @@
 """REST API figures: latency and throughput of list / get / create under a concurrent client, on a store of
 10,000 scenarios over 500 projects; and how long after an API write the Dagster daemon sees the new trigger.
 
-Part 1 runs uvicorn (one process) on a seeded SQLite store without Dagster (HONEYFRAME_DAGSTER_URL=""), so it
-measures the API itself; a write with Dagster adds a reload of the project's code location (part 2 measures it).
+Part 1 runs uvicorn (one process) on a seeded SQLite store (--postgres: a fresh Postgres database) without Dagster
+(HONEYFRAME_DAGSTER_URL=""), so it measures the API itself; a write with Dagster adds a reload of the project's code
+location (part 2 measures it).
 Part 2 starts a small real stack (code server, webserver, daemon, uvicorn) and, for a new every-minute cron
 scenario and a new 60 s interval scenario, measures: the API's write latency (store + location reload + status),
 and the delay from the API's 2xx until the daemon records the trigger's first tick.
 
     .venv/bin/python benchmarks/api.py [--scenarios 10000] [--projects 500] [--requests 400] [--concurrency 16]
-                                       [--skip-load] [--skip-daemon]
+                                       [--skip-load] [--skip-daemon] [--postgres]
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.scale import postgres_databases  # noqa: E402
+from honeyframe_dagster.services.stack import api_argv  # noqa: E402
 from tests.api.conftest import (  # noqa: E402 - the test helpers start real processes the same way
     BIN,
     SEED_YAML,
@@ -81,19 +84,21 @@ async def measure(name: str, url: str, requests: list[tuple[str, str, dict[str, 
     queue = list(requests)
     failures = 0
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker() -> None:
         nonlocal failures
-        while queue:
-            method, path, headers, body = queue.pop()
-            started = time.perf_counter()
-            response = await client.request(method, url + path, headers=headers, json=body)
-            latencies.append(time.perf_counter() - started)
-            failures += response.status_code >= 400
+        # A connection pool per worker: one shared pool costs the load generator CPU per queued request and
+        # connection (httpcore scans them all), taken from the server on the same cores.
+        async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=1)) as client:
+            while queue:
+                method, path, headers, body = queue.pop()
+                started = time.perf_counter()
+                response = await client.request(method, url + path, headers=headers, json=body)
+                latencies.append(time.perf_counter() - started)
+                failures += response.status_code >= 400
 
-    async with httpx.AsyncClient(timeout=120) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
     print(
         f"{name:<7} n={len(latencies):<5} p50={percentile(latencies, 0.5) * 1000:7.1f} ms  "
         f"p99={percentile(latencies, 0.99) * 1000:7.1f} ms  mean={statistics.mean(latencies) * 1000:7.1f} ms  "
@@ -102,7 +107,7 @@ async def measure(name: str, url: str, requests: list[tuple[str, str, dict[str, 
     )
 
 
-def api_under_load(args: argparse.Namespace, root: Path) -> None:
+def api_under_load(args: argparse.Namespace, root: Path, store_url: str | None = None) -> None:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
@@ -113,7 +118,7 @@ def api_under_load(args: argparse.Namespace, root: Path) -> None:
 
     home = root / "load"
     home.mkdir()
-    settings = Settings(home=home)
+    settings = Settings(home=home, database_url=store_url)
     started = time.perf_counter()
     seed(settings.store_url, args.scenarios, args.projects)
     print(f"seeded {args.scenarios} scenarios over {args.projects} projects in {time.perf_counter() - started:.1f} s")
@@ -123,9 +128,11 @@ def api_under_load(args: argparse.Namespace, root: Path) -> None:
         ids = [(p, i) for i, p in session.execute(select(ScenarioRow.id, ScenarioRow.project_id))]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HONEYFRAME_", "DAGSTER_"))}
     env.update(HONEYFRAME_HOME=str(home), HONEYFRAME_DAGSTER_URL="")
+    if store_url:
+        env["HONEYFRAME_DATABASE_URL"] = store_url
     stack = Stack(home, env)
     port = free_port()
-    stack.start("api", [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)])
+    stack.start("api", api_argv("127.0.0.1", port, 1))
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _answers(url), "uvicorn")
@@ -151,7 +158,8 @@ def api_under_load(args: argparse.Namespace, root: Path) -> None:
             )
             for n in range(args.requests)
         ]
-        print(f"concurrency {args.concurrency}, one uvicorn process, SQLite store, no Dagster reload:")
+        store = "Postgres" if store_url else "SQLite"
+        print(f"concurrency {args.concurrency}, one uvicorn process, {store} store, no Dagster reload:")
         for name, requests in (("list", lists), ("get", gets), ("create", creates)):
             asyncio.run(measure(name, url, requests, args.concurrency))
     finally:
@@ -228,10 +236,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="requests per endpoint")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--skip-load", action="store_true", help="skip part 1 (the API under load)")
+    parser.add_argument("--postgres", action="store_true", help="part 1 on a fresh Postgres database (127.0.0.1:5432)")
     parser.add_argument("--skip-daemon", action="store_true", help="skip part 2 (the real Dagster stack)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        if not args.skip_load:
+        if not args.skip_load and args.postgres:
+            with postgres_databases(1) as (store_url,):
+                api_under_load(args, Path(tmp), store_url)
+        elif not args.skip_load:
             api_under_load(args, Path(tmp))
         if not args.skip_daemon:
             daemon_delay(Path(tmp))

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
 from api.errors import log_store_outage, request_id_of
+from api.routing import Router
 from api.schemas import Health
 from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.store.engine import store_unavailable
 from honeyframe_dagster.store.tables import SchedulerWorkerRow
 
-router = APIRouter(prefix="/api/pipeline/scheduler", tags=["health"])
+router = Router(prefix="/api/pipeline/scheduler", tags=["health"])
 # Two missed beats of the default 30 s heartbeat still count as green; amber lasts up to the health window.
 GREEN_SECONDS = 60.0
 HeartbeatStatus = Literal["green", "amber", "red"]

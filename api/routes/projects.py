@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import HTTPException, Response, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.deps import AdminDep, DagsterDep, PlannerDep, SessionDep, TokenDep
 from api.errors import translated
+from api.routing import Router
 from api.schemas import ProjectCreate, ProjectList, ProjectPublic, ProjectUpdate, problem_responses
 from api.sync import sync_dagster
 from honeyframe_dagster.model.documents import Project
@@ -16,7 +17,7 @@ from honeyframe_dagster.store import service
 from honeyframe_dagster.store.tables import ProjectRow
 from honeyframe_dagster.tokens import TokenGrant
 
-router = APIRouter(
+router = Router(
     prefix="/api/scheduler/projects", tags=["projects"], responses=problem_responses(401, 403, 404, 422, 503)
 )
 WRITE_ERRORS = problem_responses(409, 413, 415)

@@ -8,12 +8,13 @@ from typing import Annotated
 
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._time import get_current_datetime
-from fastapi import APIRouter, Body, HTTPException, Query, Request, status
+from fastapi import Body, HTTPException, Query, Request, status
 from sqlalchemy.orm import Session
 
 from api.deps import BackendsDep, ProjectDep
 from api.errors import ApiValidationError, dagster_unavailable
 from api.present import partitions_of, run_public, run_tags, tick_public
+from api.routing import Router
 from api.schemas import RunAccepted, RunBody, RunPage, TickList, TickOutcome, problem_responses
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
 from honeyframe_dagster.factory.jobs import scenario_tags
@@ -24,7 +25,7 @@ from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG
 from honeyframe_dagster.store.service import is_row_id
 from honeyframe_dagster.store.tables import ScenarioRow
 
-router = APIRouter(
+router = Router(
     prefix="/api/scheduler/scenarios", tags=["runs"], responses=problem_responses(400, 401, 403, 404, 422, 503)
 )
 MAX_PAGE = 1_000_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from dagster._time import get_current_datetime
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
 from api.deps import BackendsDep, ProjectDep
 from api.errors import dagster_unavailable, translated
@@ -19,13 +19,14 @@ from api.present import (
     steps_of,
     trigger_statuses,
 )
+from api.routing import Router
 from api.schemas import ScenarioCreate, ScenarioDetail, ScenarioList, ScenarioPublic, ScenarioUpdate, problem_responses
 from api.sync import cancel_queued, canceled_header_doc, sync_dagster
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
 from honeyframe_dagster.model.steps import STEP_KINDS
 from honeyframe_dagster.store import service
 
-router = APIRouter(
+router = Router(
     prefix="/api/scheduler/scenarios",
     tags=["scenarios"],
     responses=problem_responses(400, 401, 403, 404, 422, 503),

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 from dagster._time import get_current_datetime
-from fastapi import APIRouter, Body, Response, status
+from fastapi import Body, Response, status
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from api.deps import AdminDep, Backends, BackendsDep, SessionDep, TokenDep
 from api.errors import translated
 from api.present import latest_runs, scenario_public, trigger_statuses
+from api.routing import Router
 from api.schemas import EnableBody, MatrixCell, ScenarioPublic, TemplateList, TemplatePublic, problem_responses
 from api.sync import CancelQueued, cancel_queued, canceled_header_doc, sync_dagster
 from honeyframe_dagster.model.documents import Template
@@ -22,7 +23,7 @@ from honeyframe_dagster.store.tables import ScenarioRow, TemplateRow
 
 log = logging.getLogger("honeyframe.api")
 
-router = APIRouter(
+router = Router(
     prefix="/api/scheduler/templates", tags=["templates"], responses=problem_responses(401, 403, 404, 422, 503)
 )
 WRITE_ERRORS = problem_responses(409, 413, 415)
