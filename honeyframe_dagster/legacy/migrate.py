@@ -22,6 +22,7 @@ from honeyframe_dagster.legacy.convert import MAX_NAME, LegacyRowError, Row, leg
 from honeyframe_dagster.legacy.tables import present_legacy_tables
 from honeyframe_dagster.store import service
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow
+from honeyframe_dagster.store.writes import lock_projects
 
 log = logging.getLogger(__name__)
 # Serializes concurrent boots (CLI, API, code servers) on Postgres; SQLite uses BEGIN IMMEDIATE.
@@ -75,6 +76,7 @@ def _lock(connection: Connection) -> None:
 
 def _migrate_rows(session: Session, connection: Connection, tables: list[str]) -> MigrationReport:
     report = MigrationReport()
+    lock_projects(session, None)  # every project's write lock, held to the end (the service's own calls find it)
     projects = set(session.scalars(select(ProjectRow.id)))
     for table, source_id, row in _pending_rows(session, connection, tables):
         if row is None:
