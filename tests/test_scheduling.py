@@ -337,3 +337,18 @@ def test_catch_up_beyond_25_is_not_run_twice_when_the_next_tick_comes_during_the
     fired = scheduled_for(runs_of(instance, 2))
     assert at_fifteen.status == TickStatus.SKIPPED and "catching up" in (at_fifteen.tick_data.skip_reason or "")
     assert fired == [HOURLY_AT + dt.timedelta(hours=k) for k in range(51)]
+
+
+def test_a_backlog_the_catch_up_sensor_abandoned_is_taken_over_by_the_next_tick(instance: DagsterInstance) -> None:
+    """The catch-up sensor stopped in the UI: after 5 minutes its backlog is the schedule's again, which runs the
+    next 25 at its next tick (never a missed instant dropped, never one run twice)."""
+    with daemon(instance, {"hourly": hourly("allow", catchup="all")}) as workspace:
+        toggle(instance, workspace, "honeyframe_catchup_sensor", False, HOURLY_AT - 20 * MINUTE)
+        evaluate(workspace, HOURLY_AT - 10 * MINUTE)
+        evaluate(workspace, HOURLY_AT + 2 * DAY + 30 * MINUTE)  # 25 of the 49 due
+        for minute in range(31, 60, 7):
+            evaluate(workspace, HOURLY_AT + 2 * DAY + minute * MINUTE)  # nobody drains
+        stuck = len(runs_of(instance, 2))
+        evaluate(workspace, HOURLY_AT + 2 * DAY + dt.timedelta(hours=1, seconds=20))  # the 15:00 tick
+    assert stuck == 25
+    assert scheduled_for(runs_of(instance, 2)) == [HOURLY_AT + dt.timedelta(hours=k) for k in range(50)]

@@ -180,8 +180,9 @@ def time_schedule(spec: ScenarioSpec, job: JobDefinition, name: str, grid: Grid)
                 return SkipReason(f"catching up: {CATCHUP_SENSOR} runs the missed instants after {backlog.until}")
         handled = [history.handled_until, backlog.until if backlog else None]
         due = due_instants(spec.trigger, spec.timezone, handled_until(spec, handled, history.started_at, now), now)
-        if instance is not None and _backlog_left(spec, due, now):
-            write_backlogs(instance, {spec.id: Backlog(due.handled_until, True, now, history.schedule)})
+        left = _backlog_left(spec, due, now)
+        if instance is not None and (left or (backlog is not None and backlog.open)):  # open one, or close a stale one
+            write_backlogs(instance, {spec.id: Backlog(due.handled_until, left, now, history.schedule)})
         if not due.fire:
             return SkipReason(_nothing_due(spec, due, now))
         this_tick = None
