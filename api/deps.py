@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from api.present import Planner
+from api.errors import translated
+from api.present import Planner, ProjectPlan
 from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.model.documents import PROJECT_ID_PATTERN
+from honeyframe_dagster.store import service
 from honeyframe_dagster.store.tables import ProjectRow
 from honeyframe_dagster.tokens import TokenGrant, TokenRejected, verify_token
 
@@ -82,3 +85,32 @@ def get_planner(request: Request) -> Planner:
 
 
 PlannerDep = Annotated[Planner, Depends(get_planner)]
+
+
+@dataclass(frozen=True)
+class Backends:
+    """What a route that plans or writes scenarios works with: the request's store session, Dagster (None: no
+    webserver configured) and the planner."""
+
+    session: Session
+    dagster: DagsterClient | None
+    planner: Planner
+
+    def plan(self, project_id: str) -> ProjectPlan:
+        return self.planner.plan(self.session, project_id)
+
+    def plan_one(self, project_id: str, scenario_id: int) -> ProjectPlan:
+        return self.planner.plan_one(self.session, project_id, scenario_id)
+
+    def plan_stored(self, project_id: str, scenario_id: int) -> ProjectPlan:
+        """`plan_one` of a scenario the project has; 404 for an unknown id or another project's."""
+        with translated():
+            service.scenario_row(self.session, project_id, scenario_id)
+        return self.plan_one(project_id, scenario_id)
+
+
+def get_backends(session: SessionDep, dagster: DagsterDep, planner: PlannerDep) -> Backends:
+    return Backends(session, dagster, planner)
+
+
+BackendsDep = Annotated[Backends, Depends(get_backends)]

@@ -1,4 +1,8 @@
-"""The one boot step that the CLI, the API and the code location all go through."""
+"""The one boot step that the CLI, the API and the code location all go through: `boot` migrates (the store's
+schema, then the legacy schedules) in `honeyframe init`, `honeyframe up` and the API's start-up; `check_ready` is
+its read-only counterpart for a code location, a run worker or anything else that imports the definitions: it
+refuses a store that is not ready with the command that makes it so.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.legacy.drift import SchemaDriftError, check_drift
-from honeyframe_dagster.legacy.migrate import migrate_legacy
+from honeyframe_dagster.legacy.migrate import legacy_failures, migrate_legacy
+from honeyframe_dagster.legacy.tables import present_legacy_tables
 from honeyframe_dagster.model.naming import in_shard
 from honeyframe_dagster.model.scenario import Catalog
 from honeyframe_dagster.settings import Settings
@@ -26,6 +31,27 @@ def boot(settings: Settings) -> Engine:
     report = migrate_legacy(engine)
     check_drift(engine, report.failures)
     return engine
+
+
+class StoreNotReady(RuntimeError):
+    """The store's schema is behind this code (or was never created)."""
+
+
+def check_ready(engine: Engine) -> None:
+    """Raise `StoreNotReady` for a schema behind head, `SchemaDriftError` for legacy tables left; both say to run
+    `honeyframe init`."""
+    current, head = schema.current_revision(engine), schema.head_revision()
+    if current != head:
+        found = f"at revision {current}" if current else "not created"
+        raise StoreNotReady(
+            f"the scenario store ({engine.url.render_as_string(hide_password=True)}) is {found}, this code needs "
+            f"revision {head}: run `honeyframe init` (or `honeyframe up`) to migrate it, then reload this code "
+            "location"
+        )
+    with engine.connect() as connection:
+        drift = bool(present_legacy_tables(connection))
+    # Name the rows that block the migration, as `honeyframe init` would, without migrating anything here.
+    check_drift(engine, legacy_failures(engine) if drift else ())
 
 
 def open_store(settings: Settings) -> Engine:

@@ -101,32 +101,26 @@ class _ReloadState:
     error: str | None = None
 
 
-# Raw GraphQL where DagsterGraphQLClient has no method. It reads no sensor or schedule state: status and state id.
+# Raw GraphQL where DagsterGraphQLClient has no method (it reads no sensor or schedule state, cannot start or stop
+# one): the trigger's status and state id, start, stop. `_ok` reads each answer's __typename and an error's message.
 _STATE_QUERY = """
 query TriggerState($sensor: SensorSelector!) {
   sensorOrError(sensorSelector: $sensor) {
-    __typename
-    ... on Sensor { sensorState { id status } }
-    ... on PythonError { message }
+    __typename ... on Sensor { sensorState { id status } } ... on PythonError { message }
   }
 }
 """
 _SCHEDULE_STATE_QUERY = """
 query TriggerState($schedule: ScheduleSelector!) {
   scheduleOrError(scheduleSelector: $schedule) {
-    __typename
-    ... on Schedule { scheduleState { id status } }
-    ... on PythonError { message }
+    __typename ... on Schedule { scheduleState { id status } } ... on PythonError { message }
   }
 }
 """
-# Raw GraphQL: DagsterGraphQLClient cannot start or stop a schedule.
 _START_SCHEDULE = """
 mutation Start($selector: ScheduleSelector!) {
   startSchedule(scheduleSelector: $selector) {
-    __typename
-    ... on ScheduleStateResult { scheduleState { status } }
-    ... on PythonError { message }
+    __typename ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message }
     ... on ScheduleNotFoundError { message }
   }
 }
@@ -134,30 +128,22 @@ mutation Start($selector: ScheduleSelector!) {
 _STOP_SCHEDULE = """
 mutation Stop($id: String!) {
   stopRunningSchedule(id: $id) {
-    __typename
-    ... on ScheduleStateResult { scheduleState { status } }
-    ... on PythonError { message }
+    __typename ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message }
   }
 }
 """
-# Raw GraphQL: DagsterGraphQLClient cannot start a sensor.
 _START_SENSOR = """
 mutation Start($selector: SensorSelector!) {
   startSensor(sensorSelector: $selector) {
-    __typename
-    ... on Sensor { sensorState { status } }
-    ... on PythonError { message }
+    __typename ... on Sensor { sensorState { status } } ... on PythonError { message }
     ... on SensorNotFoundError { message }
   }
 }
 """
-# Raw GraphQL: DagsterGraphQLClient cannot stop a sensor.
 _STOP_SENSOR = """
 mutation Stop($id: String!) {
   stopSensor(id: $id) {
-    __typename
-    ... on StopSensorMutationResult { instigationState { status } }
-    ... on PythonError { message }
+    __typename ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message }
   }
 }
 """

@@ -33,11 +33,10 @@ _initialized: dict[str, Definitions] = {}
 def load_definitions() -> Definitions:
     """Every job, schedule and sensor of this shard, from the store as it is now."""
     # Imported here, not at the top: a run worker never needs the readiness check, the planner or the manifest.
-    from honeyframe_dagster.boot import shard_catalog
+    from honeyframe_dagster.boot import check_ready, shard_catalog
     from honeyframe_dagster.dbt import load_manifest, recipe_names
     from honeyframe_dagster.factory.definitions import build_definitions
     from honeyframe_dagster.factory.plan import plan
-    from honeyframe_dagster.store.readiness import check_ready
 
     settings = get_settings()
     engine = get_engine(settings.store_url)

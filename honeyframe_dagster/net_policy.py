@@ -17,6 +17,7 @@ query values.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import ipaddress
 import re
@@ -189,65 +190,71 @@ def _resolved(host: str, infos: list[tuple[typing.Any, ...]]) -> list[str]:
     return addresses
 
 
-class _GuardedBackend(httpcore.NetworkBackend):
-    """Connects only to checked addresses of an allowed host (sync)."""
+@contextlib.contextmanager
+def _lookup(host: str) -> typing.Iterator[str]:
+    """The name to resolve for `host` once the policy allows it (EgressRefused otherwise); a failed lookup is the
+    connection's failure (ConnectError)."""
+    check_host(host)
+    try:
+        yield host.strip("[]")
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc)) from exc
 
+
+class _Attempts:
+    """Connecting to each checked address in turn: `with attempts:` keeps a ConnectError and lets the next address
+    be tried; `failed()` raises the last one when none connected."""
+
+    def __init__(self) -> None:
+        self.error: httpcore.ConnectError | None = None
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> bool:
+        if isinstance(error, httpcore.ConnectError):
+            self.error = error
+            return True
+        return False
+
+    def failed(self) -> typing.NoReturn:
+        assert self.error is not None
+        raise self.error
+
+
+# Both backends connect only to checked addresses of an allowed host; httpcore's connection options (timeout,
+# local address, socket options) are passed on as they come.
+class _GuardedBackend(httpcore.NetworkBackend):
     def __init__(self) -> None:
         self._inner = httpcore.SyncBackend()
 
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        check_host(host)
-        try:
-            infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        error: Exception | None = None
+    def connect_tcp(self, host: str, port: int, *options: typing.Any, **named: typing.Any) -> httpcore.NetworkStream:
+        with _lookup(host) as name:
+            infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        attempts = _Attempts()
         for address in _resolved(host, infos):
-            try:
-                return self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as exc:
-                error = exc
-        assert error is not None
-        raise error
+            with attempts:
+                return self._inner.connect_tcp(address, port, *options, **named)
+        attempts.failed()
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
 
 
 class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
-    """Connects only to checked addresses of an allowed host (async)."""
-
     def __init__(self) -> None:
         self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+        self, host: str, port: int, *options: typing.Any, **named: typing.Any
     ) -> httpcore.AsyncNetworkStream:
-        check_host(host)
-        try:
-            infos = await anyio.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        error: Exception | None = None
+        with _lookup(host) as name:
+            infos = await anyio.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        attempts = _Attempts()
         for address in _resolved(host, infos):
-            try:
-                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as exc:
-                error = exc
-        assert error is not None
-        raise error
+            with attempts:
+                return await self._inner.connect_tcp(address, port, *options, **named)
+        attempts.failed()
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)

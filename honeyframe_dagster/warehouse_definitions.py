@@ -16,6 +16,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from honeyframe_dagster.boot import check_ready
 from honeyframe_dagster.dbt import dbt_executable, finish_invocation, load_manifest
 from honeyframe_dagster.factory.datasets import dataset_asset_specs
 from honeyframe_dagster.model.documents import Dataset
@@ -23,7 +24,6 @@ from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.services.heartbeat import scheduler_heartbeat_sensor
 from honeyframe_dagster.settings import DBT_PROJECT_DIR, get_settings
 from honeyframe_dagster.store.engine import get_engine
-from honeyframe_dagster.store.readiness import check_ready
 from honeyframe_dagster.store.tables import DatasetRow
 
 

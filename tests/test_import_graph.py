@@ -122,15 +122,50 @@ def test_the_import_graph_has_no_cycle() -> None:
     assert cycles(both) == []
 
 
+def subpackage(module: str) -> str:
+    """The subpackage (or top-level module) a module belongs to: `honeyframe_dagster.store.writes` →
+    `honeyframe_dagster.store`, `api.routes.runs` → `api.routes`, `honeyframe_dagster.cli` as it is."""
+    return ".".join(module.split(".")[:2])
+
+
+def subpackage_graph() -> Graph:
+    """Edges between subpackages: one wherever a module of one imports a module of another (at any level)."""
+    top, inner = import_graph()
+    graph: Graph = {subpackage(module): set() for module in top}
+    for module in top:
+        graph[subpackage(module)].update(subpackage(t) for t in top[module] | inner[module])
+        graph[subpackage(module)].discard(subpackage(module))
+    return graph
+
+
+def test_the_subpackages_import_each_other_without_a_cycle() -> None:
+    """No two subpackages import each other, even through others: e.g. the model layer names no step kind (the kinds
+    register with model/kinds.py), and the store never imports the legacy migration (boot.py joins the two)."""
+    graph = subpackage_graph()
+    print(f"subpackage graph: {len(graph)} subpackages, {sum(map(len, graph.values()))} edges")
+    assert cycles(graph) == []
+
+
 def test_the_layers_import_downwards() -> None:
     """Steps never import the factory that builds jobs of them; nothing below the API imports it; the store and
-    the model never import the factory; only the CLI starts the long-running services."""
+    the model never import the factory nor a step kind (nor the store the legacy migration); only the CLI starts
+    the long-running services."""
     top, inner = import_graph()
     rules = {
         "honeyframe_dagster.steps": ("honeyframe_dagster.factory", "api"),
         "honeyframe_dagster.factory": ("api", "honeyframe_dagster.services.stack", "honeyframe_dagster.cli"),
-        "honeyframe_dagster.store": ("honeyframe_dagster.factory", "api"),
-        "honeyframe_dagster.model": ("honeyframe_dagster.factory", "honeyframe_dagster.store", "api"),
+        "honeyframe_dagster.store": (
+            "honeyframe_dagster.factory",
+            "honeyframe_dagster.legacy",
+            "honeyframe_dagster.steps",
+            "api",
+        ),
+        "honeyframe_dagster.model": (
+            "honeyframe_dagster.factory",
+            "honeyframe_dagster.store",
+            "honeyframe_dagster.steps",
+            "api",
+        ),
         "honeyframe_dagster.settings": ("honeyframe_dagster.",),
         "honeyframe_dagster.services": ("api", "honeyframe_dagster.cli"),
     }

@@ -17,12 +17,11 @@ from dagster_shared.serdes import serialize_value
 from sqlalchemy import event, inspect, text
 
 from honeyframe_dagster import definitions as scenario_location
-from honeyframe_dagster.boot import boot
+from honeyframe_dagster.boot import StoreNotReady, boot
 from honeyframe_dagster.dbt import asset_key_path, load_manifest
 from honeyframe_dagster.legacy.drift import SchemaDriftError
 from honeyframe_dagster.settings import REPO_ROOT, get_settings
 from honeyframe_dagster.store.engine import get_engine
-from honeyframe_dagster.store.readiness import StoreNotReady
 from honeyframe_dagster.store.schema import head_revision
 from tests.conftest import ApplyYaml
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.admin import auth, views
-from api.deps import DagsterDep, PlannerDep, SessionDep
+from api.deps import BackendsDep, DagsterDep, PlannerDep, SessionDep
 from api.errors import ApiValidationError
 from api.routes import templates as template_routes
 from api.routes.health import heartbeat
@@ -173,12 +173,11 @@ def toggle(
     slug: str,
     project_id: str,
     action: str,
-    session: SessionDep,
-    dagster: DagsterDep,
-    planner: PlannerDep,
+    backends: BackendsDep,
     raw: Annotated[Any, Depends(json_body)],
 ) -> HTMLResponse:
     """Enable or disable one cell through the REST API's own handlers; answers with the cell, re-rendered."""
+    session = backends.session
     auth.session_csrf(request)
     grant = admin_grant(request, session)
     if action not in ("enable", "disable"):
@@ -193,9 +192,9 @@ def toggle(
     message, status_code = None, 200
     try:
         if action == "enable":
-            template_routes.enable(slug, project_id, grant, session, dagster, planner, outcome, body)
+            template_routes.enable(slug, project_id, grant, backends, outcome, body)
         else:
-            template_routes.disable(slug, project_id, grant, session, dagster, planner, outcome)
+            template_routes.disable(slug, project_id, grant, backends, outcome)
     except ApiValidationError as exc:
         session.rollback()
         message, status_code = "; ".join(_problem(item) for item in exc.errors), 422
@@ -204,7 +203,7 @@ def toggle(
         message, status_code = str(exc.detail), exc.status_code
     if outcome.headers.get(SYNC_HEADER) == "failed":
         message = "Saved, but Dagster has not caught up yet (see the API's log)."
-    line, cell = views.one_cell(session, planner, dagster, slug, project_id)
+    line, cell = views.one_cell(session, backends.planner, backends.dagster, slug, project_id)
     context = {"line": line, "cell": cell, "message": message}
     response = render(request, "cell.html", context, status_code)
     response.headers[FRAGMENT_HEADER] = "cell"

@@ -23,14 +23,7 @@ WRITE_ERRORS = problem_responses(409, 413, 415)
 
 
 def project_public(row: ProjectRow) -> ProjectPublic:
-    return ProjectPublic(
-        id=row.id,
-        name=row.name,
-        owner_email=row.owner_email,
-        timezone=row.timezone,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return ProjectPublic.model_validate(row, from_attributes=True)
 
 
 def project_row(session: Session, token: TokenGrant, project_id: str) -> ProjectRow:

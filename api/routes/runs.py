@@ -11,8 +11,8 @@ from dagster._time import get_current_datetime
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from sqlalchemy.orm import Session
 
-from api.deps import DagsterDep, PlannerDep, ProjectDep, SessionDep
-from api.errors import ApiValidationError, dagster_unavailable, translated
+from api.deps import BackendsDep, ProjectDep
+from api.errors import ApiValidationError, dagster_unavailable
 from api.present import partitions_of, run_public, run_tags, tick_public
 from api.schemas import RunAccepted, RunBody, RunPage, TickList, TickOutcome, problem_responses
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
@@ -21,7 +21,6 @@ from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.instants import is_instant, previous_instant
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG
-from honeyframe_dagster.store import service
 from honeyframe_dagster.store.service import is_row_id
 from honeyframe_dagster.store.tables import ScenarioRow
 
@@ -49,9 +48,7 @@ def run_now(
     request: Request,
     scenario_id: int,
     project_id: ProjectDep,
-    session: SessionDep,
-    dagster: DagsterDep,
-    planner: PlannerDep,
+    backends: BackendsDep,
     body: RunBody | None = Body(default=None),  # noqa: B008 - an optional body
 ) -> RunAccepted:
     """Launch a run now, whatever the trigger says and also when the scenario is disabled.
@@ -61,9 +58,7 @@ def run_now(
     with that instant's partition (cron) and report period. An out-of-band run is not held back by
     `overlap: skip` (docs/scheduling.md).
     """
-    with translated():
-        service.scenario_row(session, project_id, scenario_id)
-    plan = planner.plan_one(session, project_id, scenario_id)
+    plan = backends.plan_stored(project_id, scenario_id)
     entry = plan.entries[scenario_id]
     if entry.spec is None:
         raise HTTPException(409, f"scenario {scenario_id} cannot run: {entry.error}")
@@ -76,7 +71,7 @@ def run_now(
     tags = {**scenario_tags(entry.spec), TRIGGER_TAG: "manual", SCHEDULED_FOR_TAG: instant.isoformat()}
     if partition is not None:
         tags[PARTITION_TAG] = partition
-    client = require_dagster(dagster)
+    client = require_dagster(backends.dagster)
     try:
         run_id = launch(client, plan.location, entry.job_name, tags)
     except DagsterUnavailable as exc:
@@ -129,27 +124,25 @@ def list_runs(
     request: Request,
     scenario_id: int,
     project_id: ProjectDep,
-    session: SessionDep,
-    dagster: DagsterDep,
-    planner: PlannerDep,
+    backends: BackendsDep,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> RunPage:
     """Run history, newest first, from Dagster's run storage; keeps answering after the scenario is deleted."""
     if not is_row_id(scenario_id):
         raise HTTPException(404, f"no scenario {scenario_id} in project '{project_id}'")
-    client = require_dagster(dagster)
+    client = require_dagster(backends.dagster)
     tags = run_tags(project_id, scenario_id)
     try:
         total = client.run_count(tags)
-        if total == 0 and not exists(session, project_id, scenario_id):
+        if total == 0 and not exists(backends.session, project_id, scenario_id):
             raise HTTPException(404, f"no scenario {scenario_id} in project '{project_id}'")
         records = client.run_records(tags, (page - 1) * page_size, page_size) if total else []
     except DagsterUnavailable as exc:
         raise dagster_unavailable(request, "Dagster's run storage is unavailable", exc) from None
     partitions = None
-    if records and exists(session, project_id, scenario_id):
-        partitions = partitions_of(planner.plan_one(session, project_id, scenario_id).entries.get(scenario_id))
+    if records and exists(backends.session, project_id, scenario_id):
+        partitions = partitions_of(backends.plan_one(project_id, scenario_id).entries.get(scenario_id))
     return RunPage(
         items=[run_public(record, partitions) for record in records], page=page, page_size=page_size, total=total
     )
@@ -167,18 +160,14 @@ def list_ticks(
     request: Request,
     scenario_id: int,
     project_id: ProjectDep,
-    session: SessionDep,
-    dagster: DagsterDep,
-    planner: PlannerDep,
+    backends: BackendsDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     outcome: Annotated[TickOutcome | None, Query(description="Only evaluations with this outcome.")] = None,
 ) -> TickList:
     """Recent evaluations of the scenario's trigger, newest first, from Dagster's tick history: when, whether it
     fired, skipped (and why: overlap, catch-up, nothing due) or failed, and the runs it created."""
-    with translated():
-        service.scenario_row(session, project_id, scenario_id)
-    trigger = planner.plan_one(session, project_id, scenario_id).trigger(scenario_id)
-    client = require_dagster(dagster)
+    trigger = backends.plan_stored(project_id, scenario_id).trigger(scenario_id)
+    client = require_dagster(backends.dagster)
     if trigger is None:  # a broken scenario has no trigger in Dagster
         return TickList(items=[])
     statuses = [TICK_STATUSES[outcome]] if outcome else list(TICK_STATUSES.values())

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from dagster._time import get_current_datetime
 from fastapi import APIRouter, Query, Request, Response, status
 
-from api.deps import DagsterDep, PlannerDep, ProjectDep, SessionDep
+from api.deps import BackendsDep, ProjectDep
 from api.errors import dagster_unavailable, translated
 from api.present import (
     ProjectPlan,
@@ -46,9 +46,7 @@ def present(plan: ProjectPlan, scenario_id: int, client: DagsterClient | None) -
 @router.get("", response_model=ScenarioList)
 def list_scenarios(
     project_id: ProjectDep,
-    session: SessionDep,
-    dagster: DagsterDep,
-    planner: PlannerDep,
+    backends: BackendsDep,
     step_kind: Annotated[StepKind | None, Query(description="Keep scenarios with a step of this kind.")] = None,
     page: Annotated[
         int | None, Query(ge=1, description="A page of the list (ordered by id); without page or page_size: all.")
@@ -59,7 +57,7 @@ def list_scenarios(
 ) -> ScenarioList:
     """The scenarios of the current project, own and template instances, ordered by id: every one, or one page
     (`page`, `page_size`); `total` counts them all (after `step_kind`)."""
-    plan = planner.plan(session, project_id)
+    plan = backends.plan(project_id)
     entries = [plan.entries[i] for i in sorted(plan.entries)]
     if step_kind is not None:
         entries = [e for e in entries if any(step.kind == step_kind for step in steps_of(e))]
@@ -69,8 +67,8 @@ def list_scenarios(
         entries = entries[(page - 1) * page_size : page * page_size]
     # Dagster is read for the scenarios shown only, each read in one batch.
     ids = [e.record.id for e in entries]
-    statuses = trigger_statuses(dagster, plan.triggers(ids))
-    latest = latest_runs(dagster, project_id, ids)
+    statuses = trigger_statuses(backends.dagster, plan.triggers(ids))
+    latest = latest_runs(backends.dagster, project_id, ids)
     now = get_current_datetime()
     items = [scenario_public(e, statuses, now, latest.get(e.record.id)) for e in entries]
     return ScenarioList(items=items, total=total, page=page, page_size=page_size)
@@ -78,37 +76,24 @@ def list_scenarios(
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ScenarioPublic, responses=WRITE_ERRORS)
 def create_scenario(
-    body: ScenarioCreate,
-    project_id: ProjectDep,
-    session: SessionDep,
-    dagster: DagsterDep,
-    planner: PlannerDep,
-    response: Response,
+    body: ScenarioCreate, project_id: ProjectDep, backends: BackendsDep, response: Response
 ) -> ScenarioPublic:
     """Create a scenario; its job and trigger appear in the Dagster code location before this returns."""
     with translated():
         row = service.create_scenario(
-            session, project_id, body.model_dump(mode="json", exclude_none=True), planner.recipes
+            backends.session, project_id, body.model_dump(mode="json", exclude_none=True), backends.planner.recipes
         )
-    session.commit()
-    plan = planner.plan_one(session, project_id, row.id)
-    sync_dagster(dagster, response, plan.location, plan.status_changes(row.id))
-    return present(plan, row.id, dagster)
+    backends.session.commit()
+    plan = backends.plan_one(project_id, row.id)
+    sync_dagster(backends.dagster, response, plan.location, plan.status_changes(row.id))
+    return present(plan, row.id, backends.dagster)
 
 
 @router.get("/{scenario_id}", response_model=ScenarioDetail)
-def get_scenario(
-    request: Request,
-    scenario_id: int,
-    project_id: ProjectDep,
-    session: SessionDep,
-    dagster: DagsterDep,
-    planner: PlannerDep,
-) -> ScenarioDetail:
+def get_scenario(request: Request, scenario_id: int, project_id: ProjectDep, backends: BackendsDep) -> ScenarioDetail:
     """A scenario's config and its last 100 runs, newest first."""
-    with translated():
-        service.scenario_row(session, project_id, scenario_id)
-    plan = planner.plan_one(session, project_id, scenario_id)
+    plan = backends.plan_stored(project_id, scenario_id)
+    dagster = backends.dagster
     public = present(plan, scenario_id, dagster)
     runs = []
     if dagster is not None:
@@ -127,13 +112,7 @@ def get_scenario(
     responses={**WRITE_ERRORS, **canceled_header_doc(200, "The scenario as stored")},
 )
 def update_scenario(
-    scenario_id: int,
-    body: ScenarioUpdate,
-    project_id: ProjectDep,
-    session: SessionDep,
-    dagster: DagsterDep,
-    planner: PlannerDep,
-    response: Response,
+    scenario_id: int, body: ScenarioUpdate, project_id: ProjectDep, backends: BackendsDep, response: Response
 ) -> ScenarioPublic:
     """Change trigger, steps, enabled, name, owner or the e-mail recipients. Template instances: `enabled` only.
 
@@ -142,14 +121,14 @@ def update_scenario(
     # The dump leaves out None values: given nulls are kept (`owner: null` means the project owner; others: 422).
     fields = {key: None for key in given} | body.model_dump(mode="json", exclude_unset=True)
     with translated():
-        written = service.update_scenario(session, project_id, scenario_id, fields, planner.recipes)
-    session.commit()
-    plan = planner.plan_one(session, project_id, scenario_id)
+        written = service.update_scenario(backends.session, project_id, scenario_id, fields, backends.planner.recipes)
+    backends.session.commit()
+    plan = backends.plan_one(project_id, scenario_id)
     cancel = cancel_queued(written.disabled, "disabled") if written.disabled else None
     # Enabling or disabling leaves the job as it is: set the trigger's status, reload nothing.
     reload = [] if set(fields) <= {"enabled"} else plan.location
-    sync_dagster(dagster, response, reload, plan.status_changes(scenario_id), cancel=cancel)
-    return present(plan, scenario_id, dagster)
+    sync_dagster(backends.dagster, response, reload, plan.status_changes(scenario_id), cancel=cancel)
+    return present(plan, scenario_id, backends.dagster)
 
 
 @router.delete(
@@ -157,16 +136,14 @@ def update_scenario(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**problem_responses(409), **canceled_header_doc(204, "Deleted")},
 )
-def delete_scenario(
-    scenario_id: int, project_id: ProjectDep, session: SessionDep, dagster: DagsterDep, planner: PlannerDep
-) -> Response:
+def delete_scenario(scenario_id: int, project_id: ProjectDep, backends: BackendsDep) -> Response:
     """Remove the scenario and its job; its queued runs are canceled, the others stay in Dagster and in
     `GET .../runs`."""
     with translated():
-        row = service.deletable_scenario(session, project_id, scenario_id)
+        row = service.deletable_scenario(backends.session, project_id, scenario_id)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    plan = planner.plan_one(session, project_id, scenario_id)
-    cancel = cancel_queued(service.delete_scenario(session, row), "deleted")
-    session.commit()
-    sync_dagster(dagster, response, plan.location, stop_first=plan.triggers([scenario_id]), cancel=cancel)
+    plan = backends.plan_one(project_id, scenario_id)
+    cancel = cancel_queued(service.delete_scenario(backends.session, row), "deleted")
+    backends.session.commit()
+    sync_dagster(backends.dagster, response, plan.location, stop_first=plan.triggers([scenario_id]), cancel=cancel)
     return response

@@ -8,11 +8,10 @@ from dagster._time import get_current_datetime
 from fastapi import APIRouter, Body, Response, status
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from api.deps import AdminDep, DagsterDep, PlannerDep, SessionDep, TokenDep
+from api.deps import AdminDep, Backends, BackendsDep, SessionDep, TokenDep
 from api.errors import translated
-from api.present import Planner, latest_runs, scenario_public, trigger_statuses
+from api.present import latest_runs, scenario_public, trigger_statuses
 from api.schemas import EnableBody, MatrixCell, ScenarioPublic, TemplateList, TemplatePublic, problem_responses
 from api.sync import CancelQueued, cancel_queued, canceled_header_doc, sync_dagster
 from honeyframe_dagster.model.documents import Template
@@ -30,19 +29,12 @@ WRITE_ERRORS = problem_responses(409, 413, 415)
 
 
 def template_public(row: TemplateRow, cells: list[ScenarioRow]) -> TemplatePublic:
-    template = template_model(row)
-    return TemplatePublic(
-        slug=template.slug,
-        display_name=template.display_name,
-        default_enabled=template.default_enabled,
-        parameters=template.parameters,
-        trigger=template.trigger,
-        steps=template.steps,
-        matrix=[
-            MatrixCell(project_id=c.project_id, scenario_id=c.id, enabled=c.enabled, parameters=stored_parameters(c))
-            for c in cells
-        ],
-    )
+    matrix = [
+        MatrixCell(project_id=c.project_id, scenario_id=c.id, enabled=c.enabled, parameters=stored_parameters(c))
+        for c in cells
+    ]
+    # The template's own fields (shallow: its trigger and steps stay models), and the matrix.
+    return TemplatePublic.model_validate({**dict(template_model(row)), "matrix": matrix})
 
 
 @router.get("", response_model=TemplateList)
@@ -68,16 +60,15 @@ def list_templates(token: TokenDep, session: SessionDep) -> TemplateList:
     response_model=TemplatePublic,
     responses={201: {"description": "Created", "model": TemplatePublic}, **WRITE_ERRORS},
 )
-def put_template(
-    body: Template, token: AdminDep, session: SessionDep, dagster: DagsterDep, planner: PlannerDep, response: Response
-) -> TemplatePublic:
+def put_template(body: Template, token: AdminDep, backends: BackendsDep, response: Response) -> TemplatePublic:
     """Create or replace a template (admin). Every project's instance of it is re-checked; 422 if one breaks."""
+    session = backends.session
     with translated():
-        created = service.put_template(session, body, planner.recipes)
+        created = service.put_template(session, body, backends.planner.recipes)
     session.commit()
     # Only the locations serving a project with an instance of this template have anything to reload.
     holders = session.scalars(select(ScenarioRow.project_id).where(ScenarioRow.template_slug == body.slug))
-    sync_dagster(dagster, response, planner.locations_of(holders))
+    sync_dagster(backends.dagster, response, backends.planner.locations_of(holders))
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     row = session.get(TemplateRow, body.slug)
     assert row is not None
@@ -87,19 +78,18 @@ def put_template(
 
 
 def _cell_response(
-    session: Session,
-    project_id: str,
-    cell_id: int,
-    dagster: DagsterDep,
-    planner: Planner,
+    backends: Backends,
+    written: service.CellWrite,
     response: Response,
     cancel: CancelQueued | None = None,
-    *,
-    reload: bool,
 ) -> ScenarioPublic:
-    """`reload`: the cell's job changed (created, new parameters); otherwise only its trigger's status is set."""
-    plan = planner.plan_one(session, project_id, cell_id)
-    sync_dagster(dagster, response, plan.location if reload else [], plan.status_changes(cell_id), cancel=cancel)
+    """The cell after the write, committed; its location reloads when its job changed (`written.reload`: created,
+    new parameters), else only its trigger's status is set."""
+    project_id, cell_id, dagster = written.cell.project_id, written.cell.id, backends.dagster
+    backends.session.commit()
+    plan = backends.plan_one(project_id, cell_id)
+    reload = plan.location if written.reload else []
+    sync_dagster(dagster, response, reload, plan.status_changes(cell_id), cancel=cancel)
     statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
     latest = latest_runs(dagster, project_id, [cell_id]).get(cell_id)
     return scenario_public(plan.entries[cell_id], statuses, get_current_datetime(), latest)
@@ -110,17 +100,15 @@ def enable(
     slug: str,
     project_id: str,
     token: AdminDep,
-    session: SessionDep,
-    dagster: DagsterDep,
-    planner: PlannerDep,
+    backends: BackendsDep,
     response: Response,
     body: EnableBody | None = Body(default=None),  # noqa: B008 - an optional body
 ) -> ScenarioPublic:
     """Enable the template for a project (admin), with parameter values merged over the stored ones."""
+    parameters, recipes = body.parameters if body else {}, backends.planner.recipes
     with translated():
-        written = service.enable_template(session, slug, project_id, body.parameters if body else {}, planner.recipes)
-    session.commit()
-    return _cell_response(session, project_id, written.cell.id, dagster, planner, response, reload=written.reload)
+        written = service.enable_template(backends.session, slug, project_id, parameters, recipes)
+    return _cell_response(backends, written, response)
 
 
 @router.post(
@@ -128,19 +116,10 @@ def enable(
     response_model=ScenarioPublic,
     responses=canceled_header_doc(200, "The template instance, disabled"),
 )
-def disable(
-    slug: str,
-    project_id: str,
-    token: AdminDep,
-    session: SessionDep,
-    dagster: DagsterDep,
-    planner: PlannerDep,
-    response: Response,
-) -> ScenarioPublic:
+def disable(slug: str, project_id: str, token: AdminDep, backends: BackendsDep, response: Response) -> ScenarioPublic:
     """Disable the template for a project (admin): its trigger stops and its queued runs are canceled
     (`X-Honeyframe-Canceled-Runs`); runs in progress, the job, run history and parameters stay."""
     with translated():
-        written = service.disable_template(session, slug, project_id)
+        written = service.disable_template(backends.session, slug, project_id)
     cancel = cancel_queued(written.disabled, "disabled") if written.disabled else None
-    session.commit()
-    return _cell_response(session, project_id, written.cell.id, dagster, planner, response, cancel, reload=False)
+    return _cell_response(backends, written, response, cancel)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from honeyframe_dagster.model.documents import Scenario
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument
-from honeyframe_dagster.steps.registry import KINDS
+from honeyframe_dagster.model.kinds import registered
 
 Row = Mapping[str, Any]
 
@@ -38,7 +38,7 @@ _COLUMNS: dict[str, dict[str, str]] = {
     "project_cron_jobs": {"project": "project_id", "trigger.cron": "schedule", "steps.0": "options"},
 }
 # The field of each cron-job action's step that `target` fills.
-_TARGET_FIELD = {kind: entry.legacy_target for kind, entry in KINDS.items() if entry.legacy_target is not None}
+_TARGET_FIELD = {kind: entry.legacy_target for kind, entry in registered().items() if entry.legacy_target is not None}
 MAX_NAME = 200
 
 

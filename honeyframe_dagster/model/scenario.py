@@ -12,11 +12,12 @@ from pydantic import ValidationError
 
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument, ScenarioError, dotted
+from honeyframe_dagster.model.kinds import registered
 from honeyframe_dagster.model.rendering import RenderError
+from honeyframe_dagster.model.step_base import check_in_project
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
 from honeyframe_dagster.model.tenancy import TenancyError, check_steps
 from honeyframe_dagster.model.triggers import Trigger
-from honeyframe_dagster.steps.registry import KINDS
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,12 @@ def render_scenario(record: ScenarioRecord, catalog: Catalog) -> tuple[Project, 
 def check_references(
     step: Step, index: int, project_id: str, catalog: Catalog, recipes: Collection[str] | None
 ) -> None:
-    """The step's kind checks what it names (steps/<kind>/model.py); raises ScenarioError naming the field."""
-    check = KINDS[step.kind].check_references
+    """What the step names exists: the project objects of its `references()`, then what its kind checks
+    (steps/<kind>/model.py); raises ScenarioError naming the field."""
+    for reference in step.references():
+        known = getattr(catalog, reference.collection)
+        check_in_project(known, reference.noun, project_id, reference.name, ("steps", index, reference.field))
+    check = registered()[step.kind].check_references
     if check is not None:
         check(step, index, project_id, catalog, recipes)
 

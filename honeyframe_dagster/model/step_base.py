@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple, Self
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +23,9 @@ from pydantic import (
 from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.errors import Loc, ScenarioError
 from honeyframe_dagster.settings import check_env_name, check_secret_name
+
+if TYPE_CHECKING:
+    from honeyframe_dagster.model.scenario import Catalog
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$"
 PYTHON_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
@@ -88,6 +91,16 @@ EmailText = Annotated[str, Field(json_schema_extra={"pattern": EMAIL_PATTERN, "m
 Email = Annotated[EmailText, AfterValidator(check_email)]
 
 
+class Reference(NamedTuple):
+    """A project object a step names: it must exist in the step's project (`check_references`), and loading a
+    scenario's catalog loads it (store/catalog.py)."""
+
+    collection: Literal["datasets", "dashboards", "agents"]  # the Catalog attribute that holds it
+    noun: str
+    name: str
+    field: str  # the step's field that names it
+
+
 class _Step(CompactModel):
     # The kind's retries when its step says nothing; a kind's model sets its own.
     default_retry: ClassVar[StepRetry] = NO_RETRY
@@ -106,6 +119,22 @@ class _Step(CompactModel):
     def retry_policy(self) -> StepRetry:
         """The step's own retry settings, else its kind's default."""
         return self.retry or self.default_retry
+
+    # What a kind's model overrides for the checks that every step goes through (model/scenario.py, tenancy.py).
+
+    def references(self) -> list[Reference]:
+        """The datasets, dashboards and agents of its project that the step names."""
+        return []
+
+    def written_table(self, project_id: str, catalog: Catalog) -> tuple[str, str] | None:
+        """The warehouse table the step writes and the field that names it; None: none (or not known yet)."""
+        return None
+
+    def check_tables(
+        self, index: int, project_id: str, catalog: Catalog, recipes: Collection[str] | None, readable: Any
+    ) -> None:
+        """The kind's own tenancy rules (model/tenancy.py `check_steps`, after the owners of every written table):
+        TenancyError naming the field. `readable`: what the project's SQL may read (None: unchecked)."""
 
 
 class TimeRange(BaseModel):

@@ -15,15 +15,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
-from honeyframe_dagster.model.documents import Dashboard, Dataset
 from honeyframe_dagster.model.errors import InvalidDocument, Loc
 from honeyframe_dagster.model.sql_policy import SqlPolicyError, check_card_query, check_query, is_system_table
-from honeyframe_dagster.model.steps import Step
-from honeyframe_dagster.steps.run_agent.model import RunAgentStep
-from honeyframe_dagster.steps.sync_dataset.model import SyncDatasetStep
 
 if TYPE_CHECKING:
+    # Types only: a step kind's model imports this module (its `check_tables`), before the documents exist.
+    from honeyframe_dagster.model.documents import Dashboard, Dataset
     from honeyframe_dagster.model.scenario import Catalog
+    from honeyframe_dagster.model.steps import Step
 
 
 class TenancyError(InvalidDocument):
@@ -54,10 +53,8 @@ def written_tables(steps: Sequence[Step], project_id: str, catalog: Catalog) -> 
     """The warehouse tables a scenario's steps write, each with the field path that names it."""
     written: dict[str, Loc] = {}
     for index, step in enumerate(steps):
-        if isinstance(step, RunAgentStep):
-            written.setdefault(step.output_table, ("steps", index, "output_table"))
-        elif isinstance(step, SyncDatasetStep) and (dataset := catalog.datasets.get((project_id, step.dataset))):
-            written.setdefault(dataset.table_name, ("steps", index, "dataset"))
+        if (table := step.written_table(project_id, catalog)) is not None:
+            written.setdefault(table[0], ("steps", index, table[1]))
     return written
 
 
@@ -81,8 +78,9 @@ def check_not_dbt(table: str, where: Loc, dbt: Collection[str] | None, what: str
 
 
 def check_steps(steps: Sequence[Step], project_id: str, catalog: Catalog, recipes: Collection[str] | None) -> None:
-    """Every table the steps write is the project's to write, and a `run_agent` output no dbt node (a dataset's
-    table was checked against dbt when the dataset was applied); every `run_agent` SQL input passes the policy."""
+    """Every table the steps write is the project's to write; then each step's own rules (`_Step.check_tables`:
+    a `run_agent` output no dbt node, its SQL input within the policy; a dataset's table was checked against dbt
+    when the dataset was applied)."""
     written = written_tables(steps, project_id, catalog)
     for table, where in written.items():
         check_not_system(table, where)
@@ -91,10 +89,7 @@ def check_steps(steps: Sequence[Step], project_id: str, catalog: Catalog, recipe
     if readable is not None:
         readable |= {table_key(t) for t in written}
     for index, step in enumerate(steps):
-        if isinstance(step, RunAgentStep):
-            check_not_dbt(step.output_table, ("steps", index, "output_table"), recipes, "dbt model, seed or snapshot")
-            if (project_id, step.input) not in catalog.datasets:
-                check_sql(step.input, ("steps", index, "input"), readable)
+        step.check_tables(index, project_id, catalog, recipes, readable)
 
 
 def check_dataset(dataset: Dataset, catalog: Catalog, dbt_built: Collection[str] | None) -> None:

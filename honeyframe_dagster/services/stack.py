@@ -100,6 +100,22 @@ def port_open(port: int, host: str = HOST) -> bool:
         return False
 
 
+def check_ports(host: str, listeners: list[tuple[str, int]]) -> None:
+    """Refuse to start when two of our processes would share a port or one is taken already: otherwise one of them
+    dies after the others have started, and the message is a gRPC bind error deep in its log."""
+    owners: dict[int, str] = {}
+    for what, port in listeners:
+        if port in owners:
+            raise ValueError(f"port {port} is set for both {owners[port]} and {what}: give each its own port")
+        owners[port] = what
+    for port, what in owners.items():
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                raise ValueError(f"port {port} for {what} is in use on {host} by another program") from None
+
+
 def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL we built
@@ -231,9 +247,21 @@ def plan_all(
     load_examples_on_first_boot(settings, apply_examples)
     choice = choose_count(engine, settings.code_locations, settings.pairs_per_location, may_grow=True)
     print(f"[honeyframe] {choice.describe()}", flush=True)
-    prepare_dagster_home(settings, env)
     count, host = choice.count, piece.host
     locations = [(name, host, settings.code_server_port + index) for index, name in enumerate(location_names(count))]
+    mail_sink = not settings.smtp_configured
+    code_servers = f"HONEYFRAME_CODE_SERVER_PORT ({settings.code_server_port}) and the {count} port(s) after it"
+    check_ports(
+        host,
+        [
+            *((f"code location {name} ({code_servers})", port) for name, _, port in locations),
+            (f"code location {WAREHOUSE_LOCATION} ({code_servers})", settings.code_server_port + count),
+            ("the Dagster UI (HONEYFRAME_UI_PORT)", settings.ui_port),
+            ("the REST API (HONEYFRAME_API_PORT)", settings.api_port),
+            *([("the mail sink (HONEYFRAME_SMTP_PORT)", settings.smtp_port)] if mail_sink else []),
+        ],
+    )
+    prepare_dagster_home(settings, env)
     servers = [
         code_server(name, SCENARIOS_MODULE, host, port, shard_env(env, index, count), log_dir)
         for index, (name, _, port) in enumerate(locations)
@@ -242,7 +270,6 @@ def plan_all(
     servers.append(code_server(WAREHOUSE_LOCATION, WAREHOUSE_MODULE, host, locations[-1][2], env, log_dir))
     workspace = write_workspace(settings, [(name, connect_host(host), port) for name, _, port in locations])
     clients = ui_processes(settings, env, workspace, host, log_dir)
-    mail_sink = not settings.smtp_configured
     if mail_sink:
         servers.insert(0, Process("mail-sink", [str(BIN / "honeyframe"), "mailsink"], env, log_dir))
     return Plan(servers, clients, summary(settings, log_dir, mail_sink, host))

@@ -12,20 +12,17 @@ from dagster import (
     AssetMaterialization,
     Failure,
     HookContext,
-    In,
     MetadataValue,
-    Nothing,
     OpExecutionContext,
-    Out,
     Output,
     failure_hook,
-    op,
 )
 
 from honeyframe_dagster.model.scenario import ScenarioError
 from honeyframe_dagster.model.tags import SCENARIO_TAG
 from honeyframe_dagster.resources.scenarios import ScenarioNotFound, ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
+from honeyframe_dagster.steps.context import step_op
 from honeyframe_dagster.steps.transactional import ForeignTable, abort_run, commit_run, sweep
 
 
@@ -33,7 +30,7 @@ def commit_alias(group: list[int]) -> str:
     return f"commit_steps_{group[0] + 1}_{group[-1] + 1}"
 
 
-@op(name="commit_group", ins={"after": In(Nothing)}, out=Out(Nothing))
+@step_op("commit_group")
 def commit_group_op(
     context: OpExecutionContext, scenarios: ScenarioStoreResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:

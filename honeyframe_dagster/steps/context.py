@@ -1,4 +1,5 @@
-"""What every step op shares: finding its scenario and its own step config at run time, and showing it.
+"""What every step op shares: its shape in a job (`step_op`), finding its scenario and its own step config at run
+time, and showing it.
 
 The op reads its config from the store when it runs (job snapshots stay small), so each step records what it
 resolved in the run's event log: the step's config and the version of the scenario's definition.
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from dagster import Failure, MetadataValue, OpExecutionContext
+from dagster import Failure, In, MetadataValue, Nothing, OpExecutionContext, Out, op
 
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioSpec
 from honeyframe_dagster.model.steps import Step
@@ -28,6 +29,12 @@ _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
 
 StepT = TypeVar("StepT", bound=Step)
 EntryT = TypeVar("EntryT")
+
+
+def step_op(name: str, kind: str | None = None) -> Any:
+    """The `@op` of a step kind's op (and of a group's commit): no data in or out, only `after`, the ordering input
+    the job wires to the previous stage (factory/jobs.py); `kind`: the tag Dagster's UI shows."""
+    return op(name=name, ins={"after": In(Nothing)}, out=Out(Nothing), tags={"kind": kind} if kind else None)
 
 
 def step_alias(index: int, kind: str) -> str:

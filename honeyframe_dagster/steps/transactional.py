@@ -37,6 +37,7 @@ from honeyframe_dagster.model.step_base import step_groups
 from honeyframe_dagster.model.steps import Step
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.resources.warehouse_access import Loader, quote
+from honeyframe_dagster.steps.context import StepRun
 from honeyframe_dagster.steps.registry import KINDS
 
 STAGING_SCHEMA = "honeyframe_staging"
@@ -176,8 +177,7 @@ class StepWrite:
 def write_step_table(
     context: OpExecutionContext,
     warehouse: WarehouseResource,
-    steps: Sequence[Step],
-    index: int,
+    run: StepRun[Any],
     write: TableWrite,
     load: Loader,
     describe: Describe,
@@ -188,7 +188,8 @@ def write_step_table(
 
     A sibling's failure (`GroupAborted`) is not this step's: it is logged and the write reported as discarded,
     so the group's failing step is the one the run reports. Warehouse errors and ForeignTable propagate to the op."""
-    deferred = is_deferred(steps, index)
+    index = run.index
+    deferred = is_deferred(run.scenario.steps, index)
     try:
         with warehouse.write() as connection:
             rows = write_table(

@@ -14,13 +14,11 @@ from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Projec
 from honeyframe_dagster.model.naming import in_shard, project_identifier
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, render_scenario, upstream_name
 from honeyframe_dagster.settings import Settings, get_settings
-from honeyframe_dagster.steps.run_agent.model import RunAgentStep
-from honeyframe_dagster.steps.send_email_report.model import SendEmailReportStep
-from honeyframe_dagster.steps.sync_dataset.model import SyncDatasetStep
 from honeyframe_dagster.store.tables import (
     AgentRow,
     DashboardRow,
     DatasetRow,
+    ProjectObjectRow,
     ProjectRow,
     ScenarioRow,
     TemplateRow,
@@ -39,6 +37,12 @@ def template_model(row: TemplateRow) -> Template:
     return Template.model_validate(row.document)
 
 
+# Each kind of project object: the Catalog attribute that holds them, its table, its document model.
+PROJECT_OBJECTS: tuple[tuple[str, type[ProjectObjectRow], type[Dataset | Dashboard | Agent]], ...] = (
+    ("datasets", DatasetRow, Dataset),
+    ("dashboards", DashboardRow, Dashboard),
+    ("agents", AgentRow, Agent),
+)
 SCENARIO_FIELDS = (
     "id",
     "project_id",
@@ -55,19 +59,8 @@ SCENARIO_FIELDS = (
 
 
 def scenario_record(row: ScenarioRow | Row[Any]) -> ScenarioRecord:
-    return ScenarioRecord(
-        id=row.id,
-        project_id=row.project_id,
-        name=row.name,
-        enabled=row.enabled,
-        template_slug=row.template_slug,
-        parameters=_parameters(row.parameters),
-        trigger=row.trigger,
-        steps=row.steps,
-        owner=row.owner,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    fields = {name: getattr(row, name) for name in SCENARIO_FIELDS}
+    return ScenarioRecord(**{**fields, "parameters": _parameters(row.parameters)})
 
 
 def _parameters(value: Any) -> Any:
@@ -100,13 +93,9 @@ def load_catalog(
     columns = [getattr(ScenarioRow, name) for name in SCENARIO_FIELDS]
     rows = session.execute(scoped(select(*columns), ScenarioRow.project_id).order_by(ScenarioRow.id))
     catalog.scenarios = [scenario_record(row) for row in rows]
-    for table, target, model in (
-        (DatasetRow, catalog.datasets, Dataset),
-        (DashboardRow, catalog.dashboards, Dashboard),
-        (AgentRow, catalog.agents, Agent),
-    ):
+    for attribute, table, model in PROJECT_OBJECTS:
         for row in session.scalars(scoped(select(table), table.project_id)):
-            _load_object(target, model, row)
+            _load_object(getattr(catalog, attribute), model, row)
     # Every project's claims (one short row per table): a project may read a dbt seed only if no other project's
     # dataset stands in for it (model/tenancy.py: readable_tables).
     for claim in session.scalars(select(WarehouseTableRow)):
@@ -176,32 +165,20 @@ def _add_template(session: Session, catalog: Catalog, slug: str | None) -> None:
 def _add_named_objects(session: Session, catalog: Catalog, project_id: str) -> None:
     """The datasets, dashboards and agents that the catalog's scenarios name (a step that does not render names
     none: resolving fails on it before references are looked at)."""
-    named: dict[type[DatasetRow | DashboardRow | AgentRow], set[str]] = {
-        DatasetRow: set(),
-        DashboardRow: set(),
-        AgentRow: set(),
-    }
+    named: dict[str, set[str]] = {attribute: set() for attribute, _, _ in PROJECT_OBJECTS}
     for record in catalog.scenarios:
         try:
             _, _, steps = render_scenario(record, catalog)
         except ScenarioError:
             continue
         for step in steps:
-            if isinstance(step, SyncDatasetStep):
-                named[DatasetRow].add(step.dataset)
-            elif isinstance(step, RunAgentStep):
-                named[AgentRow].add(step.agent)
-            elif isinstance(step, SendEmailReportStep):
-                named[DashboardRow].update(step.dashboard_ids)
-    for table, target, model in (
-        (DatasetRow, catalog.datasets, Dataset),
-        (DashboardRow, catalog.dashboards, Dashboard),
-        (AgentRow, catalog.agents, Agent),
-    ):
-        if named[table]:
-            rows = session.scalars(select(table).where(table.project_id == project_id, table.id.in_(named[table])))
+            for reference in step.references():
+                named[reference.collection].add(reference.name)
+    for attribute, table, model in PROJECT_OBJECTS:
+        if named[attribute]:
+            rows = session.scalars(select(table).where(table.project_id == project_id, table.id.in_(named[attribute])))
             for row in rows:
-                _load_object(target, model, row)
+                _load_object(getattr(catalog, attribute), model, row)
 
 
 def name_peers(session: Session, project_id: str, shard: tuple[int, int] | None) -> list[str]:

@@ -64,6 +64,11 @@ class TemplateRow(_Timestamps, Base):
     document: Mapped[dict[str, Any]]
 
 
+def _unique_where(name: str, column: str, where: str) -> Index:
+    """A unique index over (project_id, `column`) of the rows where `where` holds, on SQLite and Postgres alike."""
+    return Index(name, "project_id", column, unique=True, sqlite_where=text(where), postgresql_where=text(where))
+
+
 class ScenarioRow(_Timestamps, Base):
     """A project's own scenario, or one cell of the enable matrix (`template_slug` set)."""
 
@@ -82,22 +87,8 @@ class ScenarioRow(_Timestamps, Base):
     source_id: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
-        Index(
-            "uq_scenarios_project_name",
-            "project_id",
-            "name",
-            unique=True,
-            sqlite_where=text("template_slug IS NULL"),
-            postgresql_where=text("template_slug IS NULL"),
-        ),
-        Index(
-            "uq_scenarios_project_template",
-            "project_id",
-            "template_slug",
-            unique=True,
-            sqlite_where=text("template_slug IS NOT NULL"),
-            postgresql_where=text("template_slug IS NOT NULL"),
-        ),
+        _unique_where("uq_scenarios_project_name", "name", "template_slug IS NULL"),
+        _unique_where("uq_scenarios_project_template", "template_slug", "template_slug IS NOT NULL"),
         UniqueConstraint("source_table", "source_id", name="uq_scenarios_source"),
         # Ids are never reused (migration 0003): runs in Dagster are found by the scenario id tag.
         {"sqlite_autoincrement": True},
@@ -120,6 +111,9 @@ class DashboardRow(_ProjectObject, Base):
 
 class AgentRow(_ProjectObject, Base):
     __tablename__ = "agents"
+
+
+ProjectObjectRow = DatasetRow | DashboardRow | AgentRow
 
 
 class WarehouseTableRow(Base):

@@ -34,12 +34,10 @@ from honeyframe_dagster.model.tenancy import (
     written_tables,
 )
 from honeyframe_dagster.model.triggers import Trigger
-from honeyframe_dagster.store.catalog import load_catalog
+from honeyframe_dagster.store.catalog import PROJECT_OBJECTS, load_catalog
 from honeyframe_dagster.store.ownership import claim_tables
 from honeyframe_dagster.store.tables import (
-    AgentRow,
-    DashboardRow,
-    DatasetRow,
+    ProjectObjectRow,
     ProjectRow,
     ScenarioRow,
     TemplateRow,
@@ -309,14 +307,9 @@ def write_scenario_fields(row: ScenarioRow, document: Scenario) -> None:
 
 def upsert_project_object(session: Session, document: Dataset | Dashboard | Agent) -> Written:
     check_project(session, document.project)
-    tables: dict[str, type[DatasetRow] | type[DashboardRow] | type[AgentRow]] = {
-        "Dataset": DatasetRow,
-        "Dashboard": DashboardRow,
-        "Agent": AgentRow,
-    }
-    table = tables[document.kind]
-    stored = cast("DatasetRow | DashboardRow | AgentRow | None", session.get(table, (document.project, document.id)))
-    row: DatasetRow | DashboardRow | AgentRow
+    table = next(table for _, table, model in PROJECT_OBJECTS if isinstance(document, model))
+    stored = cast("ProjectObjectRow | None", session.get(table, (document.project, document.id)))
+    row: ProjectObjectRow
     row, created = found_or_added(session, stored, partial(table, project_id=document.project, id=document.id))
     row.document = document.model_dump(mode="json")
     # Adding or changing a dataset, dashboard or agent cannot break a scenario that refers to it.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -103,3 +104,25 @@ def test_backfill_names_what_is_wrong(tmp_path: Path) -> None:
         env, "backfill", "acme_sales__nightly_mart_refresh", "--from", "2026-11-01", "--to", "2026-11-03", "--dry-run"
     )
     assert dry.returncode == 0 and re.search(r"3 partition\(s\): 2026-11-01, 2026-11-02, 2026-11-03", dry.stdout)
+
+
+def test_up_refuses_ports_that_collide_naming_both_settings(tmp_path: Path) -> None:
+    """The warehouse location takes the port after the shards'; a mail sink set on it used to start, then the
+    warehouse died with a gRPC bind error in its log and took the whole stack down."""
+    env = fresh_env(tmp_path)
+    env["HONEYFRAME_SMTP_PORT"] = str(int(env["HONEYFRAME_CODE_SERVER_PORT"]) + 1)
+    refused = run(env, "up")
+    assert refused.returncode == 2, refused.stderr
+    assert f"port {env['HONEYFRAME_SMTP_PORT']} is set for both code location warehouse" in refused.stderr
+    assert "HONEYFRAME_SMTP_PORT" in refused.stderr
+    assert not (tmp_path / "home" / "logs" / "warehouse.log").exists()
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    env = fresh_env(tmp_path)
+    env["HONEYFRAME_API_PORT"] = str(taken.getsockname()[1])
+    with taken:
+        busy = run(env, "up")
+    assert busy.returncode == 2
+    assert f"port {env['HONEYFRAME_API_PORT']} for the REST API (HONEYFRAME_API_PORT) is in use" in busy.stderr

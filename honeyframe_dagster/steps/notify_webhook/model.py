@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from honeyframe_dagster.model.kinds import StepKind
 from honeyframe_dagster.model.step_base import SecretName, _Step
-from honeyframe_dagster.steps.entry import StepKind
 
 
 class NotifyWebhookStep(_Step):

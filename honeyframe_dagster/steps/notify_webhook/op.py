@@ -9,13 +9,13 @@ never logged, never put in metadata and never quoted in an error; its host must 
 from typing import Any
 
 import httpx
-from dagster import DagsterEventType, DagsterInstance, Failure, In, Nothing, OpExecutionContext, Out, Output, op
+from dagster import DagsterEventType, DagsterInstance, Failure, OpExecutionContext, Output
 
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.net_policy import EgressRefused, check_url, guarded_client
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.settings import get_settings
-from honeyframe_dagster.steps.context import current_step
+from honeyframe_dagster.steps.context import current_step, step_op
 from honeyframe_dagster.steps.entry import StepOp
 from honeyframe_dagster.steps.notify_webhook.model import NotifyWebhookStep
 
@@ -103,7 +103,7 @@ def post(url: str, url_env: str, payload: dict[str, Any]) -> int:
     return response.status_code
 
 
-@op(name="notify_webhook", ins={"after": In(Nothing)}, out=Out(Nothing), tags={"kind": "webhook"})
+@step_op("notify_webhook", "webhook")
 def notify_webhook_op(context: OpExecutionContext, scenarios: ScenarioStoreResource) -> Output[None]:
     run = current_step(context, scenarios, NotifyWebhookStep)
     step = run.step

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import duckdb
-from dagster import Failure, In, Nothing, OpExecutionContext, Out, op
+from dagster import Failure, OpExecutionContext
 
 from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.model.scenario import Catalog
@@ -19,7 +19,7 @@ from honeyframe_dagster.model.tenancy import TenancyError, check_sql, table_key
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.resources.warehouse_access import Loader, quote
-from honeyframe_dagster.steps.context import current_step
+from honeyframe_dagster.steps.context import current_step, step_op
 from honeyframe_dagster.steps.entry import StepOp
 from honeyframe_dagster.steps.run_agent.client import RowResult, complete_rows
 from honeyframe_dagster.steps.run_agent.model import RunAgentStep
@@ -65,12 +65,9 @@ def results_loader(results: Sequence[RowResult], agent: str, model: str) -> Load
     return load
 
 
-@op(name="run_agent", ins={"after": In(Nothing)}, out=Out(Nothing), tags={"kind": "openai"})
+@step_op("run_agent", "openai")
 def run_agent_op(
-    context: OpExecutionContext,
-    scenarios: ScenarioStoreResource,
-    agents: AgentsResource,
-    warehouse: WarehouseResource,
+    context: OpExecutionContext, scenarios: ScenarioStoreResource, agents: AgentsResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
     run = current_step(context, scenarios, RunAgentStep)
     step, project_id = run.step, run.scenario.project.id
@@ -111,17 +108,8 @@ def run_agent_op(
         }
 
     try:
-        written = write_step_table(
-            context,
-            warehouse,
-            run.scenario.steps,
-            run.index,
-            TableWrite(step.output_table, key="row_key"),
-            results_loader(results, agent.id, agent.model),
-            describe,
-            f"agent '{agent.id}'",
-            writable,
-        )
+        table, load = TableWrite(step.output_table, key="row_key"), results_loader(results, agent.id, agent.model)
+        written = write_step_table(context, warehouse, run, table, load, describe, f"agent '{agent.id}'", writable)
     except ForeignTable as exc:
         raise Failure(f"project '{project_id}': {exc}", allow_retries=False) from None
     if written.discarded:

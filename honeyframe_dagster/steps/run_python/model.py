@@ -9,6 +9,7 @@ from pydantic import Field
 
 from honeyframe_dagster.model.errors import ScenarioError
 from honeyframe_dagster.model.hygiene import JsonValue
+from honeyframe_dagster.model.kinds import StepKind
 from honeyframe_dagster.model.step_base import (
     MAX_LIST_ITEMS,
     MAX_SECRETS,
@@ -18,7 +19,6 @@ from honeyframe_dagster.model.step_base import (
     _Step,
 )
 from honeyframe_dagster.settings import get_settings
-from honeyframe_dagster.steps.entry import StepKind
 
 if TYPE_CHECKING:
     from honeyframe_dagster.model.scenario import Catalog

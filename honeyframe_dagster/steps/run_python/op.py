@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from dagster import Failure, In, MetadataValue, Nothing, OpExecutionContext, Out, Output, op
+from dagster import Failure, MetadataValue, OpExecutionContext, Output
 
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
-from honeyframe_dagster.steps.context import current_step
+from honeyframe_dagster.steps.context import current_step, step_op
 from honeyframe_dagster.steps.entry import StepOp
 from honeyframe_dagster.steps.run_python.model import RunPythonStep
 from honeyframe_dagster.steps.run_python.resource import PythonRecipesResource, RecipeNotFound, python_recipes_resource
@@ -26,7 +26,7 @@ def recipe_metadata(messages: list[Any]) -> dict[str, Any]:
     return merged
 
 
-@op(name="run_python", ins={"after": In(Nothing)}, out=Out(Nothing), tags={"kind": "python"})
+@step_op("run_python", "python")
 def run_python_op(
     context: OpExecutionContext, scenarios: ScenarioStoreResource, python_recipes: PythonRecipesResource
 ) -> Output[None]:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from honeyframe_dagster.model.errors import ScenarioError
+from honeyframe_dagster.model.kinds import StepKind
 from honeyframe_dagster.model.step_base import MAX_LIST_ITEMS, NAME_PATTERN, _Step
-from honeyframe_dagster.steps.entry import StepKind
 
 if TYPE_CHECKING:
     from honeyframe_dagster.model.scenario import Catalog

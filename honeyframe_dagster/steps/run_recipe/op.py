@@ -12,26 +12,22 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     Failure,
-    In,
     MetadataValue,
-    Nothing,
     OpExecutionContext,
-    Out,
     Output,
-    op,
 )
 
 from honeyframe_dagster.dbt import RECIPE_RESOURCE_TYPES, Invocation, finish_invocation, invocation_target
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
-from honeyframe_dagster.steps.context import current_step
+from honeyframe_dagster.steps.context import current_step, step_op
 from honeyframe_dagster.steps.entry import StepOp
 from honeyframe_dagster.steps.run_recipe.model import RunRecipeStep
 
 BUILT = "success"
 
 
-@op(name="run_recipe", ins={"after": In(Nothing)}, out=Out(Nothing), tags={"kind": "dbt"})
+@step_op("run_recipe", "dbt")
 def run_recipe_op(
     context: OpExecutionContext, scenarios: ScenarioStoreResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:

@@ -1,28 +1,24 @@
-"""`send_email_report`: the step's model and the check that its dashboards exist in the project."""
+"""`send_email_report`: the step's model: it names dashboards of its project, which it renders and e-mails."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from honeyframe_dagster.model.hygiene import Line
+from honeyframe_dagster.model.kinds import StepKind
 from honeyframe_dagster.model.step_base import (
     MAX_LIST_ITEMS,
     MAX_RECIPIENTS,
     NAME_PATTERN,
     EmailText,
+    Reference,
     StepRetry,
     TimeFilter,
     _Step,
     check_email,
-    check_in_project,
 )
-from honeyframe_dagster.steps.entry import StepKind
-
-if TYPE_CHECKING:
-    from honeyframe_dagster.model.scenario import Catalog
 
 
 class SendEmailReportStep(_Step):
@@ -44,12 +40,8 @@ class SendEmailReportStep(_Step):
     def _recipients(cls, values: list[str]) -> list[str]:
         return [check_email(value) for value in values]
 
-
-def check_references(
-    step: SendEmailReportStep, index: int, project_id: str, catalog: Catalog, recipes: Collection[str] | None
-) -> None:
-    for dashboard in step.dashboard_ids:
-        check_in_project(catalog.dashboards, "dashboard", project_id, dashboard, ("steps", index, "dashboard_ids"))
+    def references(self) -> list[Reference]:
+        return [Reference("dashboards", "dashboard", name, "dashboard_ids") for name in self.dashboard_ids]
 
 
-KIND = StepKind(SendEmailReportStep, check_references)
+KIND = StepKind(SendEmailReportStep)

@@ -6,13 +6,9 @@ from zoneinfo import ZoneInfo
 
 from dagster import (
     Failure,
-    In,
     MetadataValue,
-    Nothing,
     OpExecutionContext,
-    Out,
     Output,
-    op,
 )
 
 from honeyframe_dagster.clock import utcnow
@@ -24,7 +20,7 @@ from honeyframe_dagster.reports.time_filters import resolve_period
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.settings import get_settings
-from honeyframe_dagster.steps.context import StepRun, current_step
+from honeyframe_dagster.steps.context import StepRun, current_step, step_op
 from honeyframe_dagster.steps.entry import StepOp
 from honeyframe_dagster.steps.send_email_report.model import SendEmailReportStep
 from honeyframe_dagster.steps.send_email_report.resource import MailResource, mail_resource
@@ -104,12 +100,7 @@ def save(report_dir: Path, files: dict[str, bytes]) -> Path:
     return report_dir
 
 
-@op(
-    name="send_email_report",
-    ins={"after": In(Nothing)},
-    out=Out(Nothing),
-    tags={"kind": "email"},
-)
+@step_op("send_email_report", "email")
 def send_email_report_op(
     context: OpExecutionContext, scenarios: ScenarioStoreResource, warehouse: WarehouseResource, mail: MailResource
 ) -> Output[None]:

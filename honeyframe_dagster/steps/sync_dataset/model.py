@@ -1,14 +1,13 @@
-"""`sync_dataset`: the step's model and the check that its dataset exists in the project."""
+"""`sync_dataset`: the step's model: it names a dataset of its project, and writes that dataset's table."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from honeyframe_dagster.model.step_base import NAME_PATTERN, StepRetry, _Step, check_in_project
-from honeyframe_dagster.steps.entry import StepKind
+from honeyframe_dagster.model.kinds import StepKind
+from honeyframe_dagster.model.step_base import NAME_PATTERN, Reference, StepRetry, _Step
 
 if TYPE_CHECKING:
     from honeyframe_dagster.model.scenario import Catalog
@@ -21,11 +20,13 @@ class SyncDatasetStep(_Step):
     kind: Literal["sync_dataset"]
     dataset: str = Field(pattern=NAME_PATTERN)
 
+    def references(self) -> list[Reference]:
+        return [Reference("datasets", "dataset", self.dataset, "dataset")]
 
-def check_references(
-    step: SyncDatasetStep, index: int, project_id: str, catalog: Catalog, recipes: Collection[str] | None
-) -> None:
-    check_in_project(catalog.datasets, "dataset", project_id, step.dataset, ("steps", index, "dataset"))
+    def written_table(self, project_id: str, catalog: Catalog) -> tuple[str, str] | None:
+        """The dataset's table (an unknown dataset fails as a reference)."""
+        dataset = catalog.datasets.get((project_id, self.dataset))
+        return None if dataset is None else (dataset.table_name, "dataset")
 
 
-KIND = StepKind(SyncDatasetStep, check_references, writes_warehouse=True, legacy_target="dataset")
+KIND = StepKind(SyncDatasetStep, writes_warehouse=True, legacy_target="dataset")

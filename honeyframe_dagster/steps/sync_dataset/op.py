@@ -7,17 +7,18 @@ A failure at any point leaves the previous table readable and intact.
 
 import tempfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from dagster import Failure, In, Nothing, OpExecutionContext, Out, op
+from dagster import Failure, OpExecutionContext
 
 from honeyframe_dagster.model.documents import Dataset
 from honeyframe_dagster.model.tenancy import TenancyError
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
-from honeyframe_dagster.steps.context import current_step
+from honeyframe_dagster.steps.context import current_step, step_op
 from honeyframe_dagster.steps.entry import StepOp
 from honeyframe_dagster.steps.sync_dataset.connectors import ConnectorError, loader
 from honeyframe_dagster.steps.sync_dataset.model import SyncDatasetStep
@@ -34,7 +35,7 @@ def sync_metadata(dataset: Dataset, rows: int) -> dict[str, Any]:
     }
 
 
-@op(name="sync_dataset", ins={"after": In(Nothing)}, out=Out(Nothing), tags={"kind": "duckdb"})
+@step_op("sync_dataset", "duckdb")
 def sync_dataset_op(
     context: OpExecutionContext,
     scenarios: ScenarioStoreResource,
@@ -57,17 +58,9 @@ def sync_dataset_op(
             raise Failure(message, allow_retries=exc.retryable) from None
         context.log.info(f"{where}: fetched; loading into table '{dataset.table_name}'")
         try:
-            written = write_step_table(
-                context,
-                warehouse,
-                run.scenario.steps,
-                run.index,
-                TableWrite(dataset.table_name),
-                loader(extract),
-                lambda count: sync_metadata(dataset, count),
-                where,
-                writable,
-            )
+            describe = partial(sync_metadata, dataset)
+            table = TableWrite(dataset.table_name)
+            written = write_step_table(context, warehouse, run, table, loader(extract), describe, where, writable)
         except (duckdb.Error, ForeignTable) as exc:
             # The rows themselves do not load (bad data, wrong format): the same rows would fail again.
             message = f"{where}: loading failed: {exc}; table '{dataset.table_name}' was left unchanged"
