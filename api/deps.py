@@ -1,12 +1,22 @@
-"""Dependencies: the store session, the caller's token, the current project, Dagster."""
+"""Dependencies: the store session, the caller's token, the current project, Dagster.
+
+Threads and pooled connections: FastAPI runs every sync dependency and route, and the validation of a sync route's
+response, in a worker thread of anyio's limiter (sized in api.main). A request that holds a pooled connection may
+wait for such a thread between two of these steps; had threads waited for a connection, requests holding every
+connection would have waited for threads that all waited for a connection (30 s, then 503). So a request first
+takes one of `app.state.db_slots` (fewer than the pool's connections), waiting on the event loop, not in a thread,
+and a thread never waits for a connection. The session is closed (its connection handed back) right after the
+response is serialized, before it is sent, by threads of their own (`app.state.closers`; SQLite's on the loop).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -22,18 +32,30 @@ from honeyframe_dagster.tokens import TokenGrant, TokenRejected, verify_token
 _bearer = HTTPBearer(auto_error=False, description="A token from `honeyframe token create`.")
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine) as session:
-        yield session
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    state = request.app.state
+    async with state.db_slots:
+        session = Session(state.engine)  # no I/O until it is used
+        try:
+            yield session
+        finally:
+            if session.in_transaction() and state.engine.dialect.name != "sqlite":
+                # Closing rolls back over the network: in a closer thread, never behind busy route threads.
+                await anyio.to_thread.run_sync(session.close, limiter=state.closers)
+            else:
+                session.close()  # nothing to hand back, or SQLite's rollback: a few microseconds in this process
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function": closed once the route returned and its response is serialized, not after a (slow) client read it.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def current_token(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> TokenGrant:
-    """The caller's grant; 401 for a missing, unknown, revoked or expired token."""
+def current_token(session: Session, credentials: HTTPAuthorizationCredentials | None) -> TokenGrant:
+    """The caller's grant; 401 for a missing, unknown, revoked or expired token.
+
+    Read from the store at every request, never cached: `honeyframe token revoke` deletes the row, so the next
+    request with that token is refused, in every worker process at once."""
     try:
         if credentials is None:
             raise TokenRejected("missing or unknown bearer token")
@@ -42,14 +64,20 @@ def current_token(
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 
 
-TokenDep = Annotated[TokenGrant, Depends(current_token)]
+def token_dependency(session: SessionDep, credentials: BearerDep) -> TokenGrant:
+    return current_token(session, credentials)
+
+
+TokenDep = Annotated[TokenGrant, Depends(token_dependency)]
 
 
 def current_project(
-    token: TokenDep,
     session: SessionDep,
+    credentials: BearerDep,
     x_project_id: Annotated[str | None, Header(description="The project this request acts on (required).")] = None,
 ) -> str:
+    """The project of `X-Project-Id`, after the token (401 first): both checks in one worker thread, not two."""
+    token = current_token(session, credentials)
     if not x_project_id:
         raise HTTPException(400, "the X-Project-Id header is missing: send the id of the project this request acts on")
     if not token.may_act_on(x_project_id):
@@ -73,14 +101,15 @@ def admin_token(token: TokenDep) -> TokenGrant:
 AdminDep = Annotated[TokenGrant, Depends(admin_token)]
 
 
-def get_dagster(request: Request) -> DagsterClient | None:
+# Plain attribute reads: `async` so that they run on the event loop, not in a worker thread.
+async def get_dagster(request: Request) -> DagsterClient | None:
     return request.app.state.dagster
 
 
 DagsterDep = Annotated[DagsterClient | None, Depends(get_dagster)]
 
 
-def get_planner(request: Request) -> Planner:
+async def get_planner(request: Request) -> Planner:
     return request.app.state.planner
 
 
@@ -109,7 +138,7 @@ class Backends:
         return self.plan_one(project_id, scenario_id)
 
 
-def get_backends(session: SessionDep, dagster: DagsterDep, planner: PlannerDep) -> Backends:
+async def get_backends(session: SessionDep, dagster: DagsterDep, planner: PlannerDep) -> Backends:  # as get_dagster
     return Backends(session, dagster, planner)
 
 

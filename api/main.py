@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI
 
 from api import admin, docs, errors
@@ -17,7 +19,7 @@ from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.dbt import load_manifest, recipe_names
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.shards import location_count
-from honeyframe_dagster.store.engine import describe_outage, store_unavailable
+from honeyframe_dagster.store.engine import POOL, describe_outage, store_unavailable
 
 DESCRIPTION = """
 The Scheduler's REST compatibility API. Scenarios live in the scenario store; each is a Dagster job with a
@@ -29,12 +31,24 @@ Every endpoint but health needs `Authorization: Bearer TOKEN` (`honeyframe token
 act on the project in `X-Project-Id`. Writes answer with `X-Honeyframe-Dagster-Sync: ok | failed | skipped`:
 the store is written either way; `failed` means Dagster has not caught up yet (see the server log).
 """
+# Worker threads for the sync routes and dependencies, per process (anyio's default is 40). The work is CPU-bound
+# Python apart from short store reads: more threads than this only fight over the GIL, and starve the event loop
+# (at 40, a loop iteration took seconds under 50 clients: p99 of seconds, and keep-alive timers closed
+# connections that had a request waiting, which the client saw as a reset).
+ROUTE_THREADS = 8
+# Requests that may hold a store session at a time, and threads that only close sessions: see api.deps. No more
+# slots than the connections the pool keeps (store/engine.py), so that no thread ever waits for one.
+DB_SLOTS = POOL["pool_size"]
+CLOSER_THREADS = 4
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     app.state.settings = settings
+    anyio.to_thread.current_default_thread_limiter().total_tokens = ROUTE_THREADS
+    app.state.db_slots = anyio.CapacityLimiter(DB_SLOTS)
+    app.state.closers = anyio.CapacityLimiter(CLOSER_THREADS)
     # `honeyframe up` migrates the store before it starts the workers, which then only check it (open_store); a
     # lone API process migrates a store that is behind. If that raises, the API does not start (a supervisor
     # restarts it), and the one log line says why. Once started, a store outage answers 503 and heals by itself.

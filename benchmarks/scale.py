@@ -42,6 +42,8 @@ from typing import Any
 
 import httpx
 
+from honeyframe_dagster.services.stack import api_argv
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TEMPLATES = 20
@@ -382,21 +384,22 @@ def mixed_reads(api: str, token: str, targets: list[tuple[str, int]], requests: 
     latencies: list[float] = []
     errors = 0
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def client() -> None:
         nonlocal errors
-        while work:
-            path, sent_headers = work.pop()
-            sent = time.perf_counter()
-            response = await http.get(api + path, headers=sent_headers)
-            latencies.append(time.perf_counter() - sent)
-            errors += response.status_code != 200
+        # One connection per client, in a pool of its own: one pool of 50 connections costs the load generator
+        # more CPU than the server (httpcore scans every connection for each request it queues), on the same cores.
+        async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=1)) as http:
+            while work:
+                path, sent_headers = work.pop()
+                sent = time.perf_counter()
+                response = await http.get(api + path, headers=sent_headers)
+                latencies.append(time.perf_counter() - sent)
+                errors += response.status_code != 200
 
     async def run() -> float:
-        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-        async with httpx.AsyncClient(timeout=120, limits=limits) as http:
-            started = time.perf_counter()
-            await asyncio.gather(*(client(http) for _ in range(clients)))
-            return time.perf_counter() - started
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        return time.perf_counter() - started
 
     elapsed = asyncio.run(run())
     return (
@@ -547,7 +550,7 @@ def measure_api(args: argparse.Namespace, postgres: bool, scenarios: int) -> Fig
         token = honeyframe(env, "token", "create", "--name", "bench", "--admin").strip()
         workers = str(args.api_workers or os.cpu_count() or 1)
         port = env["HONEYFRAME_API_PORT"]
-        argv = [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", port, "--workers", workers]
+        argv = api_argv("127.0.0.1", int(port), int(workers))
         with (root / "api.log").open("w") as log:
             process = subprocess.Popen(argv, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         api = f"http://127.0.0.1:{port}"

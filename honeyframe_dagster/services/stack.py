@@ -189,14 +189,25 @@ def ui_processes(settings: Settings, env: dict[str, str], workspace: Path, host:
         Process("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, log_dir),
         Process(
             "api",
-            [str(BIN / "uvicorn"), "api.main:app", "--host", host, "--port", str(settings.api_port)]
             # One worker per core: its start-up only checks the store, migrated by `up` before (boot.open_store).
-            + ["--workers", str(settings.api_workers or os.cpu_count() or 1)],
+            api_argv(host, settings.api_port, settings.api_workers or os.cpu_count() or 1),
             env,
             log_dir,
             ready=lambda: port_open(settings.api_port, connect_host(host)),
         ),
     ]
+
+
+# How long uvicorn keeps an idle keep-alive connection: longer than clients and proxies keep one (httpx 5 s, nginx
+# and load balancers 60 s). At uvicorn's default (5 s, the same as httpx's), a request sent as the server closed the
+# connection for idleness was reset (httpx.ReadError under load).
+API_KEEP_ALIVE_SECONDS = 75
+
+
+def api_argv(host: str, port: int, workers: int) -> list[str]:
+    """uvicorn as `honeyframe up` runs the REST API (benchmarks/scale.py runs it the same way)."""
+    argv = [str(BIN / "uvicorn"), "api.main:app", "--host", host, "--port", str(port), "--workers", str(workers)]
+    return [*argv, "--timeout-keep-alive", str(API_KEEP_ALIVE_SECONDS)]
 
 
 def summary(settings: Settings, log_dir: Path, mail_sink: bool, host: str = HOST) -> str:

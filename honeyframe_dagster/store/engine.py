@@ -16,6 +16,10 @@ from sqlalchemy import Engine, create_engine, event, exc, make_url
 # SQLite result codes that mean "the store cannot be reached now" rather than "this statement is wrong".
 _SQLITE_OUTAGES = ("SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY", "SQLITE_FULL")
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
+# Connections a process keeps open, and how many more it may open at a time (SQLAlchemy's default is 5 + 10: at 8
+# API threads and 4 closers, connections beyond the 5 kept were opened and closed at every request, a fork of a
+# Postgres backend each). Still at most 15 per process.
+POOL = {"pool_size": 10, "max_overflow": 5}
 
 
 @cache
@@ -26,12 +30,14 @@ def get_engine(url: str) -> Engine:
     # libpq waits forever for an unreachable host by default; a bounded wait lets requests answer 503.
     connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
     # pre_ping replaces connections that died with the server, so the store recovers without a restart.
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, json_deserializer=orjson.loads)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, json_deserializer=orjson.loads, **POOL)
 
 
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30}, json_deserializer=_lenient_json)
     database = make_url(url).database
+    memory = not database or database == ":memory:" or "mode=memory" in url
+    pool = {} if memory else POOL  # an in-memory database has one connection per thread (SingletonThreadPool)
+    engine = create_engine(url, connect_args={"timeout": 30}, json_deserializer=_lenient_json, **pool)
     if database and database != ":memory:" and not database.startswith("file:"):
         _open_existing_only(engine, Path(database))
 
