@@ -45,9 +45,9 @@ class ProjectPlan:
 
     def trigger(self, scenario_id: int) -> TriggerRef | None:
         entry = self.entries[scenario_id]
-        if entry.spec is None or entry.trigger_name is None:
+        if entry.trigger_kind is None or entry.trigger_name is None:
             return None
-        return TriggerRef(self.location, entry.trigger_name)
+        return TriggerRef(self.location, entry.trigger_name, entry.trigger_kind)
 
     def triggers(self, ids: Sequence[int] | None = None) -> list[TriggerRef]:
         chosen = self.entries if ids is None else [i for i in ids if i in self.entries]
@@ -114,8 +114,9 @@ def latest_runs(client: DagsterClient | None, project_id: str, ids: Sequence[int
 
 
 def next_run_at(spec: ScenarioSpec, now: dt.datetime, completed: bool) -> dt.datetime | None:
-    """The next instant the trigger fires (model/instants.py, what the trigger sensors fire). `now` comes from
-    Dagster's clock (`get_current_datetime`), the one the sensors read, so a frozen test clock reaches both."""
+    """The next instant the trigger fires (model/instants.py, what its schedule or sensor fires: a schedule ticks
+    on a grid containing every instant and fires at instants only). `now` comes from Dagster's clock
+    (`get_current_datetime`), the one the triggers read, so a frozen test clock reaches both."""
     if not spec.enabled or completed:
         return None
     if spec.trigger.cron is None:

@@ -73,7 +73,10 @@ class DagsterRefs(BaseModel):
     """Where the scenario lives in Dagster, and the status Dagster itself reports for its trigger."""
 
     job_name: str
-    trigger_name: str | None = Field(description="The trigger sensor `<job>_sensor`; null when the scenario is broken.")
+    trigger_name: str | None = Field(
+        description="The trigger: schedule `<job>_schedule` for a time trigger on a cron grid, else sensor "
+        "`<job>_sensor`; null when the scenario is broken."
+    )
     trigger_status: Literal["RUNNING", "STOPPED", "UNKNOWN"] | None = Field(
         description="From the Dagster instance; UNKNOWN when Dagster cannot be reached."
     )

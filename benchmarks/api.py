@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from support import api_answers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -135,7 +136,7 @@ def api_under_load(args: argparse.Namespace, root: Path, store_url: str | None =
     stack.start("api", api_argv("127.0.0.1", port, 1))
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _answers(url), "uvicorn")
+        wait_for(lambda: api_answers(url), "uvicorn")
         rng = random.Random(7)
 
         def headers(project: str) -> dict[str, str]:
@@ -188,7 +189,7 @@ def daemon_delay(root: Path) -> None:
         port = free_port()
         stack.start("api", [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)])
         url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _answers(url), "uvicorn")
+        wait_for(lambda: api_answers(url), "uvicorn")
         headers = {"Authorization": f"Bearer {token}", "X-Project-Id": "acme-sales"}
         pending = {}
         for name, trigger in (("every minute", {"cron": "* * * * *"}), ("every 60 s", {"interval_seconds": 60})):
@@ -220,13 +221,6 @@ def daemon_delay(root: Path) -> None:
             print(f"no tick of {trigger_name} within 240 s")
     finally:
         stack.stop()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/api/pipeline/scheduler/health", timeout=2).status_code in (200, 503)
-    except httpx.HTTPError:
-        return False
 
 
 def main() -> None:

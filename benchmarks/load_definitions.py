@@ -74,7 +74,17 @@ def seed_store(url: str, pairs: int, templates: int) -> None:
 
 def naive_definitions(planned, manifest):  # type: ignore[no-untyped-def]
     """The baseline: a fresh op per step per job, with the step's config as that op's config schema."""
-    from dagster import Definitions, DependencyDefinition, Field, GraphDefinition, In, Nothing, Out, op
+    from dagster import (
+        Definitions,
+        DependencyDefinition,
+        Field,
+        GraphDefinition,
+        In,
+        Nothing,
+        Out,
+        ScheduleDefinition,
+        op,
+    )
 
     from honeyframe_dagster.factory.definitions import resources
     from honeyframe_dagster.factory.jobs import scenario_tags, step_groups
@@ -120,7 +130,11 @@ def naive_definitions(planned, manifest):  # type: ignore[no-untyped-def]
         triggers.append(build_trigger(spec, job, entry.trigger_name, None))
     from honeyframe_dagster.warehouse_definitions import build_dbt_assets
 
-    return Definitions(assets=[build_dbt_assets(manifest)], jobs=jobs, sensors=triggers, resources=resources())
+    schedules = [t for t in triggers if isinstance(t, ScheduleDefinition)]
+    sensors = [t for t in triggers if not isinstance(t, ScheduleDefinition)]
+    return Definitions(
+        assets=[build_dbt_assets(manifest)], jobs=jobs, schedules=schedules, sensors=sensors, resources=resources()
+    )
 
 
 def measure(variant: str) -> dict[str, float]:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from support import api_answers
 
 from honeyframe_dagster.services.stack import api_argv
 
@@ -555,7 +556,7 @@ def measure_api(args: argparse.Namespace, postgres: bool, scenarios: int) -> Fig
             process = subprocess.Popen(argv, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         api = f"http://127.0.0.1:{port}"
         try:
-            wait_for(lambda: _answers(api), "uvicorn", 120)
+            wait_for(lambda: api_answers(api), "uvicorn", 120)
             ids = [
                 item["id"] for item in httpx.get(api + BASE, headers=headers(token, "big"), timeout=60).json()["items"]
             ]
@@ -580,13 +581,6 @@ def measure_api(args: argparse.Namespace, postgres: bool, scenarios: int) -> Fig
             process.terminate()
             process.wait(timeout=30)
     return figures
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/api/pipeline/scheduler/health", timeout=2).status_code in (200, 503)
-    except httpx.HTTPError:
-        return False
 
 
 def main() -> None:

@@ -49,36 +49,6 @@ base_url_env: BENCH_AGENT_URL
 ---
 kind: Scenario
 project: bench
-name: run_python
-trigger: {{interval_seconds: 3600}}
-steps: [{{kind: run_python, recipe: pause}}]
----
-kind: Scenario
-project: bench
-name: sync_dataset
-trigger: {{interval_seconds: 3600}}
-steps: [{{kind: sync_dataset, dataset: tiny}}]
----
-kind: Scenario
-project: bench
-name: run_agent
-trigger: {{interval_seconds: 3600}}
-steps: [{{kind: run_agent, agent: echo, input: "select 1 as x", output_table: echo_out}}]
----
-kind: Scenario
-project: bench
-name: run_recipe
-trigger: {{interval_seconds: 3600}}
-steps: [{{kind: run_recipe, recipe: raw_customers}}]
----
-kind: Scenario
-project: bench
-name: send_email_report
-trigger: {{interval_seconds: 3600}}
-steps: [{{kind: send_email_report, dashboard_ids: [], recipients: [owner@bench.example], format: html}}]
----
-kind: Scenario
-project: bench
 name: five steps
 trigger: {{interval_seconds: 3600}}
 steps:
@@ -88,7 +58,24 @@ steps:
   - {{kind: run_python, recipe: pause, args: {{seconds: {wait}}}, parallel: true}}
   - {{kind: run_python, recipe: pause}}
 """
-KINDS = ("run_python", "sync_dataset", "run_agent", "run_recipe", "send_email_report")
+# The step each kind is timed with, in a scenario of its own named after the kind (in this order).
+ONE_STEP = {
+    "run_python": "{kind: run_python, recipe: pause}",
+    "sync_dataset": "{kind: sync_dataset, dataset: tiny}",
+    "run_agent": '{kind: run_agent, agent: echo, input: "select 1 as x", output_table: echo_out}',
+    "run_recipe": "{kind: run_recipe, recipe: raw_customers}",
+    "send_email_report": (
+        "{kind: send_email_report, dashboard_ids: [], recipients: [owner@bench.example], format: html}"
+    ),
+}
+KINDS = tuple(ONE_STEP)
+
+
+def one_step_scenarios() -> str:
+    return "".join(
+        f"---\nkind: Scenario\nproject: bench\nname: {kind}\ntrigger: {{interval_seconds: 3600}}\nsteps: [{step}]\n"
+        for kind, step in ONE_STEP.items()
+    )
 
 
 class _Chat(BaseHTTPRequestHandler):
@@ -149,7 +136,7 @@ def main() -> None:
     from honeyframe_dagster.definitions import load_definitions
 
     documents = workdir / "bench.yaml"
-    documents.write_text(textwrap.dedent(DOCUMENTS.format(csv=csv, wait=options.wait)))
+    documents.write_text(textwrap.dedent(DOCUMENTS.format(csv=csv, wait=options.wait)) + one_step_scenarios())
     assert honeyframe(["apply", str(documents)]) == 0
     defs = load_definitions()
     (workdir / "dagster").mkdir()

@@ -1,7 +1,7 @@
 """Talking to Dagster from outside the code location: GraphQL for changes, the instance for reads.
 
-Reloads and launches go through dagster-graphql's `DagsterGraphQLClient`; the calls it lacks (sensor state, start
-and stop) send their own GraphQL over the same transport (gql + requests).
+Reloads and launches go through dagster-graphql's `DagsterGraphQLClient`; the calls it lacks (schedule and sensor
+state, start and stop) send their own GraphQL over the same transport (gql + requests).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from gql.transport.requests import RequestsHTTPTransport
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from honeyframe_dagster.model.naming import TriggerKind
 from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG
 from honeyframe_dagster.net_policy import redact_url
 
@@ -74,15 +75,20 @@ class TriggerNotLoaded(DagsterUnavailable):
     """The location as loaded has no such trigger sensor (e.g. the reload after the write that added it failed)."""
 
 
-_NOT_LOADED = ("SensorNotFoundError",)
+_NOT_LOADED = ("SensorNotFoundError", "ScheduleNotFoundError")
 
 
 @dataclass(frozen=True)
 class TriggerRef:
-    """A scenario's trigger sensor in a code location (every trigger kind is a sensor: factory/triggers.py)."""
+    """A scenario's trigger in a code location: a schedule or a sensor (factory/triggers.py `build_trigger`)."""
 
     location: str
     name: str
+    kind: TriggerKind = "sensor"
+
+    @property
+    def graphql_type(self) -> str:
+        return "Schedule" if self.kind == "schedule" else "Sensor"
 
 
 @dataclass
@@ -95,12 +101,34 @@ class _ReloadState:
     error: str | None = None
 
 
-# Raw GraphQL where DagsterGraphQLClient has no method (it reads no sensor state, cannot start or stop a sensor):
-# the sensor's status and state id, start, stop. `_ok` reads each answer's __typename and an error's message.
+# Raw GraphQL where DagsterGraphQLClient has no method (it reads no sensor or schedule state, cannot start or stop
+# one): the trigger's status and state id, start, stop. `_ok` reads each answer's __typename and an error's message.
 _STATE_QUERY = """
 query TriggerState($sensor: SensorSelector!) {
   sensorOrError(sensorSelector: $sensor) {
     __typename ... on Sensor { sensorState { id status } } ... on PythonError { message }
+  }
+}
+"""
+_SCHEDULE_STATE_QUERY = """
+query TriggerState($schedule: ScheduleSelector!) {
+  scheduleOrError(scheduleSelector: $schedule) {
+    __typename ... on Schedule { scheduleState { id status } } ... on PythonError { message }
+  }
+}
+"""
+_START_SCHEDULE = """
+mutation Start($selector: ScheduleSelector!) {
+  startSchedule(scheduleSelector: $selector) {
+    __typename ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message }
+    ... on ScheduleNotFoundError { message }
+  }
+}
+"""
+_STOP_SCHEDULE = """
+mutation Stop($id: String!) {
+  stopRunningSchedule(id: $id) {
+    __typename ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message }
   }
 }
 """
@@ -235,13 +263,17 @@ class DagsterClient:
         return {
             "repositoryLocationName": trigger.location,
             "repositoryName": REPOSITORY_NAME,
-            "sensorName": trigger.name,
+            f"{trigger.kind}Name": trigger.name,
         }
 
     def trigger_status_from_code(self, trigger: TriggerRef) -> tuple[str, str]:
         """(status, state id) as the webserver computes it, code default included."""
-        data = self._call(_STATE_QUERY, {"sensor": self._selector(trigger)})
-        state = self._ok(data["sensorOrError"], "Sensor")["sensorState"]
+        if trigger.kind == "schedule":
+            data = self._call(_SCHEDULE_STATE_QUERY, {"schedule": self._selector(trigger)})
+            state = self._ok(data["scheduleOrError"], "Schedule")["scheduleState"]
+        else:
+            data = self._call(_STATE_QUERY, {"sensor": self._selector(trigger)})
+            state = self._ok(data["sensorOrError"], "Sensor")["sensorState"]
         return str(state["status"]), str(state["id"])
 
     def set_trigger_status(self, trigger: TriggerRef, running: bool) -> None:
@@ -258,6 +290,14 @@ class DagsterClient:
             self._set_trigger_status(trigger, running)
 
     def _set_trigger_status(self, trigger: TriggerRef, running: bool) -> None:
+        if trigger.kind == "schedule":
+            if running:
+                started = self._call(_START_SCHEDULE, {"selector": self._selector(trigger)})["startSchedule"]
+                self._ok(started, "ScheduleStateResult")
+                return
+            _, state_id = self.trigger_status_from_code(trigger)
+            self._ok(self._call(_STOP_SCHEDULE, {"id": state_id})["stopRunningSchedule"], "ScheduleStateResult")
+            return
         if running:
             self._ok(self._call(_START_SENSOR, {"selector": self._selector(trigger)})["startSensor"], "Sensor")
             return
@@ -328,12 +368,14 @@ class DagsterClient:
         return statuses
 
     def _statuses_from_code(self, triggers: Sequence[TriggerRef]) -> dict[str, str]:
-        # Raw GraphQL: DagsterGraphQLClient reads no sensor state (one aliased field per trigger, one request).
+        # Raw GraphQL: DagsterGraphQLClient reads no sensor or schedule state (one aliased field per trigger, one
+        # request).
         fields = " ".join(
-            f"t{i}: sensorOrError(sensorSelector: $s{i}) {{ __typename ... on Sensor {{ sensorState {{ status }} }} }}"
-            for i in range(len(triggers))
+            f"t{i}: {t.kind}OrError({t.kind}Selector: $s{i}) "
+            f"{{ __typename ... on {t.graphql_type} {{ {t.kind}State {{ status }} }} }}"
+            for i, t in enumerate(triggers)
         )
-        declared = ", ".join(f"$s{i}: SensorSelector!" for i in range(len(triggers)))
+        declared = ", ".join(f"$s{i}: {t.graphql_type}Selector!" for i, t in enumerate(triggers))
         variables = {f"s{i}": self._selector(t) for i, t in enumerate(triggers)}
         try:
             data = self._call(f"query TriggerStates({declared}) {{ {fields} }}", variables)
@@ -343,8 +385,8 @@ class DagsterClient:
         found = {}
         for i, trigger in enumerate(triggers):
             result = data.get(f"t{i}") or {}
-            if result.get("__typename") == "Sensor":
-                found[trigger.name] = str(result["sensorState"]["status"])
+            if result.get("__typename") == trigger.graphql_type:
+                found[trigger.name] = str(result[f"{trigger.kind}State"]["status"])
             else:
                 log.warning("trigger status of %s unknown: Dagster answered %s", trigger.name, result.get("__typename"))
                 found[trigger.name] = "UNKNOWN"

@@ -118,6 +118,48 @@ def test_sensor_state_start_and_stop_use_their_own_queries(serve: Any) -> None:
     ]
 
 
+def test_schedule_state_start_and_stop_use_the_schedule_queries(serve: Any) -> None:
+    def answer(request: dict[str, Any]) -> tuple[int, str, bytes]:
+        query = request["query"]
+        if "scheduleOrError" in query:
+            return as_json(200, {"data": {"scheduleOrError": {"__typename": "Schedule", "scheduleState": state}}})
+        result = {"__typename": "ScheduleStateResult", "scheduleState": {"status": "RUNNING"}}
+        if "startSchedule" in query:
+            return as_json(200, {"data": {"startSchedule": result}})
+        assert "stopRunningSchedule" in query
+        return as_json(200, {"data": {"stopRunningSchedule": result}})
+
+    state = {"id": "sch123", "status": "RUNNING"}
+    client, graphql = serve(answer)
+    trigger = TriggerRef("shard_2", "acme_ops__nightly_schedule", "schedule")
+    assert client.trigger_status_from_code(trigger) == ("RUNNING", "sch123")
+    client.set_trigger_status(trigger, running=True)
+    client.set_trigger_status(trigger, running=False)
+    selector = {"repositoryLocationName": "shard_2", "repositoryName": REPOSITORY_NAME, "scheduleName": trigger.name}
+    assert [r["variables"] for r in graphql.requests] == [
+        {"schedule": selector},
+        {"selector": selector},
+        {"schedule": selector},  # stopping needs the state id
+        {"id": "sch123"},
+    ]
+
+
+def test_statuses_of_schedules_and_sensors_come_in_one_request(serve: Any, tmp_path: Path) -> None:
+    def answer(request: dict[str, Any]) -> tuple[int, str, bytes]:
+        assert "t0: scheduleOrError(scheduleSelector: $s0)" in request["query"]
+        assert "$s1: SensorSelector!" in request["query"]
+        t0 = {"__typename": "Schedule", "scheduleState": {"status": "RUNNING"}}
+        t1 = {"__typename": "Sensor", "sensorState": {"status": "STOPPED"}}
+        return as_json(200, {"data": {"t0": t0, "t1": t1}})
+
+    client, graphql = serve(answer)
+    client.dagster_home = tmp_path
+    triggers = [TriggerRef("shard_1", "a_schedule", "schedule"), TriggerRef("shard_1", "b_sensor", "sensor")]
+    assert client.trigger_statuses(triggers) == {"a_schedule": "RUNNING", "b_sensor": "STOPPED"}
+    (request,) = graphql.requests
+    assert request["variables"]["s0"]["scheduleName"] == "a_schedule"
+
+
 def test_graphql_errors_and_http_errors_are_unavailable_without_the_query(serve: Any) -> None:
     client, _ = serve(lambda request: as_json(200, {"errors": [{"message": "Unknown argument 'x'"}]}))
     with pytest.raises(DagsterUnavailable) as raised:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from dagster import DefaultSensorStatus, Definitions
+from dagster import DefaultScheduleStatus, DefaultSensorStatus, Definitions
 
 from honeyframe_dagster.cli import main as honeyframe
 from tests.conftest import ApplyYaml
@@ -96,12 +96,12 @@ def test_parallel_steps_fan_out_and_the_next_step_waits_for_all(defs: Definition
     assert defs.get_job_def("acme_sales__nightly").executor_def.name == "in_process"
 
 
-def test_cron_triggers_are_sensors_of_partitioned_jobs_with_timezone_and_status(defs: Definitions) -> None:
-    nightly = defs.get_sensor_def("acme_sales__nightly_sensor")
-    assert nightly.default_status == DefaultSensorStatus.RUNNING and nightly.job_name == "acme_sales__nightly"
+def test_cron_triggers_are_schedules_of_partitioned_jobs_with_timezone_and_status(defs: Definitions) -> None:
+    nightly = defs.get_schedule_def("acme_sales__nightly_schedule")
+    assert nightly.default_status == DefaultScheduleStatus.RUNNING and nightly.job_name == "acme_sales__nightly"
+    assert nightly.cron_schedule == "0 2 * * *" and nightly.execution_timezone == "America/New_York"
     assert "America/New_York" in (nightly.description or "")
-    assert defs.get_sensor_def("acme_ops__nightly_sensor").default_status == DefaultSensorStatus.STOPPED
-    assert not defs.schedules
+    assert defs.get_schedule_def("acme_ops__nightly_schedule").default_status == DefaultScheduleStatus.STOPPED
     partitions = defs.get_job_def("acme_sales__nightly").partitions_def
     assert partitions is not None and partitions.timezone == "America/New_York"
     assert partitions.has_partition_key("2026-03-08")
@@ -110,9 +110,10 @@ def test_cron_triggers_are_sensors_of_partitioned_jobs_with_timezone_and_status(
     assert defs.get_job_def("acme_ops__project_zone").partitions_def.get_partition_key_for_timestamp(0) is not None
 
 
-def test_interval_and_upstream_triggers_are_sensors(defs: Definitions) -> None:
-    interval = defs.get_sensor_def("acme_sales__fan_out_sensor")
-    assert interval.minimum_interval_seconds == 30 and interval.default_status == DefaultSensorStatus.RUNNING
+def test_intervals_on_a_minute_grid_are_schedules_and_upstream_triggers_sensors(defs: Definitions) -> None:
+    interval = defs.get_schedule_def("acme_sales__fan_out_schedule")  # every 600 s from the epoch, in UTC
+    assert interval.cron_schedule == "0,10,20,30,40,50 * * * *" and interval.execution_timezone == "UTC"
+    assert interval.default_status == DefaultScheduleStatus.RUNNING
     # Every policy but overlap: allow serializes the scenario's runs in the run queue.
     assert defs.get_job_def("acme_sales__fan_out").tags["honeyframe/serial"].isdigit()
     upstream = defs.get_sensor_def("acme_sales__after_fan_out_sensor")

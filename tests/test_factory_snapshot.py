@@ -16,6 +16,7 @@ from dagster import (
     JobDefinition,
     OpDefinition,
     RunStatusSensorDefinition,
+    ScheduleDefinition,
     SensorDefinition,
     TimeWindowPartitionsDefinition,
 )
@@ -73,8 +74,9 @@ def _job(job: JobDefinition) -> dict[str, Any]:
 
 
 def _sensor(sensor: SensorDefinition) -> dict[str, Any]:
+    jobs = sorted(target.job_name for target in sensor.targets) if sensor.has_jobs else []
     described: dict[str, Any] = {
-        "job": sensor.job_name if sensor.has_jobs else None,
+        "job": jobs[0] if len(jobs) == 1 else None,
         "type": sensor.sensor_type.value,
         "minimum_interval_seconds": sensor.minimum_interval_seconds,
         "default_status": sensor.default_status.value,
@@ -85,7 +87,19 @@ def _sensor(sensor: SensorDefinition) -> dict[str, Any]:
         monitored = sensor._monitored_jobs  # noqa: SLF001
         assert all(isinstance(job, JobDefinition) for job in monitored), monitored
         described["monitored_jobs"] = sorted(job.name for job in monitored if isinstance(job, JobDefinition))
+    if len(jobs) > 1:
+        described["jobs"] = jobs
     return described
+
+
+def _schedule(schedule: ScheduleDefinition) -> dict[str, Any]:
+    return {
+        "job": schedule.job_name,
+        "cron": schedule.cron_schedule,
+        "timezone": schedule.execution_timezone,
+        "default_status": schedule.default_status.value,
+        "description": schedule.description,
+    }
 
 
 def _location(defs: Definitions) -> dict[str, Any]:
@@ -93,7 +107,7 @@ def _location(defs: Definitions) -> dict[str, Any]:
     return {
         "jobs": {job.name: _job(job) for job in sorted(repository.get_all_jobs(), key=lambda j: j.name)},
         "sensors": {s.name: _sensor(s) for s in sorted(repository.sensor_defs, key=lambda s: s.name)},
-        "schedules": sorted(s.name for s in repository.schedule_defs),
+        "schedules": {s.name: _schedule(s) for s in sorted(repository.schedule_defs, key=lambda s: s.name)},
         "resources": {key: type(value).__name__ for key, value in sorted((defs.resources or {}).items())},
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, instance_for_test
@@ -12,11 +13,13 @@ from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from tests.scheduling.harness import (
+    LOCATION,
     PAUSED_QUEUE,
     daemon,
     evaluate,
-    remote_sensor,
+    forget,
     runs_of,
+    schedule_pass,
     scheduled_for,
     set_status,
     ticks,
@@ -89,7 +92,7 @@ def test_overlap_skip_records_the_run_in_the_tick_and_drops_the_instant(instance
     with daemon(instance, {"hourly": hourly("skip")}) as workspace:
         running = first_run_started(instance, workspace)
         evaluate(workspace, HOURLY_AT + dt.timedelta(hours=1, seconds=20))
-        latest = ticks(instance, workspace, "job_hourly_sensor")[0]
+        latest = ticks(instance, workspace, "job_hourly_schedule")[0]
     assert [r.run_id for r in runs_of(instance, 2)] == [running]
     assert latest.status == TickStatus.SKIPPED
     assert running in latest.tick_data.skip_reason and "overlap: skip" in latest.tick_data.skip_reason
@@ -153,9 +156,16 @@ def test_catchup_all_runs_at_most_25_per_evaluation_oldest_first(instance: Dagst
     assert first == expected[:25] and both == expected
 
 
-def test_run_at_fires_once_also_across_a_restart_and_a_re_enable(instance: DagsterInstance) -> None:
-    at = dt.datetime(2026, 12, 24, 17, tzinfo=UTC)
-    once = {"id": 3, "trigger": {"run_at": "2026-12-24T18:00:00+01:00"}, "updated_at": CREATED.isoformat()}
+@pytest.mark.parametrize(
+    ("run_at", "kind"),
+    [("2026-12-24T18:00:00+01:00", "schedule"), ("2026-12-24T18:00:30+01:00", "sensor")],  # seconds: no cron grid
+)
+def test_run_at_fires_once_also_across_a_restart_and_a_re_enable(
+    instance: DagsterInstance, run_at: str, kind: str
+) -> None:
+    at = dt.datetime.fromisoformat(run_at).astimezone(UTC)
+    once = {"id": 3, "trigger": {"run_at": run_at}, "updated_at": CREATED.isoformat()}
+    name = f"job_once_{kind}"
     with daemon(instance, {"once": once}) as workspace:
         evaluate(workspace, at - MINUTE)
         evaluate(workspace, at + dt.timedelta(seconds=15))
@@ -163,25 +173,31 @@ def test_run_at_fires_once_also_across_a_restart_and_a_re_enable(instance: Dagst
         set_status(instance, runs[0], DagsterRunStatus.SUCCESS)
     with daemon(instance, {"once": once}) as restarted:  # a new code location and daemon, same instance
         evaluate(restarted, at + MINUTE)
-        toggle(instance, restarted, "job_once_sensor", False, at + 2 * MINUTE)
-        toggle(instance, restarted, "job_once_sensor", True, at + 3 * MINUTE)
+        toggle(instance, restarted, name, False, at + 2 * MINUTE)
+        toggle(instance, restarted, name, True, at + 3 * MINUTE)
         evaluate(restarted, at + 4 * MINUTE)
-        reason = ticks(instance, restarted, "job_once_sensor")[0].tick_data.skip_reason
+        evaluate(restarted, at + dt.timedelta(days=365, seconds=15))  # the schedule's yearly tick of 2027
+        latest = ticks(instance, restarted, name)[0]
     assert scheduled_for(runs_of(instance, 3)) == [at]
-    assert reason == "no instant left (one-shot trigger)"
+    if kind == "sensor":
+        assert latest.tick_data.skip_reason == "no instant left (one-shot trigger)"
+    else:  # a schedule is evaluated at its tick only: the 2027 one says so, and fires nothing
+        assert latest.status == TickStatus.SKIPPED
+        assert latest.tick_data.skip_reason == "no instant left (one-shot trigger)"
 
 
-def test_run_at_with_a_lost_cursor_is_still_not_repeated(instance: DagsterInstance) -> None:
-    """The run key is the instant: even a sensor that forgot its cursor cannot create a second run."""
-    at = dt.datetime(2026, 12, 24, 17, tzinfo=UTC)
+@pytest.mark.parametrize("run_at", ["2026-12-24T17:00:00+00:00", "2026-12-24T17:00:30+00:00"])
+def test_run_at_with_a_lost_cursor_is_still_not_repeated(instance: DagsterInstance, run_at: str) -> None:
+    """The run key is the instant: even a trigger that forgot what it handled (a sensor's cursor; a schedule's
+    ticks and state) cannot create a second run."""
+    at = dt.datetime.fromisoformat(run_at)
     once = {"id": 3, "trigger": {"run_at": at.isoformat()}, "updated_at": (at - DAY).isoformat()}
     with daemon(instance, {"once": once}) as workspace:
         evaluate(workspace, at - MINUTE)
         evaluate(workspace, at + dt.timedelta(seconds=15))
-        remote = remote_sensor(workspace, "job_once_sensor")
-        state = instance.get_instigator_state(remote.get_remote_origin_id(), remote.selector_id)
-        instance.update_instigator_state(state.with_data(state.instigator_data._replace(cursor=None)))
+        forget(instance, workspace, "job_once_schedule" if at.second == 0 else "job_once_sensor")
         evaluate(workspace, at + MINUTE)
+        evaluate(workspace, at + dt.timedelta(days=365, seconds=15))
     assert len(runs_of(instance, 3)) == 1
 
 
@@ -189,9 +205,9 @@ def test_a_stopped_trigger_resumes_its_cadence_without_firing_missed_instants(in
     with daemon(instance, {"hourly": hourly("allow", catchup="all")}) as workspace:
         evaluate(workspace, HOURLY_AT - 10 * MINUTE)
         evaluate(workspace, HOURLY_AT + dt.timedelta(seconds=20))
-        toggle(instance, workspace, "job_hourly_sensor", False, HOURLY_AT + 5 * MINUTE)
+        toggle(instance, workspace, "job_hourly_schedule", False, HOURLY_AT + 5 * MINUTE)
         evaluate(workspace, HOURLY_AT + 3 * dt.timedelta(hours=1))  # stopped: not evaluated
-        toggle(instance, workspace, "job_hourly_sensor", True, HOURLY_AT + dt.timedelta(hours=5, minutes=10))
+        toggle(instance, workspace, "job_hourly_schedule", True, HOURLY_AT + dt.timedelta(hours=5, minutes=10))
         evaluate(workspace, HOURLY_AT + dt.timedelta(hours=5, minutes=11))
         evaluate(workspace, HOURLY_AT + dt.timedelta(hours=6, seconds=20))
     # 14:00 before the stop, then 20:00: the first instant after re-enabling; 15:00-19:00 are not replayed.
@@ -223,3 +239,116 @@ def test_apply_refuses_a_past_run_at_but_keeps_a_stored_one(apply_yaml, projects
         assert apply_yaml(doc.format(at="2026-12-24T18:00:00+01:00")) == 0
     with freeze_time(dt.datetime(2027, 1, 1, tzinfo=UTC)):  # it has fired: the same document applies again, unchanged
         assert apply_yaml(doc.format(at="2026-12-24T18:00:00+01:00")) == 0
+
+
+# --- schedules: time triggers on a cron grid cost nothing between their instants --------------------------------
+
+
+@pytest.mark.parametrize(("catchup", "expected"), [("none", 0), ("latest", 1), ("all", 5)])
+def test_a_five_day_outage_of_a_nightly_schedule_fires_from_its_one_late_tick(
+    instance: DagsterInstance, catchup: str, expected: int
+) -> None:
+    """Dagster's scheduler evaluates only the latest missed tick of a schedule without a partition set: that one
+    tick runs what the catch-up policy says for all five missed nights."""
+    with daemon(instance, {"nightly": nightly(catchup)}) as workspace:
+        for hour in (1, 12.5, 13, 24):
+            evaluate(workspace, CREATED + dt.timedelta(hours=hour, seconds=20))
+        evaluate(workspace, CREATED + 6 * DAY + 30 * MINUTE)
+        history = ticks(instance, workspace, "job_nightly_schedule")
+    latest = history[0]
+    missed = [dt.datetime(2026, 12, d, 1, tzinfo=UTC) for d in range(2, 7)]
+    after = runs_of(instance, 1)[1:]
+    assert latest.timestamp == missed[-1].timestamp()  # the one tick evaluated after the outage
+    assert scheduled_for(after) == missed[len(missed) - expected :]
+    assert sorted(latest.run_ids) == sorted(r.run_id for r in after)
+    if expected == 0:
+        assert latest.status == TickStatus.SKIPPED and "catchup: none" in (latest.tick_data.skip_reason or "")
+    # Ticks: Dec 1 02:00 Berlin, then the late one; nothing in between was evaluated.
+    assert len(history) == 2
+
+
+def test_an_interval_without_a_cron_grid_stays_a_sensor_and_fires_on_its_grid(instance: DagsterInstance) -> None:
+    every = {"id": 4, "trigger": {"interval_seconds": 90, "overlap": "allow"}, "updated_at": CREATED.isoformat()}
+    with daemon(instance, {"every": every}) as workspace:
+        repository = next(
+            iter(workspace.create_request_context().get_code_location(LOCATION).get_repositories().values())
+        )
+        assert repository.has_sensor("job_every_sensor") and not repository.get_schedules()
+        start = dt.datetime(2026, 12, 1, 14, 0, 5, tzinfo=UTC)
+        evaluate(workspace, start)
+        for k in range(1, 7):
+            evaluate(workspace, start + k * dt.timedelta(seconds=45))
+    # Instants k × 90 s from the epoch: 14:00:00, 14:01:30, 14:03:00, 14:04:30 (evaluated up to 14:04:35).
+    assert scheduled_for(runs_of(instance, 4)) == [
+        dt.datetime(2026, 12, 1, 14, 1, 30, tzinfo=UTC),
+        dt.datetime(2026, 12, 1, 14, 3, tzinfo=UTC),
+        dt.datetime(2026, 12, 1, 14, 4, 30, tzinfo=UTC),
+    ]
+
+
+def test_a_schedule_hours_from_its_next_instant_costs_no_evaluation(instance: DagsterInstance) -> None:
+    """Idle cost: the scheduler daemon computes the next tick from the cron string and never calls the code
+    location before it; nothing is evaluated, no tick recorded, over a day of daemon passes a minute apart."""
+    from dagster._core.remote_representation.code_location import InProcessCodeLocation
+
+    with (
+        daemon(instance, {"nightly": nightly("latest")}) as workspace,
+        mock.patch.object(
+            InProcessCodeLocation,
+            "get_schedule_execution_data",
+            autospec=True,
+            side_effect=InProcessCodeLocation.get_schedule_execution_data,
+        ) as calls,
+    ):
+        start = dt.datetime(2026, 12, 1, 1, 30, tzinfo=UTC)  # the nightly instant was 01:00 UTC
+        for minute in range(0, 20 * 60, 7):  # 20 hours of passes, up to 21:23 UTC
+            schedule_pass(workspace, start + minute * MINUTE)
+        idle = calls.call_count, ticks(instance, workspace, "job_nightly_schedule")
+        schedule_pass(workspace, dt.datetime(2026, 12, 2, 1, 0, 30, tzinfo=UTC))
+        due = calls.call_count, ticks(instance, workspace, "job_nightly_schedule")
+    print(f"\nidle schedule: {idle[0]} evaluations over 172 daemon passes; then {due[0]} at its tick")
+    assert idle == (0, [])
+    assert due[0] == 1 and [t.status for t in due[1]] == [TickStatus.SUCCESS]
+
+
+def test_an_instant_skipped_for_overlap_is_not_replayed_as_missed(instance: DagsterInstance) -> None:
+    """The schedule's previous tick (SKIPPED for overlap at 15:00) is what it handled: after an outage, catch-up
+    `all` runs 16:00 and 17:00, not 15:00 again."""
+    with daemon(instance, {"hourly": hourly("skip", catchup="all")}) as workspace:
+        first_run_started(instance, workspace)
+        evaluate(workspace, HOURLY_AT + dt.timedelta(hours=1, seconds=20))  # 15:00 skipped: 14:00 still runs
+        set_status(instance, runs_of(instance, 2)[0], DagsterRunStatus.SUCCESS)
+        evaluate(workspace, HOURLY_AT + dt.timedelta(hours=3, minutes=30))  # down 15:01 → 17:30
+    assert scheduled_for(runs_of(instance, 2)) == [HOURLY_AT + dt.timedelta(hours=h) for h in (0, 2, 3)]
+
+
+def test_catch_up_beyond_25_is_not_run_twice_when_the_next_tick_comes_during_the_backlog(
+    instance: DagsterInstance,
+) -> None:
+    """The catch-up sensor drains the backlog 30 s apart; a schedule tick meanwhile leaves it to the sensor."""
+    with daemon(instance, {"hourly": hourly("allow", catchup="all")}) as workspace:
+        evaluate(workspace, HOURLY_AT - 10 * MINUTE)
+        late = HOURLY_AT + 2 * DAY + 59 * MINUTE + dt.timedelta(seconds=50)
+        evaluate(workspace, late)  # 25 of the 48 missed
+        evaluate(workspace, late + dt.timedelta(seconds=40))  # 15:00 ticks: the sensor runs the rest, up to 15:00
+        at_fifteen = ticks(instance, workspace, "job_hourly_schedule")[0]
+        evaluate(workspace, late + dt.timedelta(seconds=80))
+        evaluate(workspace, late + dt.timedelta(hours=1, seconds=30))  # 16:00: the schedule again
+    fired = scheduled_for(runs_of(instance, 2))
+    assert at_fifteen.status == TickStatus.SKIPPED and "catching up" in (at_fifteen.tick_data.skip_reason or "")
+    assert fired == [HOURLY_AT + dt.timedelta(hours=k) for k in range(51)]
+
+
+def test_a_backlog_the_catch_up_sensor_abandoned_is_taken_over_by_the_next_tick(instance: DagsterInstance) -> None:
+    """The catch-up sensor stopped in the UI: after 5 minutes its backlog is the schedule's again, which runs the
+    next 25 at its next tick (never a missed instant dropped, never one run twice)."""
+    with daemon(instance, {"hourly": hourly("allow", catchup="all")}) as workspace:
+        toggle(instance, workspace, "honeyframe_catchup_sensor", False, HOURLY_AT - 20 * MINUTE)
+        evaluate(workspace, HOURLY_AT - 10 * MINUTE)
+        evaluate(workspace, HOURLY_AT + 2 * DAY + 30 * MINUTE)  # 25 of the 49 due
+        for minute in range(31, 60, 7):
+            evaluate(workspace, HOURLY_AT + 2 * DAY + minute * MINUTE)  # nobody drains
+        stuck = len(runs_of(instance, 2))
+        evaluate(workspace, HOURLY_AT + 2 * DAY + dt.timedelta(hours=1, seconds=20))  # the 15:00 tick
+    assert stuck == 25
+    assert scheduled_for(runs_of(instance, 2)) == [HOURLY_AT + dt.timedelta(hours=k) for k in range(50)]

@@ -1,5 +1,6 @@
 """Issue 11 through the public contract only: documents applied with `honeyframe apply`, the real code location
-`honeyframe_dagster.definitions:defs` driven by Dagster's own sensor daemon iteration under a frozen clock, and the
+`honeyframe_dagster.definitions:defs` driven by Dagster's own scheduler and sensor daemon iterations under a frozen
+clock (tests/scheduling/harness.py `evaluate`), and the
 REST API reading the same Dagster instance (no servers). Dates are fixed in Dec 2026 and 2026's DST transitions,
 whatever the wall clock says: nothing may depend on the frozen clock being ahead of the real one.
 """
@@ -7,7 +8,6 @@ whatever the wall clock says: nothing may depend on the frozen clock being ahead
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -17,18 +17,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter, build_sensor_context
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter, build_schedule_context
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.test_utils import create_test_daemon_workspace_context, freeze_time
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
-from dagster._daemon.sensor import execute_sensor_iteration
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Api, free_port, make_tokens
 from tests.conftest import PROJECTS_YAML, ApplyYaml
-from tests.scheduling.harness import set_status
+from tests.scheduling.harness import evaluate, set_status
 
 UTC = dt.UTC
 MINUTE, HOUR, DAY = dt.timedelta(minutes=1), dt.timedelta(hours=1), dt.timedelta(days=1)
@@ -83,11 +82,6 @@ def daemon(instance: DagsterInstance) -> Iterator[Any]:
         entry = workspace.create_request_context().get_code_location_entries()[LOCATION]
         assert entry.code_location is not None, entry.load_error
         yield workspace
-
-
-def evaluate(workspace: Any, now: dt.datetime) -> None:
-    with freeze_time(now):
-        list(execute_sensor_iteration(workspace, logging.getLogger("test"), None, None))
 
 
 def runs_of(instance: DagsterInstance, job: str) -> list[DagsterRun]:
@@ -204,7 +198,7 @@ def test_api_answers_422_naming_the_field(
         assert ["body", "trigger", "run_at"] in [item["loc"] for item in patched.json()["detail"]]
 
 
-# --- the real code location under Dagster's sensor daemon, with a frozen clock ----------------------------------
+# --- the real code location under Dagster's scheduler and sensor daemons, with a frozen clock ----------------------
 
 CREATED = dt.datetime(2026, 12, 1, 13, 49, 7, tzinfo=UTC)
 
@@ -406,18 +400,18 @@ def test_disabling_cancels_the_runs_its_trigger_queued_and_says_how_many(
 
 
 def test_one_evaluation_of_a_time_trigger_is_cheap(apply_yaml: ApplyYaml, dagster_instance: DagsterInstance) -> None:
-    """Every time trigger is a sensor evaluated every 30 s: one evaluation (nothing due) must stay in the
-    milliseconds. `pytest -s` prints the figure."""
+    """A time trigger on a cron grid is a schedule, evaluated only at its ticks; one evaluation (here at a tick
+    that is not due: nothing fires) must stay in the milliseconds. `pytest -s` prints the figure."""
     from honeyframe_dagster.definitions import load_definitions
 
     apply_at(apply_yaml, CREATED, PROJECTS_YAML + scenario("hourly", "{cron: '0 * * * *', overlap: skip}"))
-    sensor = load_definitions().get_sensor_def("acme_ops__hourly_sensor")
-    cursor = CREATED.isoformat()
+    schedule = load_definitions().get_schedule_def("acme_ops__hourly_schedule")
+    context = build_schedule_context(instance=dagster_instance, scheduled_execution_time=CREATED.replace(minute=0))
     with freeze_time(CREATED + MINUTE):
         started = time.perf_counter()
         for _ in range(200):
-            result = sensor.evaluate_tick(build_sensor_context(instance=dagster_instance, cursor=cursor))
+            result = schedule.evaluate_tick(context)
         per_call = (time.perf_counter() - started) / 200
     assert result.skip_message and "next instant 2026-12-01T14:00:00+00:00" in result.skip_message
-    print(f"\none evaluation of a time trigger sensor (nothing due): {per_call * 1000:.2f} ms")
+    print(f"\none evaluation of a time trigger schedule (nothing due): {per_call * 1000:.2f} ms")
     assert per_call < 0.05

@@ -12,9 +12,18 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
-from dagster import DagsterInstance, RepositoryDefinition, SensorDefinition, build_sensor_context, instance_for_test
+from dagster import (
+    DagsterInstance,
+    RepositoryDefinition,
+    ScheduleDefinition,
+    SensorDefinition,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+)
 from dagster._utils.schedules import schedule_execution_time_iterator
 
+from honeyframe_dagster.factory.trigger_state import ScheduleHistory
 from honeyframe_dagster.model.instants import next_instant
 from honeyframe_dagster.model.triggers import Trigger
 from tests.scheduling.harness import PAUSED_QUEUE, daemon, evaluate, runs_of, scheduled_for
@@ -32,16 +41,24 @@ class Simulation:
     max_delay: dt.timedelta = dt.timedelta(0)
 
 
-def location_sensor(name: str, entry: dict) -> tuple[SensorDefinition, RepositoryDefinition]:
-    """The factory's sensor for one scenario and its repository, built the way the test code location does."""
-    from tests.scheduling.location import build
+Trigger_ = SensorDefinition | ScheduleDefinition
+
+
+def location_trigger(name: str, entry: dict) -> tuple[Trigger_, RepositoryDefinition]:
+    """The factory's trigger (schedule or sensor) for one scenario and its repository, built the way the test code
+    location does."""
+    from tests.scheduling.location import build, name_of
 
     defs = build({name: entry})
-    return defs.get_sensor_def(f"job_{name}_sensor"), defs.get_repository_def()
+    repository = defs.get_repository_def()
+    trigger = name_of(name, entry)
+    if trigger.endswith("_schedule"):
+        return repository.get_schedule_def(trigger), repository
+    return repository.get_sensor_def(trigger), repository
 
 
 def simulate(
-    sensor: tuple[SensorDefinition, RepositoryDefinition],
+    trigger_def: tuple[Trigger_, RepositoryDefinition],
     trigger: Trigger,
     timezone: str,
     start: dt.datetime,
@@ -49,19 +66,43 @@ def simulate(
     gaps: Iterator[float],
     raw: bool = False,
 ) -> Simulation:
-    """Evaluate the sensor function from `start` to `end`, `gaps` seconds apart, carrying its cursor as the
-    daemon does; Dagster's clock is frozen at each evaluation's time. `raw`: call the sensor's own function
-    without Dagster's per-call wrapper (signature inspection, resources), 3x faster for the long runs."""
-    (sensor_def, repository), result, clock, cursor = sensor, Simulation(), [start], None
+    """Run the daemon from `start` to `end`, its passes `gaps` seconds apart, Dagster's clock frozen at each.
+
+    A sensor is evaluated at every pass, its cursor carried as the daemon does. A schedule is evaluated at a pass
+    only when one of its cron ticks came since the previous pass (at its latest tick, as Dagster's scheduler
+    does), with what its previous tick handled (the newest instant it fired, else that tick's time: what
+    factory/trigger_state.py reads from Dagster's tick history). `raw`: call the trigger's own function without
+    Dagster's per-call wrapper (signature inspection, resources), 3x faster for the long runs."""
+    (definition, repository), result, clock, cursor = trigger_def, Simulation(), [start], None
+    handled: dt.datetime | None = None
+    ticks = None
+    if isinstance(definition, ScheduleDefinition):
+        cron, zone = str(definition.cron_schedule), definition.execution_timezone or "UTC"
+        ticks = schedule_execution_time_iterator(start.timestamp(), cron, zone)
+        upcoming = next(ticks)
     predicted = next_instant(trigger, timezone, start)
-    with mock.patch("dagster._time._mockable_get_current_datetime", side_effect=lambda: clock[0]):
+    history = mock.patch(
+        "honeyframe_dagster.factory.triggers.schedule_history",
+        side_effect=lambda _: ScheduleHistory(handled, start),
+    )
+    with mock.patch("dagster._time._mockable_get_current_datetime", side_effect=lambda: clock[0]), history:
         while clock[0] <= end:
-            context = build_sensor_context(
-                cursor=cursor, last_sensor_start_time=start.timestamp(), repository_def=repository
-            )
-            data = sensor_def._raw_fn(context) if raw else sensor_def.evaluate_tick(context)  # type: ignore[call-arg]
-            cursor = data.cursor
-            for request in data.run_requests or []:
+            requests: list = []
+            if ticks is None:
+                context = build_sensor_context(
+                    cursor=cursor, last_sensor_start_time=start.timestamp(), repository_def=repository
+                )
+                data = definition._raw_fn(context) if raw else definition.evaluate_tick(context)  # type: ignore[call-arg,union-attr]
+                cursor, requests = data.cursor, data.run_requests or []
+            elif upcoming <= clock[0]:
+                while upcoming <= clock[0]:
+                    tick, upcoming = upcoming, next(ticks)
+                context = build_schedule_context(scheduled_execution_time=tick, repository_def=repository)
+                data = definition.evaluate_tick(context)  # type: ignore[union-attr]
+                requests = list(data.run_requests or [])
+                fired = [dt.datetime.fromisoformat(r.tags["honeyframe/scheduled_for"]) for r in requests]
+                handled = max(fired, default=tick.astimezone(UTC))
+            for request in requests:
                 instant = dt.datetime.fromisoformat(request.tags["honeyframe/scheduled_for"])
                 if instant != predicted:
                     result.mispredicted.append((instant, predicted))
@@ -83,12 +124,12 @@ def drifting_gaps(seed: int, low: float, high: float) -> Iterator[float]:
 @pytest.mark.parametrize(("seconds", "max_gap"), [(3600, 600), (900, 300)])
 def test_ninety_days_of_an_interval_fire_every_instant_exactly_once(seconds: int, max_gap: int) -> None:
     trigger = {"interval_seconds": seconds, "overlap": "allow"}
-    sensor_def = location_sensor("every", {"id": 1, "trigger": trigger, "updated_at": START.isoformat()})
+    trigger_def = location_trigger("every", {"id": 1, "trigger": trigger, "updated_at": START.isoformat()})
     end = START + dt.timedelta(days=90)
     # Evaluations 30 s to max_gap apart (a daemon that drifts and is sometimes busy), never on the grid.
     gaps = drifting_gaps(seconds, 30, max_gap)
     sim = simulate(
-        sensor_def, Trigger.model_validate(trigger), "UTC", START, end + dt.timedelta(seconds=max_gap), gaps, raw=True
+        trigger_def, Trigger.model_validate(trigger), "UTC", START, end + dt.timedelta(seconds=max_gap), gaps, raw=True
     )
     step = dt.timedelta(seconds=seconds)
     expected = [dt.datetime(2026, 1, 1, tzinfo=UTC) + k * step for k in range(1, 90 * 86400 // seconds + 1)]
@@ -110,7 +151,7 @@ def instance(tmp_path) -> Iterator[DagsterInstance]:  # noqa: ANN001
         yield paused
 
 
-def test_hours_of_intervals_through_the_real_sensor_daemon(instance: DagsterInstance) -> None:
+def test_hours_of_intervals_through_the_real_daemon(instance: DagsterInstance) -> None:
     scenarios = {
         "hourly": {"id": 1, "trigger": {"interval_seconds": 3600, "overlap": "allow"}},
         "quarter": {"id": 2, "trigger": {"interval_seconds": 900, "overlap": "allow"}},
@@ -125,7 +166,7 @@ def test_hours_of_intervals_through_the_real_sensor_daemon(instance: DagsterInst
             now += dt.timedelta(seconds=next(gaps))
     hourly, quarter = scheduled_for(runs_of(instance, 1)), scheduled_for(runs_of(instance, 2))
     print(
-        f"\n31 min through the sensor daemon from 13:49:07: hourly {[h.strftime('%H:%M') for h in hourly]}, "
+        f"\n31 min through the daemon from 13:49:07: hourly {[h.strftime('%H:%M') for h in hourly]}, "
         f"900 s {[q.strftime('%H:%M') for q in quarter]}"
     )
     assert hourly == [dt.datetime(2026, 12, 1, h, tzinfo=UTC) for h in (14,)]
@@ -149,7 +190,7 @@ def test_dst_transitions_fire_what_dagsters_scheduler_fires(zone: str, cron: str
         end = start + dt.timedelta(days=2)
         entry = {"id": 1, "trigger": trigger, "timezone": zone, "updated_at": start.isoformat()}
         sim = simulate(
-            location_sensor("dst", entry),
+            location_trigger("dst", entry),
             Trigger.model_validate(trigger),
             zone,
             start,

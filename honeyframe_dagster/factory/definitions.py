@@ -1,15 +1,16 @@
-"""Catalog → `dagster.Definitions`: a job and a trigger sensor for every buildable scenario."""
+"""Catalog → `dagster.Definitions`: a job and a trigger (schedule or sensor) for every buildable scenario, and the
+location's catch-up sensor when a schedule needs it (factory/triggers.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from dagster import Definitions, JobDefinition, SensorDefinition
+from dagster import Definitions, JobDefinition, ScheduleDefinition, SensorDefinition
 
 from honeyframe_dagster.factory.jobs import build_job
 from honeyframe_dagster.factory.plan import PlannedScenario
-from honeyframe_dagster.factory.triggers import build_trigger
+from honeyframe_dagster.factory.triggers import build_trigger, catchup_sensor
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
@@ -19,20 +20,25 @@ from honeyframe_dagster.steps.ops import STEP_OPS
 
 def build_jobs_and_triggers(
     planned: Sequence[PlannedScenario],
-) -> tuple[list[JobDefinition], list[SensorDefinition]]:
+) -> tuple[list[JobDefinition], list[SensorDefinition | ScheduleDefinition]]:
     jobs: dict[int, JobDefinition] = {}
     built = [entry for entry in planned if entry.spec is not None]
     for entry in built:
         assert entry.spec is not None
         jobs[entry.record.id] = build_job(entry.spec, entry.job_name)
     by_name = {(e.record.project_id, e.record.name): e.record.id for e in built}
-    triggers: list[SensorDefinition] = []
+    triggers: list[SensorDefinition | ScheduleDefinition] = []
+    scheduled = []
     for entry in built:
         assert entry.spec is not None and entry.trigger_name is not None
         upstream = entry.spec.trigger.upstream
         upstream_job = jobs[by_name[(entry.record.project_id, upstream.scenario)]] if upstream else None
-        triggers.append(build_trigger(entry.spec, jobs[entry.record.id], entry.trigger_name, upstream_job))
-    return list(jobs.values()), triggers
+        trigger = build_trigger(entry.spec, jobs[entry.record.id], entry.trigger_name, upstream_job)
+        triggers.append(trigger)
+        if isinstance(trigger, ScheduleDefinition):
+            scheduled.append((entry.spec, jobs[entry.record.id]))
+    drain = catchup_sensor(scheduled)
+    return list(jobs.values()), [*triggers, drain] if drain is not None else triggers
 
 
 def resources() -> dict[str, Any]:
@@ -47,12 +53,13 @@ def resources() -> dict[str, Any]:
 
 
 def build_definitions(planned: Sequence[PlannedScenario]) -> Definitions:
-    """Jobs and trigger sensors of a shard (the dbt assets, datasets and heartbeat are the warehouse location's:
+    """Jobs and triggers of a shard (the dbt assets, datasets and heartbeat are the warehouse location's:
     honeyframe_dagster/warehouse_definitions.py)."""
-    jobs, sensors = build_jobs_and_triggers(planned)
+    jobs, triggers = build_jobs_and_triggers(planned)
     return Definitions(
         jobs=jobs,
-        sensors=sensors,
+        schedules=[t for t in triggers if isinstance(t, ScheduleDefinition)],
+        sensors=[t for t in triggers if isinstance(t, SensorDefinition)],
         resources=resources(),
     )
 

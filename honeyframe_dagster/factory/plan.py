@@ -6,8 +6,9 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from honeyframe_dagster.model.naming import in_shard, job_names, trigger_name
+from honeyframe_dagster.model.naming import TriggerKind, in_shard, job_names, trigger_name
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, ScenarioSpec, resolve
+from honeyframe_dagster.model.schedule_grid import trigger_kind
 
 log = logging.getLogger("honeyframe.factory")
 
@@ -25,6 +26,13 @@ class PlannedScenario:
         if self.spec is None:
             return "ERROR"
         return "RUNNING" if self.record.enabled else "STOPPED"
+
+    @property
+    def trigger_kind(self) -> TriggerKind | None:
+        """A Dagster schedule or sensor (factory/triggers.py `build_trigger`); None when the scenario is broken."""
+        if self.spec is None or self.trigger_name is None:
+            return None
+        return trigger_kind(self.spec.trigger, self.spec.timezone)
 
 
 def plan(
@@ -47,7 +55,8 @@ def plan(
             error = f"scenario {record.id} '{record.name}' of project '{record.project_id}': {exc}"
             planned[record.id] = PlannedScenario(record, names[record.id], None, None, error)
             continue
-        planned[record.id] = PlannedScenario(record, names[record.id], trigger_name(names[record.id]), spec, None)
+        name = trigger_name(names[record.id], trigger_kind(spec.trigger, spec.timezone))
+        planned[record.id] = PlannedScenario(record, names[record.id], name, spec, None)
     # An upstream-triggered scenario is only as buildable as its upstream.
     for entry in list(planned.values()):
         if entry.spec is not None and entry.spec.trigger.upstream is not None:

@@ -1,47 +1,69 @@
-"""A scenario's trigger as a Dagster sensor; its status follows the store's `enabled`.
+"""A scenario's trigger as a Dagster schedule or sensor; its status follows the store's `enabled`.
 
-Every time trigger (cron, interval, run_at) is one sensor that walks the trigger's instants (model/instants.py)
-with a cursor: the last instant it handled. Dagster's scheduler cannot do what we need in 1.13: a schedule
-without a partition set runs only the latest missed tick after downtime (docs/scheduling.md), and it has no
-place for an overlap decision that terminates runs. A sensor evaluated every `EVALUATION_SECONDS` fires each
-instant within that period of it, with the instant as run key (never twice), its own `scheduled_for` tag and,
-for cron, the instant's partition.
+A time trigger (cron, interval, run_at) whose instants fall on a cron grid (model/schedule_grid.py) is a schedule
+`<job>_schedule`: Dagster's scheduler daemon computes its next tick from the cron string and calls the code
+location only when a tick is due, so it costs nothing between its instants. At a tick the schedule fires the
+instants due since the last one it handled (factory/trigger_state.py reads that from the schedule's previous tick
+and its start), per the catch-up policy (model/catchup.py `due_instants`): the daemon itself evaluates only the
+latest missed tick of a schedule without a partition set, so missed instants are ours to decide. A catch-up `all`
+backlog beyond 25 runs is drained every `EVALUATION_SECONDS` by the location's one catch-up sensor.
+
+A time trigger on a finer grid (start_at or run_at with seconds, an interval of 90 s) stays a sensor evaluated
+every `EVALUATION_SECONDS` with a cursor: the last instant it handled. Upstream triggers are run-status sensors.
+Every run has the instant as run key (never twice), its own `scheduled_for` tag and, for cron, the instant's
+partition; overlap is decided at the instant (`_overlap`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from functools import cache
 
 from dagster import (
     DagsterRunStatus,
+    DefaultScheduleStatus,
     DefaultSensorStatus,
     JobDefinition,
     RunRequest,
     RunStatusSensorContext,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
     TimeWindowPartitionsDefinition,
     run_status_sensor,
+    schedule,
     sensor,
 )
 from dagster._time import get_current_datetime
 
 from honeyframe_dagster.factory.overlap import active_runs, cancel_previous, describe
-from honeyframe_dagster.model.catchup import Due, due_instants
+from honeyframe_dagster.factory.trigger_state import (
+    Backlog,
+    fired_by_a_trigger,
+    read_backlogs,
+    schedule_history,
+    schedule_running,
+    write_backlogs,
+)
+from honeyframe_dagster.model.catchup import MAX_CATCHUP_RUNS, Due, due_instants
 from honeyframe_dagster.model.instants import next_instant
 from honeyframe_dagster.model.scenario import ScenarioSpec
+from honeyframe_dagster.model.schedule_grid import Grid, schedule_grid
 from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG
 from honeyframe_dagster.model.triggers import Overlap
 
 # Partitions (one per cron instant) reach back to here, so backfills can cover any past instant since.
 PARTITIONS_START = dt.datetime(2025, 1, 1)
 UPSTREAM_RUN_TAG = "honeyframe/upstream_run_id"
-# How often the daemon evaluates a time trigger: an instant fires at most this long (plus the daemon's own
-# loop) after it comes.
+# How often the daemon evaluates a time sensor (and the catch-up sensor): an instant fires at most this long (plus
+# the daemon's own loop) after it comes.
 EVALUATION_SECONDS = 30
+# The location's sensor that drains catch-up `all` backlogs of schedules (`catchup_sensor`).
+CATCHUP_SENSOR = "honeyframe_catchup_sensor"
 
 
 @cache
@@ -67,33 +89,40 @@ def partition_key(spec: ScenarioSpec, instant: dt.datetime) -> str | None:
 
 def build_trigger(
     spec: ScenarioSpec, job: JobDefinition, name: str, upstream_job: JobDefinition | None
-) -> SensorDefinition:
+) -> SensorDefinition | ScheduleDefinition:
+    """The trigger `name` (model/naming.py `trigger_name`, of the kind model/schedule_grid.py `trigger_kind` says)."""
     status = DefaultSensorStatus.RUNNING if spec.enabled else DefaultSensorStatus.STOPPED
     if spec.trigger.kind == "upstream":
         assert upstream_job is not None, "an upstream trigger needs its upstream job"
         return upstream_sensor(spec, job, name, upstream_job, status)
-    return time_sensor(spec, job, name, status)
+    grid = schedule_grid(spec.trigger, spec.timezone)
+    if grid is None:
+        return time_sensor(spec, job, name, status)
+    return time_schedule(spec, job, name, grid)
 
 
 def _utc(timestamp: float | None) -> dt.datetime | None:
     return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.UTC)
 
 
-def enabled_since(spec: ScenarioSpec, context: SensorEvaluationContext, now: dt.datetime) -> dt.datetime | None:
+def enabled_since(spec: ScenarioSpec, started: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
     """When the trigger last (re)started: instants before it are never due. Dagster records starts through
-    the API (`start_sensor`) and the daemon's first evaluation; a default-status flip after an edit shows in
-    the record's `updated_at`. A time later than the sensor's own clock is not trusted (another host's clock
-    ahead of the daemon's, or a test's frozen clock): it would hold back every instant until the clock caught up."""
+    the API (startSensor / startSchedule) and the daemon's first evaluation; a default-status flip after an edit
+    shows in the record's `updated_at`. A time later than the daemon's own clock is not trusted (another host's
+    clock ahead of the daemon's, or a test's frozen clock): it would hold back every instant until the clock
+    caught up."""
     updated = spec.record.updated_at
     if updated is not None and updated.tzinfo is None:
         updated = updated.replace(tzinfo=dt.UTC)
-    known = [t for t in (_utc(context.last_sensor_start_time), updated) if t is not None and t <= now]
+    known = [t for t in (started, updated) if t is not None and t <= now]
     return max(known, default=None)
 
 
-def handled_until(spec: ScenarioSpec, context: SensorEvaluationContext, now: dt.datetime) -> dt.datetime:
-    cursor = dt.datetime.fromisoformat(context.cursor) if context.cursor else None
-    known = [t for t in (cursor, enabled_since(spec, context, now)) if t is not None]
+def handled_until(
+    spec: ScenarioSpec, handled: list[dt.datetime | None], started: dt.datetime | None, now: dt.datetime
+) -> dt.datetime:
+    """The instant from which instants are due: the latest of what was handled and the (re)start."""
+    known = [t for t in (*handled, enabled_since(spec, started, now)) if t is not None]
     return max(known, default=now)
 
 
@@ -103,13 +132,14 @@ def time_sensor(spec: ScenarioSpec, job: JobDefinition, name: str, status: Defau
         job=job,
         minimum_interval_seconds=EVALUATION_SECONDS,
         default_status=status,
-        description=f"{spec.trigger.describe(spec.timezone)}; catchup {spec.trigger.catchup}, "
-        f"overlap {spec.trigger.overlap}",
+        description=_description(spec),
     )
     def _time_trigger(context: SensorEvaluationContext) -> SensorResult:
         # Dagster's clock, not datetime.now(): frozen-time tests drive this through the daemon's iterations.
         now = get_current_datetime()
-        due = due_instants(spec.trigger, spec.timezone, handled_until(spec, context, now), now)
+        cursor_at = dt.datetime.fromisoformat(context.cursor) if context.cursor else None
+        since = handled_until(spec, [cursor_at], _utc(context.last_sensor_start_time), now)
+        due = due_instants(spec.trigger, spec.timezone, since, now)
         cursor = due.handled_until.isoformat()
         if not due.fire:
             return SensorResult(skip_reason=_nothing_due(spec, due, now), cursor=cursor)
@@ -121,6 +151,102 @@ def time_sensor(spec: ScenarioSpec, job: JobDefinition, name: str, status: Defau
         return SensorResult(run_requests=requests, cursor=cursor)
 
     return _time_trigger
+
+
+def _description(spec: ScenarioSpec) -> str:
+    return f"{spec.trigger.describe(spec.timezone)}; catchup {spec.trigger.catchup}, overlap {spec.trigger.overlap}"
+
+
+def time_schedule(spec: ScenarioSpec, job: JobDefinition, name: str, grid: Grid) -> ScheduleDefinition:
+    """Ticks on the grid; each tick fires the instants due since the schedule last handled one (none at a grid
+    point that is not an instant)."""
+
+    @schedule(
+        name=name,
+        job=job,
+        cron_schedule=grid.cron,
+        execution_timezone=grid.timezone,
+        default_status=DefaultScheduleStatus.RUNNING if spec.enabled else DefaultScheduleStatus.STOPPED,
+        description=_description(spec),
+    )
+    def _tick(context: ScheduleEvaluationContext) -> SkipReason | list[RunRequest]:
+        now = get_current_datetime()  # Dagster's clock: the daemon's, frozen in tests
+        history = schedule_history(context)
+        instance = context.instance if context.instance_ref is not None else None
+        backlog = None
+        if instance is not None and spec.trigger.catchup == "all":
+            backlog = read_backlogs(instance, [spec.id]).get(spec.id)
+            if backlog is not None and backlog.active(now):
+                return SkipReason(f"catching up: {CATCHUP_SENSOR} runs the missed instants after {backlog.until}")
+        handled = [history.handled_until, backlog.until if backlog else None]
+        due = due_instants(spec.trigger, spec.timezone, handled_until(spec, handled, history.started_at, now), now)
+        left = _backlog_left(spec, due, now)
+        if instance is not None and (left or (backlog is not None and backlog.open)):  # open one, or close a stale one
+            write_backlogs(instance, {spec.id: Backlog(due.handled_until, left, now, history.schedule)})
+        if not due.fire:
+            return SkipReason(_nothing_due(spec, due, now))
+        this_tick = None
+        if history.schedule is not None:  # evaluated by the daemon, which always passes the tick's time
+            this_tick = (name, context.scheduled_execution_time.astimezone(dt.UTC).isoformat())
+        done = fired_by_a_trigger(instance, spec.id, due.fire, this_tick) if instance is not None else set()
+        fire = [instant for instant in due.fire if instant not in done]
+        if not fire:
+            return SkipReason(f"already fired {_iso(due.fire)}")
+        if not due.catching_up:
+            held = _overlap(context, spec.id, spec.trigger.overlap)
+            if held is not None:
+                return SkipReason(f"skipped {_iso(fire)}: {held}")
+        return [_request(spec, instant) for instant in fire]
+
+    return _tick
+
+
+def _backlog_left(spec: ScenarioSpec, due: Due, now: dt.datetime) -> bool:
+    """Catch-up `all` fired its maximum and missed instants up to now remain."""
+    if spec.trigger.catchup != "all" or len(due.fire) < MAX_CATCHUP_RUNS:
+        return False
+    following = next_instant(spec.trigger, spec.timezone, due.handled_until)
+    return following is not None and following <= now
+
+
+def catchup_sensor(scheduled: Sequence[tuple[ScenarioSpec, JobDefinition]]) -> SensorDefinition | None:
+    """One sensor per location that runs the backlogs schedules of catch-up `all` triggers leave (at most
+    `MAX_CATCHUP_RUNS` per trigger and evaluation, as a time sensor would); None when no such trigger exists.
+    Between backlogs an evaluation is one read of Dagster's key-value store."""
+    targets = {spec.id: (spec, job) for spec, job in scheduled if spec.trigger.catchup == "all"}
+    if not targets:
+        return None
+
+    @sensor(
+        name=CATCHUP_SENSOR,
+        jobs=[job for _, job in targets.values()],
+        minimum_interval_seconds=EVALUATION_SECONDS,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Runs the missed instants of catch-up `all` schedules beyond the 25 their tick ran",
+    )
+    def _drain(context: SensorEvaluationContext) -> SensorResult:
+        now = get_current_datetime()
+        # A batch every EVALUATION_SECONDS per trigger, counted from the last one (the schedule's tick or ours).
+        pace = dt.timedelta(seconds=EVALUATION_SECONDS)
+        stored = read_backlogs(context.instance, targets)
+        backlogs = {i: b for i, b in stored.items() if b.open and now - b.at >= pace}
+        if not backlogs:
+            waiting = sum(1 for b in stored.values() if b.open)
+            return SensorResult(skip_reason=f"{waiting} backlog(s) waiting" if waiting else "no catch-up backlog")
+        requests, written = [], {}
+        for scenario_id, backlog in backlogs.items():
+            spec, job = targets[scenario_id]
+            if not schedule_running(context.instance, backlog.schedule, spec.enabled):
+                written[scenario_id] = Backlog(backlog.until, False, now, backlog.schedule)
+                continue
+            due = due_instants(spec.trigger, spec.timezone, backlog.until, now)
+            done = fired_by_a_trigger(context.instance, spec.id, due.fire)
+            requests += [_request(spec, i, job.name) for i in due.fire if i not in done]
+            written[scenario_id] = Backlog(due.handled_until, _backlog_left(spec, due, now), now, backlog.schedule)
+        write_backlogs(context.instance, written)
+        return SensorResult(run_requests=requests, skip_reason=None if requests else "backlogs closed")
+
+    return _drain
 
 
 def _iso(instants: list[dt.datetime]) -> str:
@@ -135,16 +261,20 @@ def _nothing_due(spec: ScenarioSpec, due: Due, now: dt.datetime) -> str:
     return f"next instant {upcoming.isoformat()}" if upcoming else "no instant left (one-shot trigger)"
 
 
-def _request(spec: ScenarioSpec, instant: dt.datetime) -> RunRequest:
+def _request(spec: ScenarioSpec, instant: dt.datetime, job_name: str | None = None) -> RunRequest:
+    """The run of one instant; `job_name` for the catch-up sensor, whose runs of many jobs need distinct keys."""
     return RunRequest(
-        run_key=instant.isoformat(),
+        run_key=instant.isoformat() if job_name is None else f"{job_name}:{instant.isoformat()}",
         tags={SCHEDULED_FOR_TAG: instant.isoformat()},
         partition_key=partition_key(spec, instant),
+        job_name=job_name,
     )
 
 
 def _overlap(
-    context: SensorEvaluationContext | RunStatusSensorContext, scenario_id: int, policy: Overlap
+    context: SensorEvaluationContext | RunStatusSensorContext | ScheduleEvaluationContext,
+    scenario_id: int,
+    policy: Overlap,
 ) -> str | None:
     """Apply the overlap policy to the scenario's active runs; a reason when the new run must not start."""
     if policy in ("allow", "queue"):

@@ -1,15 +1,13 @@
-"""One legacy schedule row → one project Scenario document (pure; no database)."""
+"""One legacy schedule row → the fields of one project Scenario (pure; no database), and the write service's
+refusal of them said of the legacy columns."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
-
-from honeyframe_dagster.model.documents import Scenario
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument
 from honeyframe_dagster.model.kinds import registered
 
@@ -23,17 +21,17 @@ _COLUMNS: dict[str, dict[str, str]] = {
         "owner": "owner_email",
         "trigger.cron": "cron",
         "trigger.timezone": "timezone",
-        "steps.0.send_email_report.dashboard_ids": "dashboard_ids",
-        "steps.0.send_email_report.recipients": "recipients",
-        "steps.0.send_email_report.format": "format",
-        "steps.0.send_email_report.time_filter": "time_filter",
+        "steps.0.dashboard_ids": "dashboard_ids",
+        "steps.0.recipients": "recipients",
+        "steps.0.format": "format",
+        "steps.0.time_filter": "time_filter",
     },
     "pipeline_schedules": {
         "project": "project_id",
         "owner": "created_by",
         "trigger.cron": "cron_expression",
         "trigger.timezone": "cron_timezone",
-        "steps.0.run_recipe": "recipe",
+        "steps.0": "recipe",
     },
     "project_cron_jobs": {"project": "project_id", "trigger.cron": "schedule", "steps.0": "options"},
 }
@@ -123,28 +121,28 @@ CONVERTERS: dict[str, Callable[[Row], dict[str, Any]]] = {
 }
 
 
-def to_scenario(table: str, row: Row, name: str | None = None) -> Scenario:
-    """The validated Scenario for one legacy row (`name` overrides the derived name). Raises LegacyRowError."""
+def to_scenario(table: str, row: Row, name: str | None = None) -> dict[str, Any]:
+    """The Scenario fields of one legacy row, unchecked (`name` overrides the derived name); LegacyRowError for a
+    row that does not even convert. The write service checks the rest (`legacy_error` says its refusal)."""
     fields = CONVERTERS[table](row)
     fields["name"] = (name or fields["name"])[:MAX_NAME]
-    try:
-        return Scenario.model_validate(fields)
-    except ValidationError as exc:
-        raise LegacyRowError([_reason(table, exc)]) from None
+    return fields
 
 
 def _not_json(column: str, what: str, row: Row) -> LegacyRowError:
     return LegacyRowError.at((column,), f"not a JSON {what}: {row[column]!r}", row[column])
 
 
-def _reason(table: str, exc: ValidationError) -> FieldError:
-    error = exc.errors()[0]
-    path = ".".join(str(part) for part in error["loc"])
+def legacy_error(table: str, errors: Sequence[FieldError]) -> LegacyRowError:
+    """The first of the errors the write service found in a row's Scenario, located at the legacy column."""
+    error = errors[0]
+    # pydantic names a step's kind in its path (`steps.0.run_recipe.recipe`); the resolver does not.
+    parts = [str(p) for i, p in enumerate(error.loc) if not (i == 2 and error.loc[0] == "steps" and p in registered())]
+    path = ".".join(parts)
     columns = _COLUMNS[table]
     # The longest Scenario field path that maps to a legacy column names it; else the field path itself.
     prefix = max((p for p in columns if path == p or path.startswith(p + ".")), key=len, default=None)
     where = columns[prefix] if prefix is not None else path
-    message = error["msg"].removeprefix("Value error, ")
-    value = error.get("input")
-    shown = "" if isinstance(value, dict | list) or repr(value) in message else f" (value: {value!r})"
-    return FieldError((where,), message, value, f"{where}: {message}{shown}")
+    value = error.input
+    shown = "" if isinstance(value, dict | list) or repr(value) in error.msg else f" (value: {value!r})"
+    return LegacyRowError([FieldError((where,), error.msg, value, f"{where}: {error.msg}{shown}")])

@@ -1,5 +1,8 @@
 """Move legacy schedule rows into the store as project scenarios, then drop the legacy tables.
 
+Each row is written by the write service (store/service.py `create_scenario`: the API's validation, name
+uniqueness and warehouse-table claims; only the datasets, dashboards and agents it names may be applied later), in
+a savepoint of its own, so a refused row is reported (table, id, reason) and leaves nothing.
 One transaction: every good row becomes a scenario that records its source (table, legacy id), and the
 tables are dropped only when no row failed. A crash rolls everything back; a run that had failures keeps
 its good rows, and the next run skips them by their source, so re-running never duplicates.
@@ -8,16 +11,18 @@ its good rows, and the next run skips them by their source, so re-running never 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.orm import Session
 
-from honeyframe_dagster.legacy.convert import MAX_NAME, LegacyRowError, Row, to_scenario
+from honeyframe_dagster.legacy.convert import MAX_NAME, LegacyRowError, Row, legacy_error, to_scenario
 from honeyframe_dagster.legacy.tables import present_legacy_tables
+from honeyframe_dagster.store import service
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow
-from honeyframe_dagster.store.writes import write_scenario_fields
+from honeyframe_dagster.store.writes import lock_projects
 
 log = logging.getLogger(__name__)
 # Serializes concurrent boots (CLI, API, code servers) on Postgres; SQLite uses BEGIN IMMEDIATE.
@@ -71,73 +76,85 @@ def _lock(connection: Connection) -> None:
 
 def _migrate_rows(session: Session, connection: Connection, tables: list[str]) -> MigrationReport:
     report = MigrationReport()
-    for table, source_id, converted in _convert_rows(session, connection, tables):
-        if converted is None:
+    lock_projects(session, None)  # every project's write lock, held to the end (the service's own calls find it)
+    projects = set(session.scalars(select(ProjectRow.id)))
+    for table, source_id, row in _pending_rows(session, connection, tables):
+        if row is None:
             report.already_migrated += 1
-        elif isinstance(converted, RowFailure):
-            report.failures.append(converted)
+            continue
+        try:
+            _write(session, table, source_id, row, projects)
+        except LegacyRowError as exc:
+            report.failures.append(RowFailure(table, source_id, str(exc)))
         else:
-            converted.source_table, converted.source_id = table, source_id
-            session.add(converted)
             report.migrated += 1
     session.flush()
     return report
 
 
 def legacy_failures(engine: Engine) -> list[RowFailure]:
-    """The legacy rows that would not migrate, found without writing (for a code location's refusal message)."""
+    """The legacy rows that would not migrate, found without writing (for a code location's refusal message): an
+    unknown project, a row that does not convert or a Scenario the write service refuses as a document. (A name
+    or a warehouse table that another scenario holds shows only when `honeyframe init` migrates.)"""
+    failures = []
     with Session(engine) as session:
+        projects = set(session.scalars(select(ProjectRow.id)))
         connection = session.connection()
-        tables = present_legacy_tables(connection)
-        converted = _convert_rows(session, connection, tables)
-        return [row for _, _, row in converted if isinstance(row, RowFailure)]
+        for table, source_id, row in _pending_rows(session, connection, present_legacy_tables(connection)):
+            try:
+                if row is not None:
+                    service.scenario_document({**_fields(table, row, projects), "project": row["project_id"]})
+            except LegacyRowError as exc:
+                failures.append(RowFailure(table, source_id, str(exc)))
+            except service.Invalid as exc:
+                failures.append(RowFailure(table, source_id, str(legacy_error(table, exc.errors))))
+    return failures
 
 
-def _convert_rows(
-    session: Session, connection: Connection, tables: list[str]
-) -> Iterator[tuple[str, str, ScenarioRow | RowFailure | None]]:
-    """Each legacy row as the scenario row it becomes, the reason it cannot, or None when it migrated before."""
-    projects = set(session.scalars(select(ProjectRow.id)))
+def _pending_rows(session: Session, connection: Connection, tables: list[str]) -> Iterator[tuple[str, str, Row | None]]:
+    """Each legacy row by its source (table, id): the row, or None when it migrated before."""
     sources = set(
         session.execute(
             select(ScenarioRow.source_table, ScenarioRow.source_id).where(ScenarioRow.source_table.in_(tables))
         ).tuples()
     )
-    names = set(
-        session.execute(
-            select(ScenarioRow.project_id, ScenarioRow.name).where(ScenarioRow.template_slug.is_(None))
-        ).tuples()
-    )
     for table in tables:
         for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY id")).mappings():
             source_id = str(row["id"])
-            if (table, source_id) in sources:
-                yield table, source_id, None
-                continue
-            try:
-                scenario_row = _scenario_row(table, dict(row), projects, names)
-            except LegacyRowError as exc:
-                yield table, source_id, RowFailure(table, source_id, str(exc))
-                continue
-            names.add((scenario_row.project_id, scenario_row.name))
-            yield table, source_id, scenario_row
+            yield table, source_id, None if (table, source_id) in sources else dict(row)
 
 
-def _scenario_row(table: str, row: Row, projects: set[str], names: set[tuple[str, str]]) -> ScenarioRow:
+def _fields(table: str, row: Row, projects: Collection[str], name: str | None = None) -> dict[str, Any]:
+    """The Scenario fields of the row (without `project`); LegacyRowError for an unknown project or a row that
+    does not convert."""
     if row["project_id"] not in projects:
         raise LegacyRowError.at(("project_id",), f"unknown project {row['project_id']!r}", row["project_id"])
-    scenario = to_scenario(table, row)
-    if (scenario.project, scenario.name) in names:
-        # Two legacy rows (or a legacy row and an existing scenario) share a name: keep both, told apart.
-        suffix = f" ({table} {row['id']})"
-        scenario = to_scenario(table, row, scenario.name[: MAX_NAME - len(suffix)] + suffix)
-        if (scenario.project, scenario.name) in names:
-            raise LegacyRowError.at(
-                ("name",), f"a scenario named {scenario.name!r} already exists in the project", scenario.name
-            )
-    scenario_row = ScenarioRow(project_id=scenario.project, name=scenario.name, parameters={})
-    write_scenario_fields(scenario_row, scenario)
-    return scenario_row
+    fields = to_scenario(table, row, name)
+    del fields["project"]
+    return fields
+
+
+def _write(session: Session, table: str, source_id: str, row: Row, projects: Collection[str]) -> None:
+    """The row as a scenario of its project, written by the write service (the API's checks, but that the
+    datasets, dashboards and agents it names may come later). LegacyRowError, and nothing of the row kept, when
+    the service refuses it."""
+    fields = _fields(table, row, projects)
+    # A name that is taken (by another legacy row or a scenario): the row's source told apart as a suffix.
+    suffix = f" ({table} {source_id})"
+    for name in (fields["name"], fields["name"][: MAX_NAME - len(suffix)] + suffix):
+        try:
+            return _create(session, table, source_id, row["project_id"], {**fields, "name": name})
+        except service.Conflict:
+            continue
+        except service.Invalid as exc:
+            raise legacy_error(table, exc.errors) from None
+    raise LegacyRowError.at(("name",), f"a scenario named {name!r} already exists in the project", name)
+
+
+def _create(session: Session, table: str, source_id: str, project_id: str, fields: dict[str, Any]) -> None:
+    """One `service.create_scenario` in a savepoint: a refused row leaves nothing, the transaction goes on."""
+    with session.begin_nested():
+        service.create_scenario(session, project_id, fields, None, references=False, source=(table, source_id))
 
 
 def _log(report: MigrationReport) -> None:

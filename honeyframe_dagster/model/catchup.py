@@ -1,6 +1,8 @@
-"""Which instants of a time trigger fire at one evaluation of its sensor: the catch-up policy as a pure function.
+"""Which instants of a time trigger fire at one evaluation of its schedule or sensor: the catch-up policy as a pure
+function.
 
-The sensor remembers the last instant it handled (its cursor). Instants after that and up to now are due;
+The trigger knows the last instant it handled (a sensor's cursor; a schedule's previous tick:
+factory/trigger_state.py). Instants after that and up to now are due;
 one the sensor sees more than `ON_TIME` late was missed (the daemon was down or far behind) and the trigger's
 `catchup` decides about it: `none` drops it, `latest` runs only the most recent missed one (and only when no
 instant is on time), `all` runs every one, oldest first, `MAX_CATCHUP_RUNS` per evaluation. Instants from before

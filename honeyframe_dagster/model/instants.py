@@ -1,4 +1,5 @@
-"""The instants of a time trigger: one definition shared by the factory's sensors and the API's `next_run_at`.
+"""The instants of a time trigger: one definition shared by the factory's schedules and sensors and the API's
+`next_run_at`.
 
 Cron instants come from Dagster's own cron iterator (DST rules included: a nonexistent local time runs at the
 next existing time, an ambiguous one once), so what we advertise is what the scheduler fires. Interval

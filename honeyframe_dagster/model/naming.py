@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterable
+from typing import Literal
 
 from honeyframe_dagster.model.scenario import ScenarioRecord
 
+# What Dagster instigator a scenario's trigger is (factory/triggers.py `build_trigger`).
+TriggerKind = Literal["schedule", "sensor"]
 _NOT_IDENTIFIER = re.compile(r"[^a-z0-9]+")
 
 
@@ -45,9 +48,9 @@ def job_names(records: Iterable[ScenarioRecord]) -> dict[int, str]:
     return names
 
 
-def trigger_name(job_name: str) -> str:
-    """Every trigger kind is a sensor (factory/triggers.py), so a trigger is always `<job>_sensor`."""
-    return f"{job_name}_sensor"
+def trigger_name(job_name: str, kind: TriggerKind) -> str:
+    """`<job>_schedule` for a time trigger on a cron grid (model/schedule_grid.py), else `<job>_sensor`."""
+    return f"{job_name}_{kind}"
 
 
 def in_shard(project_id: str, shard: tuple[int, int] | None) -> bool:

@@ -84,12 +84,15 @@ class ScenarioSpec:
         return self.record.enabled
 
 
-def resolve(record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] | None) -> ScenarioSpec:
-    """Render and check one scenario; `recipes` are the dbt nodes a run_recipe may name (None: unchecked)."""
+def resolve(
+    record: ScenarioRecord, catalog: Catalog, recipes: Collection[str] | None, references: bool = True
+) -> ScenarioSpec:
+    """Render and check one scenario; `recipes` are the dbt nodes a run_recipe may name (None: unchecked);
+    `references=False`: what the steps name is not looked up in the catalog (the legacy migration's rows)."""
     project, trigger, steps = render_scenario(record, catalog)
     if not steps:
         raise ScenarioError.at(("steps",), "a scenario needs at least one step", steps)
-    for index, step in enumerate(steps):
+    for index, step in enumerate(steps if references else ()):
         try:
             check_references(step, index, project.id, catalog, recipes)
         except ScenarioError as exc:

@@ -5,5 +5,5 @@ from __future__ import annotations
 SCENARIO_TAG = "honeyframe/scenario_id"
 PROJECT_TAG = "honeyframe/project_id"
 TEMPLATE_TAG = "honeyframe/template"
-# The trigger instant a run is for (every sensor-made run; factory/triggers.py).
+# The trigger instant a run is for (every run a schedule or time sensor makes; factory/triggers.py).
 SCHEDULED_FOR_TAG = "honeyframe/scheduled_for"

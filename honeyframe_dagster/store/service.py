@@ -291,40 +291,61 @@ def _refuse_if_referenced(session: Session, project_id: str, name: str, action: 
         )
 
 
-def _scenario_document(raw: Mapping[str, Any]) -> Scenario:
+def scenario_document(raw: Mapping[str, Any]) -> Scenario:
+    """The Scenario document `raw` (with `project`) as every write validates it; Invalid field by field."""
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
         raise Invalid(_validation_errors(exc)) from None
 
 
-def _write_checked(session: Session, row: ScenarioRow, raw: Mapping[str, Any], recipes: Collection[str] | None) -> None:
-    """Write the scenario `raw` into the row, resolve it against the store and claim the warehouse tables it
-    writes; Invalid (nothing kept) if it does not resolve or a table belongs to another project."""
-    document = _scenario_document(raw)
+def _write_checked(
+    session: Session,
+    row: ScenarioRow,
+    raw: Mapping[str, Any],
+    recipes: Collection[str] | None,
+    document: Scenario | None = None,
+    references: bool = True,
+) -> None:
+    """Write the scenario `raw` (`document`: already validated) into the row, resolve it against the store and
+    claim the warehouse tables it writes; Invalid (nothing kept) if it does not resolve or a table belongs to
+    another project."""
+    document = document or scenario_document(raw)
     row.name = document.name
     try:
         write_scenario_fields(row, document)
         session.flush()
         catalog = load_scenario_catalog(session, row.id)
         record = next(r for r in catalog.scenarios if r.id == row.id)
-        spec = resolve(record, catalog, recipes)
+        spec = resolve(record, catalog, recipes, references)
         claim_tables(session, row.project_id, written_tables(spec.steps, row.project_id, catalog))
     except (ScenarioError, TenancyError) as exc:
         raise invalid(exc, raw) from None
 
 
 def create_scenario(
-    session: Session, project_id: str, fields: Mapping[str, Any], recipes: Collection[str] | None
+    session: Session,
+    project_id: str,
+    fields: Mapping[str, Any],
+    recipes: Collection[str] | None,
+    *,
+    references: bool = True,
+    source: tuple[str, str] | None = None,
 ) -> ScenarioRow:
-    """A new scenario of the project from its fields (without `project`). Conflict when the name is taken."""
+    """A new scenario of the project from its fields (without `project`). Conflict when the name is taken.
+
+    For the legacy migration only: `references=False`, the datasets, dashboards and agents its steps name need
+    not exist yet (the scenario shows as broken until they are applied; every other check holds); `source`, the
+    legacy (table, id) it comes from."""
     lock_projects(session, [project_id])
     raw = {**fields, "project": project_id}
     if isinstance(fields.get("name"), str):
         _check_name_free(session, project_id, fields["name"])
-    row = ScenarioRow(project_id=project_id, name=_scenario_document(raw).name, template_slug=None, parameters={})
+    document = scenario_document(raw)
+    row = ScenarioRow(project_id=project_id, name=document.name, template_slug=None, parameters={})
+    row.source_table, row.source_id = source or (None, None)
     session.add(row)
-    _write_checked(session, row, raw, recipes)
+    _write_checked(session, row, raw, recipes, document, references)
     return row
 
 

@@ -76,6 +76,10 @@ _CONFLICTS = (
 )
 
 
+# session.info key: (the transaction, the project ids it holds the write lock of; None: every project).
+_HELD_LOCKS = "honeyframe.locked_projects"
+
+
 def lock_projects(session: Session, project_ids: Collection[str] | None) -> None:
     """Serialize the scenario writes of these projects (None: of every project) until the session ends.
 
@@ -86,7 +90,12 @@ def lock_projects(session: Session, project_ids: Collection[str] | None) -> None
     so two writers never deadlock. SQLite has one writer at a time: BEGIN IMMEDIATE takes its write lock up
     front (a deferred transaction that reads first and writes later would fail with "database is locked"
     instead of waiting). Objects the session loaded before are expired, so they are read again under the lock.
+    Projects the transaction holds already (outside a savepoint) are not locked again.
     """
+    transaction, wanted = session.get_transaction(), None if project_ids is None else set(project_ids)
+    held = session.info.get(_HELD_LOCKS)
+    if held is not None and held[0] is transaction and (held[1] is None or (wanted is not None and wanted <= held[1])):
+        return  # this transaction holds them already: no other writer can have changed them since
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         dbapi = connection.connection.dbapi_connection
@@ -99,6 +108,8 @@ def lock_projects(session: Session, project_ids: Collection[str] | None) -> None
             statement = statement.where(ProjectRow.id.in_(sorted(project_ids)))
         session.execute(statement).all()
     session.expire_all()
+    if not session.in_nested_transaction():  # a lock taken in a savepoint goes when the savepoint rolls back
+        session.info[_HELD_LOCKS] = (transaction, wanted)
 
 
 def conflict_message(exc: IntegrityError) -> str:

@@ -58,9 +58,9 @@ steps:
   - kind: sync_dataset
     dataset: orders
 """
-SENSOR_QUERY = """
-query S($selector: SensorSelector!) {
-  sensorOrError(sensorSelector: $selector) { ... on Sensor { sensorState { status } } }
+SCHEDULE_QUERY = """
+query S($selector: ScheduleSelector!) {
+  scheduleOrError(scheduleSelector: $selector) { ... on Schedule { scheduleState { status } } }
 }
 """
 
@@ -150,10 +150,10 @@ def cell_status(browser: Any, cell_id: str) -> str | None:
         return None
 
 
-def sensor_status(site: Site, name: str) -> str:
-    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "sensorName": name}
-    data = graphql(site.stack.dagster_url, SENSOR_QUERY, {"selector": selector})
-    return str(data["sensorOrError"]["sensorState"]["status"])
+def schedule_status(site: Site, name: str) -> str:
+    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "scheduleName": name}
+    data = graphql(site.stack.dagster_url, SCHEDULE_QUERY, {"selector": selector})
+    return str(data["scheduleOrError"]["scheduleState"]["status"])
 
 
 def test_matrix_toggle_follows_dagster_and_schedules_show_broken_scenarios(browser: Any, site: Site) -> None:
@@ -180,20 +180,20 @@ def test_matrix_toggle_follows_dagster_and_schedules_show_broken_scenarios(brows
     form.find_element(By.NAME, "mart_recipe").send_keys("stg_orders")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(lambda: cell_status(browser, cell_id) == "RUNNING", "the enabled cell's trigger RUNNING", timeout=240)
-    trigger = "acme_sales__nightly_mart_refresh_sensor"
-    assert sensor_status(site, trigger) == "RUNNING"
+    trigger = "acme_sales__nightly_mart_refresh_schedule"
+    assert schedule_status(site, trigger) == "RUNNING"
     assert "stg_orders" in browser.find_element(By.ID, cell_id).text
 
     # Off: Dagster stops the trigger, and the cell says so.
     browser.find_element(By.ID, cell_id).find_element(By.CSS_SELECTOR, '[data-role="toggle"]').click()
     wait_for(lambda: cell_status(browser, cell_id) == "STOPPED", "the disabled cell's trigger STOPPED", timeout=240)
-    assert sensor_status(site, trigger) == "STOPPED"
+    assert schedule_status(site, trigger) == "STOPPED"
     browser.save_screenshot(str(site.artifacts / "admin-matrix-stopped.png"))
 
     # On again (the stored value is kept, so no form), then a run: its status is the cell's last run.
     browser.find_element(By.ID, cell_id).find_element(By.CSS_SELECTOR, '[data-role="toggle"]').click()
     wait_for(lambda: cell_status(browser, cell_id) == "RUNNING", "the re-enabled cell's trigger RUNNING", timeout=240)
-    assert sensor_status(site, trigger) == "RUNNING"
+    assert schedule_status(site, trigger) == "RUNNING"
     cells = {
         c["project_id"]: c for t in site.api("GET", "/api/scheduler/templates").json()["items"] for c in t["matrix"]
     }

@@ -20,9 +20,12 @@ query Job($selector: PipelineSelector!) {
   pipelineOrError(params: $selector) { __typename }
 }
 """
-SENSOR_QUERY = """
-query S($selector: SensorSelector!) {
-  sensorOrError(sensorSelector: $selector) { ... on Sensor { sensorState { id status } } }
+TRIGGER_QUERY = """
+query S($sensor: SensorSelector!, $schedule: ScheduleSelector!, $isSchedule: Boolean!) {
+  sensorOrError(sensorSelector: $sensor) @skip(if: $isSchedule) { ... on Sensor { sensorState { id status } } }
+  scheduleOrError(scheduleSelector: $schedule) @include(if: $isSchedule) {
+    ... on Schedule { scheduleState { id status } }
+  }
 }
 """
 
@@ -32,9 +35,17 @@ def job_exists(stack: Stack, job: str) -> bool:
     return graphql(stack.dagster_url, JOB_QUERY, {"selector": selector})["pipelineOrError"]["__typename"] == "Pipeline"
 
 
-def sensor_state(stack: Stack, name: str) -> dict[str, Any]:
-    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "sensorName": name}
-    return graphql(stack.dagster_url, SENSOR_QUERY, {"selector": selector})["sensorOrError"]["sensorState"]
+def trigger_state(stack: Stack, name: str) -> dict[str, Any]:
+    """The state of a trigger schedule (`…_schedule`) or sensor, as the webserver serves it."""
+    repository = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__"}
+    is_schedule = name.endswith("_schedule")
+    variables = {
+        "sensor": {**repository, "sensorName": name},
+        "schedule": {**repository, "scheduleName": name},
+        "isSchedule": is_schedule,
+    }
+    data = graphql(stack.dagster_url, TRIGGER_QUERY, variables)
+    return data["scheduleOrError"]["scheduleState"] if is_schedule else data["sensorOrError"]["sensorState"]
 
 
 def test_live_definitions_runs_and_history(live_api: Api, stack: Stack) -> None:
@@ -47,7 +58,7 @@ def test_live_definitions_runs_and_history(live_api: Api, stack: Stack) -> None:
     # The new job and its trigger sensor are in the location when the write returns, and RUNNING in the instance.
     assert job_exists(stack, job)
     assert scenario["dagster"]["trigger_status"] == "RUNNING"
-    assert sensor_state(stack, sensor)["status"] == "RUNNING"
+    assert trigger_state(stack, sensor)["status"] == "RUNNING"
 
     run_ids = []
     for _ in range(2):
@@ -93,13 +104,14 @@ def test_live_definitions_runs_and_history(live_api: Api, stack: Stack) -> None:
     assert [r["run_id"] for r in detail["runs"]] == run_ids[::-1]
 
     # A toggle in the UI is what Dagster reports (the store still says enabled) ...
-    state = sensor_state(stack, sensor)
-    graphql(stack.dagster_url, "mutation($id: String!) { stopSensor(id: $id) { __typename } }", {"id": state["id"]})
+    state = trigger_state(stack, sensor)
+    stop = "mutation($id: String!) { stopRunningSchedule(id: $id) { __typename } }"
+    graphql(stack.dagster_url, stop, {"id": state["id"]})
     assert live_api.call("GET", f"{BASE}/{scenario['id']}").json()["dagster"]["trigger_status"] == "STOPPED"
     # ... disable: STOPPED, its queued runs CANCELED; a run can still be launched out of band ...
     disabling = live_api.call("PATCH", f"{BASE}/{scenario['id']}", json={"enabled": False})
     disabled = disabling.json()
-    assert disabled["dagster"]["trigger_status"] == "STOPPED" and sensor_state(stack, sensor)["status"] == "STOPPED"
+    assert disabled["dagster"]["trigger_status"] == "STOPPED" and trigger_state(stack, sensor)["status"] == "STOPPED"
     assert disabling.headers["X-Honeyframe-Canceled-Runs"] == "3"
     statuses = {r.status.value for r in DagsterInstance.get().get_runs(RunsFilter(run_ids=run_ids))}
     assert statuses == {"CANCELED"}
@@ -107,7 +119,7 @@ def test_live_definitions_runs_and_history(live_api: Api, stack: Stack) -> None:
     # ... enable: the API's write wins over the UI's toggle; the same sensor state resumes, history intact.
     enabled = live_api.call("PATCH", f"{BASE}/{scenario['id']}", json={"enabled": True}).json()
     assert enabled["dagster"]["trigger_status"] == "RUNNING"
-    assert sensor_state(stack, sensor) == {"id": state["id"], "status": "RUNNING"}
+    assert trigger_state(stack, sensor) == {"id": state["id"], "status": "RUNNING"}
     assert live_api.call("GET", f"{BASE}/{scenario['id']}/runs").json()["total"] == 4
 
     # Delete: the job leaves the location, its queued run is canceled; its runs stay in Dagster and GET .../runs.
@@ -131,7 +143,7 @@ def test_matrix_sets_sensor_and_schedule_status(live_api: Api, stack: Stack) -> 
 
     interval = {"name": "hourly", "trigger": {"interval_seconds": 3600}, "steps": [RECIPE], "enabled": False}
     sensor = live_api.call("POST", BASE, json=interval).json()
-    assert sensor["dagster"]["trigger_name"].endswith("_sensor") and sensor["dagster"]["trigger_status"] == "STOPPED"
+    assert sensor["dagster"]["trigger_name"].endswith("_schedule") and sensor["dagster"]["trigger_status"] == "STOPPED"
     resumed = live_api.call("PATCH", f"{BASE}/{sensor['id']}", json={"enabled": True}).json()
     assert resumed["dagster"]["trigger_status"] == "RUNNING"
     listed = {s["id"]: s for s in live_api.call("GET", BASE).json()["items"]}
@@ -139,22 +151,23 @@ def test_matrix_sets_sensor_and_schedule_status(live_api: Api, stack: Stack) -> 
 
 
 DESCRIPTION_QUERY = """
-query S($selector: SensorSelector!) {
-  sensorOrError(sensorSelector: $selector) { ... on Sensor { description } }
+query S($selector: ScheduleSelector!) {
+  scheduleOrError(scheduleSelector: $selector) { ... on Schedule { description } }
 }
 """
 
 
-def sensor_description(stack: Stack, name: str) -> str:
-    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "sensorName": name}
-    return str(graphql(stack.dagster_url, DESCRIPTION_QUERY, {"selector": selector})["sensorOrError"]["description"])
+def schedule_description(stack: Stack, name: str) -> str:
+    selector = {"repositoryLocationName": "honeyframe", "repositoryName": "__repository__", "scheduleName": name}
+    data = graphql(stack.dagster_url, DESCRIPTION_QUERY, {"selector": selector})
+    return str(data["scheduleOrError"]["description"])
 
 
 def test_project_timezone_patch_reaches_the_cron_trigger(live_api: Api, stack: Stack) -> None:
     body = {"name": "morning", "trigger": {"cron": "0 6 * * *"}, "steps": [RECIPE]}
     sensor = live_api.call("POST", BASE, project="acme-ops", json=body).json()["dagster"]["trigger_name"]
     # acme-ops has no timezone of its own: the org default.
-    assert sensor_description(stack, sensor).startswith("cron '0 6 * * *' UTC;")
+    assert schedule_description(stack, sensor).startswith("cron '0 6 * * *' UTC;")
     patched = live_api.call("PATCH", "/api/scheduler/projects/acme-ops", project=None, json={"timezone": "Asia/Tokyo"})
     assert patched.status_code == 200 and patched.headers["X-Honeyframe-Dagster-Sync"] == "ok"
-    assert sensor_description(stack, sensor).startswith("cron '0 6 * * *' Asia/Tokyo;")
+    assert schedule_description(stack, sensor).startswith("cron '0 6 * * *' Asia/Tokyo;")

@@ -28,7 +28,7 @@ def test_scenario_lifecycle(api: Api) -> None:
     assert body["project_id"] == "acme-sales" and body["template_slug"] is None and body["enabled"] is True
     assert body["dagster"] == {
         "job_name": "acme_sales__daily_build",
-        "trigger_name": "acme_sales__daily_build_sensor",
+        "trigger_name": "acme_sales__daily_build_schedule",
         "trigger_status": None,
     }
     # 02:30 in Berlin is 00:30 or 01:30 UTC depending on DST; the next instant is within a day.
@@ -53,7 +53,7 @@ def test_scenario_lifecycle(api: Api) -> None:
     body = patched.json()
     assert body["name"] == "daily build v2" and body["trigger"]["interval_seconds"] == 3600
     assert body["steps"][2]["recipients"] == ["cfo@acme.example"]
-    assert body["dagster"]["trigger_name"] == "acme_sales__daily_build_v2_sensor"
+    assert body["dagster"]["trigger_name"] == "acme_sales__daily_build_v2_schedule"
 
     disabled = api.call("PATCH", f"{BASE}/{scenario_id}", json={"enabled": False}).json()
     assert disabled["enabled"] is False and disabled["next_run_at"] is None

@@ -34,8 +34,8 @@ SEED = "\n---\n".join(
 )
 LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries {
   name loadStatus updatedTimestamp locationOrLoadError { __typename ... on RepositoryLocation { serverId } } } } } }"""
-SENSOR = """query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) {
-  __typename ... on Sensor { description sensorState { status } } } }"""
+SCHEDULE = """query($s: ScheduleSelector!) { scheduleOrError(scheduleSelector: $s) {
+  __typename ... on Schedule { description scheduleState { status } } } }"""
 RUN = """query($id: ID!) { runOrError(runId: $id) { __typename ... on Run {
   status repositoryOrigin { repositoryLocationName repositoryLocationMetadata { key value } } } } }"""
 
@@ -105,14 +105,14 @@ def settled(ui: str) -> dict[str, tuple[float, str]]:
     raise AssertionError(f"the workspace kept changing: {previous}")
 
 
-def sensor(ui: str, project: str) -> dict[str, Any]:
-    """The scenario's trigger sensor, as the webserver serves it."""
+def schedule(ui: str, project: str) -> dict[str, Any]:
+    """The scenario's trigger schedule (a nightly cron), as the webserver serves it."""
     selector = {
         "repositoryLocationName": f"honeyframe_{PROJECTS[project]}",
         "repositoryName": "__repository__",
-        "sensorName": f"{project.replace('-', '_')}__pause_sensor",
+        "scheduleName": f"{project.replace('-', '_')}__pause_schedule",
     }
-    return graphql(ui, SENSOR, {"s": selector})["sensorOrError"]
+    return graphql(ui, SCHEDULE, {"s": selector})["scheduleOrError"]
 
 
 def test_code_servers_on_other_hosts_webserver_daemon_and_api_on_one(
@@ -185,7 +185,7 @@ def test_code_servers_on_other_hosts_webserver_daemon_and_api_on_one(
         assert after["honeyframe_0"][0] > before["honeyframe_0"][0]
         assert after["honeyframe_0"][1] != before["honeyframe_0"][1]
         assert after["honeyframe_1"] == before["honeyframe_1"]
-        assert "0 3 * * *" in sensor(ui, "acme-sales")["description"]
+        assert "0 3 * * *" in schedule(ui, "acme-sales")["description"]
         assert all(piece.poll() is None for piece in pieces)  # code servers stay up across reloads
 
         # Enable/disable sets the trigger's status and reloads nothing.
@@ -199,7 +199,7 @@ def test_code_servers_on_other_hosts_webserver_daemon_and_api_on_one(
             print(f"{'enable' if enabled else 'disable'}: {time.monotonic() - started:.2f} s")
             assert toggled.status_code == 200 and toggled.headers["X-Honeyframe-Dagster-Sync"] == "ok", toggled.text
             assert toggled.json()["dagster"]["trigger_status"] == status
-            assert sensor(ui, "acme-ops")["sensorState"]["status"] == status
+            assert schedule(ui, "acme-ops")["scheduleState"]["status"] == status
             assert snapshot(ui) == after
 
         # A run of shard 1 is launched by the daemon on 127.0.0.1 and executes on shard 1's code server.

@@ -58,33 +58,17 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('slug')
     )
-    op.create_table('agents',
-    sa.Column('project_id', sa.String(length=64), nullable=False),
-    sa.Column('id', sa.String(length=128), nullable=False),
-    sa.Column('document', sa.JSON(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('project_id', 'id')
-    )
-    op.create_table('dashboards',
-    sa.Column('project_id', sa.String(length=64), nullable=False),
-    sa.Column('id', sa.String(length=128), nullable=False),
-    sa.Column('document', sa.JSON(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('project_id', 'id')
-    )
-    op.create_table('datasets',
-    sa.Column('project_id', sa.String(length=64), nullable=False),
-    sa.Column('id', sa.String(length=128), nullable=False),
-    sa.Column('document', sa.JSON(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('project_id', 'id')
-    )
+    # The three kinds of project object share one shape (store/tables.py `_ProjectObject`).
+    for name in ('agents', 'dashboards', 'datasets'):
+        op.create_table(name,
+        sa.Column('project_id', sa.String(length=64), nullable=False),
+        sa.Column('id', sa.String(length=128), nullable=False),
+        sa.Column('document', sa.JSON(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('project_id', 'id')
+        )
     op.create_table('scenarios',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('project_id', sa.String(length=64), nullable=False),

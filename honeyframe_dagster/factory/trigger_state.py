@@ -1,0 +1,170 @@
+"""What a time trigger's schedule has already handled, read from Dagster's own records (factory/triggers.py).
+
+A schedule has no cursor. At a tick the scheduler daemon hands the code location the tick's id (the last part of
+the evaluation's log key); from it:
+
+- the schedule's previous completed tick (SUCCESS or SKIPPED, before this one): every instant up to its time was
+  handled (fired, dropped by catch-up, or skipped for overlap), or, when it fired, up to its newest run key (an
+  instant: catch-up `all` fires at most 25 per evaluation). A FAILED tick handled nothing: its instants count as
+  missed at the next one. Re-evaluating a tick reads the same previous tick, so it asks for the same runs, and the
+  daemon's run-key check makes that idempotent;
+- the schedule's start (the instigator state's `start_timestamp`: the API's startSchedule, or the daemon's first
+  sight of a schedule whose default status is RUNNING): instants before it are never due.
+
+A catch-up `all` backlog (more than 25 missed instants) is drained by the location's catch-up sensor between
+ticks; its progress is one row per scenario in Dagster's key-value store (`Backlog`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from dagster import DagsterInstance, RunsFilter, ScheduleEvaluationContext
+from dagster._core.scheduler.instigation import InstigatorStatus, ScheduleInstigatorData, TickStatus
+from dagster._core.storage.tags import SCHEDULE_NAME_TAG, SCHEDULED_EXECUTION_TIME_TAG, SENSOR_NAME_TAG
+
+from honeyframe_dagster.model.tags import SCENARIO_TAG, SCHEDULED_FOR_TAG
+
+# A backlog the catch-up sensor has not touched for this long is taken as abandoned (sensor stopped or gone): the
+# schedule's own ticks take over its draining.
+BACKLOG_STALE = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class ScheduleHistory:
+    """What Dagster knows of a schedule at one of its ticks."""
+
+    handled_until: dt.datetime | None = None
+    started_at: dt.datetime | None = None
+    # (origin id, selector id) of the schedule, when evaluated by the daemon.
+    schedule: tuple[str, str] | None = None
+
+
+def _utc(timestamp: float | None) -> dt.datetime | None:
+    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.UTC)
+
+
+def _instant(text: str | None) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def schedule_history(context: ScheduleEvaluationContext) -> ScheduleHistory:
+    """The previous completed tick and the start of the schedule being evaluated; empty outside the daemon (a
+    context built by hand has no tick)."""
+    tick_id = context.log_key[-1] if context.log_key else None
+    if context.instance_ref is None or tick_id is None or not str(tick_id).isdigit():
+        return ScheduleHistory()
+    instance = context.instance
+    tick = instance.schedule_storage.get_tick(int(tick_id)) if instance.schedule_storage else None
+    if tick is None or tick.selector_id is None:
+        return ScheduleHistory()
+    origin, selector = tick.instigator_origin_id, tick.selector_id
+    state = instance.get_instigator_state(origin, selector)
+    data = state.instigator_data if state is not None else None
+    started = _utc(data.start_timestamp) if isinstance(data, ScheduleInstigatorData) else None
+    previous = instance.get_ticks(
+        origin, selector, before=tick.timestamp, limit=1, statuses=[TickStatus.SUCCESS, TickStatus.SKIPPED]
+    )
+    if not previous:
+        return ScheduleHistory(None, started, (origin, selector))
+    last = previous[0]
+    until = _utc(last.timestamp)
+    if last.status == TickStatus.SUCCESS:
+        fired = [i for i in (_instant(key) for key in last.tick_data.run_keys or []) if i is not None]
+        until = max(fired, default=until)
+    return ScheduleHistory(until, started, (origin, selector))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """A catch-up `all` trigger's missed instants being run 25 at a time: handled up to `until`; `open` while
+    instants up to now remain; `at`: when it was last written."""
+
+    until: dt.datetime
+    open: bool
+    at: dt.datetime
+    # The schedule's instigator (origin id, selector id): the catch-up sensor stops when the schedule is stopped.
+    schedule: tuple[str, str] | None = None
+
+    def active(self, now: dt.datetime) -> bool:
+        return self.open and now - self.at < BACKLOG_STALE
+
+    def dump(self) -> str:
+        data = {"until": self.until.isoformat(), "open": self.open, "at": self.at.isoformat()}
+        return json.dumps({**data, "schedule": list(self.schedule) if self.schedule else None})
+
+
+def backlog_key(scenario_id: int) -> str:
+    return f"honeyframe/catchup/{scenario_id}"
+
+
+def read_backlogs(instance: DagsterInstance, scenario_ids: Iterable[int]) -> dict[int, Backlog]:
+    """The stored backlogs of these scenarios (one query per 500)."""
+    ids = list(scenario_ids)
+    found: dict[int, Backlog] = {}
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        values = instance.run_storage.get_cursor_values({backlog_key(i) for i in chunk})
+        for scenario_id in chunk:
+            raw = values.get(backlog_key(scenario_id))
+            if not raw:
+                continue
+            data = json.loads(raw)
+            until, at = _instant(data.get("until")), _instant(data.get("at"))
+            schedule = tuple(data["schedule"]) if data.get("schedule") else None
+            if until is not None and at is not None:
+                found[scenario_id] = Backlog(until, bool(data.get("open")), at, schedule)
+    return found
+
+
+def write_backlogs(instance: DagsterInstance, backlogs: Mapping[int, Backlog]) -> None:
+    if backlogs:
+        instance.run_storage.set_cursor_values({backlog_key(i): b.dump() for i, b in backlogs.items()})
+
+
+def schedule_running(instance: DagsterInstance, schedule: tuple[str, str] | None, default: bool) -> bool:
+    """Whether the schedule is running: its stored status, else its code default."""
+    state = instance.get_instigator_state(*schedule) if schedule is not None else None
+    if state is None or state.status == InstigatorStatus.DECLARED_IN_CODE:
+        return default
+    return state.status == InstigatorStatus.RUNNING
+
+
+def fired_by_a_trigger(
+    instance: DagsterInstance, scenario_id: int, instants: list[dt.datetime], tick: tuple[str, str] | None = None
+) -> set[dt.datetime]:
+    """Which of these instants already have a run made by the scenario's trigger (its schedule or sensor, or the
+    catch-up sensor): Dagster's run keys dedupe within one instigator only. `tick`: (schedule name, scheduled
+    time) of the tick being evaluated, whose own runs do not count (the daemon resumes an interrupted tick by
+    submitting the runs it already created)."""
+    if not instants:
+        return set()
+    by_text = {i.isoformat(): i for i in instants}
+    runs = instance.get_runs(RunsFilter(tags={SCENARIO_TAG: str(scenario_id), SCHEDULED_FOR_TAG: list(by_text)}))
+    found = set()
+    for run in runs:
+        tags = run.tags
+        if SCHEDULE_NAME_TAG not in tags and SENSOR_NAME_TAG not in tags:
+            continue  # an out-of-band run (API rerun of an instant) is not the trigger's
+        if tick is not None and (tags.get(SCHEDULE_NAME_TAG), tags.get(SCHEDULED_EXECUTION_TIME_TAG)) == tick:
+            continue
+        if tags.get(SCHEDULED_FOR_TAG) in by_text:
+            found.add(by_text[tags[SCHEDULED_FOR_TAG]])
+    return found
+
+
+__all__ = [
+    "BACKLOG_STALE",
+    "Backlog",
+    "ScheduleHistory",
+    "fired_by_a_trigger",
+    "read_backlogs",
+    "schedule_history",
+    "schedule_running",
+    "write_backlogs",
+]
