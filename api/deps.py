@@ -16,9 +16,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 import anyio.to_thread
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 
 from api.errors import translated
@@ -29,12 +31,20 @@ from honeyframe_dagster.store import service
 from honeyframe_dagster.store.tables import ProjectRow
 from honeyframe_dagster.tokens import TokenGrant, TokenRejected, verify_token
 
+# How long a request waits for a slot before it answers 503 (SQLAlchemy's pool_timeout, which it replaces).
+SLOT_TIMEOUT_SECONDS = 30.0
 _bearer = HTTPBearer(auto_error=False, description="A token from `honeyframe token create`.")
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     state = request.app.state
-    async with state.db_slots:
+    try:
+        with anyio.fail_after(SLOT_TIMEOUT_SECONDS):
+            await state.db_slots.acquire()
+    except TimeoutError:
+        # Every slot held that long (a store that hangs, writes waiting for Dagster): 503, as the pool answered.
+        raise SQLAlchemyTimeoutError(f"no store session came free within {SLOT_TIMEOUT_SECONDS} s") from None
+    try:
         session = Session(state.engine)  # no I/O until it is used
         try:
             yield session
@@ -44,6 +54,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
                 await anyio.to_thread.run_sync(session.close, limiter=state.closers)
             else:
                 session.close()  # nothing to hand back, or SQLite's rollback: a few microseconds in this process
+    finally:
+        state.db_slots.release()
 
 
 # "function": closed once the route returned and its response is serialized, not after a (slow) client read it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -62,6 +63,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     count = location_count(app.state.engine, settings.code_locations or 1)
     app.state.planner = Planner(recipe_names(load_manifest()), count, settings)
     app.state.dagster = DagsterClient(settings.dagster_webserver_url) if settings.dagster_webserver_url else None
+    # What start-up built (Dagster's modules, the manifest, the models: ~300,000 objects) lives as long as the
+    # process: out of every later collection. A full collection walked all of it, a pause of up to 0.2 s for every
+    # request in flight, and collections took ~10% of the CPU under load.
+    gc.collect()
+    gc.freeze()
     try:
         yield
     finally:

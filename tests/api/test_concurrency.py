@@ -44,3 +44,24 @@ def test_concurrent_reads_hold_at_most_the_slots(api: Api, store_url: str) -> No
     assert statuses == [200] * len(paths)
     # Every request waited for a slot on the event loop: never more connections out than the pool keeps.
     assert 1 < most <= DB_SLOTS <= POOL["pool_size"]
+
+
+def test_a_request_that_finds_no_free_slot_answers_503_then_heals(api: Api, monkeypatch: Any) -> None:
+    """Slots held past the timeout (a store that hangs): 503 with Retry-After, as an exhausted pool answered."""
+    from api import deps
+
+    monkeypatch.setattr(deps, "SLOT_TIMEOUT_SECONDS", 0.2)
+    portal = api.client.portal
+    assert portal is not None
+    slots = api.client.app.state.db_slots  # type: ignore[attr-defined]
+    holders = [object() for _ in range(DB_SLOTS)]
+    for holder in holders:
+        portal.call(slots.acquire_on_behalf_of, holder)
+    try:
+        refused = api.call("GET", BASE)
+        assert refused.status_code == 503 and refused.headers["Retry-After"], refused.text
+        assert "request" in refused.json()["detail"] and "slot" not in refused.text.lower()
+    finally:
+        for holder in holders:
+            portal.call(slots.release_on_behalf_of, holder)  # type: ignore[arg-type]
+    assert api.call("GET", BASE).status_code == 200
