@@ -39,13 +39,13 @@ owner_email: owner@bench.example
 kind: Dataset
 id: tiny
 project: bench
-connector: {{type: file, path: "{csv}"}}
+connector: {{type: file, path: tiny.csv}}
 ---
 kind: Agent
 id: echo
 project: bench
 model: echo
-base_url_env: BENCH_AGENT_URL
+base_url_env: HONEYFRAME_SECRET_BENCH_AGENT_URL
 ---
 kind: Scenario
 project: bench
@@ -111,13 +111,19 @@ def main() -> None:
     options = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="honeyframe-bench-"))
-    os.environ.update(HONEYFRAME_HOME=str(workdir / "home"), HONEYFRAME_WAREHOUSE=str(workdir / "warehouse.duckdb"))
+    # The connector rules hold here too: files under the data dir, secrets named HONEYFRAME_SECRET_*, loopback allowed.
+    os.environ.update(
+        HONEYFRAME_HOME=str(workdir / "home"),
+        HONEYFRAME_WAREHOUSE=str(workdir / "warehouse.duckdb"),
+        HONEYFRAME_DATA_DIR=str(workdir),
+        HONEYFRAME_CONNECTOR_ALLOWED_HOSTS="127.0.0.1",
+    )
     os.environ.pop("HONEYFRAME_DATABASE_URL", None)
     csv = workdir / "tiny.csv"
     csv.write_text("x\n1\n")
     chat = ThreadingHTTPServer(("127.0.0.1", 0), _Chat)
     threading.Thread(target=chat.serve_forever, daemon=True).start()
-    os.environ["BENCH_AGENT_URL"] = f"http://127.0.0.1:{chat.server_address[1]}"
+    os.environ["HONEYFRAME_SECRET_BENCH_AGENT_URL"] = f"http://127.0.0.1:{chat.server_address[1]}"
 
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Sink
@@ -136,7 +142,7 @@ def main() -> None:
     from honeyframe_dagster.definitions import load_definitions
 
     documents = workdir / "bench.yaml"
-    documents.write_text(textwrap.dedent(DOCUMENTS.format(csv=csv, wait=options.wait)) + one_step_scenarios())
+    documents.write_text(textwrap.dedent(DOCUMENTS.format(wait=options.wait)) + one_step_scenarios())
     assert honeyframe(["apply", str(documents)]) == 0
     defs = load_definitions()
     (workdir / "dagster").mkdir()
