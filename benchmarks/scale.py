@@ -597,6 +597,7 @@ def main() -> None:
     parser.add_argument("--api-workers", type=int, default=None, help="HONEYFRAME_API_WORKERS (default: cores)")
     parser.add_argument("--skip-api", action="store_true", help="leave out the API-alone measurements")
     parser.add_argument("--skip-stack", action="store_true", help="leave out the real-stack measurements")
+    parser.add_argument("--sharded-only", action="store_true", help="leave out the one-location columns")
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.runs, args.writes, args.requests, args.samples = [20], 3, 3, 300, 30
@@ -608,7 +609,7 @@ def main() -> None:
             print_table(columns)
     if not args.skip_stack:
         for pairs in sizes:
-            for sharded in (True, False):
+            for sharded in (True,) if args.sharded_only else (True, False):
                 columns.append(measure_stack(args, pairs, sharded))
                 print_table(columns)
 
