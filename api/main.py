@@ -24,8 +24,9 @@ from honeyframe_dagster.store.engine import POOL, describe_outage, store_unavail
 
 DESCRIPTION = """
 The Scheduler's REST compatibility API. Scenarios live in the scenario store; each is a Dagster job with a
-trigger sensor in the code location that serves its project (`honeyframe`, or `honeyframe_<i>` when the projects
-are split over shards); a write reloads that location only, and enable/disable only sets the trigger's status.
+trigger (a schedule, or a sensor) in the code location that serves its project (`honeyframe`, or `honeyframe_<i>`
+when the projects are split over shards); a write reloads that location only, and enable/disable only sets the
+trigger's status.
 Runs are read from Dagster.
 
 Every endpoint but health needs `Authorization: Bearer TOKEN` (`honeyframe token create`); project endpoints

@@ -72,7 +72,7 @@ class DagsterUnavailable(RuntimeError):
 
 
 class TriggerNotLoaded(DagsterUnavailable):
-    """The location as loaded has no such trigger sensor (e.g. the reload after the write that added it failed)."""
+    """The location as loaded has no such trigger (e.g. the reload after the write that added it failed)."""
 
 
 _NOT_LOADED = ("SensorNotFoundError", "ScheduleNotFoundError")

@@ -296,7 +296,7 @@ def check_new_run_at(trigger: Trigger, stored: Mapping[str, Any] | None) -> None
     previous = (stored or {}).get("run_at")
     if previous is not None and dt.datetime.fromisoformat(previous) == trigger.run_at:
         return
-    # Dagster's clock, as the trigger sensors use (frozen in tests).
+    # Dagster's clock, as the triggers use (frozen in tests).
     now = get_current_datetime()
     if trigger.run_at <= now:
         raise ScenarioError.at(
