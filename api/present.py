@@ -21,7 +21,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.schemas import DagsterRefs, RunPublic, RunSummary, RunTrigger, ScenarioPublic, TickPublic
-from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, LatestRuns, TriggerRef, timestamp
+from honeyframe_dagster.clock import from_timestamp
+from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, LatestRuns, TriggerRef
 from honeyframe_dagster.factory.plan import PlannedScenario, plan
 from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.instants import next_instant
@@ -236,8 +237,8 @@ def run_public(record: RunRecord, partitions: TimeWindowPartitionsDefinition | N
     """The summary with the run's start and end."""
     return RunPublic(
         **run_summary(record, partitions).model_dump(),
-        started_at=timestamp(record.start_time),
-        ended_at=timestamp(record.end_time),
+        started_at=from_timestamp(record.start_time),
+        ended_at=from_timestamp(record.end_time),
     )
 
 

@@ -18,4 +18,9 @@ def utcnow() -> dt.datetime:
     return get_current_datetime()
 
 
-__all__ = ["utcnow"]
+def from_timestamp(value: float | None) -> dt.datetime | None:
+    """A POSIX timestamp (as Dagster stores run, tick and start times) as a timezone-aware UTC datetime."""
+    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+__all__ = ["from_timestamp", "utcnow"]

@@ -6,7 +6,6 @@ state, start and stop) send their own GraphQL over the same transport (gql + req
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 import time
@@ -149,6 +148,31 @@ mutation Stop($id: String!) {
 """
 
 
+@dataclass(frozen=True)
+class _Mutations:
+    """Starting and stopping one trigger kind: each mutation and the field and type of its successful answer."""
+
+    start: str
+    start_answer: tuple[str, str]
+    stop: str
+    stop_answer: tuple[str, str]
+
+
+# The state query of a kind takes `${kind}` and answers `{kind}OrError { {kind}State }` (TriggerRef.kind).
+_STATE_QUERIES = {"schedule": _SCHEDULE_STATE_QUERY, "sensor": _STATE_QUERY}
+_MUTATIONS = {
+    "schedule": _Mutations(
+        _START_SCHEDULE,
+        ("startSchedule", "ScheduleStateResult"),
+        _STOP_SCHEDULE,
+        ("stopRunningSchedule", "ScheduleStateResult"),
+    ),
+    "sensor": _Mutations(
+        _START_SENSOR, ("startSensor", "Sensor"), _STOP_SENSOR, ("stopSensor", "StopSensorMutationResult")
+    ),
+}
+
+
 class DagsterClient:
     """One webserver (GraphQL at `url`) serving the code locations, and the instance of DAGSTER_HOME."""
 
@@ -268,12 +292,8 @@ class DagsterClient:
 
     def trigger_status_from_code(self, trigger: TriggerRef) -> tuple[str, str]:
         """(status, state id) as the webserver computes it, code default included."""
-        if trigger.kind == "schedule":
-            data = self._call(_SCHEDULE_STATE_QUERY, {"schedule": self._selector(trigger)})
-            state = self._ok(data["scheduleOrError"], "Schedule")["scheduleState"]
-        else:
-            data = self._call(_STATE_QUERY, {"sensor": self._selector(trigger)})
-            state = self._ok(data["sensorOrError"], "Sensor")["sensorState"]
+        data = self._call(_STATE_QUERIES[trigger.kind], {trigger.kind: self._selector(trigger)})
+        state = self._ok(data[f"{trigger.kind}OrError"], trigger.graphql_type)[f"{trigger.kind}State"]
         return str(state["status"]), str(state["id"])
 
     def set_trigger_status(self, trigger: TriggerRef, running: bool) -> None:
@@ -290,19 +310,14 @@ class DagsterClient:
             self._set_trigger_status(trigger, running)
 
     def _set_trigger_status(self, trigger: TriggerRef, running: bool) -> None:
-        if trigger.kind == "schedule":
-            if running:
-                started = self._call(_START_SCHEDULE, {"selector": self._selector(trigger)})["startSchedule"]
-                self._ok(started, "ScheduleStateResult")
-                return
-            _, state_id = self.trigger_status_from_code(trigger)
-            self._ok(self._call(_STOP_SCHEDULE, {"id": state_id})["stopRunningSchedule"], "ScheduleStateResult")
-            return
+        mutations = _MUTATIONS[trigger.kind]
         if running:
-            self._ok(self._call(_START_SENSOR, {"selector": self._selector(trigger)})["startSensor"], "Sensor")
+            field, answer = mutations.start_answer
+            self._ok(self._call(mutations.start, {"selector": self._selector(trigger)})[field], answer)
             return
-        _, state_id = self.trigger_status_from_code(trigger)
-        self._ok(self._call(_STOP_SENSOR, {"id": state_id})["stopSensor"], "StopSensorMutationResult")
+        _, state_id = self.trigger_status_from_code(trigger)  # stopping needs the state's id
+        field, answer = mutations.stop_answer
+        self._ok(self._call(mutations.stop, {"id": state_id})[field], answer)
 
     def launch(self, location: str, job_name: str, tags: Mapping[str, str]) -> str:
         with self._answers():
@@ -494,7 +509,3 @@ def _storage(what: str) -> Iterator[None]:
         yield
     except (SQLAlchemyError, OSError) as exc:
         raise DagsterUnavailable(f"Dagster's {what} failed: {type(exc).__name__}") from None
-
-
-def timestamp(value: float | None) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)

@@ -26,6 +26,7 @@ from dagster import DagsterInstance, RunsFilter, ScheduleEvaluationContext
 from dagster._core.scheduler.instigation import InstigatorStatus, ScheduleInstigatorData, TickStatus
 from dagster._core.storage.tags import SCHEDULE_NAME_TAG, SCHEDULED_EXECUTION_TIME_TAG, SENSOR_NAME_TAG
 
+from honeyframe_dagster.clock import from_timestamp
 from honeyframe_dagster.model.tags import SCENARIO_TAG, SCHEDULED_FOR_TAG
 
 # A backlog the catch-up sensor has not touched for this long is taken as abandoned (sensor stopped or gone): the
@@ -41,10 +42,6 @@ class ScheduleHistory:
     started_at: dt.datetime | None = None
     # (origin id, selector id) of the schedule, when evaluated by the daemon.
     schedule: tuple[str, str] | None = None
-
-
-def _utc(timestamp: float | None) -> dt.datetime | None:
-    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.UTC)
 
 
 def _instant(text: str | None) -> dt.datetime | None:
@@ -67,14 +64,14 @@ def schedule_history(context: ScheduleEvaluationContext) -> ScheduleHistory:
     origin, selector = tick.instigator_origin_id, tick.selector_id
     state = instance.get_instigator_state(origin, selector)
     data = state.instigator_data if state is not None else None
-    started = _utc(data.start_timestamp) if isinstance(data, ScheduleInstigatorData) else None
+    started = from_timestamp(data.start_timestamp) if isinstance(data, ScheduleInstigatorData) else None
     previous = instance.get_ticks(
         origin, selector, before=tick.timestamp, limit=1, statuses=[TickStatus.SUCCESS, TickStatus.SKIPPED]
     )
     if not previous:
         return ScheduleHistory(None, started, (origin, selector))
     last = previous[0]
-    until = _utc(last.timestamp)
+    until = from_timestamp(last.timestamp)
     if last.status == TickStatus.SUCCESS:
         fired = [i for i in (_instant(key) for key in last.tick_data.run_keys or []) if i is not None]
         until = max(fired, default=until)

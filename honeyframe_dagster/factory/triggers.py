@@ -38,8 +38,8 @@ from dagster import (
     schedule,
     sensor,
 )
-from dagster._time import get_current_datetime
 
+from honeyframe_dagster.clock import from_timestamp, utcnow
 from honeyframe_dagster.factory.overlap import active_runs, cancel_previous, describe
 from honeyframe_dagster.factory.trigger_state import (
     Backlog,
@@ -101,10 +101,6 @@ def build_trigger(
     return time_schedule(spec, job, name, grid)
 
 
-def _utc(timestamp: float | None) -> dt.datetime | None:
-    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.UTC)
-
-
 def enabled_since(spec: ScenarioSpec, started: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
     """When the trigger last (re)started: instants before it are never due. Dagster records starts through
     the API (startSensor / startSchedule) and the daemon's first evaluation; a default-status flip after an edit
@@ -136,9 +132,9 @@ def time_sensor(spec: ScenarioSpec, job: JobDefinition, name: str, status: Defau
     )
     def _time_trigger(context: SensorEvaluationContext) -> SensorResult:
         # Dagster's clock, not datetime.now(): frozen-time tests drive this through the daemon's iterations.
-        now = get_current_datetime()
+        now = utcnow()
         cursor_at = dt.datetime.fromisoformat(context.cursor) if context.cursor else None
-        since = handled_until(spec, [cursor_at], _utc(context.last_sensor_start_time), now)
+        since = handled_until(spec, [cursor_at], from_timestamp(context.last_sensor_start_time), now)
         due = due_instants(spec.trigger, spec.timezone, since, now)
         cursor = due.handled_until.isoformat()
         if not due.fire:
@@ -170,7 +166,7 @@ def time_schedule(spec: ScenarioSpec, job: JobDefinition, name: str, grid: Grid)
         description=_description(spec),
     )
     def _tick(context: ScheduleEvaluationContext) -> SkipReason | list[RunRequest]:
-        now = get_current_datetime()  # Dagster's clock: the daemon's, frozen in tests
+        now = utcnow()  # Dagster's clock: the daemon's, frozen in tests
         history = schedule_history(context)
         instance = context.instance if context.instance_ref is not None else None
         backlog = None
@@ -225,7 +221,7 @@ def catchup_sensor(scheduled: Sequence[tuple[ScenarioSpec, JobDefinition]]) -> S
         description="Runs the missed instants of catch-up `all` schedules beyond the 25 their tick ran",
     )
     def _drain(context: SensorEvaluationContext) -> SensorResult:
-        now = get_current_datetime()
+        now = utcnow()
         # A batch every EVALUATION_SECONDS per trigger, counted from the last one (the schedule's tick or ours).
         pace = dt.timedelta(seconds=EVALUATION_SECONDS)
         stored = read_backlogs(context.instance, targets)
