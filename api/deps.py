@@ -24,11 +24,13 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 
 from api.errors import translated
-from api.present import Planner, ProjectPlan
 from honeyframe_dagster.dagster_client import DagsterClient
+from honeyframe_dagster.factory.planner import Planner, ProjectPlan
 from honeyframe_dagster.model.documents import PROJECT_ID_PATTERN
+from honeyframe_dagster.reconciler import Reconciler
 from honeyframe_dagster.store import service
 from honeyframe_dagster.store.tables import ProjectRow
+from honeyframe_dagster.store.versions import set_actor
 from honeyframe_dagster.tokens import TokenGrant, TokenRejected, verify_token
 
 # How long a request waits for a slot before it answers 503 (SQLAlchemy's pool_timeout, which it replaces).
@@ -71,9 +73,11 @@ def current_token(session: Session, credentials: HTTPAuthorizationCredentials | 
     try:
         if credentials is None:
             raise TokenRejected("missing or unknown bearer token")
-        return verify_token(session, credentials.credentials)
+        grant = verify_token(session, credentials.credentials)
     except TokenRejected as exc:
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+    set_actor(session, grant.name)  # a version this request writes is created by this token
+    return grant
 
 
 def token_dependency(session: SessionDep, credentials: BearerDep) -> TokenGrant:
@@ -128,6 +132,13 @@ async def get_planner(request: Request) -> Planner:
 PlannerDep = Annotated[Planner, Depends(get_planner)]
 
 
+async def get_reconciler(request: Request) -> Reconciler | None:
+    return request.app.state.reconciler
+
+
+ReconcilerDep = Annotated[Reconciler | None, Depends(get_reconciler)]
+
+
 @dataclass(frozen=True)
 class Backends:
     """What a route that plans or writes scenarios works with: the request's store session, Dagster (None: no
@@ -136,6 +147,8 @@ class Backends:
     session: Session
     dagster: DagsterClient | None
     planner: Planner
+    # What runs after a committed write (None: no Dagster configured).
+    reconciler: Reconciler | None
 
     def plan(self, project_id: str) -> ProjectPlan:
         return self.planner.plan(self.session, project_id)
@@ -150,8 +163,10 @@ class Backends:
         return self.plan_one(project_id, scenario_id)
 
 
-async def get_backends(session: SessionDep, dagster: DagsterDep, planner: PlannerDep) -> Backends:  # as get_dagster
-    return Backends(session, dagster, planner)
+async def get_backends(  # as get_dagster
+    session: SessionDep, dagster: DagsterDep, planner: PlannerDep, reconciler: ReconcilerDep
+) -> Backends:
+    return Backends(session, dagster, planner, reconciler)
 
 
 BackendsDep = Annotated[Backends, Depends(get_backends)]

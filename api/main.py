@@ -13,11 +13,12 @@ from fastapi import FastAPI
 from api import admin, docs, errors
 from api.errors import log
 from api.middleware import BodyLimitMiddleware, JsonBodyMiddleware, RequestIdMiddleware
-from api.present import Planner
 from api.routes import health, projects, runs, scenarios, templates
 from honeyframe_dagster.boot import open_store
 from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.dbt import load_manifest, recipe_names
+from honeyframe_dagster.factory.planner import Planner
+from honeyframe_dagster.reconciler import Reconciler
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.shards import location_count
 from honeyframe_dagster.store.engine import POOL, describe_outage, store_unavailable
@@ -64,6 +65,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     count = location_count(app.state.engine, settings.code_locations or 1)
     app.state.planner = Planner(recipe_names(load_manifest()), count, settings)
     app.state.dagster = DagsterClient(settings.dagster_webserver_url) if settings.dagster_webserver_url else None
+    app.state.reconciler = Reconciler(app.state.dagster, app.state.engine, count) if app.state.dagster else None
     # What start-up built (Dagster's modules, the manifest, the models: ~300,000 objects) lives as long as the
     # process: out of every later collection. A full collection walked all of it, a pause of up to 0.2 s for every
     # request in flight, and collections took ~10% of the CPU under load.

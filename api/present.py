@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 from dagster import TimeWindowPartitionsDefinition
 from dagster._core.scheduler.instigation import InstigatorTick, TickStatus
@@ -18,79 +17,19 @@ from dagster._core.storage.tags import (
     SENSOR_NAME_TAG,
 )
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from api.schemas import DagsterRefs, RunPublic, RunSummary, RunTrigger, ScenarioPublic, TickPublic
 from honeyframe_dagster.clock import from_timestamp
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, LatestRuns, TriggerRef
-from honeyframe_dagster.factory.plan import PlannedScenario, plan
+from honeyframe_dagster.factory.plan import PlannedScenario
 from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.instants import next_instant
-from honeyframe_dagster.model.naming import job_names, location_name, shard_of
-from honeyframe_dagster.model.scenario import Catalog, ScenarioRecord, ScenarioSpec
+from honeyframe_dagster.model.scenario import ScenarioRecord, ScenarioSpec
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
 from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG, SCHEDULED_FOR_TAG
 from honeyframe_dagster.model.triggers import Trigger
-from honeyframe_dagster.settings import Settings
-from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog, name_peers, naming_records
 
 log = logging.getLogger("honeyframe.api")
-
-
-@dataclass(frozen=True)
-class ProjectPlan:
-    """What the factory builds for one project: names, specs or errors, exactly as its code location does."""
-
-    location: str
-    entries: dict[int, PlannedScenario]
-
-    def trigger(self, scenario_id: int) -> TriggerRef | None:
-        entry = self.entries[scenario_id]
-        if entry.trigger_kind is None or entry.trigger_name is None:
-            return None
-        return TriggerRef(self.location, entry.trigger_name, entry.trigger_kind)
-
-    def triggers(self, ids: Sequence[int] | None = None) -> list[TriggerRef]:
-        chosen = self.entries if ids is None else [i for i in ids if i in self.entries]
-        return [t for t in (self.trigger(i) for i in chosen) if t is not None]
-
-    def status_changes(self, scenario_id: int) -> list[tuple[TriggerRef, bool]]:
-        """Make Dagster's trigger status follow the store's `enabled`."""
-        trigger = self.trigger(scenario_id)
-        return [] if trigger is None else [(trigger, self.entries[scenario_id].record.enabled)]
-
-
-@dataclass(frozen=True)
-class Planner:
-    """Plans scenarios the way the code locations do: with these dbt recipes, over this many locations."""
-
-    recipes: frozenset[str]
-    locations: int
-    # The org's settings, read once (None: from the environment at each plan).
-    settings: Settings | None = None
-
-    def plan(self, session: Session, project_id: str) -> ProjectPlan:
-        """Every scenario of the project (the list)."""
-        return self._plan(session, project_id, load_catalog(session, [project_id], self.settings), whole=True)
-
-    def plan_one(self, session: Session, project_id: str, scenario_id: int) -> ProjectPlan:
-        """One scenario, reading only what it refers to: its cost does not grow with the project."""
-        catalog = load_scenario_catalog(session, scenario_id, self.settings)
-        return self._plan(session, project_id, catalog, whole=False)
-
-    def _plan(self, session: Session, project_id: str, catalog: Catalog, whole: bool) -> ProjectPlan:
-        """`whole`: the catalog holds every scenario of the project."""
-        # Job names are unique per location: a clash suffix depends on the scenarios of every project with the same
-        # identifier there, so names come from those (a light read) unless the catalog holds them all.
-        shard = (shard_of(project_id, self.locations), self.locations) if self.locations > 1 else None
-        peers = name_peers(session, project_id, shard)
-        named = catalog.scenarios if whole and peers == [project_id] else naming_records(session, peers)
-        entries = plan(catalog, self.recipes, names=job_names(named))
-        return ProjectPlan(location_name(project_id, self.locations), {e.record.id: e for e in entries})
-
-    def locations_of(self, project_ids: Iterable[str]) -> list[str]:
-        """The locations serving these projects: what a write that touches them reloads, and nothing more."""
-        return sorted({location_name(project_id, self.locations) for project_id in project_ids})
 
 
 def trigger_statuses(client: DagsterClient | None, triggers: Sequence[TriggerRef]) -> dict[str, str]:

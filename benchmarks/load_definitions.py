@@ -142,7 +142,7 @@ def measure(variant: str) -> dict[str, float]:
     from dagster._core.remote_representation.external_data import RepositorySnap
     from dagster._serdes import serialize_value
 
-    from honeyframe_dagster.boot import shard_catalog
+    from honeyframe_dagster.boot import shard_scenarios
     from honeyframe_dagster.dbt import load_manifest, recipe_names
     from honeyframe_dagster.factory.definitions import build_definitions
     from honeyframe_dagster.factory.plan import plan
@@ -151,8 +151,8 @@ def measure(variant: str) -> dict[str, float]:
 
     manifest = load_manifest()
     start = time.perf_counter()
-    catalog = shard_catalog(get_engine(get_settings().store_url), None)
-    planned = plan(catalog, recipe_names(manifest))
+    compiled = shard_scenarios(get_engine(get_settings().store_url), None)
+    planned = plan(compiled, recipe_names(manifest))
     defs = build_definitions(planned) if variant == "shared" else naive_definitions(planned, manifest)
     repo = defs.get_repository_def()
     jobs = len(repo.get_all_jobs())

@@ -16,9 +16,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from dagster._utils.schedules import cron_string_iterator
-from sqlalchemy.orm import Session
 
-from honeyframe_dagster.boot import boot
+from honeyframe_dagster.boot import boot, shard_scenarios
 from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.dbt import load_manifest, recipe_names
 from honeyframe_dagster.factory.plan import PlannedScenario, plan
@@ -26,7 +25,6 @@ from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.naming import LOCATION_NAME, location_name
 from honeyframe_dagster.settings import REPO_ROOT, Settings, child_environment, get_settings
 from honeyframe_dagster.shards import location_count
-from honeyframe_dagster.store.catalog import load_catalog
 
 BIN = Path(sys.executable).parent
 # More runs than this in one call is almost always a wrong range; split it if it is not.
@@ -39,9 +37,7 @@ class BackfillError(ValueError):
 
 def find_scenario(settings: Settings, name: str) -> PlannedScenario:
     """A scenario by job name (`acme_sales__nightly`) or PROJECT/NAME (`acme-sales/nightly-mart-refresh`)."""
-    with Session(boot(settings)) as session:
-        catalog = load_catalog(session)
-    planned = plan(catalog, recipe_names(load_manifest()))
+    planned = plan(shard_scenarios(boot(settings), None), recipe_names(load_manifest()))
     project, _, scenario = name.partition("/")
     for entry in planned:
         by_name = scenario and entry.record.project_id == project and entry.record.name == scenario

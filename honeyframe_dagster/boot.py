@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session
 from honeyframe_dagster.legacy.drift import SchemaDriftError, check_drift
 from honeyframe_dagster.legacy.migrate import legacy_failures, migrate_legacy
 from honeyframe_dagster.legacy.tables import present_legacy_tables
+from honeyframe_dagster.model.compiled import CompiledScenarios
 from honeyframe_dagster.model.naming import in_shard
-from honeyframe_dagster.model.scenario import Catalog
 from honeyframe_dagster.settings import Settings
 from honeyframe_dagster.store import schema
-from honeyframe_dagster.store.catalog import load_catalog
 from honeyframe_dagster.store.engine import get_engine
-from honeyframe_dagster.store.tables import ProjectRow
+from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow
+from honeyframe_dagster.store.versions import compile_pending, load_compiled, uncompiled
 
 
 def boot(settings: Settings) -> Engine:
@@ -30,7 +30,17 @@ def boot(settings: Settings) -> Engine:
     schema.upgrade(engine)
     report = migrate_legacy(engine)
     check_drift(engine, report.failures)
+    compile_stored(engine)
     return engine
+
+
+def compile_stored(engine: Engine) -> None:
+    """Compile the scenarios of a store written before scenario versions existed (store/versions.py)."""
+    from honeyframe_dagster.dbt import load_manifest, recipe_names
+
+    with Session(engine) as session, session.begin():
+        if uncompiled(session):
+            compile_pending(session, recipe_names(load_manifest()))
 
 
 class StoreNotReady(RuntimeError):
@@ -68,13 +78,14 @@ def open_store(settings: Settings) -> Engine:
     return boot(settings)
 
 
-def shard_catalog(engine: Engine, shard: tuple[int, int] | None) -> Catalog:
-    """The projects of one shard; `ShardCountMismatch` when `shard` splits them differently than the store says."""
+def shard_scenarios(engine: Engine, shard: tuple[int, int] | None) -> CompiledScenarios:
+    """The compiled scenarios of one shard; `ShardCountMismatch` when `shard` splits the projects differently than
+    the store says."""
     from honeyframe_dagster.shards import check_shard
 
     with Session(engine) as session:
         check_shard(session, shard)
         if shard is None:
-            return load_catalog(session)
+            return load_compiled(session, ScenarioRow.id.is_not(None))
         project_ids = [p for p in session.scalars(select(ProjectRow.id)) if in_shard(p, shard)]
-        return load_catalog(session, project_ids)
+        return load_compiled(session, ScenarioRow.project_id.in_(project_ids))

@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
@@ -22,6 +22,9 @@ from honeyframe_dagster.settings import HomeUnusable, get_settings
 from honeyframe_dagster.store import service
 from honeyframe_dagster.store.engine import describe_outage, store_unavailable
 from honeyframe_dagster.store.tables import ScenarioRow
+
+if TYPE_CHECKING:
+    from honeyframe_dagster.reconciler import Change
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -53,10 +56,14 @@ def apply_paths(paths: list[Path], reload: bool) -> int:
         from honeyframe_dagster.store.engine import get_engine
 
         engine = get_engine(get_settings().store_url)
+    from honeyframe_dagster.reconciler import Change
+    from honeyframe_dagster.store.versions import set_actor
+
     manifest = load_manifest()
+    documents = [item.document for item in located]
     with Session(engine) as session, session.begin():
+        set_actor(session, "apply")
         try:
-            documents = [item.document for item in located]
             disabled = service.apply(session, documents, recipe_names(manifest), dbt_built=built_names(manifest))
         except service.Invalid as exc:
             session.rollback()
@@ -64,16 +71,21 @@ def apply_paths(paths: list[Path], reload: bool) -> int:
             print(f"error: {where}: {exc}", file=sys.stderr)
             print("nothing was applied", file=sys.stderr)
             return 1
-        touched = touched_projects(session, [item.document for item in located])
-        datasets = any(isinstance(item.document, Dataset) for item in located)
+        touched = touched_projects(session, documents)
+        stated = service.stated_scenarios(session, documents)
+        statuses = set(session.scalars(select(ScenarioRow.id).where(ScenarioRow.project_id.in_(sorted(touched)))))
+        datasets = any(isinstance(document, Dataset) for document in documents)
     print(f"applied {len(located)} document(s)")
     if reload:
-        # Before the reload (the queue may launch them meanwhile) and after (what a trigger queued until it stopped).
-        canceled = cancel_queued_runs(disabled)
-        reload_running_locations(engine, touched, warehouse=datasets)
-        canceled += cancel_queued_runs(disabled)
-        if disabled:
-            print(f"canceled {canceled} queued run(s) of the {len(disabled)} scenario(s) this apply disabled")
+        change = Change(
+            reload_projects=touched,
+            scenarios=statuses,
+            explicit=stated,
+            stopped=disabled,
+            action="disabled by apply",
+            warehouse=datasets,
+        )
+        reconcile_after_apply(engine, change)
     return 0
 
 
@@ -88,65 +100,45 @@ def touched_projects(session: Session, documents: list[Any]) -> set[str]:
     return projects
 
 
-def cancel_queued_runs(disabled: list[service.Stopped]) -> int:
-    """Disabling by apply cancels the scenarios' queued runs, as the API does; runs in progress go on."""
-    from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
-    from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG
-
-    settings = get_settings()
-    # The instance of `honeyframe up` when DAGSTER_HOME is not set here (stack.prepare_dagster_home).
-    home = None if settings.dagster_home else settings.dagster_home_dir
-    if not disabled or (home is not None and not (home / "dagster.yaml").exists()):
-        return 0
-    client = DagsterClient(settings.dagster_webserver_url, home)
-    canceled = 0
-    try:
-        for scenario in disabled:
-            project_id, scenario_id, name = scenario.project_id, scenario.scenario_id, scenario.name
-            reason = f"Honeyframe: scenario {scenario_id} '{name}' of project '{project_id}' was disabled by apply"
-            canceled += client.cancel_queued({SCENARIO_TAG: str(scenario_id), PROJECT_TAG: project_id}, reason)
-    except DagsterUnavailable as exc:
-        print(f"warning: queued runs of disabled scenarios not canceled: {exc}", file=sys.stderr)
-    finally:
-        client.close()
-    return canceled
-
-
-def reload_running_locations(engine: Engine, projects: set[str], warehouse: bool = False) -> None:
-    """When `make run` is up, reload the code locations serving `projects` (and `warehouse`, which shows datasets
-    as assets) so the UI and the daemon see the change now; the other locations have nothing new to show."""
-    from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
-    from honeyframe_dagster.model.naming import WAREHOUSE_LOCATION, location_name
+def reconcile_after_apply(engine: Engine, change: Change) -> None:
+    """When `make run` is up: reload the code locations serving the change, make each trigger's status in Dagster
+    what the store says (a scenario's `enabled` as applied wins over Dagster's state), cancel the queued runs of
+    what the apply disabled; the same post-commit work as the API's (honeyframe_dagster/reconciler.py)."""
+    from honeyframe_dagster.dagster_client import DagsterClient
+    from honeyframe_dagster.reconciler import Reconciler
     from honeyframe_dagster.shards import location_count
 
     settings = get_settings()
-    if not settings.dagster_webserver_url or not (projects or warehouse):
+    if not settings.dagster_webserver_url:
         return
-    count = location_count(engine, settings.code_locations or 1)
-    client = DagsterClient(settings.dagster_webserver_url)
+    # The instance of `honeyframe up` when DAGSTER_HOME is not set here (stack.prepare_dagster_home).
+    home = None if settings.dagster_home else settings.dagster_home_dir
+    client = DagsterClient(settings.dagster_webserver_url, home)
     try:
-        locations = sorted({location_name(project, count) for project in projects})
-        locations += [WAREHOUSE_LOCATION] if warehouse else []
-        for location in locations:
-            client.reload(location)
-        print(f"reloaded the Dagster code location{'s' if len(locations) > 1 else ''} {', '.join(locations)}")
-    except DagsterUnavailable:
+        outcome = Reconciler(client, engine, location_count(engine, settings.code_locations or 1)).after_write(change)
+    finally:
+        client.close()
+    if outcome.reloaded:
+        many = len(outcome.reloaded) > 1
+        print(f"reloaded the Dagster code location{'s' if many else ''} {', '.join(outcome.reloaded)}")
+    if not outcome.ok:
         print(
             f"Dagster does not answer at {settings.dagster_webserver_url}: "
             "its code locations show the change when they next load"
         )
-    finally:
-        client.close()
+    if change.stopped:
+        canceled = outcome.canceled or 0
+        print(f"canceled {canceled} queued run(s) of the {len(change.stopped)} scenario(s) this apply disabled")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from honeyframe_dagster.boot import shard_catalog
+    from honeyframe_dagster.boot import shard_scenarios
     from honeyframe_dagster.dbt import load_manifest, recipe_names
     from honeyframe_dagster.factory.plan import plan
 
     settings = get_settings()
-    catalog = shard_catalog(boot(settings), settings.shard_slice)
-    for entry in sorted(plan(catalog, recipe_names(load_manifest()), settings.shard_slice), key=lambda e: e.job_name):
+    compiled = shard_scenarios(boot(settings), settings.shard_slice)
+    for entry in sorted(plan(compiled, recipe_names(load_manifest()), settings.shard_slice), key=lambda e: e.job_name):
         if entry.spec is None:
             print(f"{entry.job_name}\t-\tERROR\t{entry.error}")
         else:

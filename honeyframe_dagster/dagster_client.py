@@ -296,16 +296,18 @@ class DagsterClient:
         state = self._ok(data[f"{trigger.kind}OrError"], trigger.graphql_type)[f"{trigger.kind}State"]
         return str(state["status"]), str(state["id"])
 
-    def set_trigger_status(self, trigger: TriggerRef, running: bool) -> None:
+    def set_trigger_status(self, trigger: TriggerRef, running: bool, reload_if_missing: bool = True) -> None:
         """Store RUNNING or STOPPED in the instance, so it wins over an earlier toggle and the code default.
 
         Starting records the start time, from which the sensor resumes its cadence (no missed instants). A status
-        change reloads nothing, unless the location has not loaded the trigger yet: then it is reloaded once (a
-        write whose reload failed is caught up here) and the status set again.
+        change reloads nothing, unless the location has not loaded the trigger yet and `reload_if_missing`: then
+        it is reloaded once (a write whose reload failed is caught up here) and the status set again.
         """
         try:
             self._set_trigger_status(trigger, running)
         except TriggerNotLoaded:
+            if not reload_if_missing:
+                raise
             self.reload(trigger.location)
             self._set_trigger_status(trigger, running)
 
@@ -319,10 +321,16 @@ class DagsterClient:
         field, answer = mutations.stop_answer
         self._ok(self._call(mutations.stop, {"id": state_id})[field], answer)
 
-    def launch(self, location: str, job_name: str, tags: Mapping[str, str]) -> str:
+    def launch(
+        self, location: str, job_name: str, tags: Mapping[str, str], run_config: Mapping[str, Any] | None = None
+    ) -> str:
         with self._answers():
             return self._client(CALL_TIMEOUT_SECONDS).submit_job_execution(
-                job_name, repository_location_name=location, repository_name=REPOSITORY_NAME, tags=dict(tags)
+                job_name,
+                repository_location_name=location,
+                repository_name=REPOSITORY_NAME,
+                tags=dict(tags),
+                run_config=dict(run_config or {}),
             )
 
     # -- instance reads ------------------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ Dagster tells two loads apart (DefinitionsLoadContext):
 - initialization (a code server, `dagster dev`, a test): check that the store is ready (read-only: a store that is
   behind names `honeyframe init`), read this shard's catalog, build every job, schedule and sensor, and hand
   the index "job name → scenario id" to run workers as reconstruction metadata;
-- reconstruction in a run worker: a repository whose jobs are built on demand from that index, so the worker
-  builds the run's job only, from its own scenario's project, without reading the shard or the dbt manifest.
+- reconstruction in a run worker: a repository whose jobs are built on demand from that index (job name →
+  scenario id and the version loaded), so the worker builds the run's job only, from that immutable version,
+  without reading the shard or the dbt manifest: a run is the job it was launched as, whatever was edited since.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ _initialized: dict[str, Definitions] = {}
 
 
 def load_definitions() -> Definitions:
-    """Every job, schedule and sensor of this shard, from the store as it is now."""
+    """Every job, schedule and sensor of this shard, from the scenarios' current versions in the store."""
     # Imported here, not at the top: a run worker never needs the readiness check, the planner or the manifest.
-    from honeyframe_dagster.boot import check_ready, shard_catalog
+    from honeyframe_dagster.boot import check_ready, shard_scenarios
     from honeyframe_dagster.dbt import load_manifest, recipe_names
     from honeyframe_dagster.factory.definitions import build_definitions
     from honeyframe_dagster.factory.plan import plan
@@ -41,10 +42,11 @@ def load_definitions() -> Definitions:
     settings = get_settings()
     engine = get_engine(settings.store_url)
     check_ready(engine)
-    catalog = shard_catalog(engine, settings.shard_slice)
-    planned = plan(catalog, recipe_names(load_manifest()), settings.shard_slice)
+    compiled = shard_scenarios(engine, settings.shard_slice)
+    planned = plan(compiled, recipe_names(load_manifest()), settings.shard_slice)
     load_id = uuid.uuid4().hex
-    index = {"load": load_id, "jobs": {e.job_name: e.record.id for e in planned if e.spec is not None}}
+    jobs = {e.job_name: [e.record.id, e.spec.version] for e in planned if e.spec is not None}
+    index = {"load": load_id, "jobs": jobs}
     metadata = {JOBS_METADATA_KEY: json.dumps(index, separators=(",", ":"))}
     DefinitionsLoadContext.get().add_to_pending_reconstruction_metadata(JOBS_METADATA_KEY, metadata[JOBS_METADATA_KEY])
     built = build_definitions(planned)
@@ -53,34 +55,34 @@ def load_definitions() -> Definitions:
     return built
 
 
-def build_run_job(name: str, scenario_id: int) -> JobDefinition:
-    """One scenario's job, built from its project's part of the store (what a run worker needs, nothing more)."""
+def build_run_job(name: str, scenario_id: int, version: int | None) -> JobDefinition:
+    """One scenario's job, built from the version the code location had loaded when the run was launched (an
+    immutable row of the store): what a run worker needs, nothing more, and the same job however the scenario was
+    edited since."""
     from honeyframe_dagster.factory.definitions import build_single_job
-    from honeyframe_dagster.model.scenario import resolve
-    from honeyframe_dagster.store.catalog import load_catalog
-    from honeyframe_dagster.store.tables import ScenarioRow
+    from honeyframe_dagster.store.versions import version_spec
 
     with Session(get_engine(get_settings().store_url)) as session:
-        row = session.get(ScenarioRow, scenario_id)
-        if row is None:
-            raise LookupError(f"job {name}: scenario {scenario_id} is no longer in the store")
-        catalog = load_catalog(session, [row.project_id])
-    record = next(r for r in catalog.scenarios if r.id == scenario_id)
-    # Recipes are checked by the run_recipe op itself at run time; the job's shape does not depend on them.
-    return build_single_job(resolve(record, catalog, None), name)
+        spec = version_spec(session, scenario_id, version)
+    if spec is None:
+        raise LookupError(f"job {name}: version {version} of scenario {scenario_id} is no longer in the store")
+    return build_single_job(spec, name)
 
 
-def _on_demand(name: str, scenario_id: int) -> Callable[[], JobDefinition]:
+def _on_demand(name: str, scenario_id: int, version: int | None) -> Callable[[], JobDefinition]:
     # A plain function, as Dagster's repository data takes for a job built when first asked for.
     def build() -> JobDefinition:
-        return build_run_job(name, scenario_id)
+        return build_run_job(name, scenario_id, version)
 
     return build
 
 
-def job_repository(jobs: Mapping[str, int]) -> RepositoryDefinition:
-    """The location's jobs by name, each built only when asked for."""
-    lazy = {name: _on_demand(name, scenario_id) for name, scenario_id in jobs.items()}
+def job_repository(jobs: Mapping[str, int | list[int]]) -> RepositoryDefinition:
+    """The location's jobs by name (scenario id and version), each built only when asked for."""
+    lazy = {}
+    for name, value in jobs.items():
+        scenario_id, version = (value[0], value[1]) if isinstance(value, list) else (value, None)
+        lazy[name] = _on_demand(name, scenario_id, version)
     return RepositoryDefinition(
         SINGLETON_REPOSITORY_NAME, repository_data=CachingRepositoryData.from_dict({"jobs": lazy})
     )

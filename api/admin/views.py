@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.admin.words import trigger_in_words
-from api.present import Planner, ProjectPlan, scenario_public, trigger_statuses
+from api.present import scenario_public, trigger_statuses
 from api.schemas import RunSummary
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, LatestRuns
 from honeyframe_dagster.factory.plan import PlannedScenario
+from honeyframe_dagster.factory.planner import Planner, ProjectPlan
 from honeyframe_dagster.model.documents import Parameter, Template
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.store.catalog import template_model

@@ -7,14 +7,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.deps import AdminDep, DagsterDep, PlannerDep, SessionDep, TokenDep
+from api.deps import AdminDep, PlannerDep, ReconcilerDep, SessionDep, TokenDep
 from api.errors import translated
 from api.routing import Router
 from api.schemas import ProjectCreate, ProjectList, ProjectPublic, ProjectUpdate, problem_responses
 from api.sync import sync_dagster
 from honeyframe_dagster.model.documents import Project
+from honeyframe_dagster.reconciler import Change
 from honeyframe_dagster.store import service
-from honeyframe_dagster.store.tables import ProjectRow
+from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow
 from honeyframe_dagster.tokens import TokenGrant
 
 router = Router(
@@ -47,7 +48,7 @@ def create_project(
     body: ProjectCreate,
     token: AdminDep,
     session: SessionDep,
-    dagster: DagsterDep,
+    reconciler: ReconcilerDep,
     planner: PlannerDep,
     response: Response,
 ) -> ProjectPublic:
@@ -59,10 +60,9 @@ def create_project(
     except IntegrityError:  # created by a concurrent request since the check above
         session.rollback()
         raise HTTPException(409, f"project '{body.id}' exists already") from None
-    plan = planner.plan(session, body.id)
     # The inherited template instances get their jobs and triggers, RUNNING like any enabled cell.
-    changes = [change for scenario_id in sorted(plan.entries) for change in plan.status_changes(scenario_id)]
-    sync_dagster(dagster, response, plan.location, changes)
+    cells = list(session.scalars(select(ScenarioRow.id).where(ScenarioRow.project_id == body.id)))
+    sync_dagster(reconciler, response, Change(reload_projects=[body.id], scenarios=cells))
     row = session.get(ProjectRow, body.id)
     assert row is not None
     return project_public(row)
@@ -80,7 +80,7 @@ def update_project(
     body: ProjectUpdate,
     token: TokenDep,
     session: SessionDep,
-    dagster: DagsterDep,
+    reconciler: ReconcilerDep,
     planner: PlannerDep,
     response: Response,
 ) -> ProjectPublic:
@@ -92,6 +92,6 @@ def update_project(
         )
     session.commit()
     # Cron triggers carry their timezone, and template steps may render the project's fields: rebuild the location.
-    sync_dagster(dagster, response, planner.plan(session, project_id).location)
+    sync_dagster(reconciler, response, Change(reload_projects=[project_id]))
     session.refresh(row)
     return project_public(row)

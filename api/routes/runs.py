@@ -4,7 +4,7 @@ evaluations, all through Dagster."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._time import get_current_datetime
@@ -18,6 +18,7 @@ from api.routing import Router
 from api.schemas import RunAccepted, RunBody, RunPage, TickList, TickOutcome, problem_responses
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
 from honeyframe_dagster.factory.jobs import scenario_tags
+from honeyframe_dagster.factory.run_config import run_config
 from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.instants import is_instant, previous_instant
 from honeyframe_dagster.model.scenario import ScenarioSpec
@@ -74,7 +75,7 @@ def run_now(
         tags[PARTITION_TAG] = partition
     client = require_dagster(backends.dagster)
     try:
-        run_id = launch(client, plan.location, entry.job_name, tags)
+        run_id = launch(client, plan.location, entry.job_name, tags, run_config(entry.spec))
     except DagsterUnavailable as exc:
         raise dagster_unavailable(request, "Dagster could not launch the run", exc) from None
     return RunAccepted(run_id=run_id, scheduled_for=instant, partition=partition)
@@ -111,13 +112,14 @@ def partition_key(spec: ScenarioSpec, instant: dt.datetime) -> str | None:
     return partitions.get_partition_key_for_timestamp(instant.timestamp())
 
 
-def launch(client: DagsterClient, location: str, job_name: str, tags: dict[str, str]) -> str:
+def launch(client: DagsterClient, location: str, job_name: str, tags: dict[str, str], config: dict[str, Any]) -> str:
+    """Launch the job with the run config of the version it runs (factory/run_config.py)."""
     try:
-        return client.launch(location, job_name, tags)
+        return client.launch(location, job_name, tags, config)
     except DagsterUnavailable:
         # The location may not have caught up with the store (an earlier reload failed): reload once, retry.
         client.reload(location)
-        return client.launch(location, job_name, tags)
+        return client.launch(location, job_name, tags, config)
 
 
 @router.get("/{scenario_id}/runs", response_model=RunPage)

@@ -10,7 +10,6 @@ from fastapi import Query, Request, Response, status
 from api.deps import BackendsDep, ProjectDep
 from api.errors import dagster_unavailable, translated
 from api.present import (
-    ProjectPlan,
     latest_runs,
     partitions_of,
     run_public,
@@ -21,9 +20,11 @@ from api.present import (
 )
 from api.routing import Router
 from api.schemas import ScenarioCreate, ScenarioDetail, ScenarioList, ScenarioPublic, ScenarioUpdate, problem_responses
-from api.sync import cancel_queued, canceled_header_doc, sync_dagster
+from api.sync import canceled_header_doc, sync_dagster
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
+from honeyframe_dagster.factory.planner import ProjectPlan
 from honeyframe_dagster.model.steps import STEP_KINDS
+from honeyframe_dagster.reconciler import Change
 from honeyframe_dagster.store import service
 
 router = Router(
@@ -85,9 +86,9 @@ def create_scenario(
             backends.session, project_id, body.model_dump(mode="json", exclude_none=True), backends.planner.recipes
         )
     backends.session.commit()
-    plan = backends.plan_one(project_id, row.id)
-    sync_dagster(backends.dagster, response, plan.location, plan.status_changes(row.id))
-    return present(plan, row.id, backends.dagster)
+    change = Change(reload_projects=[project_id], scenarios=[row.id], explicit=[row.id])
+    sync_dagster(backends.reconciler, response, change)
+    return present(backends.plan_one(project_id, row.id), row.id, backends.dagster)
 
 
 @router.get("/{scenario_id}", response_model=ScenarioDetail)
@@ -124,12 +125,16 @@ def update_scenario(
     with translated():
         written = service.update_scenario(backends.session, project_id, scenario_id, fields, backends.planner.recipes)
     backends.session.commit()
-    plan = backends.plan_one(project_id, scenario_id)
-    cancel = cancel_queued(written.disabled, "disabled") if written.disabled else None
-    # Enabling or disabling leaves the job as it is: set the trigger's status, reload nothing.
-    reload = [] if set(fields) <= {"enabled"} else plan.location
-    sync_dagster(backends.dagster, response, reload, plan.status_changes(scenario_id), cancel=cancel)
-    return present(plan, scenario_id, backends.dagster)
+    # Enabling or disabling leaves the job as it is: set the trigger's status, reload nothing. A write that does
+    # not state `enabled` keeps what Dagster's UI set (honeyframe_dagster/reconciler.py).
+    change = Change(
+        reload_projects=[] if set(fields) <= {"enabled"} else [project_id],
+        scenarios=[scenario_id],
+        explicit=[scenario_id] if "enabled" in fields else [],
+        stopped=[written.disabled] if written.disabled else [],
+    )
+    sync_dagster(backends.reconciler, response, change)
+    return present(backends.plan_one(project_id, scenario_id), scenario_id, backends.dagster)
 
 
 @router.delete(
@@ -143,8 +148,9 @@ def delete_scenario(scenario_id: int, project_id: ProjectDep, backends: Backends
     with translated():
         row = service.deletable_scenario(backends.session, project_id, scenario_id)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    plan = backends.plan_one(project_id, scenario_id)
-    cancel = cancel_queued(service.delete_scenario(backends.session, row), "deleted")
+    triggers = backends.plan_one(project_id, scenario_id).triggers([scenario_id])
+    deleted = service.delete_scenario(backends.session, row)
     backends.session.commit()
-    sync_dagster(backends.dagster, response, plan.location, stop_first=plan.triggers([scenario_id]), cancel=cancel)
+    change = Change(reload_projects=[project_id], stopped=[deleted], deleted=triggers, action="deleted")
+    sync_dagster(backends.reconciler, response, change)
     return response

@@ -14,8 +14,9 @@ from api.errors import translated
 from api.present import latest_runs, scenario_public, trigger_statuses
 from api.routing import Router
 from api.schemas import EnableBody, MatrixCell, ScenarioPublic, TemplateList, TemplatePublic, problem_responses
-from api.sync import CancelQueued, cancel_queued, canceled_header_doc, sync_dagster
+from api.sync import canceled_header_doc, sync_dagster
 from honeyframe_dagster.model.documents import Template
+from honeyframe_dagster.reconciler import Change
 from honeyframe_dagster.store import service
 from honeyframe_dagster.store.catalog import template_model
 from honeyframe_dagster.store.service import stored_parameters
@@ -68,8 +69,13 @@ def put_template(body: Template, token: AdminDep, backends: BackendsDep, respons
         created = service.put_template(session, body, backends.planner.recipes)
     session.commit()
     # Only the locations serving a project with an instance of this template have anything to reload.
-    holders = session.scalars(select(ScenarioRow.project_id).where(ScenarioRow.template_slug == body.slug))
-    sync_dagster(backends.dagster, response, backends.planner.locations_of(holders))
+    cells = list(
+        session.execute(
+            select(ScenarioRow.id, ScenarioRow.project_id).where(ScenarioRow.template_slug == body.slug)
+        ).tuples()
+    )
+    change = Change(reload_projects={project_id for _, project_id in cells}, scenarios=[i for i, _ in cells])
+    sync_dagster(backends.reconciler, response, change)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     row = session.get(TemplateRow, body.slug)
     assert row is not None
@@ -78,19 +84,19 @@ def put_template(body: Template, token: AdminDep, backends: BackendsDep, respons
     )
 
 
-def _cell_response(
-    backends: Backends,
-    written: service.CellWrite,
-    response: Response,
-    cancel: CancelQueued | None = None,
-) -> ScenarioPublic:
+def _cell_response(backends: Backends, written: service.CellWrite, response: Response) -> ScenarioPublic:
     """The cell after the write, committed; its location reloads when its job changed (`written.reload`: created,
-    new parameters), else only its trigger's status is set."""
+    new parameters), else only its trigger's status is set (the write states `enabled`: Dagster follows it)."""
     project_id, cell_id, dagster = written.cell.project_id, written.cell.id, backends.dagster
     backends.session.commit()
+    change = Change(
+        reload_projects=[project_id] if written.reload else [],
+        scenarios=[cell_id],
+        explicit=[cell_id],
+        stopped=[written.disabled] if written.disabled else [],
+    )
+    sync_dagster(backends.reconciler, response, change)
     plan = backends.plan_one(project_id, cell_id)
-    reload = plan.location if written.reload else []
-    sync_dagster(dagster, response, reload, plan.status_changes(cell_id), cancel=cancel)
     statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
     latest = latest_runs(dagster, project_id, [cell_id]).get(cell_id)
     return scenario_public(plan.entries[cell_id], statuses, get_current_datetime(), latest)
@@ -122,5 +128,4 @@ def disable(slug: str, project_id: str, token: AdminDep, backends: BackendsDep, 
     (`X-Honeyframe-Canceled-Runs`); runs in progress, the job, run history and parameters stay."""
     with translated():
         written = service.disable_template(backends.session, slug, project_id)
-    cancel = cancel_queued(written.disabled, "disabled") if written.disabled else None
-    return _cell_response(backends, written, response, cancel)
+    return _cell_response(backends, written, response)

@@ -23,7 +23,7 @@ from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.model.step_base import step_groups
 from honeyframe_dagster.model.steps import Step
-from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG, TEMPLATE_TAG
+from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG, TEMPLATE_TAG, VERSION_TAG
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.commit import abort_staged_writes, commit_alias, commit_group_op
 from honeyframe_dagster.steps.context import step_alias
@@ -32,7 +32,12 @@ from honeyframe_dagster.steps.transactional import group_needs_commit
 
 
 def scenario_tags(spec: ScenarioSpec) -> dict[str, str]:
-    tags = {SCENARIO_TAG: str(spec.id), PROJECT_TAG: spec.project.id, **serial_tags(spec.id, spec.trigger.overlap)}
+    tags = {
+        SCENARIO_TAG: str(spec.id),
+        PROJECT_TAG: spec.project.id,
+        VERSION_TAG: str(spec.version),
+        **serial_tags(spec.id, spec.trigger.overlap),
+    }
     if spec.template_slug is not None:
         tags[TEMPLATE_TAG] = spec.template_slug
     return tags

@@ -6,9 +6,12 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from honeyframe_dagster.model.compiled import CompiledScenarios
+from honeyframe_dagster.model.kinds import registered
 from honeyframe_dagster.model.naming import TriggerKind, in_shard, job_names, trigger_name
-from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, ScenarioSpec, resolve
+from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, ScenarioSpec
 from honeyframe_dagster.model.schedule_grid import trigger_kind
+from honeyframe_dagster.settings import get_settings
 
 log = logging.getLogger("honeyframe.factory")
 
@@ -36,23 +39,32 @@ class PlannedScenario:
 
 
 def plan(
-    catalog: Catalog,
+    compiled: CompiledScenarios,
     recipes: Collection[str] | None,
     shard: tuple[int, int] | None = None,
     names: Mapping[int, str] | None = None,
+    checks: Catalog | None = None,
 ) -> list[PlannedScenario]:
-    """Resolve every scenario of the shard; a broken one is kept with its error, never raised.
+    """Every scenario of the shard as its stored version says; a broken one is kept with its error, never raised.
 
-    `names`: job names by scenario id, when `catalog` holds only part of the scenarios that share the names
-    (the API plans one scenario or one project: api/present.py); by default computed from the catalog."""
-    records = [r for r in catalog.scenarios if in_shard(r.project_id, shard)]
+    Nothing is resolved here: versions were checked when written. What the code location's own files decide is
+    checked again (`checks`: the kinds' checks, such as a recipe that left the dbt project), so a version that no
+    longer builds is that scenario's error.
+
+    `names`: job names by scenario id, when `compiled` holds only part of the scenarios that share the names
+    (the API plans one scenario or one project: honeyframe_dagster/factory/planner.py); by default computed from
+    the records."""
+    records = [r for r in compiled.records if in_shard(r.project_id, shard)]
     names = job_names(records) if names is None else names
+    checks = checks if checks is not None else empty_catalog_for_checks()
     planned: dict[int, PlannedScenario] = {}
     for record in records:
-        try:
-            spec = resolve(record, catalog, recipes)
-        except ScenarioError as exc:
-            error = f"scenario {record.id} '{record.name}' of project '{record.project_id}': {exc}"
+        spec = compiled.specs.get(record.id)
+        error = compiled.errors.get(record.id)
+        if spec is not None:
+            error = _builds(spec, recipes, checks)
+        if spec is None or error is not None:
+            error = error or f"scenario {record.id} '{record.name}' of project '{record.project_id}' has no version"
             planned[record.id] = PlannedScenario(record, names[record.id], None, None, error)
             continue
         name = trigger_name(names[record.id], trigger_kind(spec.trigger, spec.timezone))
@@ -60,8 +72,8 @@ def plan(
     # An upstream-triggered scenario is only as buildable as its upstream.
     for entry in list(planned.values()):
         if entry.spec is not None and entry.spec.trigger.upstream is not None:
-            upstream = catalog.scenario_named(entry.record.project_id, entry.spec.trigger.upstream.scenario)
-            if upstream is None or planned[upstream.id].spec is None:
+            upstream = compiled.named(entry.record.project_id, entry.spec.trigger.upstream.scenario)
+            if upstream is None or upstream.id not in planned or planned[upstream.id].spec is None:
                 error = (
                     f"scenario {entry.record.id} '{entry.record.name}' of project '{entry.record.project_id}': "
                     f"trigger.upstream.scenario: upstream '{entry.spec.trigger.upstream.scenario}' is broken"
@@ -71,3 +83,24 @@ def plan(
         if entry.error:
             log.error("skipped %s", entry.error)
     return list(planned.values())
+
+
+def empty_catalog_for_checks() -> Catalog:
+    """What the kinds' build checks read (the run_python recipes folder), from the settings."""
+    settings = get_settings()
+    return Catalog(default_timezone=settings.default_timezone, python_recipes_dir=settings.python_recipes_dir)
+
+
+def _builds(spec: ScenarioSpec, recipes: Collection[str] | None, checks: Catalog) -> str | None:
+    """Why the stored version does not build with this location's files (None: it does)."""
+    kinds = registered()
+    for index, step in enumerate(spec.steps):
+        check = kinds[step.kind].check_references
+        if check is None:
+            continue
+        try:
+            check(step, index, spec.project.id, checks, recipes)
+        except ScenarioError as exc:
+            record = spec.record
+            return f"scenario {record.id} '{record.name}' of project '{record.project_id}': {exc}"
+    return None

@@ -22,12 +22,19 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from dagster import DagsterInstance, RunsFilter, ScheduleEvaluationContext
+from dagster import DagsterInstance, RunsFilter, ScheduleEvaluationContext, SensorEvaluationContext
 from dagster._core.scheduler.instigation import InstigatorStatus, ScheduleInstigatorData, TickStatus
 from dagster._core.storage.tags import SCHEDULE_NAME_TAG, SCHEDULED_EXECUTION_TIME_TAG, SENSOR_NAME_TAG
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from honeyframe_dagster.clock import from_timestamp
+from honeyframe_dagster.clock import from_timestamp, utcnow
+from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.model.tags import SCENARIO_TAG, SCHEDULED_FOR_TAG
+from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.store.engine import get_engine
+from honeyframe_dagster.store.tables import ScenarioRow, ScenarioVersionRow
 
 # A backlog the catch-up sensor has not touched for this long is taken as abandoned (sensor stopped or gone): the
 # schedule's own ticks take over its draining.
@@ -64,7 +71,10 @@ def schedule_history(context: ScheduleEvaluationContext) -> ScheduleHistory:
     origin, selector = tick.instigator_origin_id, tick.selector_id
     state = instance.get_instigator_state(origin, selector)
     data = state.instigator_data if state is not None else None
-    started = from_timestamp(data.start_timestamp) if isinstance(data, ScheduleInstigatorData) else None
+    # An explicit start (the API, the reconciler, a user in Dagster's UI) restarts the cadence; the daemon's first
+    # sight of a schedule that runs by default does not (the version's `since` says when it was enabled).
+    explicit = state is not None and state.status == InstigatorStatus.RUNNING
+    started = from_timestamp(data.start_timestamp) if explicit and isinstance(data, ScheduleInstigatorData) else None
     previous = instance.get_ticks(
         origin, selector, before=tick.timestamp, limit=1, statuses=[TickStatus.SUCCESS, TickStatus.SKIPPED]
     )
@@ -76,6 +86,44 @@ def schedule_history(context: ScheduleEvaluationContext) -> ScheduleHistory:
         fired = [i for i in (_instant(key) for key in last.tick_data.run_keys or []) if i is not None]
         until = max(fired, default=until)
     return ScheduleHistory(until, started, (origin, selector))
+
+
+def evaluation_time(context: SensorEvaluationContext) -> dt.datetime:
+    """When the daemon evaluates this sensor tick: the tick's own timestamp, which the daemon records with its
+    clock before it asks the code location (the tick's id is the last part of the evaluation's log key). Out of
+    the daemon (a test's hand-built context): Dagster's clock here."""
+    tick_id = context.log_key[-1] if context.log_key else None
+    if context.instance_ref is not None and tick_id is not None and str(tick_id).isdigit():
+        storage = context.instance.schedule_storage
+        tick = storage.get_tick(int(tick_id)) if storage is not None else None
+        if tick is not None:
+            return from_timestamp(tick.timestamp) or utcnow()
+    return utcnow()
+
+
+def launch_version(spec: ScenarioSpec) -> int:
+    """The version a run launched now carries: the store's current one when it runs the same as the loaded one
+    (it differs in `enabled` only: a toggle reloads no location), else the loaded one, whose job this is. A store
+    that cannot be read leaves the loaded one."""
+    if spec.version == 0:
+        return 0
+    try:
+        with Session(get_engine(get_settings().store_url)) as session:
+            current = session.scalar(select(ScenarioRow.version).where(ScenarioRow.id == spec.id))
+            if current is None or current == spec.version:
+                return spec.version
+            hashes = dict(
+                session.execute(
+                    select(ScenarioVersionRow.version, ScenarioVersionRow.config_hash).where(
+                        ScenarioVersionRow.scenario_id == spec.id,
+                        ScenarioVersionRow.version.in_([spec.version, current]),
+                    )
+                ).tuples()
+            )
+    except SQLAlchemyError:
+        return spec.version
+    same = hashes.get(current) is not None and hashes.get(current) == hashes.get(spec.version)
+    return current if same else spec.version
 
 
 @dataclass(frozen=True)
@@ -159,6 +207,8 @@ __all__ = [
     "BACKLOG_STALE",
     "Backlog",
     "ScheduleHistory",
+    "evaluation_time",
+    "launch_version",
     "fired_by_a_trigger",
     "read_backlogs",
     "schedule_history",

@@ -41,9 +41,12 @@ from dagster import (
 
 from honeyframe_dagster.clock import from_timestamp, utcnow
 from honeyframe_dagster.factory.overlap import active_runs, cancel_previous, describe
+from honeyframe_dagster.factory.run_config import run_config
 from honeyframe_dagster.factory.trigger_state import (
     Backlog,
+    evaluation_time,
     fired_by_a_trigger,
+    launch_version,
     read_backlogs,
     schedule_history,
     schedule_running,
@@ -53,7 +56,7 @@ from honeyframe_dagster.model.catchup import MAX_CATCHUP_RUNS, Due, due_instants
 from honeyframe_dagster.model.instants import next_instant
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.model.schedule_grid import Grid, schedule_grid
-from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG
+from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG, VERSION_TAG
 from honeyframe_dagster.model.triggers import Overlap
 
 # Partitions (one per cron instant) reach back to here, so backfills can cover any past instant since.
@@ -101,16 +104,12 @@ def build_trigger(
     return time_schedule(spec, job, name, grid)
 
 
-def enabled_since(spec: ScenarioSpec, started: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
-    """When the trigger last (re)started: instants before it are never due. Dagster records starts through
-    the API (startSensor / startSchedule) and the daemon's first evaluation; a default-status flip after an edit
-    shows in the record's `updated_at`. A time later than the daemon's own clock is not trusted (another host's
-    clock ahead of the daemon's, or a test's frozen clock): it would hold back every instant until the clock
-    caught up."""
-    updated = spec.record.updated_at
-    if updated is not None and updated.tzinfo is None:
-        updated = updated.replace(tzinfo=dt.UTC)
-    known = [t for t in (started, updated) if t is not None and t <= now]
+def enabled_since(spec: ScenarioSpec, started: dt.datetime | None) -> dt.datetime | None:
+    """When the trigger's cadence last (re)started: its version's `since` (the trigger last changed or the scenario
+    was last enabled, model/compiled.py), or an explicit start in Dagster (the API's, the reconciler's or a user's
+    in Dagster's UI), whichever is later. An edit of anything but the trigger keeps `since`, so an instant due
+    before the edit still fires."""
+    known = [t for t in (started, spec.since) if t is not None]
     return max(known, default=None)
 
 
@@ -118,7 +117,7 @@ def handled_until(
     spec: ScenarioSpec, handled: list[dt.datetime | None], started: dt.datetime | None, now: dt.datetime
 ) -> dt.datetime:
     """The instant from which instants are due: the latest of what was handled and the (re)start."""
-    known = [t for t in (*handled, enabled_since(spec, started, now)) if t is not None]
+    known = [t for t in (*handled, enabled_since(spec, started)) if t is not None]
     return max(known, default=now)
 
 
@@ -131,8 +130,8 @@ def time_sensor(spec: ScenarioSpec, job: JobDefinition, name: str, status: Defau
         description=_description(spec),
     )
     def _time_trigger(context: SensorEvaluationContext) -> SensorResult:
-        # Dagster's clock, not datetime.now(): frozen-time tests drive this through the daemon's iterations.
-        now = utcnow()
+        # The tick's own time as the daemon recorded it, not this process's clock (trigger_state.evaluation_time).
+        now = evaluation_time(context)
         cursor_at = dt.datetime.fromisoformat(context.cursor) if context.cursor else None
         since = handled_until(spec, [cursor_at], from_timestamp(context.last_sensor_start_time), now)
         due = due_instants(spec.trigger, spec.timezone, since, now)
@@ -143,7 +142,8 @@ def time_sensor(spec: ScenarioSpec, job: JobDefinition, name: str, status: Defau
             held = _overlap(context, spec.id, spec.trigger.overlap)
             if held is not None:
                 return SensorResult(skip_reason=f"skipped {_iso(due.fire)}: {held}", cursor=cursor)
-        requests = [_request(spec, instant) for instant in due.fire]
+        version = launch_version(spec)
+        requests = [_request(spec, instant, version) for instant in due.fire]
         return SensorResult(run_requests=requests, cursor=cursor)
 
     return _time_trigger
@@ -166,7 +166,10 @@ def time_schedule(spec: ScenarioSpec, job: JobDefinition, name: str, grid: Grid)
         description=_description(spec),
     )
     def _tick(context: ScheduleEvaluationContext) -> SkipReason | list[RunRequest]:
-        now = utcnow()  # Dagster's clock: the daemon's, frozen in tests
+        # The tick's scheduled time decides, however late and wherever it is evaluated: instants up to it are due,
+        # and one is late by how long before it it came (a tick evaluated by hand has none: Dagster's clock).
+        scheduled = context.scheduled_execution_time
+        now = scheduled.astimezone(dt.UTC) if scheduled is not None else utcnow()
         history = schedule_history(context)
         instance = context.instance if context.instance_ref is not None else None
         backlog = None
@@ -192,7 +195,8 @@ def time_schedule(spec: ScenarioSpec, job: JobDefinition, name: str, grid: Grid)
             held = _overlap(context, spec.id, spec.trigger.overlap)
             if held is not None:
                 return SkipReason(f"skipped {_iso(fire)}: {held}")
-        return [_request(spec, instant) for instant in fire]
+        version = launch_version(spec)
+        return [_request(spec, instant, version) for instant in fire]
 
     return _tick
 
@@ -221,7 +225,7 @@ def catchup_sensor(scheduled: Sequence[tuple[ScenarioSpec, JobDefinition]]) -> S
         description="Runs the missed instants of catch-up `all` schedules beyond the 25 their tick ran",
     )
     def _drain(context: SensorEvaluationContext) -> SensorResult:
-        now = utcnow()
+        now = evaluation_time(context)
         # A batch every EVALUATION_SECONDS per trigger, counted from the last one (the schedule's tick or ours).
         pace = dt.timedelta(seconds=EVALUATION_SECONDS)
         stored = read_backlogs(context.instance, targets)
@@ -237,7 +241,8 @@ def catchup_sensor(scheduled: Sequence[tuple[ScenarioSpec, JobDefinition]]) -> S
                 continue
             due = due_instants(spec.trigger, spec.timezone, backlog.until, now)
             done = fired_by_a_trigger(context.instance, spec.id, due.fire)
-            requests += [_request(spec, i, job.name) for i in due.fire if i not in done]
+            version = launch_version(spec) if due.fire else spec.version
+            requests += [_request(spec, i, version, job.name) for i in due.fire if i not in done]
             written[scenario_id] = Backlog(due.handled_until, _backlog_left(spec, due, now), now, backlog.schedule)
         write_backlogs(context.instance, written)
         return SensorResult(run_requests=requests, skip_reason=None if requests else "backlogs closed")
@@ -257,13 +262,15 @@ def _nothing_due(spec: ScenarioSpec, due: Due, now: dt.datetime) -> str:
     return f"next instant {upcoming.isoformat()}" if upcoming else "no instant left (one-shot trigger)"
 
 
-def _request(spec: ScenarioSpec, instant: dt.datetime, job_name: str | None = None) -> RunRequest:
-    """The run of one instant; `job_name` for the catch-up sensor, whose runs of many jobs need distinct keys."""
+def _request(spec: ScenarioSpec, instant: dt.datetime, version: int, job_name: str | None = None) -> RunRequest:
+    """The run of one instant, with its version's config; `job_name` for the catch-up sensor, whose runs of many
+    jobs need distinct keys."""
     return RunRequest(
         run_key=instant.isoformat() if job_name is None else f"{job_name}:{instant.isoformat()}",
-        tags={SCHEDULED_FOR_TAG: instant.isoformat()},
+        tags={SCHEDULED_FOR_TAG: instant.isoformat(), VERSION_TAG: str(version)},
         partition_key=partition_key(spec, instant),
         job_name=job_name,
+        run_config=run_config(spec),
     )
 
 
@@ -300,6 +307,7 @@ def upstream_sensor(
         held = _overlap(context, spec.id, spec.trigger.overlap)
         if held is not None:
             return SkipReason(f"skipped the success of upstream run {upstream_run}: {held}")
-        return RunRequest(run_key=upstream_run, tags={UPSTREAM_RUN_TAG: upstream_run})
+        tags = {UPSTREAM_RUN_TAG: upstream_run, VERSION_TAG: str(launch_version(spec))}
+        return RunRequest(run_key=upstream_run, tags=tags, run_config=run_config(spec))
 
     return _on_upstream_success

@@ -22,6 +22,7 @@ from honeyframe_dagster.legacy.convert import MAX_NAME, LegacyRowError, Row, leg
 from honeyframe_dagster.legacy.tables import present_legacy_tables
 from honeyframe_dagster.store import service
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow
+from honeyframe_dagster.store.versions import set_actor
 from honeyframe_dagster.store.writes import lock_projects
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def migrate_legacy(engine: Engine) -> MigrationReport:
         if not present_legacy_tables(probe):
             return MigrationReport()
     with Session(engine) as session, session.begin():
+        set_actor(session, "legacy migration")
         connection = session.connection()
         _lock(connection)
         # Another process may have finished the job while this one waited for the lock.

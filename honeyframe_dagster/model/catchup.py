@@ -3,10 +3,16 @@ function.
 
 The trigger knows the last instant it handled (a sensor's cursor; a schedule's previous tick:
 factory/trigger_state.py). Instants after that and up to now are due;
-one the sensor sees more than `ON_TIME` late was missed (the daemon was down or far behind) and the trigger's
-`catchup` decides about it: `none` drops it, `latest` runs only the most recent missed one (and only when no
-instant is on time), `all` runs every one, oldest first, `MAX_CATCHUP_RUNS` per evaluation. Instants from before
-the trigger was enabled (its `since`) are never due: enabling resumes the cadence, it does not replay it.
+one evaluated more than `ON_TIME` late was missed (the daemon was down or far behind) and the trigger's
+`catchup` decides about it: `none` drops it (unless it is within the trigger's `misfire_grace_seconds`, which
+replaces `ON_TIME` under `none`), `latest` runs only the most recent missed one (and only when no instant is on
+time), `all` runs every one, oldest first, `MAX_CATCHUP_RUNS` per evaluation.
+
+Instants from before the trigger was enabled (its `since`) are never due: enabling resumes the cadence, it does not
+replay it.
+
+`now` is the evaluation's own time as Dagster gives it (a schedule tick's scheduled time, a sensor tick's
+evaluation time), never the code server's clock: the same tick decides the same however late it is evaluated.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ def due_instants(trigger: Trigger, timezone: str, since: dt.datetime, now: dt.da
     """The instants in (since, now] that fire now, per `trigger.catchup`."""
     if now <= since:
         return Due([], since)
-    late_before = now - ON_TIME
+    late_before = now - (dt.timedelta(seconds=trigger.misfire_grace_seconds) if trigger.catchup == "none" else ON_TIME)
     if trigger.catchup == "all":
         fire = instants_between(trigger, timezone, since, now, limit=MAX_CATCHUP_RUNS)
         catching_up = bool(fire) and fire[0] <= late_before

@@ -35,6 +35,10 @@ class ScenarioRecord:
     owner: str | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    # Its current compiled version (store/versions.py): number and hash; why it does not compile (None: it does).
+    version: int | None = None
+    spec_hash: str | None = None
+    compile_error: str | None = None
 
 
 @dataclass
@@ -62,7 +66,7 @@ class Catalog:
 
 @dataclass(frozen=True)
 class ScenarioSpec:
-    """A scenario ready to become a Dagster job."""
+    """A scenario ready to become a Dagster job: resolved at a write, stored as a version (model/compiled.py)."""
 
     record: ScenarioRecord
     project: Project
@@ -70,6 +74,11 @@ class ScenarioSpec:
     timezone: str
     steps: tuple[Step, ...]
     owner: str
+    # The stored version this spec is (0: not stored yet, as while a write checks it).
+    version: int = 0
+    # When the trigger's cadence (re)started: its trigger last changed or it was last enabled. Instants before it
+    # are never due (factory/triggers.py); an edit of anything else keeps it, so no due instant is lost.
+    since: dt.datetime | None = None
 
     @property
     def id(self) -> int:

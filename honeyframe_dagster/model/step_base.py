@@ -179,6 +179,13 @@ def step_groups(steps: Sequence[_Step]) -> list[list[int]]:
     return groups
 
 
+def is_deferred(steps: Sequence[_Step], index: int) -> bool:
+    """Whether this step's writes wait for its group's commit op (steps/transactional.py): it is transactional
+    and runs beside others."""
+    group = next(group for group in step_groups(steps) if index in group)
+    return len(group) > 1 and steps[index].transactional
+
+
 def check_in_project(known: Collection[tuple[str, str]], noun: str, project_id: str, name: str, loc: Loc) -> None:
     """A step's reference to a project's dataset, agent or dashboard: ScenarioError naming `loc` and `name` unless
     `known` (the catalog's `(project, name)` keys) holds it."""

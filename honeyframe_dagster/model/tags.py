@@ -7,3 +7,5 @@ PROJECT_TAG = "honeyframe/project_id"
 TEMPLATE_TAG = "honeyframe/template"
 # The trigger instant a run is for (every run a schedule or time sensor makes; factory/triggers.py).
 SCHEDULED_FOR_TAG = "honeyframe/scheduled_for"
+# The scenario version a run does (store/versions.py): its config is in the run's config, its job is that version's.
+VERSION_TAG = "honeyframe/version"

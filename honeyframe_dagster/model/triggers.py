@@ -22,6 +22,9 @@ Catchup = Literal["none", "latest", "all"]
 # What happens when an instant comes while a run of the same scenario is still queued or in progress.
 Overlap = Literal["skip", "queue", "allow", "cancel_previous"]
 TIME_KINDS = ("cron", "interval_seconds", "run_at")
+# Under catchup none, how late an instant may be evaluated and still fire (trigger.misfire_grace_seconds).
+DEFAULT_MISFIRE_GRACE_SECONDS = 300
+MAX_MISFIRE_GRACE_SECONDS = 86_400
 _MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
 _DAYS = "SUN|MON|TUE|WED|THU|FRI|SAT"
 
@@ -145,6 +148,13 @@ class Trigger(CompactModel):
     )
     overlap: Overlap = Field(
         default="skip", description="When a run of this scenario is still queued or in progress at an instant."
+    )
+    misfire_grace_seconds: int = Field(
+        default=DEFAULT_MISFIRE_GRACE_SECONDS,
+        ge=0,
+        le=MAX_MISFIRE_GRACE_SECONDS,
+        description="Under catchup none: an instant first evaluated at most this late still fires, a later one is "
+        f"dropped (0–{MAX_MISFIRE_GRACE_SECONDS}).",
     )
 
     @field_validator("cron")

@@ -1,4 +1,5 @@
-"""The scenario store as a Dagster resource: ops look their step's config up at run time."""
+"""The scenario store as a Dagster resource: ops read the project's objects and, for a run without run config, the
+version it is tagged with."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.dbt import load_manifest, recipe_names
 from honeyframe_dagster.model.errors import Loc
-from honeyframe_dagster.model.scenario import Catalog, ScenarioSpec, resolve
+from honeyframe_dagster.model.scenario import Catalog, ScenarioSpec
 from honeyframe_dagster.model.tenancy import table_key
 from honeyframe_dagster.settings import Settings
 from honeyframe_dagster.store.catalog import load_catalog
 from honeyframe_dagster.store.engine import get_engine
 from honeyframe_dagster.store.ownership import claim_tables, foreign_tables, owned_tables
-from honeyframe_dagster.store.tables import ScenarioRow
+from honeyframe_dagster.store.versions import version_spec
 
 
 class ScenarioNotFound(LookupError):
@@ -35,14 +36,18 @@ class ScenarioStoreResource(ConfigurableResource):
             return cls(url=EnvVar("HONEYFRAME_DATABASE_URL"))
         return cls(url=settings.store_url)
 
-    def catalog_for(self, scenario_id: int) -> tuple[Catalog, ScenarioSpec]:
+    def version_spec(self, scenario_id: int, version: int | None) -> ScenarioSpec:
+        """One stored version of the scenario (None: its current one); versions are immutable."""
         with Session(get_engine(self.url)) as session:
-            row = session.get(ScenarioRow, scenario_id)
-            if row is None:
-                raise ScenarioNotFound(f"scenario {scenario_id} is no longer in the store")
-            catalog = load_catalog(session, [row.project_id])
-        record = next(r for r in catalog.scenarios if r.id == scenario_id)
-        return catalog, resolve(record, catalog, recipe_names(load_manifest()))
+            spec = version_spec(session, scenario_id, version)
+        if spec is None:
+            raise ScenarioNotFound(f"version {version} of scenario {scenario_id} is not in the store")
+        return spec
+
+    def project_catalog(self, project_id: str) -> Catalog:
+        """The project's datasets, dashboards and agents, and every table's owner, as the store holds them now."""
+        with Session(get_engine(self.url)) as session:
+            return load_catalog(session, [project_id])
 
     def dbt_tables(self) -> frozenset[str]:
         """The dbt project's models, seeds and snapshots: readable by every project, writable by none."""

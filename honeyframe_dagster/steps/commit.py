@@ -18,9 +18,8 @@ from dagster import (
     failure_hook,
 )
 
-from honeyframe_dagster.model.scenario import ScenarioError
-from honeyframe_dagster.model.tags import SCENARIO_TAG
-from honeyframe_dagster.resources.scenarios import ScenarioNotFound, ScenarioStoreResource
+from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG
+from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.steps.context import step_op
 from honeyframe_dagster.steps.transactional import ForeignTable, abort_run, commit_run, sweep
@@ -30,20 +29,16 @@ def commit_alias(group: list[int]) -> str:
     return f"commit_steps_{group[0] + 1}_{group[-1] + 1}"
 
 
-@step_op("commit_group")
+@step_op("commit_group", configured=False)
 def commit_group_op(
     context: OpExecutionContext, scenarios: ScenarioStoreResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
     instance = context.instance
-    if SCENARIO_TAG not in context.run.tags:
+    if SCENARIO_TAG not in context.run.tags or PROJECT_TAG not in context.run.tags:
         raise Failure(
             f"run {context.run_id} is not a Honeyframe scenario run (no {SCENARIO_TAG} tag)", allow_retries=False
         )
-    try:
-        _, spec = scenarios.catalog_for(int(context.run.tags[SCENARIO_TAG]))
-    except (ScenarioNotFound, ScenarioError, ValueError) as exc:
-        raise Failure(f"scenario {context.run.tags[SCENARIO_TAG]}: {exc}", allow_retries=False) from None
-    project_id = spec.project.id
+    project_id = context.run.tags[PROJECT_TAG]
     # Publishing replaces tables: only the project's own, as the store says now (not as the run was planned).
     writable = scenarios.owned_tables(project_id)
 

@@ -1,24 +1,29 @@
-"""What every step op shares: its shape in a job (`step_op`), finding its scenario and its own step config at run
-time, and showing it.
+"""What every step op shares: its shape in a job (`step_op`), its scenario and its own step config at run time, and
+showing them.
 
-The op reads its config from the store when it runs (job snapshots stay small), so each step records what it
-resolved in the run's event log: the step's config and the version of the scenario's definition.
+An op's config is the run's (factory/jobs.py `run_config`): the scenario version the run was launched with, never
+the store's current state, so an edit after the launch does not change the run and a re-execution does the same.
+A run without it (launched from Dagster's UI without config, or by a backfill) reads the version of its
+`honeyframe/version` tag, an immutable row of the store. Each step records its config and version in the run's
+event log.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from dagster import Failure, In, MetadataValue, Nothing, OpExecutionContext, Out, op
+from dagster import Failure, Field, In, MetadataValue, Nothing, OpExecutionContext, Out, Permissive, op
+from pydantic import ValidationError
 
-from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioSpec
+from honeyframe_dagster.model.compiled import spec_from_run_config
+from honeyframe_dagster.model.scenario import Catalog, ScenarioSpec
+from honeyframe_dagster.model.step_base import is_deferred
 from honeyframe_dagster.model.steps import Step
-from honeyframe_dagster.model.tags import SCENARIO_TAG
+from honeyframe_dagster.model.tags import SCENARIO_TAG, VERSION_TAG
 from honeyframe_dagster.net_policy import redact_url
 from honeyframe_dagster.resources.scenarios import ScenarioNotFound, ScenarioStoreResource
 
@@ -31,10 +36,25 @@ StepT = TypeVar("StepT", bound=Step)
 EntryT = TypeVar("EntryT")
 
 
-def step_op(name: str, kind: str | None = None) -> Any:
-    """The `@op` of a step kind's op (and of a group's commit): no data in or out, only `after`, the ordering input
-    the job wires to the previous stage (factory/jobs.py); `kind`: the tag Dagster's UI shows."""
-    return op(name=name, ins={"after": In(Nothing)}, out=Out(Nothing), tags={"kind": kind} if kind else None)
+# An op's run config: the scenario as its version says (model/compiled.py `spec_parts`), the step, and whether its
+# writes wait for its group's commit. Optional: without it the op reads the version its run is tagged with.
+STEP_CONFIG = {
+    "scenario": Field(Permissive(), is_required=False, description="The scenario version this run does."),
+    "step": Field(Permissive(), is_required=False, description="This step's config as that version says."),
+    "deferred": Field(bool, is_required=False, default_value=False),
+}
+
+
+def step_op(name: str, kind: str | None = None, configured: bool = True) -> Any:
+    """The `@op` of a step kind's op (and, not `configured`, of a group's commit): no data in or out, only `after`,
+    the ordering input the job wires to the previous stage (factory/jobs.py); `kind`: the tag Dagster's UI shows."""
+    return op(
+        name=name,
+        ins={"after": In(Nothing)},
+        out=Out(Nothing),
+        tags={"kind": kind} if kind else None,
+        config_schema=STEP_CONFIG if configured else None,
+    )
 
 
 def step_alias(index: int, kind: str) -> str:
@@ -48,10 +68,12 @@ class StepRun(Generic[StepT]):
     scenario: ScenarioSpec
     step: StepT
     index: int
+    # Its writes wait for its transactional group's commit op (steps/transactional.py).
+    deferred: bool = False
 
     def project_entry(self, known: Mapping[tuple[str, str], EntryT], noun: str, name: str) -> EntryT:
         """The scenario's project's `noun` called `name` in the catalog mapping `known`. The scenario was checked
-        when loaded, so a missing one was deleted since: a Failure that retries would not mend."""
+        when written, so a missing one was deleted since: a Failure that retries would not mend."""
         project_id = self.scenario.project.id
         entry = known.get((project_id, name))
         if entry is None:
@@ -60,38 +82,41 @@ class StepRun(Generic[StepT]):
 
 
 def current_step(context: OpExecutionContext, scenarios: ScenarioStoreResource, kind: type[StepT]) -> StepRun[StepT]:
+    """The step this op runs, as the run's version says; the project's datasets, dashboards and agents as the store
+    holds them now (they are the project's, not the scenario's)."""
     match = _ALIAS.match(context.op_handle.name)
-    if match is None or SCENARIO_TAG not in context.run.tags:
+    tags = context.run.tags
+    if match is None or SCENARIO_TAG not in tags:
         raise Failure(f"op '{context.op_handle.name}' is not a Honeyframe scenario step", allow_retries=False)
-    scenario_id, index = int(context.run.tags[SCENARIO_TAG]), int(match.group(1)) - 1
+    scenario_id, index = int(tags[SCENARIO_TAG]), int(match.group(1)) - 1
+    config = context.op_config or {}
+    step: Step | None
     try:
-        catalog, spec = scenarios.catalog_for(scenario_id)
-    except (ScenarioNotFound, ScenarioError) as exc:
-        # A scenario that is gone or broken stays so until someone edits it: retries would not help.
-        raise Failure(f"scenario {scenario_id}: {exc}", allow_retries=False) from None
-    step = spec.steps[index] if index < len(spec.steps) else None
+        if config.get("step") and config.get("scenario"):
+            spec, step = spec_from_run_config(config["scenario"], config["step"])
+            deferred = bool(config.get("deferred"))
+        else:
+            version = int(tags[VERSION_TAG]) if tags.get(VERSION_TAG, "").isdigit() else None
+            spec = scenarios.version_spec(scenario_id, version)
+            step = spec.steps[index] if index < len(spec.steps) else None
+            deferred = is_deferred(spec.steps, index) if step is not None else False
+        catalog = scenarios.project_catalog(spec.project.id)
+    except (ScenarioNotFound, ValidationError, KeyError, TypeError, ValueError) as exc:
+        # A version that is gone or does not load stays so: retries would not help.
+        raise Failure(f"scenario {scenario_id}: {_describe(exc)}", allow_retries=False) from None
     if not isinstance(step, kind):
         raise Failure(
-            f"scenario {scenario_id} changed since this job was loaded (step {index + 1} is no longer "
-            f"a {context.op_def.name} step); reload the code location",
+            f"scenario {scenario_id} version {spec.version}: step {index + 1} is not a {context.op_def.name} step",
             allow_retries=False,
         )
     _record_config(context, spec, step, index)
-    return StepRun(catalog, spec, step, index)
+    return StepRun(catalog, spec, step, index, deferred)
 
 
-def definition_version(spec: ScenarioSpec) -> str:
-    """A short hash of the scenario as resolved (template rendered) and of its store row's last update."""
-    resolved = {
-        "scenario": spec.id,
-        "template": spec.template_slug,
-        "trigger": spec.trigger.model_dump(mode="json"),
-        "timezone": spec.timezone,
-        "owner": spec.owner,
-        "steps": [step.model_dump(mode="json") for step in spec.steps],
-        "updated_at": spec.record.updated_at.isoformat() if spec.record.updated_at else None,
-    }
-    return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()[:12]
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return f"its run config does not load ({exc.error_count()} error(s))"
+    return str(exc) if isinstance(exc, ScenarioNotFound) else f"its run config does not load ({type(exc).__name__})"
 
 
 def redacted(value: Any) -> Any:
@@ -107,19 +132,12 @@ def redacted(value: Any) -> Any:
 
 
 def _record_config(context: OpExecutionContext, spec: ScenarioSpec, step: Step, index: int) -> None:
-    """The step's resolved config and the definition version, as metadata of the step's output (merged with what
-    the op adds there) and, for a step that fails before its output, as a line of the run's log."""
+    """The step's config and the scenario's version, as metadata of the step's output (merged with what the op adds
+    there) and, for a step that fails before its output, as a line of the run's log."""
     config = redacted(step.model_dump(mode="json"))
-    version = definition_version(spec)
-    updated = spec.record.updated_at.isoformat() if spec.record.updated_at else "unknown"
     context.add_output_metadata(
-        {
-            "step config": MetadataValue.json(config),
-            "definition version": MetadataValue.text(version),
-            "definition updated at": MetadataValue.text(updated),
-        }
+        {"step config": MetadataValue.json(config), "scenario version": MetadataValue.int(spec.version)}
     )
     context.log.info(
-        f"step {index + 1} of scenario {spec.id}, definition version {version} (updated {updated}): "
-        f"{json.dumps(config, sort_keys=True)}"
+        f"step {index + 1} of scenario {spec.id}, version {spec.version}: {json.dumps(config, sort_keys=True)}"
     )

@@ -33,7 +33,6 @@ from typing import Any
 import duckdb
 from dagster import AssetKey, AssetMaterialization, MetadataValue, OpExecutionContext, Output
 
-from honeyframe_dagster.model.step_base import step_groups
 from honeyframe_dagster.model.steps import Step
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.resources.warehouse_access import Loader, quote
@@ -70,15 +69,6 @@ class Published:
 
 def stage_name(run_id: str, index: int, table: str) -> str:
     return f"r{run_id.replace('-', '')[:12]}_s{index + 1}_{table}"
-
-
-def group_of(steps: Sequence[Step], index: int) -> list[int]:
-    return next(group for group in step_groups(steps) if index in group)
-
-
-def is_deferred(steps: Sequence[Step], index: int) -> bool:
-    """Whether this step's writes wait for its group's commit op."""
-    return len(group_of(steps, index)) > 1 and steps[index].transactional
 
 
 def group_needs_commit(steps: Sequence[Step], group: Sequence[int]) -> bool:
@@ -189,7 +179,7 @@ def write_step_table(
     A sibling's failure (`GroupAborted`) is not this step's: it is logged and the write reported as discarded,
     so the group's failing step is the one the run reports. Warehouse errors and ForeignTable propagate to the op."""
     index = run.index
-    deferred = is_deferred(run.scenario.steps, index)
+    deferred = run.deferred
     try:
         with warehouse.write() as connection:
             rows = write_table(

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
@@ -21,6 +21,7 @@ from honeyframe_dagster.store.tables import (
     ProjectObjectRow,
     ProjectRow,
     ScenarioRow,
+    ScenarioVersionRow,
     TemplateRow,
     WarehouseTableRow,
 )
@@ -55,12 +56,28 @@ SCENARIO_FIELDS = (
     "owner",
     "created_at",
     "updated_at",
+    "version",
+    "compile_error",
 )
 
 
-def scenario_record(row: ScenarioRow | Row[Any]) -> ScenarioRecord:
-    fields = {name: getattr(row, name) for name in SCENARIO_FIELDS}
-    return ScenarioRecord(**{**fields, "parameters": _parameters(row.parameters)})
+def scenario_records(session: Session, where: Any, light: bool = False) -> list[ScenarioRecord]:
+    """Plain records of the scenarios `where` selects, ordered by id, with their current version's hash.
+    `light`: without the raw trigger and steps (a read that shows compiled versions needs neither)."""
+    names = [n for n in SCENARIO_FIELDS if not (light and n in ("trigger", "steps"))]
+    current = (ScenarioVersionRow.scenario_id == ScenarioRow.id) & (ScenarioVersionRow.version == ScenarioRow.version)
+    statement = (
+        select(*[getattr(ScenarioRow, name) for name in names], ScenarioVersionRow.spec_hash)
+        .outerjoin(ScenarioVersionRow, current)
+        .where(where)
+        .order_by(ScenarioRow.id)
+    )
+    records = []
+    for row in session.execute(statement):
+        fields = {name: getattr(row, name) for name in names}
+        fields["parameters"] = _parameters(row.parameters)
+        records.append(ScenarioRecord(**fields, spec_hash=row.spec_hash))
+    return records
 
 
 def _parameters(value: Any) -> Any:
@@ -90,9 +107,10 @@ def load_catalog(
     for template in session.scalars(select(TemplateRow)):
         _load_template(catalog, template)
     # Plain rows, not ORM objects: a catalog is read, never written back, and a project may have thousands.
-    columns = [getattr(ScenarioRow, name) for name in SCENARIO_FIELDS]
-    rows = session.execute(scoped(select(*columns), ScenarioRow.project_id).order_by(ScenarioRow.id))
-    catalog.scenarios = [scenario_record(row) for row in rows]
+    everything = ScenarioRow.id.is_not(None)
+    catalog.scenarios = scenario_records(
+        session, everything if project_ids is None else ScenarioRow.project_id.in_(list(project_ids))
+    )
     for attribute, table, model in PROJECT_OBJECTS:
         for row in session.scalars(scoped(select(table), table.project_id)):
             _load_object(getattr(catalog, attribute), model, row)
@@ -138,7 +156,7 @@ def load_scenario_catalog(session: Session, scenario_id: int, settings: Settings
     project = session.get(ProjectRow, row.project_id)
     if project is not None:
         catalog.projects[project.id] = project_model(project)
-    chain = [scenario_record(row)]
+    chain = scenario_records(session, ScenarioRow.id == row.id)
     _add_template(session, catalog, row.template_slug)
     # `Catalog.scenario_named`: the oldest scenario of the project with that name.
     while (name := upstream_name(chain[-1], catalog)) is not None:
@@ -146,7 +164,7 @@ def load_scenario_catalog(session: Session, scenario_id: int, settings: Settings
         upstream = session.scalars(statement.order_by(ScenarioRow.id).limit(1)).first()
         if upstream is None or upstream.id in {record.id for record in chain}:
             break
-        chain.append(scenario_record(upstream))
+        chain += scenario_records(session, ScenarioRow.id == upstream.id)
         _add_template(session, catalog, upstream.template_slug)
     catalog.scenarios = sorted(chain, key=lambda record: record.id)
     _add_named_objects(session, catalog, row.project_id)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.model.documents import (
@@ -32,6 +32,7 @@ from honeyframe_dagster.model.tenancy import TenancyError, written_tables
 from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
 from honeyframe_dagster.store.ownership import claim_tables
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
+from honeyframe_dagster.store.versions import compile_scenario, record_version, set_enabled
 from honeyframe_dagster.store.writes import (
     ApplyError,
     apply_documents,
@@ -123,6 +124,22 @@ def apply(
         for row in session.scalars(select(ScenarioRow).where(ScenarioRow.enabled.is_(False)))
         if row.id in enabled_before
     ]
+
+
+def stated_scenarios(session: Session, documents: Sequence[Document]) -> set[int]:
+    """The stored scenarios whose `enabled` the documents state (Scenario and Matrix documents): after the write,
+    Dagster's trigger status follows them whatever set it before (honeyframe_dagster/reconciler.py)."""
+    found: set[int] = set()
+    where: ColumnElement[bool]
+    for document in documents:
+        if isinstance(document, Scenario):
+            where = (ScenarioRow.name == document.name) & ScenarioRow.template_slug.is_(None)
+        elif isinstance(document, Matrix):
+            where = ScenarioRow.template_slug == document.template
+        else:
+            continue
+        found.update(session.scalars(select(ScenarioRow.id).where(ScenarioRow.project_id == document.project, where)))
+    return found
 
 
 def put_template(session: Session, template: Template, recipes: Collection[str] | None) -> bool:
@@ -240,8 +257,7 @@ def disable_template(session: Session, slug: str, project_id: str) -> CellWrite:
     if cell is None:
         raise NotFound(f"template '{slug}' is not instantiated for project '{project_id}'")
     disabled = Stopped(project_id, cell.id, cell.name) if cell.enabled else None
-    cell.enabled = False
-    session.flush()
+    set_enabled(session, cell, False)
     return CellWrite(cell, False, disabled)
 
 
@@ -321,6 +337,10 @@ def _write_checked(
         claim_tables(session, row.project_id, written_tables(spec.steps, row.project_id, catalog))
     except (ScenarioError, TenancyError) as exc:
         raise invalid(exc, raw) from None
+    if references:
+        record_version(session, row, spec)
+    else:  # what it names may come later: until then it does not compile, and says why
+        compile_scenario(session, row, catalog, recipes)
 
 
 def create_scenario(
@@ -376,7 +396,7 @@ def update_scenario(
     else:
         _update_own(session, row, fields, recipes)
     if "enabled" in fields:
-        row.enabled = fields["enabled"]
+        set_enabled(session, row, fields["enabled"])
     session.flush()
     disabled = Stopped(project_id, row.id, row.name) if was_enabled and not row.enabled else None
     return ScenarioWrite(row, disabled)

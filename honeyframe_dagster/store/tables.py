@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -62,6 +63,8 @@ class TemplateRow(_Timestamps, Base):
     default_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # The validated Template document (parameters, trigger, steps) as JSON.
     document: Mapped[dict[str, Any]]
+    # 1 when created, +1 at each change of the document: its instances' versions say `template <slug> v<n>`.
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 def _unique_where(name: str, column: str, where: str) -> Index:
@@ -82,6 +85,14 @@ class ScenarioRow(_Timestamps, Base):
     steps: Mapped[list[Any] | None] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     owner: Mapped[str | None] = mapped_column(String(254))
+    # The scenario as compiled at its last write (store/versions.py): its current version (None: not compiled
+    # yet), why it does not compile (None: it does), the kind of its trigger (schedule, sensor; None: broken).
+    version: Mapped[int | None] = mapped_column(Integer)
+    compile_error: Mapped[str | None] = mapped_column(Text)
+    trigger_kind: Mapped[str | None] = mapped_column(String(16))
+    # Whether Dagster ran the trigger when the reconciler (honeyframe_dagster/reconciler.py) last set or saw its
+    # status; None: never seen. A Dagster status that differs from it was changed in Dagster (its UI).
+    dagster_running: Mapped[bool | None] = mapped_column(Boolean)
     # Where a migrated scenario came from (legacy table and row id), so a re-run creates no duplicates.
     source_table: Mapped[str | None] = mapped_column(String(64))
     source_id: Mapped[str | None] = mapped_column(String(64))
@@ -93,6 +104,23 @@ class ScenarioRow(_Timestamps, Base):
         # Ids are never reused (migration 0003): runs in Dagster are found by the scenario id tag.
         {"sqlite_autoincrement": True},
     )
+
+
+class ScenarioVersionRow(Base):
+    """One compiled version of a scenario (store/versions.py): immutable once written."""
+
+    __tablename__ = "scenario_versions"
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The resolved scenario (templates rendered, placeholders filled, timezone and owner decided) as JSON.
+    spec: Mapped[dict[str, Any]]
+    # Hash of `spec`; `config_hash` leaves out what a run does not depend on (enabled, when the cadence started).
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    config_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    # The field paths that changed from the previous version (`steps[1].recipients`).
+    changes: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class _ProjectObject(_Timestamps):

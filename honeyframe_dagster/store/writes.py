@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar, cast
 
@@ -42,6 +42,7 @@ from honeyframe_dagster.store.tables import (
     ScenarioRow,
     TemplateRow,
 )
+from honeyframe_dagster.store.versions import actor_of, compile_scenario, record_version, uncompiled
 
 # Documents are written in this order so that references within one call resolve, and so that a project
 # created in the same call as a `default_enabled` template gets that template.
@@ -58,10 +59,12 @@ class ApplyError(ScenarioError):
 
 @dataclass
 class Written:
-    """What one document became: the scenario ids it touched (for re-checking) and whether it was new."""
+    """What one document became: the scenario ids it touched (for re-checking) and whether it was new;
+    `affected`: scenarios it changes without naming them (a project's), compiled but not refused for."""
 
     scenario_ids: list[int]
     created: bool
+    affected: list[int] = field(default_factory=list)
 
 
 # What a unique constraint that lost a race protects, by Postgres constraint name or SQLite column list.
@@ -151,6 +154,7 @@ def apply_documents(
     """
     lock_projects(session, projects_of(documents))
     touched: dict[int, int] = {}
+    affected: set[int] = set()
     order = sorted(range(len(documents)), key=lambda i: APPLY_ORDER.index(documents[i].kind))
     for index in order:
         try:
@@ -159,6 +163,7 @@ def apply_documents(
             raise ApplyError(index, exc) from None
         for scenario_id in written.scenario_ids:
             touched.setdefault(scenario_id, index)
+        affected.update(written.affected)
     session.flush()
     catalog = load_catalog(session)
     # Tenancy (model/tenancy.py): datasets claim their tables, then scenarios the tables they write, then card
@@ -181,6 +186,10 @@ def apply_documents(
             claim(session, catalog, record.project_id, written_tables(spec.steps, record.project_id, catalog))
         except (ScenarioError, TenancyError) as exc:
             raise ApplyError(index, exc.within(f"scenario '{record.name}' of project '{record.project_id}'")) from None
+        row = session.get(ScenarioRow, scenario_id)
+        assert row is not None
+        record_version(session, row, spec, _author(session, documents[index]))
+    compile_affected(session, documents, catalog, recipes, affected - set(touched), set(touched))
     for index in order:
         document = documents[index]
         if isinstance(document, Dashboard):
@@ -188,6 +197,36 @@ def apply_documents(
                 check_dashboard(document, readable_tables(catalog, document.project, recipes))
             except TenancyError as exc:
                 raise ApplyError(index, exc) from None
+
+
+def _author(session: Session, document: Document) -> str:
+    """A version's `created_by`: the session's actor, or the template whose change made it."""
+    if isinstance(document, Template):
+        row = session.get(TemplateRow, document.slug)
+        return f"template {document.slug} v{row.version if row is not None else 1}"
+    return actor_of(session)
+
+
+def compile_affected(
+    session: Session,
+    documents: Sequence[Document],
+    catalog: Catalog,
+    recipes: Collection[str] | None,
+    affected: Collection[int],
+    done: Collection[int],
+) -> None:
+    """Compile what the documents change without naming it (`affected`: a changed project's scenarios, whose
+    timezone and placeholders come from it, and its new `default_enabled` cells), and the scenarios of the
+    documents' projects that did not compile (a dataset, dashboard or agent applied now may mend them). One that
+    does not compile records why; it is no error of this write."""
+    named = {d.id if isinstance(d, Project) else d.project for d in documents if not isinstance(d, Template)}
+    rows = [row for row in (session.get(ScenarioRow, i) for i in sorted(affected)) if row is not None]
+    rows += uncompiled(session, named)
+    seen = set(done)
+    for row in rows:
+        if row.id not in seen:
+            seen.add(row.id)
+            compile_scenario(session, row, catalog, recipes)
 
 
 def claim(session: Session, catalog: Catalog, project_id: str, tables: dict[str, Loc]) -> None:
@@ -231,7 +270,9 @@ def check_project(session: Session, project_id: str) -> None:
 
 def upsert_project(session: Session, document: Project) -> Written:
     row, created = found_or_added(session, session.get(ProjectRow, document.id), partial(ProjectRow, id=document.id))
+    before = (row.name, row.owner_email, row.timezone)
     row.name, row.owner_email, row.timezone = document.name, document.owner_email, document.timezone
+    changed = created or before != (row.name, row.owner_email, row.timezone)
     if created:
         session.flush()
         # Templates marked default_enabled are on for projects created after them. A cell whose template needs
@@ -242,7 +283,9 @@ def upsert_project(session: Session, document: Project) -> Written:
                     project_id=document.id, name=template.slug, template_slug=template.slug, enabled=True, parameters={}
                 )
             )
-    return Written([], created)
+        session.flush()
+    statement = select(ScenarioRow.id).where(ScenarioRow.project_id == document.id)
+    return Written([], created, list(session.scalars(statement)) if changed else [])
 
 
 def upsert_template(session: Session, document: Template) -> Written:
@@ -251,7 +294,10 @@ def upsert_template(session: Session, document: Template) -> Written:
     )
     check_new_run_at(document.trigger, (row.document or {}).get("trigger"))
     row.display_name, row.default_enabled = document.display_name, document.default_enabled
-    row.document = document.model_dump(mode="json", exclude={"kind"})
+    stored = document.model_dump(mode="json", exclude={"kind"})
+    if not created and stored != row.document:
+        row.version = (row.version or 1) + 1
+    row.document = stored
     cells = session.scalars(select(ScenarioRow.id).where(ScenarioRow.template_slug == document.slug))
     return Written(list(cells), created)
 
