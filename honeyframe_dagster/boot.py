@@ -16,9 +16,11 @@ from honeyframe_dagster.model.compiled import CompiledScenarios
 from honeyframe_dagster.model.naming import in_shard
 from honeyframe_dagster.settings import Settings
 from honeyframe_dagster.store import schema
+from honeyframe_dagster.store.catalog import load_catalog
 from honeyframe_dagster.store.engine import get_engine
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow
-from honeyframe_dagster.store.versions import compile_pending, load_compiled, uncompiled
+from honeyframe_dagster.store.versions import compile_scenario, load_compiled, uncompiled
+from honeyframe_dagster.store.writes import lock_projects
 
 
 def boot(settings: Settings) -> Engine:
@@ -35,12 +37,20 @@ def boot(settings: Settings) -> Engine:
 
 
 def compile_stored(engine: Engine) -> None:
-    """Compile the scenarios of a store written before scenario versions existed (store/versions.py)."""
+    """Compile the scenarios never compiled: a store written before scenario versions existed (store/versions.py);
+    their first version is by `upgrade`."""
     from honeyframe_dagster.dbt import load_manifest, recipe_names
 
     with Session(engine) as session, session.begin():
-        if uncompiled(session):
-            compile_pending(session, recipe_names(load_manifest()))
+        rows = [row for row in uncompiled(session) if row.version is None and row.compile_error is None]
+        if not rows:
+            return
+        projects = {row.project_id for row in rows}
+        lock_projects(session, projects)
+        catalog = load_catalog(session, projects)
+        recipes = recipe_names(load_manifest())
+        for row in rows:
+            compile_scenario(session, row, catalog, recipes, "upgrade")
 
 
 class StoreNotReady(RuntimeError):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
-from tests.conftest import CONTRACT_DIR, ApplyYaml
+from tests.conftest import ApplyYaml, supported_contract_documents
 
 SCENARIO = """
 kind: Scenario
@@ -31,7 +31,7 @@ def counts() -> tuple[int, int, int]:
 
 
 def test_contract_documents_apply_and_reapply_idempotently(apply_yaml: ApplyYaml, capsys) -> None:
-    contract = (CONTRACT_DIR / "documents.yaml").read_text()
+    contract = yaml.safe_dump_all(supported_contract_documents())
     ops_project = "kind: Project\nid: acme-ops\nname: Ops\nowner_email: olaf@acme.example\n---\n"
     assert apply_yaml(ops_project + contract) == 0
     first = counts()
@@ -64,7 +64,7 @@ def test_reference_errors_are_checked_before_commit(apply_yaml: ApplyYaml, proje
 def test_matrix_missing_parameter_is_refused(
     apply_yaml: ApplyYaml, projects: None, capsys, contract_documents: list[dict]
 ) -> None:
-    template = yaml.safe_dump(contract_documents[1])
+    template = yaml.safe_dump(next(doc for doc in contract_documents if doc["kind"] == "Template"))
     matrix = "kind: Matrix\ntemplate: nightly-mart-refresh\nproject: acme-ops\nenabled: true\n"
     assert apply_yaml(template + "---\n" + matrix) == 1
     assert "parameter 'mart_recipe' of template 'nightly-mart-refresh' has no value" in capsys.readouterr().err

@@ -124,20 +124,23 @@ def test_intervals_on_a_minute_grid_are_schedules_and_upstream_triggers_sensors(
 def test_a_broken_scenario_is_skipped_and_listed_while_others_load(
     defs: Definitions, apply_yaml: ApplyYaml, load_defs: Callable[[], Definitions], capsys, caplog
 ) -> None:
-    # Break the template instance behind the store's back (as a later dbt change would): the recipe disappears.
-    from sqlalchemy import update
+    # The stored version of one instance names a recipe the dbt project no longer has (as after a dbt change):
+    # that scenario is the location's error, the others load.
+    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from honeyframe_dagster.boot import boot
     from honeyframe_dagster.settings import get_settings
-    from honeyframe_dagster.store.tables import ScenarioRow
+    from honeyframe_dagster.store.tables import ScenarioRow, ScenarioVersionRow
 
     with Session(boot(get_settings())) as session, session.begin():
-        session.execute(
-            update(ScenarioRow)
-            .where(ScenarioRow.project_id == "acme-ops", ScenarioRow.template_slug == "nightly")
-            .values(parameters={"mart": "mart_gone"})
-        )
+        row = session.scalars(
+            select(ScenarioRow).where(ScenarioRow.project_id == "acme-ops", ScenarioRow.template_slug == "nightly")
+        ).one()
+        version = session.get(ScenarioVersionRow, (row.id, row.version))
+        assert version is not None
+        version.spec = {**version.spec, "steps": [{**version.spec["steps"][0], "recipe": "mart_gone"}]}
+        version.spec_hash = "edited"
     broken_defs = load_defs()
     names = {job.name for job in broken_defs.get_repository_def().get_all_jobs()}
     assert "acme_ops__nightly" not in names and "acme_sales__nightly" in names

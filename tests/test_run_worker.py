@@ -120,7 +120,7 @@ def test_reconstruction_builds_the_requested_job_only_without_reading_the_shard(
         raise AssertionError("a run worker read the shard's catalog")
 
     monkeypatch.setattr(factory, "build_job", counting_build_job)
-    monkeypatch.setattr(boot_module, "shard_catalog", no_shard_read)
+    monkeypatch.setattr(boot_module, "shard_scenarios", no_shard_read)
     job = repository.with_repository_load_data(load_data).get_reconstructable_job("acme_ops__quick").get_definition()
     assert job.name == "acme_ops__quick" and built == ["acme_ops__quick"]
     assert job.tags["honeyframe/project_id"] == "acme-ops"

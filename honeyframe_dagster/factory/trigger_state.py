@@ -136,13 +136,17 @@ class Backlog:
     at: dt.datetime
     # The schedule's instigator (origin id, selector id): the catch-up sensor stops when the schedule is stopped.
     schedule: tuple[str, str] | None = None
+    # Written by the catch-up sensor (`at` is its evaluation time); a schedule writes its tick's scheduled time,
+    # which the sensor's clock is not compared with: it takes the backlog over first, then drains it at its pace.
+    by_sensor: bool = False
 
     def active(self, now: dt.datetime) -> bool:
         return self.open and now - self.at < BACKLOG_STALE
 
     def dump(self) -> str:
         data = {"until": self.until.isoformat(), "open": self.open, "at": self.at.isoformat()}
-        return json.dumps({**data, "schedule": list(self.schedule) if self.schedule else None})
+        schedule = list(self.schedule) if self.schedule else None
+        return json.dumps({**data, "schedule": schedule, "by_sensor": self.by_sensor})
 
 
 def backlog_key(scenario_id: int) -> str:
@@ -163,7 +167,7 @@ def read_backlogs(instance: DagsterInstance, scenario_ids: Iterable[int]) -> dic
             until, at = _instant(data.get("until")), _instant(data.get("at"))
             schedule = tuple(data["schedule"]) if data.get("schedule") else None
             if until is not None and at is not None:
-                found[scenario_id] = Backlog(until, bool(data.get("open")), at, schedule)
+                found[scenario_id] = Backlog(until, bool(data.get("open")), at, schedule, bool(data.get("by_sensor")))
     return found
 
 

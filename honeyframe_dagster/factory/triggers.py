@@ -229,7 +229,12 @@ def catchup_sensor(scheduled: Sequence[tuple[ScenarioSpec, JobDefinition]]) -> S
         # A batch every EVALUATION_SECONDS per trigger, counted from the last one (the schedule's tick or ours).
         pace = dt.timedelta(seconds=EVALUATION_SECONDS)
         stored = read_backlogs(context.instance, targets)
-        backlogs = {i: b for i, b in stored.items() if b.open and now - b.at >= pace}
+        # A backlog a schedule just left is taken over (timed by this sensor's clock from now on), then drained.
+        taken = {
+            i: Backlog(b.until, b.open, now, b.schedule, True) for i, b in stored.items() if b.open and not b.by_sensor
+        }
+        write_backlogs(context.instance, taken)
+        backlogs = {i: b for i, b in stored.items() if b.open and b.by_sensor and now - b.at >= pace}
         if not backlogs:
             waiting = sum(1 for b in stored.values() if b.open)
             return SensorResult(skip_reason=f"{waiting} backlog(s) waiting" if waiting else "no catch-up backlog")
@@ -237,13 +242,14 @@ def catchup_sensor(scheduled: Sequence[tuple[ScenarioSpec, JobDefinition]]) -> S
         for scenario_id, backlog in backlogs.items():
             spec, job = targets[scenario_id]
             if not schedule_running(context.instance, backlog.schedule, spec.enabled):
-                written[scenario_id] = Backlog(backlog.until, False, now, backlog.schedule)
+                written[scenario_id] = Backlog(backlog.until, False, now, backlog.schedule, True)
                 continue
             due = due_instants(spec.trigger, spec.timezone, backlog.until, now)
             done = fired_by_a_trigger(context.instance, spec.id, due.fire)
             version = launch_version(spec) if due.fire else spec.version
             requests += [_request(spec, i, version, job.name) for i in due.fire if i not in done]
-            written[scenario_id] = Backlog(due.handled_until, _backlog_left(spec, due, now), now, backlog.schedule)
+            left = _backlog_left(spec, due, now)
+            written[scenario_id] = Backlog(due.handled_until, left, now, backlog.schedule, True)
         write_backlogs(context.instance, written)
         return SensorResult(run_requests=requests, skip_reason=None if requests else "backlogs closed")
 

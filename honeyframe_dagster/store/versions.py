@@ -131,21 +131,6 @@ def set_enabled(session: Session, row: ScenarioRow, enabled: bool, created_by: s
     return True
 
 
-def compile_pending(session: Session, recipes: Collection[str] | None, created_by: str = "upgrade") -> int:
-    """Compile the scenarios never compiled (a store from before versions); how many there were."""
-    from honeyframe_dagster.store.catalog import load_catalog
-    from honeyframe_dagster.store.writes import lock_projects
-
-    rows = [row for row in uncompiled(session) if row.version is None and row.compile_error is None]
-    if not rows:
-        return 0
-    lock_projects(session, {row.project_id for row in rows})
-    catalog = load_catalog(session, {row.project_id for row in rows})
-    for row in rows:
-        compile_scenario(session, row, catalog, recipes, created_by)
-    return len(rows)
-
-
 # --- reads -------------------------------------------------------------------------------------------------------
 
 

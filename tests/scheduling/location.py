@@ -31,7 +31,11 @@ def spec(name: str, entry: dict) -> ScenarioSpec:
     updated = dt.datetime.fromisoformat(entry["updated_at"]) if entry.get("updated_at") else None
     record = ScenarioRecord(entry["id"], PROJECT.id, name, entry.get("enabled", True), updated_at=updated)
     steps = (RunPythonStep(kind="run_python", recipe="noop"),)
-    return ScenarioSpec(record, PROJECT, trigger, entry.get("timezone", "UTC"), steps, PROJECT.owner_email)
+    # `updated_at`: when the trigger was last changed or enabled, the version's `since`.
+    timezone = entry.get("timezone", "UTC")
+    return ScenarioSpec(
+        record, PROJECT, trigger, timezone, steps, PROJECT.owner_email, entry.get("version", 0), updated
+    )
 
 
 def name_of(name: str, entry: dict) -> str:

@@ -33,21 +33,17 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['scenario_id'], ['scenarios.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('scenario_id', 'version'),
     )
-    with op.batch_alter_table('scenarios') as batch:
-        batch.add_column(sa.Column('version', sa.Integer(), nullable=True))
-        batch.add_column(sa.Column('compile_error', sa.Text(), nullable=True))
-        batch.add_column(sa.Column('trigger_kind', sa.String(length=16), nullable=True))
-        batch.add_column(sa.Column('dagster_running', sa.Boolean(), nullable=True))
-    with op.batch_alter_table('templates') as batch:
-        batch.add_column(sa.Column('version', sa.Integer(), nullable=False, server_default='1'))
+    # Plain ADD COLUMN (no batch copy): on SQLite a batch re-creates the table, and dropping the old `templates`
+    # would cascade to every template instance.
+    op.add_column('scenarios', sa.Column('version', sa.Integer(), nullable=True))
+    op.add_column('scenarios', sa.Column('compile_error', sa.Text(), nullable=True))
+    op.add_column('scenarios', sa.Column('trigger_kind', sa.String(length=16), nullable=True))
+    op.add_column('scenarios', sa.Column('dagster_running', sa.Boolean(), nullable=True))
+    op.add_column('templates', sa.Column('version', sa.Integer(), nullable=False, server_default='1'))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('templates') as batch:
-        batch.drop_column('version')
-    with op.batch_alter_table('scenarios') as batch:
-        batch.drop_column('dagster_running')
-        batch.drop_column('trigger_kind')
-        batch.drop_column('compile_error')
-        batch.drop_column('version')
+    op.drop_column('templates', 'version')
+    for column in ('dagster_running', 'trigger_kind', 'compile_error', 'version'):
+        op.drop_column('scenarios', column)
     op.drop_table('scenario_versions')
