@@ -306,8 +306,14 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body over 1 MiB",
         415: "A request body that is not JSON (Content-Type must be application/json)",
         422: "Invalid input; nothing was stored",
+        429: "The token sent more requests within a minute than HONEYFRAME_RATE_LIMIT_PER_MINUTE allows",
         503: "Dagster or the store could not be reached (a store outage also sends Retry-After)",
     }
-    return {
+    responses: dict[int | str, dict[str, Any]] = {
         code: {"model": ValidationProblem if code == 422 else Problem, "description": described[code]} for code in codes
     }
+    if 429 in responses:
+        responses[429]["headers"] = {
+            "Retry-After": {"description": "Seconds to wait before the next request", "schema": {"type": "integer"}}
+        }
+    return responses
