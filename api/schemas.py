@@ -11,9 +11,10 @@ from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.documents import MAX_PARAMETERS, PROJECT_ID_PATTERN, Parameter
 from honeyframe_dagster.model.hygiene import JsonValue, Name
 from honeyframe_dagster.model.steps import MAX_RECIPIENTS, MAX_STEPS, Email, Step
-from honeyframe_dagster.model.triggers import Trigger, check_timezone
+from honeyframe_dagster.model.triggers import Trigger, check_timezone, timezone_enum
 
-Timezone = Annotated[str, AfterValidator(check_timezone)]
+# The JSON schema lists the timezones this server knows, as a trigger's `timezone` does.
+Timezone = Annotated[str, AfterValidator(check_timezone), Field(json_schema_extra=timezone_enum)]
 # A project's display name: one line of 1-200 characters, as in a Project document.
 ProjectName = Name
 RunTrigger = Literal["schedule", "sensor", "manual", "backfill"]

@@ -21,6 +21,8 @@ EXAMPLES_DIR = REPO_ROOT / "examples"
 # and the documented ones below (../shared/contract/documents.yaml), never the store's URL or SMTP credentials.
 SECRET_PATTERN = r"^HONEYFRAME_SECRET_[A-Z0-9_]+$"
 DOCUMENTED_ENV = ("HONEYFRAME_AGENT_BASE_URL", "HONEYFRAME_AGENT_API_KEY", "HONEYFRAME_PLATFORM_URL")
+# check_env_name's rule as one regular expression (for the JSON schema).
+ENV_NAME_PATTERN = rf"^(HONEYFRAME_SECRET_[A-Z0-9_]+|{'|'.join(DOCUMENTED_ENV)})$"
 
 
 def check_env_name(value: str) -> str:
