@@ -42,6 +42,7 @@ CREATE_EXAMPLES = 200
 UNAVAILABLE_HERE = {
     "POST /api/scheduler/scenarios/{scenario_id}/run",
     "GET /api/scheduler/scenarios/{scenario_id}/runs",
+    "GET /api/scheduler/scenarios/{scenario_id}/ticks",
     "GET /api/pipeline/scheduler/health",
 }
 CHECKS = {
