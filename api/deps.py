@@ -24,6 +24,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 
 from api.errors import translated
+from api.limits import SlidingWindow
 from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.factory.planner import Planner, ProjectPlan
 from honeyframe_dagster.model.documents import PROJECT_ID_PATTERN
@@ -65,8 +66,10 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def current_token(session: Session, credentials: HTTPAuthorizationCredentials | None) -> TokenGrant:
-    """The caller's grant; 401 for a missing, unknown, revoked or expired token.
+def current_token(
+    session: Session, credentials: HTTPAuthorizationCredentials | None, limits: SlidingWindow
+) -> TokenGrant:
+    """The caller's grant; 401 for a missing, unknown, revoked or expired token, 429 past the token's rate limit.
 
     Read from the store at every request, never cached: `honeyframe token revoke` deletes the row, so the next
     request with that token is refused, in every worker process at once."""
@@ -76,24 +79,44 @@ def current_token(session: Session, credentials: HTTPAuthorizationCredentials | 
         grant = verify_token(session, credentials.credentials)
     except TokenRejected as exc:
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+    check_rate(limits, grant)
     set_actor(session, grant.name)  # a version this request writes is created by this token
     return grant
 
 
-def token_dependency(session: SessionDep, credentials: BearerDep) -> TokenGrant:
-    return current_token(session, credentials)
+def check_rate(limits: SlidingWindow, grant: TokenGrant) -> None:
+    """429 with Retry-After when the token has sent HONEYFRAME_RATE_LIMIT_PER_MINUTE requests in the last minute
+    (to this API process; see api/limits.py). Refused requests do not count."""
+    wait = limits.take(grant.name)
+    if wait is not None:
+        raise HTTPException(
+            429,
+            f"token '{grant.name}' sent {limits.limit} requests within a minute, the most "
+            f"HONEYFRAME_RATE_LIMIT_PER_MINUTE allows; retry after {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def request_limits(request: Request) -> SlidingWindow:
+    limits: SlidingWindow = request.app.state.request_limits
+    return limits
+
+
+def token_dependency(request: Request, session: SessionDep, credentials: BearerDep) -> TokenGrant:
+    return current_token(session, credentials, request_limits(request))
 
 
 TokenDep = Annotated[TokenGrant, Depends(token_dependency)]
 
 
 def current_project(
+    request: Request,
     session: SessionDep,
     credentials: BearerDep,
     x_project_id: Annotated[str | None, Header(description="The project this request acts on (required).")] = None,
 ) -> str:
     """The project of `X-Project-Id`, after the token (401 first): both checks in one worker thread, not two."""
-    token = current_token(session, credentials)
+    token = current_token(session, credentials, request_limits(request))
     if not x_project_id:
         raise HTTPException(400, "the X-Project-Id header is missing: send the id of the project this request acts on")
     if not token.may_act_on(x_project_id):

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from api import admin, docs, errors
 from api.errors import log
+from api.limits import SlidingWindow
 from api.middleware import BodyLimitMiddleware, JsonBodyMiddleware, RequestIdMiddleware
 from api.routes import health, projects, runs, scenarios, templates
 from honeyframe_dagster.boot import open_store
@@ -49,6 +50,9 @@ CLOSER_THREADS = 4
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     app.state.settings = settings
+    # Per process (api/limits.py): requests per token, failed admin logins per client address.
+    app.state.request_limits = SlidingWindow(settings.rate_limit_per_minute)
+    app.state.login_limits = SlidingWindow(settings.admin_logins_per_minute)
     anyio.to_thread.current_default_thread_limiter().total_tokens = ROUTE_THREADS
     app.state.db_slots = anyio.CapacityLimiter(DB_SLOTS)
     app.state.closers = anyio.CapacityLimiter(CLOSER_THREADS)

@@ -11,9 +11,10 @@ from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.documents import MAX_PARAMETERS, PROJECT_ID_PATTERN, Parameter
 from honeyframe_dagster.model.hygiene import JsonValue, Name
 from honeyframe_dagster.model.steps import MAX_RECIPIENTS, MAX_STEPS, Email, Step
-from honeyframe_dagster.model.triggers import Trigger, check_timezone
+from honeyframe_dagster.model.triggers import Trigger, check_timezone, timezone_enum
 
-Timezone = Annotated[str, AfterValidator(check_timezone)]
+# The JSON schema lists the timezones this server knows, as a trigger's `timezone` does.
+Timezone = Annotated[str, AfterValidator(check_timezone), Field(json_schema_extra=timezone_enum)]
 # A project's display name: one line of 1-200 characters, as in a Project document.
 ProjectName = Name
 RunTrigger = Literal["schedule", "sensor", "manual", "backfill"]
@@ -306,8 +307,14 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body over 1 MiB",
         415: "A request body that is not JSON (Content-Type must be application/json)",
         422: "Invalid input; nothing was stored",
+        429: "The token sent more requests within a minute than HONEYFRAME_RATE_LIMIT_PER_MINUTE allows",
         503: "Dagster or the store could not be reached (a store outage also sends Retry-After)",
     }
-    return {
+    responses: dict[int | str, dict[str, Any]] = {
         code: {"model": ValidationProblem if code == 422 else Problem, "description": described[code]} for code in codes
     }
+    if 429 in responses:
+        responses[429]["headers"] = {
+            "Retry-After": {"description": "Seconds to wait before the next request", "schema": {"type": "integer"}}
+        }
+    return responses

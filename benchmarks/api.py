@@ -128,7 +128,8 @@ def api_under_load(args: argparse.Namespace, root: Path, store_url: str | None =
     with Session(get_engine(settings.store_url)) as session:
         ids = [(p, i) for i, p in session.execute(select(ScenarioRow.id, ScenarioRow.project_id))]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HONEYFRAME_", "DAGSTER_"))}
-    env.update(HONEYFRAME_HOME=str(home), HONEYFRAME_DAGSTER_URL="")
+    # One token sends every request: the per-token rate limit (HONEYFRAME_RATE_LIMIT_PER_MINUTE) is not measured here.
+    env.update(HONEYFRAME_HOME=str(home), HONEYFRAME_DAGSTER_URL="", HONEYFRAME_RATE_LIMIT_PER_MINUTE="100000000")
     if store_url:
         env["HONEYFRAME_DATABASE_URL"] = store_url
     stack = Stack(home, env)

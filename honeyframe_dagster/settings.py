@@ -21,6 +21,8 @@ EXAMPLES_DIR = REPO_ROOT / "examples"
 # and the documented ones below (../shared/contract/documents.yaml), never the store's URL or SMTP credentials.
 SECRET_PATTERN = r"^HONEYFRAME_SECRET_[A-Z0-9_]+$"
 DOCUMENTED_ENV = ("HONEYFRAME_AGENT_BASE_URL", "HONEYFRAME_AGENT_API_KEY", "HONEYFRAME_PLATFORM_URL")
+# check_env_name's rule as one regular expression (for the JSON schema).
+ENV_NAME_PATTERN = rf"^(HONEYFRAME_SECRET_[A-Z0-9_]+|{'|'.join(DOCUMENTED_ENV)})$"
 
 
 def check_env_name(value: str) -> str:
@@ -116,6 +118,15 @@ class Settings(BaseSettings):
     dagster_url: str | None = None
     # The org's default timezone for cron triggers (after the trigger's and the project's own).
     default_timezone: str = "UTC"
+    # Quotas and rate limits. The scenarios (own and template instances) one project may hold.
+    max_scenarios_per_project: int = Field(default=2000, ge=1)
+    # API requests per token per minute, and failed admin logins per client address per minute, counted in each
+    # API process (api/limits.py): beyond them, 429 with Retry-After.
+    rate_limit_per_minute: int = Field(default=1200, ge=1)
+    admin_logins_per_minute: int = Field(default=10, ge=1)
+    # The URL browsers reach the API at (behind a proxy: the proxy's); https makes the admin cookies `Secure`.
+    # None: the API's own http://127.0.0.1:HONEYFRAME_API_PORT.
+    public_url: str | None = None
 
     # DAGSTER_HOME when the operator set it; else `honeyframe up` installs one under HONEYFRAME_HOME.
     dagster_home: Path | None = Field(default=None, validation_alias="DAGSTER_HOME")
@@ -124,6 +135,25 @@ class Settings(BaseSettings):
     @classmethod
     def _timezone(cls, value: str) -> str:
         return check_timezone(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value.strip(), flags=re.IGNORECASE):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value.strip().rstrip("/")
+
+    @property
+    def public_base_url(self) -> str:
+        """Where browsers reach the API: HONEYFRAME_PUBLIC_URL, else the API's own address."""
+        return self.public_url or f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def public_https(self) -> bool:
+        """The public URL is https: cookies the API sets are `Secure` even when TLS ends at a proxy before it."""
+        return self.public_base_url.lower().startswith("https://")
 
     @property
     def dagster_home_dir(self) -> Path:

@@ -13,16 +13,19 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.clock import utcnow
-from honeyframe_dagster.store.tables import ApiTokenRow, ProjectRow
+from honeyframe_dagster.store.tables import AdminSessionRow, ApiTokenRow, ProjectRow
 
 TOKEN_PREFIX = "hft_"
 MAX_EXPIRY_DAYS = 3650
 # `last_used_at` is written at most this often per token, so that reads do not all turn into writes.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+# An admin session (a login to the admin pages) lasts this long at most; its cookie holds a random id of this prefix.
+ADMIN_SESSION_LIFETIME = dt.timedelta(hours=12)
+ADMIN_SESSION_PREFIX = "hfs_"
 
 
 class TokenError(ValueError):
@@ -120,20 +123,68 @@ def list_tokens(session: Session) -> list[TokenInfo]:
 
 
 def revoke_token(session: Session, name: str) -> None:
-    """Delete the token: its hash is gone, so it can never authenticate again."""
+    """Delete the token and its admin sessions: its hash is gone, so it can never authenticate again."""
     row = session.scalar(select(ApiTokenRow).where(ApiTokenRow.name == name))
     if row is None:
         raise TokenError(f"name: no token named {name!r}")
+    # The foreign key cascades too; deleted here as well, so that no store setting can leave a session behind.
+    session.execute(delete(AdminSessionRow).where(AdminSessionRow.token_id == row.id))
     session.delete(row)
+
+
+# --- admin sessions: what the admin pages' cookie holds instead of the token ------------------------------------
+
+
+def open_admin_session(session: Session, token: str, now: dt.datetime | None = None) -> tuple[str, TokenGrant]:
+    """Log in with a token: a new random session id (returned once, for the cookie; the store keeps its hash) that
+    acts with the token's grant until ADMIN_SESSION_LIFETIME passes, it is closed, or the token is revoked.
+    Raises `TokenRejected`. The caller commits."""
+    now = now or utcnow()
+    row = _token_row(session, token)
+    grant = _grant(session, row, now)
+    session.execute(delete(AdminSessionRow).where(AdminSessionRow.expires_at <= now))  # expired ones, anyone's
+    session_id = ADMIN_SESSION_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        AdminSessionRow(
+            id_hash=hash_token(session_id), token_id=row.id, created_at=now, expires_at=now + ADMIN_SESSION_LIFETIME
+        )
+    )
+    return session_id, grant
+
+
+def admin_session_grant(session: Session, session_id: str, now: dt.datetime | None = None) -> TokenGrant:
+    """The grant of a live admin session, checked as its token is (expired or revoked: refused), and recording
+    the token's use. Raises `TokenRejected`."""
+    now = now or utcnow()
+    row = session.scalar(
+        select(ApiTokenRow)
+        .join(AdminSessionRow, AdminSessionRow.token_id == ApiTokenRow.id)
+        .where(AdminSessionRow.id_hash == hash_token(session_id), AdminSessionRow.expires_at > now)
+    )
+    if row is None:
+        raise TokenRejected("the admin session expired or was ended")
+    return _grant(session, row, now)
+
+
+def close_admin_session(session: Session, session_id: str) -> None:
+    """End the session (logout): its id is worth nothing from now on, wherever it was copied to. The caller commits."""
+    session.execute(delete(AdminSessionRow).where(AdminSessionRow.id_hash == hash_token(session_id)))
 
 
 def verify_token(session: Session, token: str, now: dt.datetime | None = None) -> TokenGrant:
     """The grant of a valid token; records its use (at most once a minute). Raises `TokenRejected`."""
+    return _grant(session, _token_row(session, token), now or utcnow())
+
+
+def _token_row(session: Session, token: str) -> ApiTokenRow:
     digest = hash_token(token)
     row = session.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == digest))
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         raise TokenRejected("missing or unknown bearer token")
-    now = now or utcnow()
+    return row
+
+
+def _grant(session: Session, row: ApiTokenRow, now: dt.datetime) -> TokenGrant:
     if row.expires_at is not None and row.expires_at <= now:
         raise TokenRejected(f"token '{row.name}' expired")
     # Migration 0004 demoted admin tokens that listed projects; never read such a row as org-wide.

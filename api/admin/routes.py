@@ -24,7 +24,7 @@ from api.schemas import EnableBody
 from api.sync import SYNC_HEADER
 from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.store.tables import ProjectRow, TemplateRow
-from honeyframe_dagster.tokens import TokenGrant
+from honeyframe_dagster.tokens import TokenGrant, TokenRejected, close_admin_session, open_admin_session
 
 HERE = Path(__file__).parent
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -81,12 +81,12 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
 
 def page_context(request: Request, session: Session, grant: TokenGrant) -> dict[str, Any]:
     """What every logged-in page shows: the operations tile, the navigation and the CSRF token."""
-    token = auth.session_token(request)
-    assert token is not None
+    sid = auth.session_id(request)
+    assert sid is not None
     settings = request.app.state.settings
     return {
         "grant": grant,
-        "csrf": auth.csrf_for(token),
+        "csrf": auth.csrf_for(sid),
         "heartbeat": heartbeat(session, settings.health_window_seconds),
         "nav_projects": views.visible_projects(session, grant),
     }
@@ -121,20 +121,41 @@ async def login(request: Request, session: SessionDep) -> Response:
     form = await auth.read_form(request)
     # Double submit: the form's value must match the cookie set with the form, so no other site can log you in.
     auth.check_csrf(request.cookies.get(auth.LOGIN_CSRF_COOKIE, ""), form.get("csrf"))
-    token = form.get("token", "").strip()
-    grant = auth.grant_for(session, token) if token else None
     next_path = auth.safe_next(form.get("next"))
-    if grant is None:
+    # HONEYFRAME_ADMIN_LOGINS_PER_MINUTE failed logins from one address: every login from it waits (api/limits.py).
+    failures, client = request.app.state.login_limits, auth.client_address(request)
+    wait = failures.retry_after(client)
+    if wait is not None:
+        message = f"Too many failed logins from this address: try again in {wait} s."
+        refused = login_form(request, next_path, message, 429)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
+    token = form.get("token", "").strip()
+    try:
+        if not token:
+            raise TokenRejected("no token")
+        sid, grant = open_admin_session(session, token)
+    except TokenRejected:
+        failures.hit(client)
         return login_form(request, next_path, "That token is unknown, expired or revoked.", 401)
+    previous = auth.session_id(request)
+    if previous is not None:
+        close_admin_session(session, previous)  # this browser's earlier login ends here
+    session.commit()
     response = RedirectResponse(next_path or landing(session, grant), status_code=303)
-    auth.set_cookie(request, response, auth.SESSION_COOKIE, token)
+    auth.set_cookie(request, response, auth.SESSION_COOKIE, sid)
     auth.clear_cookie(request, response, auth.LOGIN_CSRF_COOKIE)
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request) -> RedirectResponse:
+async def logout(request: Request, session: SessionDep) -> RedirectResponse:
+    """Ends the session in the store (not only the cookie): a copy of the cookie stops working too."""
     auth.session_csrf(request, await auth.read_form(request))
+    sid = auth.session_id(request)
+    assert sid is not None  # session_csrf refuses a request without one
+    close_admin_session(session, sid)
+    session.commit()
     response = RedirectResponse("/admin/login", status_code=303)
     auth.clear_cookie(request, response, auth.SESSION_COOKIE)
     return response
@@ -242,4 +263,6 @@ async def on_page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, auth.PageError)
     if exc.status_code == 401 and request.method == "GET":
         return RedirectResponse(f"/admin/login?{urlencode({'next': request.url.path})}", status_code=303)
-    return render(request, "error.html", {"status": exc.status_code, "message": exc.message}, exc.status_code)
+    response = render(request, "error.html", {"status": exc.status_code, "message": exc.message}, exc.status_code)
+    response.headers.update(exc.headers)
+    return response

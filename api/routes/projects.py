@@ -19,7 +19,7 @@ from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow
 from honeyframe_dagster.tokens import TokenGrant
 
 router = Router(
-    prefix="/api/scheduler/projects", tags=["projects"], responses=problem_responses(401, 403, 404, 422, 503)
+    prefix="/api/scheduler/projects", tags=["projects"], responses=problem_responses(401, 403, 404, 422, 429, 503)
 )
 WRITE_ERRORS = problem_responses(409, 413, 415)
 

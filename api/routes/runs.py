@@ -27,7 +27,7 @@ from honeyframe_dagster.store.service import is_row_id
 from honeyframe_dagster.store.tables import ScenarioRow
 
 router = Router(
-    prefix="/api/scheduler/scenarios", tags=["runs"], responses=problem_responses(400, 401, 403, 404, 422, 503)
+    prefix="/api/scheduler/scenarios", tags=["runs"], responses=problem_responses(400, 401, 403, 404, 422, 429, 503)
 )
 MAX_PAGE = 1_000_000
 TRIGGER_TAG = "honeyframe/trigger"

@@ -30,7 +30,7 @@ from honeyframe_dagster.store import service
 router = Router(
     prefix="/api/scheduler/scenarios",
     tags=["scenarios"],
-    responses=problem_responses(400, 401, 403, 404, 422, 503),
+    responses=problem_responses(400, 401, 403, 404, 422, 429, 503),
 )
 StepKind = Literal[STEP_KINDS]  # type: ignore[valid-type]
 LAST_RUNS = 100

@@ -25,7 +25,7 @@ from honeyframe_dagster.store.tables import ScenarioRow, TemplateRow
 log = logging.getLogger("honeyframe.api")
 
 router = Router(
-    prefix="/api/scheduler/templates", tags=["templates"], responses=problem_responses(401, 403, 404, 422, 503)
+    prefix="/api/scheduler/templates", tags=["templates"], responses=problem_responses(401, 403, 404, 422, 429, 503)
 )
 WRITE_ERRORS = problem_responses(409, 413, 415)
 

@@ -154,7 +154,7 @@ class Template(_Document):
     default_enabled: bool = False
     parameters: list[Parameter] = Field(default_factory=list, max_length=MAX_PARAMETERS)
     trigger: Trigger
-    steps: list[dict[str, JsonValue]] = Field(
+    steps: list[Annotated[dict[str, JsonValue], Field(json_schema_extra=_template_step_schema)]] = Field(
         min_length=1, max_length=MAX_STEPS, description="Step configs; may hold placeholders."
     )
 
@@ -216,6 +216,12 @@ def _rendered_step(rendered: dict[str, Any], index: int, raw: dict[str, Any]) ->
 
 def _message(error: Any) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _template_step_schema(schema: dict[str, Any]) -> None:
+    """A template step names its kind literally (its other fields may be placeholders, checked per instance)."""
+    schema["required"] = ["kind"]
+    schema["properties"] = {"kind": {"type": "string", "enum": list(STEP_KINDS)}}
 
 
 def _check_step_shape(raw: dict[str, Any], index: int, samples: dict[str, Any]) -> None:

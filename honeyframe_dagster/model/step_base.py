@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple,
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidatorFunctionWrapHandler,
@@ -22,7 +23,7 @@ from pydantic import (
 
 from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.errors import Loc, ScenarioError
-from honeyframe_dagster.settings import check_env_name, check_secret_name
+from honeyframe_dagster.settings import ENV_NAME_PATTERN, SECRET_PATTERN, check_env_name, check_secret_name
 
 if TYPE_CHECKING:
     from honeyframe_dagster.model.scenario import Catalog
@@ -58,8 +59,14 @@ MAX_SECRETS = 32
 
 
 # The allowed-name rule lives with the settings, whose `secret()` applies it again when reading the variable.
-EnvName = Annotated[str, AfterValidator(check_env_name)]
-SecretName = Annotated[str, AfterValidator(check_secret_name)]
+# The patterns state the rule in the JSON schema (OpenAPI), so a client can know what is accepted.
+EnvName = Annotated[str, AfterValidator(check_env_name), Field(json_schema_extra={"pattern": ENV_NAME_PATTERN})]
+SecretName = Annotated[str, AfterValidator(check_secret_name), Field(json_schema_extra={"pattern": SECRET_PATTERN})]
+
+
+def _integral(value: Any) -> Any:
+    """3.0 is the integer 3 in JSON (and in the JSON schema's `integer`); 3.5, true or "3" stay refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def check_email(value: str) -> str:
@@ -75,7 +82,9 @@ class StepRetry(BaseModel):
     Strict types: `max_retries: true` or `jitter: "yes"` is a mistake to report, not a value to coerce."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    max_retries: int = Field(default=0, ge=0, le=10, description="Retries after the first attempt (0-10).")
+    max_retries: Annotated[int, BeforeValidator(_integral)] = Field(
+        default=0, ge=0, le=10, description="Retries after the first attempt (0-10)."
+    )
     delay_seconds: float = Field(default=10, ge=1, le=3600, description="Wait before the first retry (1-3600 s).")
     backoff: Literal["exponential", "linear", "fixed"] = Field(
         default="exponential", description="How the wait grows between retries."

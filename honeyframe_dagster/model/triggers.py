@@ -58,7 +58,7 @@ CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("mo
 _CRON_NUMBER = re.compile(r"\d+")
 
 
-def _timezone_enum(schema: dict[str, Any]) -> None:
+def timezone_enum(schema: dict[str, Any]) -> None:
     """The JSON schema lists the timezones this server knows (computed only when a schema is generated)."""
     schema["enum"] = sorted(known_timezones())
 
@@ -102,19 +102,20 @@ class UpstreamRef(BaseModel):
     scenario: Name = Field(description="Name of the upstream scenario in the same project.")
 
 
-# start_at goes with interval_seconds only.
-_NO_START = {"not": {"required": ["start_at"]}}
+_KINDS = ("cron", "interval_seconds", "run_at", "upstream")
+
+
+def _only(kind: str) -> dict[str, Any]:
+    """The JSON schema of "this kind, and no other" (start_at goes with interval_seconds only): an alternative that
+    only required its own field let a body with two kinds through `oneOf` whenever the others were refused."""
+    others = [other for other in _KINDS if other != kind] + ([] if kind == "interval_seconds" else ["start_at"])
+    return {"required": [kind], "not": {"anyOf": [{"required": [other]} for other in others]}}
 
 
 class Trigger(CompactModel):
     """Exactly one of `cron`, `interval_seconds`, `run_at` or `upstream`, plus the time and overlap policies."""
 
-    schema_one_of = (
-        {"required": ["cron"], **_NO_START},
-        {"required": ["interval_seconds"]},
-        {"required": ["run_at"], **_NO_START},
-        {"required": ["upstream"], **_NO_START},
-    )
+    schema_one_of = tuple(_only(kind) for kind in _KINDS)
     cron: str | None = Field(
         default=None,
         max_length=100,
@@ -138,7 +139,7 @@ class Trigger(CompactModel):
     timezone: str | None = Field(
         default=None,
         max_length=64,
-        json_schema_extra=_timezone_enum,
+        json_schema_extra=timezone_enum,
         description="IANA timezone of the cron; default the project's timezone, else the org default (UTC).",
     )
     catchup: Catchup = Field(
@@ -221,4 +222,4 @@ class Trigger(CompactModel):
         return f"on success of '{self.upstream.scenario}'"
 
 
-__all__ = ["Catchup", "Overlap", "Trigger", "UpstreamRef", "check_cron", "check_timezone"]
+__all__ = ["Catchup", "Overlap", "Trigger", "UpstreamRef", "check_cron", "check_timezone", "timezone_enum"]

@@ -31,6 +31,7 @@ from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve, u
 from honeyframe_dagster.model.tenancy import TenancyError, written_tables
 from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
 from honeyframe_dagster.store.ownership import claim_tables
+from honeyframe_dagster.store.quotas import check_room
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
 from honeyframe_dagster.store.versions import compile_scenario, record_version, set_enabled
 from honeyframe_dagster.store.writes import (
@@ -230,6 +231,8 @@ def enable_template(
 ) -> CellWrite:
     """Enable the template for the project, `parameters` merged over the stored values."""
     cell = _lock_cell(session, slug, project_id)
+    if cell is None:
+        check_room(session, project_id, Invalid)
     merged = {**stored_parameters(cell), **parameters}
     reload = cell is None or merged != stored_parameters(cell)
     try:
@@ -361,6 +364,7 @@ def create_scenario(
     raw = {**fields, "project": project_id}
     if isinstance(fields.get("name"), str):
         _check_name_free(session, project_id, fields["name"])
+    check_room(session, project_id, Invalid)
     document = scenario_document(raw)
     row = ScenarioRow(project_id=project_id, name=document.name, template_slug=None, parameters={})
     row.source_table, row.source_id = source or (None, None)

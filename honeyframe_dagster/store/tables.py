@@ -169,6 +169,17 @@ class ApiTokenRow(Base):
     last_used_at: Mapped[dt.datetime | None]
 
 
+class AdminSessionRow(Base):
+    """A login to the admin pages: the cookie holds a random session id, the store only its SHA-256. It ends when it
+    expires, at logout, or when its token is revoked (deleted: the foreign key cascades)."""
+
+    __tablename__ = "admin_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 class SchedulerWorkerRow(Base):
     __tablename__ = "scheduler_workers"
     worker_id: Mapped[str] = mapped_column(String(200), primary_key=True)

@@ -36,6 +36,7 @@ from honeyframe_dagster.model.tenancy import (
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.store.catalog import PROJECT_OBJECTS, load_catalog
 from honeyframe_dagster.store.ownership import claim_tables
+from honeyframe_dagster.store.quotas import check_room
 from honeyframe_dagster.store.tables import (
     ProjectObjectRow,
     ProjectRow,
@@ -311,6 +312,8 @@ def upsert_matrix(session: Session, document: Matrix) -> Written:
             ScenarioRow.project_id == document.project, ScenarioRow.template_slug == document.template
         )
     )
+    if stored is None:
+        check_room(session, document.project, ScenarioError)
     new = partial(ScenarioRow, project_id=document.project, name=document.template, template_slug=document.template)
     row, created = found_or_added(session, stored, new)
     row.enabled, row.parameters = document.enabled, dict(document.parameters)
@@ -327,6 +330,8 @@ def upsert_scenario(session: Session, document: Scenario) -> Written:
             ScenarioRow.template_slug.is_(None),
         )
     )
+    if stored is None:
+        check_room(session, document.project, ScenarioError)
     new = partial(ScenarioRow, project_id=document.project, name=document.name)
     row, created = found_or_added(session, stored, new)
     write_scenario_fields(row, document)
