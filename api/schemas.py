@@ -10,7 +10,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.documents import MAX_PARAMETERS, PROJECT_ID_PATTERN, Parameter
 from honeyframe_dagster.model.hygiene import JsonValue, Name
-from honeyframe_dagster.model.steps import MAX_RECIPIENTS, MAX_STEPS, Email, Step
+from honeyframe_dagster.model.step_base import SecretName
+from honeyframe_dagster.model.steps import MAX_LIST_ITEMS, MAX_RECIPIENTS, MAX_STEPS, Email, Step
 from honeyframe_dagster.model.triggers import Trigger, check_timezone, timezone_enum
 
 # The JSON schema lists the timezones this server knows, as a trigger's `timezone` does.
@@ -18,6 +19,14 @@ Timezone = Annotated[str, AfterValidator(check_timezone), Field(json_schema_extr
 # A project's display name: one line of 1-200 characters, as in a Project document.
 ProjectName = Name
 RunTrigger = Literal["schedule", "sensor", "manual", "backfill"]
+# The secrets a project's documents may name: set by an admin token only (a project token's change is 403).
+ProjectSecrets = Annotated[
+    list[SecretName],
+    Field(
+        max_length=MAX_LIST_ITEMS,
+        description="The HONEYFRAME_SECRET_* variables this project's documents may name; an admin token only.",
+    ),
+]
 
 
 class _Body(BaseModel):
@@ -231,17 +240,19 @@ class ProjectCreate(_Body):
     name: ProjectName
     owner_email: Email
     timezone: Timezone | None = Field(default=None, description="Default timezone of the project's cron triggers.")
+    secrets: ProjectSecrets = Field(default_factory=list)
 
 
 class ProjectUpdate(CompactModel):
     """Fields to change; absent fields stay (none may be null but `timezone`). `timezone: null` falls back to the
-    org default."""
+    org default. `secrets` replaces the project's grants (an admin token only: 403 for a project token)."""
 
     schema_nullable = ("timezone",)
 
     name: ProjectName | None = None
     owner_email: Email | None = None
     timezone: Timezone | None = None
+    secrets: ProjectSecrets | None = None
 
 
 class ProjectPublic(BaseModel):
@@ -251,6 +262,7 @@ class ProjectPublic(BaseModel):
     name: str
     owner_email: str
     timezone: str | None
+    secrets: list[str] = Field(description="The HONEYFRAME_SECRET_* variables its documents may name.")
     created_at: dt.datetime
     updated_at: dt.datetime
 

@@ -146,6 +146,21 @@ def check_address(host: str, address: Address) -> None:
         raise EgressRefused(host, f"resolves to the non-public address {address}")
 
 
+def is_local(address: Address) -> bool:
+    """A loopback or unspecified address (IPv4 inside IPv6 included): this machine itself."""
+    address = _embedded(address)
+    return address.is_loopback or address.is_unspecified
+
+
+def checked_addresses(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to, each allowed by the policy (EgressRefused otherwise): for a client that
+    opens its own connection (a database driver), which must then connect to one of these, not to the name.
+    OSError when the name does not resolve."""
+    check_host(host)
+    infos = socket.getaddrinfo(_canonical(host), port, type=socket.SOCK_STREAM)
+    return _resolved(host, infos)
+
+
 def check_url(url: str) -> None:
     """An http(s) URL whose host passes `check_host`; raises ValueError (EgressRefused) saying why."""
     parts = urlsplit(url)

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     # Hosts that http/platform connectors, agents and webhooks may reach (comma-separated, `*.example.com`
     # globs); None: any public host, never local, private or metadata addresses (net_policy.py).
     connector_allowed_hosts: str | None = None
+    # User SQL (and a `sql` connector's query) is stopped after this long.
+    sql_timeout_seconds: float = Field(default=120.0, gt=0, le=86_400)
     # How long a warehouse writer waits for the warehouse's cross-process lock before failing.
     warehouse_lock_timeout_seconds: float = 600.0
     smtp_host: str = "127.0.0.1"

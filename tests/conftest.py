@@ -31,6 +31,16 @@ name: Acme Operations
 owner_email: olaf@acme.example
 """
 
+_PROJECT_FIELDS = {
+    "acme-sales": "name: Acme Sales\nowner_email: ana@acme.example\ntimezone: Europe/Berlin",
+    "acme-ops": "name: Acme Operations\nowner_email: olaf@acme.example",
+}
+
+
+def granting(project_id: str, *secrets: str) -> str:
+    """The Project document of PROJECTS_YAML's `project_id` granting it `secrets` (an admin's apply), then `---`."""
+    return f"kind: Project\nid: {project_id}\n{_PROJECT_FIELDS[project_id]}\nsecrets: [{', '.join(secrets)}]\n---\n"
+
 
 @pytest.fixture
 def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

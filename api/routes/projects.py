@@ -84,8 +84,11 @@ def update_project(
     planner: PlannerDep,
     response: Response,
 ) -> ProjectPublic:
-    """Change name, owner_email or timezone. Cron triggers without their own timezone follow the new one."""
+    """Change name, owner_email, timezone or (an admin token only) secrets. Cron triggers without their own timezone
+    follow the new one."""
     project_row(session, token, project_id)
+    if "secrets" in body.model_fields_set and not token.is_admin:
+        raise HTTPException(403, f"token '{token.name}' is not an admin token; only an admin grants secrets")
     with translated():
         row = service.update_project(
             session, project_id, {key: getattr(body, key) for key in body.model_fields_set}, planner.recipes

@@ -28,6 +28,7 @@ from honeyframe_dagster.model.hygiene import (
     Name,
 )
 from honeyframe_dagster.model.rendering import PROJECT_FIELDS, has_placeholder, references, render
+from honeyframe_dagster.model.step_base import SecretName
 from honeyframe_dagster.model.steps import (
     MAX_LIST_ITEMS,
     MAX_STEPS,
@@ -90,9 +91,21 @@ class Project(_Document):
     name: Name
     owner_email: str
     timezone: str | None = Field(default=None, description="Default timezone of the project's cron triggers.")
+    secrets: list[SecretName] | None = Field(
+        default=None,
+        max_length=MAX_LIST_ITEMS,
+        description="The HONEYFRAME_SECRET_* variables this project's documents may name (set by an admin only); "
+        "absent: unchanged (none for a new project).",
+    )
 
     _email = field_validator("owner_email")(lambda cls, v: check_email(v))
     _tz = field_validator("timezone")(lambda cls, v: None if v is None else check_timezone(v))
+    _secrets = field_validator("secrets")(lambda cls, v: None if v is None else list(dict.fromkeys(v)))
+
+    @property
+    def granted(self) -> frozenset[str]:
+        """The secrets granted to the project (model/secret_grants.py)."""
+        return frozenset(self.secrets or ())
 
     def render_context(self) -> dict[str, Any]:
         return {field: getattr(self, field) for field in PROJECT_FIELDS}
@@ -315,7 +328,9 @@ class HttpConnector(BaseModel):
 class SqlConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["sql"]
-    url_env: EnvName = Field(description="HONEYFRAME_SECRET_* variable holding a SQLAlchemy URL.")
+    url_env: EnvName = Field(
+        description="HONEYFRAME_SECRET_* variable (granted to the project) holding a SQLAlchemy URL."
+    )
     query: str = Field(min_length=1, max_length=MAX_SQL_LENGTH)
 
 

@@ -14,6 +14,8 @@ from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Projec
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument, ScenarioError, dotted
 from honeyframe_dagster.model.kinds import registered
 from honeyframe_dagster.model.rendering import RenderError
+from honeyframe_dagster.model.secret_grants import SecretNotGranted
+from honeyframe_dagster.model.secret_grants import check_steps as check_secrets
 from honeyframe_dagster.model.step_base import check_in_project
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
 from honeyframe_dagster.model.tenancy import TenancyError, check_steps
@@ -101,6 +103,10 @@ def resolve(
     project, trigger, steps = render_scenario(record, catalog)
     if not steps:
         raise ScenarioError.at(("steps",), "a scenario needs at least one step", steps)
+    try:
+        check_secrets(steps, project, catalog)
+    except SecretNotGranted as exc:
+        raise ScenarioError([parameter_source(error, record.parameters) for error in exc.errors]) from None
     for index, step in enumerate(steps if references else ()):
         try:
             check_references(step, index, project.id, catalog, recipes)

@@ -135,6 +135,11 @@ class _Step(CompactModel):
         """The datasets, dashboards and agents of its project that the step names."""
         return []
 
+    def variables(self) -> list[tuple[Loc, str]]:
+        """The environment variables the step names (a secret's name, never its value), each with its field; the
+        project must be granted them (model/secret_grants.py)."""
+        return []
+
     def written_table(self, project_id: str, catalog: Catalog) -> tuple[str, str] | None:
         """The warehouse table the step writes and the field that names it; None: none (or not known yet)."""
         return None

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from honeyframe_dagster.model.compiled import spec_from_run_config
 from honeyframe_dagster.model.scenario import Catalog, ScenarioSpec
+from honeyframe_dagster.model.secret_grants import SecretNotGranted, check_step
 from honeyframe_dagster.model.step_base import is_deferred
 from honeyframe_dagster.model.steps import Step
 from honeyframe_dagster.model.tags import SCENARIO_TAG, VERSION_TAG
@@ -109,6 +110,15 @@ def current_step(context: OpExecutionContext, scenarios: ScenarioStoreResource, 
             f"scenario {scenario_id} version {spec.version}: step {index + 1} is not a {context.op_def.name} step",
             allow_retries=False,
         )
+    # The project's grants as they are now (an admin may have revoked one since the version was written): checked
+    # before the op reads any variable.
+    project = catalog.projects.get(spec.project.id)
+    try:
+        if project is None:
+            raise Failure(f"project '{spec.project.id}' is no longer in the store", allow_retries=False)
+        check_step(step, index, project, catalog)
+    except SecretNotGranted as exc:
+        raise Failure(f"scenario {scenario_id}: {exc}", allow_retries=False) from None
     _record_config(context, spec, step, index)
     return StepRun(catalog, spec, step, index, deferred)
 

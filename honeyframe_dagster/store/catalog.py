@@ -30,7 +30,10 @@ log = logging.getLogger("honeyframe.store")
 
 
 def project_model(row: ProjectRow) -> Project:
-    return Project.model_construct(id=row.id, name=row.name, owner_email=row.owner_email, timezone=row.timezone)
+    secrets = [name for name in row.secrets if isinstance(name, str)] if isinstance(row.secrets, list) else []
+    return Project.model_construct(
+        id=row.id, name=row.name, owner_email=row.owner_email, timezone=row.timezone, secrets=secrets
+    )
 
 
 def template_model(row: TemplateRow) -> Template:

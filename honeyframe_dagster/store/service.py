@@ -44,7 +44,7 @@ from honeyframe_dagster.store.writes import (
 
 # Fields of a scenario that may be left out of a patch but not set to null.
 NOT_NULL_SCENARIO = ("name", "enabled", "trigger", "steps", "recipients")
-NOT_NULL_PROJECT = ("name", "owner_email")
+NOT_NULL_PROJECT = ("name", "owner_email", "secrets")
 
 
 class WriteRefused(Exception):

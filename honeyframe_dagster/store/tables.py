@@ -54,6 +54,8 @@ class ProjectRow(_Timestamps, Base):
     name: Mapped[str] = mapped_column(String(200))
     owner_email: Mapped[str] = mapped_column(String(254))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # The HONEYFRAME_SECRET_* variables the project's documents may name (model/secret_grants.py); admins set it.
+    secrets: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
 
 
 class TemplateRow(_Timestamps, Base):

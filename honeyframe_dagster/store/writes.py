@@ -35,6 +35,7 @@ from honeyframe_dagster.model.tenancy import (
 )
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.store.catalog import PROJECT_OBJECTS, load_catalog
+from honeyframe_dagster.store.grants import check_object_secrets
 from honeyframe_dagster.store.ownership import claim_tables
 from honeyframe_dagster.store.quotas import check_room
 from honeyframe_dagster.store.tables import (
@@ -271,9 +272,12 @@ def check_project(session: Session, project_id: str) -> None:
 
 def upsert_project(session: Session, document: Project) -> Written:
     row, created = found_or_added(session, session.get(ProjectRow, document.id), partial(ProjectRow, id=document.id))
-    before = (row.name, row.owner_email, row.timezone)
+    before = (row.name, row.owner_email, row.timezone, list(row.secrets or []))
     row.name, row.owner_email, row.timezone = document.name, document.owner_email, document.timezone
-    changed = created or before != (row.name, row.owner_email, row.timezone)
+    if document.secrets is not None:  # absent: the grants stay as they are
+        row.secrets = list(document.secrets)
+    # What the project's scenarios are compiled with (timezone, placeholders, granted secrets) changed.
+    changed = created or before != (row.name, row.owner_email, row.timezone, list(row.secrets or []))
     if created:
         session.flush()
         # Templates marked default_enabled are on for projects created after them. A cell whose template needs
@@ -369,6 +373,7 @@ def write_scenario_fields(row: ScenarioRow, document: Scenario) -> None:
 
 def upsert_project_object(session: Session, document: Dataset | Dashboard | Agent) -> Written:
     check_project(session, document.project)
+    check_object_secrets(session, document)
     table = next(table for _, table, model in PROJECT_OBJECTS if isinstance(document, model))
     stored = cast("ProjectObjectRow | None", session.get(table, (document.project, document.id)))
     row: ProjectObjectRow

@@ -12,7 +12,7 @@ import pytest
 from dagster import DagsterInstance, Definitions
 
 from honeyframe_dagster import net_policy
-from tests.conftest import ApplyYaml
+from tests.conftest import ApplyYaml, granting
 from tests.steps.support import (
     Handler,
     as_json,
@@ -264,7 +264,8 @@ def test_agent_and_platform_endpoints_are_under_the_policy(
     ) as url:
         monkeypatch.setenv("HONEYFRAME_SECRET_AGENT_URL", f"{url}/v1?key=s3cr3t-tok")
         monkeypatch.setenv("HONEYFRAME_SECRET_PLATFORM_URL", url)
-        agent = "kind: Agent\nid: a\nproject: acme-ops\nmodel: m\nbase_url_env: HONEYFRAME_SECRET_AGENT_URL\n---\n"
+        agent = granting("acme-ops", "HONEYFRAME_SECRET_AGENT_URL", "HONEYFRAME_SECRET_PLATFORM_URL")
+        agent += "kind: Agent\nid: a\nproject: acme-ops\nmodel: m\nbase_url_env: HONEYFRAME_SECRET_AGENT_URL\n---\n"
         documents = agent + dataset("{type: platform, dataset_id: d, base_url_env: HONEYFRAME_SECRET_PLATFORM_URL}")
         documents += scenario("egress", "{kind: run_agent, agent: a, input: 'select 1 as x', output_table: out_a}")
         result = run_scenario(apply_yaml, load_defs, instance, documents, "acme_ops__egress")
@@ -309,6 +310,7 @@ def test_run_python_children_see_a_minimal_environment_and_only_their_listed_sec
     monkeypatch.setenv("HONEYFRAME_SECRET_LISTED", "listed-value")
     monkeypatch.setenv("HONEYFRAME_SECRET_UNLISTED", "unlisted-value")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret")
+    assert apply_yaml(granting("acme-ops", "HONEYFRAME_SECRET_LISTED", "HONEYFRAME_SECRET_NOT_SET")) == 0
     step = "{kind: run_python, recipe: show_env, secrets: [HONEYFRAME_SECRET_LISTED]}"
     result = run_scenario(apply_yaml, load_defs, instance, scenario("env", step), "acme_ops__env")
     assert result.success

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance, Definitions
 
-from tests.conftest import ApplyYaml
+from tests.conftest import ApplyYaml, granting
 from tests.steps.support import failure_text, log_messages, loopback_server, output_metadata, run_scenario
 
 SECRET_PATH = "/services/T0001/B0002/s3cr3t-hook-key"
-DOCUMENTS = """
+DOCUMENTS = (
+    granting("acme-ops", "HONEYFRAME_SECRET_OPS_WEBHOOK")
+    + """
 kind: Dataset
 id: tickets
 project: acme-ops
@@ -29,6 +31,7 @@ steps:
   - {kind: sync_dataset, dataset: tickets}
   - {kind: notify_webhook, url_env: HONEYFRAME_SECRET_OPS_WEBHOOK, format: FORMAT}
 """
+)
 JOB = "acme_ops__nightly_tickets_alerts"
 
 

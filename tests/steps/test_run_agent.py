@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions
 
-from tests.conftest import ApplyYaml
+from tests.conftest import ApplyYaml, granting
 from tests.steps.support import (
     as_json,
     closed_port_url,
@@ -79,7 +79,9 @@ class ChatCompletions:
 
 
 def agent(base_url_env: str = "HONEYFRAME_SECRET_AGENT_URL", api_key_env: str = "HONEYFRAME_SECRET_AGENT_KEY") -> str:
-    return f"""
+    return (
+        granting("acme-ops", base_url_env, api_key_env)
+        + f"""
 kind: Agent
 id: triage
 project: acme-ops
@@ -88,6 +90,7 @@ system_prompt: Label the ticket.
 base_url_env: {base_url_env}
 api_key_env: {api_key_env}
 """
+    )
 
 
 SCENARIO = """

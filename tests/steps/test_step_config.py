@@ -13,7 +13,7 @@ from dagster import DagsterInstance, Definitions
 
 from honeyframe_dagster.settings import EXAMPLES_DIR
 from honeyframe_dagster.steps.context import redacted
-from tests.conftest import ApplyYaml
+from tests.conftest import ApplyYaml, granting
 from tests.steps.support import as_json, events, log_messages, loopback_server, output_metadata, run_scenario
 
 SECRETS = {
@@ -21,7 +21,10 @@ SECRETS = {
     "HONEYFRAME_SECRET_RECIPE_TOKEN": "recipe-s3cret-4567",
 }
 ARGS_URL = "https://reader:args-s3cret@data.example/export.csv?token=tok-s3cret&day=1"
-SCENARIO = """
+SECRETS_GRANTED = ("HONEYFRAME_SECRET_AGENT_URL", *SECRETS, "HONEYFRAME_SECRET_HOOK")
+SCENARIO = (
+    granting("acme-sales", *SECRETS_GRANTED)
+    + """
 kind: Dataset
 id: tickets
 project: acme-sales
@@ -57,6 +60,7 @@ steps:
     recipients: [ceo@acme.example]
     retry: {{max_retries: 0}}
 """
+)
 JOB = "acme_sales__every_kind"
 KINDS = ["sync_dataset", "run_recipe", "run_python", "run_agent", "notify_webhook", "send_email_report"]
 STEP_KEYS = [f"step_{i}_{kind}" for i, kind in enumerate(KINDS, start=1)]

@@ -16,7 +16,7 @@ from dagster import AssetKey, DagsterInstance, Definitions
 from sqlalchemy import create_engine, text
 
 from honeyframe_dagster.settings import REPO_ROOT
-from tests.conftest import POSTGRES_ADMIN_URL, ApplyYaml
+from tests.conftest import POSTGRES_ADMIN_URL, ApplyYaml, granting
 from tests.steps.support import (
     as_json,
     closed_port_url,
@@ -79,6 +79,13 @@ class Platform:
 
 
 @pytest.fixture
+def ops_secrets(apply_yaml: ApplyYaml, projects: None) -> None:
+    """acme-ops may name the secrets these tests' datasets name (an admin grants them)."""
+    secrets = ("HONEYFRAME_SECRET_PG_URL", "HONEYFRAME_SECRET_PLATFORM", "HONEYFRAME_SECRET_UNSET")
+    assert apply_yaml(granting("acme-ops", *secrets)) == 0
+
+
+@pytest.fixture
 def pg_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A Postgres table with typed rows; HONEYFRAME_SECRET_PG_URL holds a URL to it (with a password to keep secret)."""
     name = f"hf_sync_{uuid.uuid4().hex[:10]}"
@@ -115,7 +122,7 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_every_connector_loads_its_table_and_reports_rows_and_lineage(
     apply_yaml: ApplyYaml,
-    projects: None,
+    ops_secrets: None,
     load_defs: Callable[[], Definitions],
     load_warehouse: Callable[[], Definitions],
     instance: DagsterInstance,
@@ -182,7 +189,7 @@ def test_every_connector_loads_its_table_and_reports_rows_and_lineage(
 
 def test_failed_syncs_name_the_cause_and_leave_the_previous_table_intact(
     apply_yaml: ApplyYaml,
-    projects: None,
+    ops_secrets: None,
     load_defs: Callable[[], Definitions],
     instance: DagsterInstance,
     hf_home: Path,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from honeyframe_dagster.model.errors import ScenarioError
+from honeyframe_dagster.model.errors import Loc, ScenarioError
 from honeyframe_dagster.model.hygiene import JsonValue
 from honeyframe_dagster.model.kinds import StepKind
 from honeyframe_dagster.model.step_base import (
@@ -34,8 +34,12 @@ class RunPythonStep(_Step):
     secrets: list[SecretName] = Field(
         default_factory=list,
         max_length=MAX_SECRETS,
-        description="The HONEYFRAME_SECRET_* variables the recipe's process sees; it sees no other secret.",
+        description="The HONEYFRAME_SECRET_* variables the recipe's process sees; it sees no other secret; each "
+        "granted to the project (Project.secrets).",
     )
+
+    def variables(self) -> list[tuple[Loc, str]]:
+        return [(("secrets", index), name) for index, name in enumerate(self.secrets)]
 
 
 def check_references(

@@ -44,7 +44,9 @@ class ConnectorsResource(ConfigurableResource):
             case HttpConnector():
                 return fetch_http(connector.url, connector.format, workdir, connector.timeout_seconds)
             case SqlConnector():
-                return fetch_sql(connector)
+                return fetch_sql(
+                    connector, Path(self.data_dir).expanduser().resolve(), [Path(p) for p in self.private_paths]
+                )
             case PlatformConnector():
                 return fetch_platform(connector, workdir, self.timeout_seconds)
         raise AssertionError(f"unknown connector type {connector!r}")

@@ -1,39 +1,126 @@
-"""`sql` connector: a query against any SQLAlchemy URL, read from the env var the dataset names."""
+"""`sql` connector: one read-only query against a Postgres or SQLite database whose URL a secret variable holds.
+
+Where it may connect is decided first (`sql_target`: the egress policy, never the scheduler's own store). The
+query then runs as one statement (a second one is an error, so it cannot end the transaction and start another),
+in a read-only transaction, stopped after HONEYFRAME_SQL_TIMEOUT_SECONDS:
+- Postgres: `default_transaction_read_only` and `statement_timeout` for the session, `SET TRANSACTION READ ONLY`
+  for its one transaction, and the query sent as a prepared statement (which holds one command only);
+- SQLite: the file opened read-only, an authorizer that lets through reads only (no ATTACH, no PRAGMA, no write),
+  and a progress handler that interrupts the query at the deadline.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
 
 from honeyframe_dagster.model.documents import SqlConnector
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.sync_dataset.connectors.extract import ConnectorError, RowsExtract
+from honeyframe_dagster.steps.sync_dataset.connectors.sql_target import (
+    PostgresTarget,
+    SqliteTarget,
+    SqlTarget,
+    sql_target,
+)
+
+CONNECT_TIMEOUT_SECONDS = 10
+# What a read-only query needs from SQLite's authorizer; everything else (ATTACH, PRAGMA, writes) is denied.
+_SQLITE_READS = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+)
 
 
-def _redact(message: str, url: str) -> str:
-    """Driver errors may quote the URL; its password never leaves this function."""
-    password = make_url(url).password
-    message = message.replace(url, "<url>")
-    return message.replace(str(password), "***") if password else message
+def _redact(message: str, secrets: tuple[str | None, ...]) -> str:
+    """Driver errors may quote the URL or its password; neither leaves this module."""
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
 
 
-def fetch_sql(connector: SqlConnector) -> RowsExtract:
-    url = get_settings().secret(connector.url_env)
+def fetch_sql(connector: SqlConnector, data_dir: Path, private: list[Path]) -> RowsExtract:
+    settings = get_settings()
+    url = settings.secret(connector.url_env)
     if not url:
         raise ConnectorError(f"connector.url_env: environment variable {connector.url_env} is not set", retryable=False)
+    target = sql_target(connector.url_env, url, data_dir, private)
+    timeout = settings.sql_timeout_seconds
     try:
-        engine = create_engine(url)
-    except (ArgumentError, ValueError):
+        return _query(target, connector.query, timeout)
+    except _TimedOut:
         raise ConnectorError(
-            f"connector.url_env: {connector.url_env} does not hold a valid SQLAlchemy URL", retryable=False
+            f"query via {connector.url_env} was stopped after HONEYFRAME_SQL_TIMEOUT_SECONDS={timeout:g}",
+            retryable=False,
         ) from None
+    except (psycopg.Error, sqlite3.Error) as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        password = target.password if isinstance(target, PostgresTarget) else None
+        # Connecting may work next time; a query the database refused (syntax, a write, a second statement) not.
+        retryable = isinstance(exc, psycopg.OperationalError)
+        message = f"query via {connector.url_env} failed: {_redact(detail, (url, password))}"
+        raise ConnectorError(message, retryable=retryable) from None
+
+
+class _TimedOut(Exception):
+    pass
+
+
+def _query(target: SqlTarget, query: str, timeout: float) -> RowsExtract:
+    if isinstance(target, SqliteTarget):
+        return _sqlite_query(target, query, timeout)
+    return _postgres_query(target, query, timeout)
+
+
+def _postgres_query(target: PostgresTarget, query: str, timeout: float) -> RowsExtract:
+    milliseconds = max(1, int(timeout * 1000))
+    parameters: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, **target.parameters}
+    options = f"-c default_transaction_read_only=on -c statement_timeout={milliseconds}"
+    with psycopg.connect(
+        host=target.host,
+        hostaddr=target.address,
+        port=target.port,
+        dbname=target.database,
+        user=target.user,
+        password=target.password,
+        options=options,
+        **parameters,
+    ) as connection:
+        try:
+            connection.execute("SET TRANSACTION READ ONLY")
+            connection.execute(f"SET LOCAL statement_timeout = {milliseconds}")
+            cursor = connection.execute(query, prepare=True)
+        except psycopg.errors.QueryCanceled:
+            raise _TimedOut from None
+        columns = [column.name for column in cursor.description or ()]
+        rows = [tuple(row) for row in cursor.fetchall()]
+        connection.rollback()
+    return RowsExtract(columns, rows)
+
+
+def _reads_only(action: int, *_: Any) -> int:
+    return sqlite3.SQLITE_OK if action in _SQLITE_READS else sqlite3.SQLITE_DENY
+
+
+def _sqlite_query(target: SqliteTarget, query: str, timeout: float) -> RowsExtract:
+    where = f"file:{quote(str(target.path))}?mode=ro" if target.path else "file::memory:?mode=ro"
+    connection = sqlite3.connect(where, uri=True, timeout=timeout)
+    deadline = time.monotonic() + timeout
     try:
-        with engine.connect() as connection:
-            result = connection.execute(text(connector.query))
-            return RowsExtract(list(result.keys()), [tuple(row) for row in result])
-    except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise ConnectorError(f"query via {connector.url_env} failed: {_redact(detail, url)}") from None
+        connection.set_authorizer(_reads_only)
+        connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            cursor = connection.execute(query)
+            rows = [tuple(row) for row in cursor.fetchall()]
+        except sqlite3.OperationalError as exc:
+            if time.monotonic() > deadline and "interrupted" in str(exc):
+                raise _TimedOut from None
+            raise
+        columns = [column[0] for column in cursor.description or ()]
     finally:
-        engine.dispose()
+        connection.close()
+    return RowsExtract(columns, rows)
