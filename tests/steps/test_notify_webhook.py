@@ -74,9 +74,9 @@ def test_json_summary_of_the_run_so_far(
     assert body["status"] == "success"
     assert body["steps"] == [{"step": "step_1_sync_dataset", "status": "success"}]
     metadata = output_metadata(result, "step_2_notify_webhook")
-    # Besides what every step records (tests/steps/test_step_config.py): its config and the definition version.
+    # Besides what every step records (tests/steps/test_step_config.py): its config and the scenario version.
     assert metadata.pop("step config")["url_env"] == "HONEYFRAME_SECRET_OPS_WEBHOOK"
-    del metadata["definition version"], metadata["definition updated at"]
+    del metadata["scenario version"]
     assert metadata == {
         "url_env": "HONEYFRAME_SECRET_OPS_WEBHOOK",
         "format": "json",

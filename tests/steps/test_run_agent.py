@@ -200,7 +200,11 @@ def test_endpoint_errors_fail_the_step_clearly_without_leaking_the_key(
         assert "3 of 3 row(s) failed" in down and "ConnectError" in down
         unset, _ = failing_run(agent(base_url_env="HONEYFRAME_SECRET_UNSET_URL") + scenario)
         assert "environment variable HONEYFRAME_SECRET_UNSET_URL is not set" in unset
-        bad_input, _ = failing_run(agent() + SCENARIO.replace("INPUT", "select no_such_column from tickets_in"))
+        # A new input is a new version of the scenario: the job loaded before runs its own; the reloaded one fails.
+        bad = agent() + SCENARIO.replace("INPUT", "select no_such_column from tickets_in")
+        bad_run = run_scenario(apply_yaml, load_defs, instance, bad, "acme_ops__triage")
+        assert not bad_run.success
+        bad_input = failure_text(bad_run, "step_1_run_agent")
         assert "input: cannot read 'select no_such_column from tickets_in'" in bad_input
         # A table the project may not read is refused when written, before any run (see test_warehouse_tenancy.py).
         assert apply_yaml(agent() + SCENARIO.replace("INPUT", "select * from no_such_table")) == 1

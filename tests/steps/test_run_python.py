@@ -73,7 +73,7 @@ def test_missing_raising_and_hanging_recipes_fail_their_op_clearly(
     (recipes_dir / "gone.py").unlink()
     missing = job.execute_in_process(instance=instance, raise_on_error=False)
     assert not missing.success
-    assert "unknown python recipe 'gone'" in failure_text(missing, "step_1_run_python")
+    assert "recipe 'gone' not found: no file gone.py in" in failure_text(missing, "step_1_run_python")
 
     raising = run_scenario(
         apply_yaml,

@@ -24,7 +24,7 @@ from honeyframe_dagster.resources.warehouse_access import write_transaction
 from honeyframe_dagster.steps.transactional import ForeignTable, TableWrite, commit_run, write_table
 from honeyframe_dagster.store.engine import get_engine
 from honeyframe_dagster.store.ownership import claim_tables
-from honeyframe_dagster.store.tables import DashboardRow, ScenarioRow, WarehouseTableRow
+from honeyframe_dagster.store.tables import DashboardRow, ScenarioRow, ScenarioVersionRow, WarehouseTableRow
 from tests.conftest import ApplyYaml
 from tests.steps.support import closed_port_url, failure_text, query
 
@@ -154,11 +154,15 @@ def test_card_sql_is_refused_at_apply(
 
 
 def set_steps(store_url: str, job_name: str, **changes: str) -> None:
-    """Forge the stored scenario's first step, as if the row had been written without the API or `apply`."""
+    """Forge the first step of the scenario's current version (what its runs do), as if the row had been written
+    without the API or `apply`."""
     with Session(get_engine(store_url)) as session, session.begin():
         row = session.scalar(select(ScenarioRow).where(ScenarioRow.name == job_name))
         assert row is not None
-        row.steps = [{**row.steps[0], **changes}]
+        version = session.get(ScenarioVersionRow, (row.id, row.version))
+        assert version is not None
+        version.spec = {**version.spec, "steps": [{**version.spec["steps"][0], **changes}]}
+        version.spec_hash = f"forged {changes}"
 
 
 def test_a_forged_run_agent_row_fails_at_run_time_without_dropping_or_writing_anything(
@@ -179,7 +183,7 @@ def test_a_forged_run_agent_row_fails_at_run_time_without_dropping_or_writing_an
     set_steps(store_url, "triage", input=ATTACK)
     result = job.execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
-    assert "steps[0].input: must be one read-only SELECT or WITH statement, got 3 statements" in failure_text(
+    assert "input: must be one read-only SELECT or WITH statement, got 3 statements" in failure_text(
         result, "step_1_run_agent"
     )
 
