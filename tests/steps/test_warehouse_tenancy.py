@@ -8,6 +8,7 @@ run time when the store row is forged directly, with nothing dropped, replaced o
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -162,7 +163,7 @@ def set_steps(store_url: str, job_name: str, **changes: str) -> None:
         version = session.get(ScenarioVersionRow, (row.id, row.version))
         assert version is not None
         version.spec = {**version.spec, "steps": [{**version.spec["steps"][0], **changes}]}
-        version.spec_hash = f"forged {changes}"
+        version.spec_hash = hashlib.sha256(repr(changes).encode()).hexdigest()  # a process's cache: a new version
 
 
 def test_a_forged_run_agent_row_fails_at_run_time_without_dropping_or_writing_anything(
