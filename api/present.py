@@ -121,6 +121,7 @@ def scenario_public(
             trigger_status=statuses.get(entry.trigger_name) if entry.trigger_name else None,
         ),
         error=entry.error,
+        version=record.version,
     )
 
 

@@ -135,12 +135,53 @@ class ScenarioPublic(BaseModel):
     updated_at: dt.datetime
     dagster: DagsterRefs
     error: str | None = Field(default=None, description="Why the scenario cannot be built, if it cannot.")
+    version: int | None = Field(
+        default=None,
+        description="The scenario's current version (1 when created; every change that compiles adds one); "
+        "null for a scenario that never compiled. `GET .../versions` lists them.",
+    )
 
 
 class ScenarioDetail(ScenarioPublic):
     """A scenario with its last 100 runs, newest first."""
 
     runs: list[RunPublic]
+
+
+class VersionSummary(BaseModel):
+    """One version of a scenario: when, by whom, and which fields changed from the version before."""
+
+    version: int
+    created_at: dt.datetime
+    created_by: str = Field(
+        description="The token's name, `apply`, `dagster-ui` (started or stopped in Dagster's UI), "
+        "`template <slug> v<n>` (a template change), `upgrade` or `legacy migration`."
+    )
+    changes: list[str] = Field(description="Field paths changed from the previous version (`steps[1].recipients`).")
+
+
+class VersionList(BaseModel):
+    """A scenario's versions, newest first: all of them, or one page."""
+
+    items: list[VersionSummary]
+    total: int
+    page: int | None = Field(description="The page shown; null when the whole list is shown.")
+    page_size: int | None = Field(description="Versions per page; null when the whole list is shown.")
+
+
+class VersionDetail(VersionSummary):
+    """One version as it was resolved when written: what a run launched with it does."""
+
+    id: int
+    project_id: str
+    name: str
+    template_slug: str | None
+    parameters: dict[str, Any]
+    enabled: bool
+    trigger: Trigger
+    timezone: str = Field(description="The timezone the trigger's instants are computed in.")
+    steps: list[Step]
+    owner: str
 
 
 class ScenarioList(BaseModel):

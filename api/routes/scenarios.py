@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from dagster._time import get_current_datetime
-from fastapi import Query, Request, Response, status
+from fastapi import HTTPException, Query, Request, Response, status
 
 from api.deps import BackendsDep, ProjectDep
 from api.errors import dagster_unavailable, translated
@@ -19,13 +19,24 @@ from api.present import (
     trigger_statuses,
 )
 from api.routing import Router
-from api.schemas import ScenarioCreate, ScenarioDetail, ScenarioList, ScenarioPublic, ScenarioUpdate, problem_responses
+from api.schemas import (
+    ScenarioCreate,
+    ScenarioDetail,
+    ScenarioList,
+    ScenarioPublic,
+    ScenarioUpdate,
+    VersionDetail,
+    VersionList,
+    VersionSummary,
+    problem_responses,
+)
 from api.sync import canceled_header_doc, sync_dagster
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
 from honeyframe_dagster.factory.planner import ProjectPlan
 from honeyframe_dagster.model.steps import STEP_KINDS
 from honeyframe_dagster.reconciler import Change
-from honeyframe_dagster.store import service
+from honeyframe_dagster.store import service, versions
+from honeyframe_dagster.store.service import is_row_id
 
 router = Router(
     prefix="/api/scheduler/scenarios",
@@ -154,3 +165,56 @@ def delete_scenario(scenario_id: int, project_id: ProjectDep, backends: Backends
     change = Change(reload_projects=[project_id], stopped=[deleted], deleted=triggers, action="deleted")
     sync_dagster(backends.reconciler, response, change)
     return response
+
+
+@router.get("/{scenario_id}/versions", response_model=VersionList)
+def list_versions(
+    scenario_id: int,
+    project_id: ProjectDep,
+    backends: BackendsDep,
+    page: Annotated[int | None, Query(ge=1, description="A page of the versions, newest first; default all.")] = None,
+    page_size: Annotated[
+        int | None, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Versions per page (default {PAGE_SIZE}).")
+    ] = None,
+) -> VersionList:
+    """The scenario's versions, newest first: when each was written, by whom, and the fields it changed."""
+    with translated():
+        service.scenario_row(backends.session, project_id, scenario_id)
+    total = versions.version_count(backends.session, scenario_id)
+    offset, limit = 0, None
+    if page is not None or page_size is not None:
+        page, page_size = page or 1, page_size or PAGE_SIZE
+        offset, limit = (page - 1) * page_size, page_size
+    items = [
+        VersionSummary(version=v.version, created_at=v.created_at, created_by=v.created_by, changes=v.changes)
+        for v in versions.list_versions(backends.session, scenario_id, offset, limit)
+    ]
+    return VersionList(items=items, total=total, page=page, page_size=page_size)
+
+
+@router.get("/{scenario_id}/versions/{version}", response_model=VersionDetail)
+def get_version(scenario_id: int, version: int, project_id: ProjectDep, backends: BackendsDep) -> VersionDetail:
+    """One version of the scenario as it was resolved when written (templates rendered, timezone decided): what a
+    run launched with it does."""
+    with translated():
+        service.scenario_row(backends.session, project_id, scenario_id)
+    stored = versions.get_version(backends.session, scenario_id, version) if is_row_id(version) else None
+    if stored is None:
+        raise HTTPException(404, f"scenario {scenario_id} has no version {version}")
+    spec = stored.spec
+    return VersionDetail(
+        version=stored.version,
+        created_at=stored.created_at,
+        created_by=stored.created_by,
+        changes=list(stored.changes or []),
+        id=scenario_id,
+        project_id=project_id,
+        name=spec["name"],
+        template_slug=spec.get("template"),
+        parameters=spec.get("parameters") or {},
+        enabled=spec["enabled"],
+        trigger=spec["trigger"],
+        timezone=spec["timezone"],
+        steps=spec["steps"],
+        owner=spec["owner"],
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -213,7 +213,21 @@ def load_compiled(session: Session, where: Any) -> CompiledScenarios:
                     f"scenario {record.id} '{record.name}' of project '{record.project_id}': stored version "
                     f"{record.version} does not load ({type(exc).__name__})"
                 )
+    _add_raw_fields(session, compiled)
     return compiled
+
+
+def _add_raw_fields(session: Session, compiled: CompiledScenarios) -> None:
+    """A scenario without a loadable version is shown as written (its raw trigger and steps, which the light
+    records leave out); there are few such."""
+    broken = [r.id for r in compiled.records if r.id in compiled.errors]
+    if not broken:
+        return
+    statement = select(ScenarioRow.id, ScenarioRow.trigger, ScenarioRow.steps).where(ScenarioRow.id.in_(broken))
+    raw = {scenario_id: (trigger, steps) for scenario_id, trigger, steps in session.execute(statement).tuples()}
+    compiled.records = [
+        replace(r, trigger=raw[r.id][0], steps=raw[r.id][1]) if r.id in raw else r for r in compiled.records
+    ]
 
 
 def version_spec(session: Session, scenario_id: int, version: int | None) -> ScenarioSpec | None:

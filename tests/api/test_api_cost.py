@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from api.present import Planner
 from honeyframe_dagster.dbt import load_manifest, recipe_names
 from honeyframe_dagster.factory.plan import plan
+from honeyframe_dagster.factory.planner import Planner
 from honeyframe_dagster.model.naming import shard_of
 from honeyframe_dagster.store.catalog import load_catalog
 from honeyframe_dagster.store.engine import get_engine
