@@ -19,7 +19,7 @@ from honeyframe_dagster.boot import open_store
 from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.dbt import load_manifest, recipe_names
 from honeyframe_dagster.factory.planner import Planner
-from honeyframe_dagster.reconciler import Reconciler
+from honeyframe_dagster.reconciler import Periodic, Reconciler
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.shards import location_count
 from honeyframe_dagster.store.engine import POOL, describe_outage, store_unavailable
@@ -70,6 +70,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.planner = Planner(recipe_names(load_manifest()), count, settings)
     app.state.dagster = DagsterClient(settings.dagster_webserver_url) if settings.dagster_webserver_url else None
     app.state.reconciler = Reconciler(app.state.dagster, app.state.engine, count) if app.state.dagster else None
+    # The periodic pass that repairs drift between the store and Dagster's trigger statuses, both ways.
+    periodic = None
+    if app.state.reconciler is not None and settings.reconcile_seconds > 0:
+        periodic = Periodic(app.state.reconciler, settings.reconcile_seconds)
+        periodic.start()
     # What start-up built (Dagster's modules, the manifest, the models: ~300,000 objects) lives as long as the
     # process: out of every later collection. A full collection walked all of it, a pause of up to 0.2 s for every
     # request in flight, and collections took ~10% of the CPU under load.
@@ -78,6 +83,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if periodic is not None:
+            periodic.stop()
         if app.state.dagster is not None:
             app.state.dagster.close()
 

@@ -323,6 +323,12 @@ class Health(BaseModel):
     status: Literal["green", "amber", "red"] = Field(
         description="green: heartbeat at most 60 s old; amber: within the health window (90 s); red: older or none."
     )
+    out_of_sync: int | None = Field(
+        default=None,
+        description="Scenarios whose trigger status in Dagster disagreed with the store at the reconciler's last "
+        "pass (repaired or adopted then); null before the first pass.",
+    )
+    reconciled_at: dt.datetime | None = Field(default=None, description="When that pass ran.")
     detail: str | None = None
     request_id: str | None = None
 

@@ -20,6 +20,7 @@ over Dagster's state; any other write keeps what Dagster's UI set.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -259,6 +260,30 @@ class Reconciler:
         return canceled
 
 
+class Periodic:
+    """`reconciler.reconcile()` every `seconds` in a daemon thread of a long-running process (the API), until
+    `stop()`; a failing pass is logged and the next one tries again."""
+
+    def __init__(self, reconciler: Reconciler, seconds: float) -> None:
+        self.reconciler, self.seconds = reconciler, seconds
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="honeyframe-reconciler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(self.seconds):
+            try:
+                self.reconciler.reconcile()
+            except Exception:  # a store outage, a bug in one pass: the next pass runs all the same
+                log.exception("reconcile pass failed")
+
+
 def _run_tags(stopped: Stopped) -> dict[str, str]:
     return {SCENARIO_TAG: str(stopped.scenario_id), PROJECT_TAG: stopped.project_id}
 
@@ -274,4 +299,4 @@ def last_pass(session: Session) -> tuple[int | None, str | None]:
     return (int(count.value) if count is not None else None, at.value if at is not None else None)
 
 
-__all__ = ["DAGSTER_UI", "Change", "Outcome", "Reconciler", "last_pass"]
+__all__ = ["DAGSTER_UI", "Change", "Outcome", "Periodic", "Reconciler", "last_pass"]

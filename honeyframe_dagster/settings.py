@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     # Dagster's own storage on Postgres (postgresql://...; picks dagster.postgres.yaml); None = SQLite.
     dagster_postgres_url: str | None = Field(default=None, repr=False)
     health_window_seconds: float = 90.0
+    # How often the API's reconciler compares the store with Dagster's trigger statuses (honeyframe_dagster/
+    # reconciler.py): repairs what a failed reload or call left, adopts starts and stops made in Dagster's UI. 0: never.
+    reconcile_seconds: float = Field(default=30.0, ge=0, le=60)
     # The webserver whose GraphQL the API uses to reload the location and set trigger status; "" = no Dagster;
     # unset: the webserver `honeyframe up` starts on HONEYFRAME_UI_PORT.
     dagster_url: str | None = None

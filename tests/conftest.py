@@ -193,3 +193,35 @@ def supported_contract_documents() -> list[dict]:
             doc["steps"] = [{k: v for k, v in step.items() if k not in UNBUILT_STEP_FIELDS} for step in doc["steps"]]
         documents.append(doc)
     return documents
+
+
+# Runs stay QUEUED: nothing executes, and the overlap and cancel logic sees them.
+PAUSED_QUEUE_YAML = """
+telemetry: {enabled: false}
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config: {max_concurrent_runs: 0}
+"""
+
+
+@pytest.fixture
+def dagster_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DagsterInstance]:
+    """DAGSTER_HOME with a paused run queue: the instance the daemon iteration, the API and the CLI share."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(PAUSED_QUEUE_YAML)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    # A webserver URL where nothing listens: reads go to the instance, reloads fail fast and say so.
+    monkeypatch.setenv("HONEYFRAME_DAGSTER_URL", f"http://127.0.0.1:{_free_port()}")
+    instance = DagsterInstance.get()
+    yield instance
+    instance.dispose()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

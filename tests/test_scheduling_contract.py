@@ -12,7 +12,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +24,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Api, free_port, make_tokens
+from tests.api.conftest import Api, make_tokens
 from tests.conftest import PROJECTS_YAML, ApplyYaml
 from tests.scheduling.harness import evaluate, set_status
 
@@ -55,20 +54,6 @@ enabled: {str(enabled).lower()}
 trigger: {trigger}
 steps: {STEP}
 """
-
-
-@pytest.fixture
-def dagster_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DagsterInstance]:
-    """DAGSTER_HOME with a paused run queue: the instance the daemon iteration, the API and the CLI share."""
-    home = tmp_path / "dagster"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(PAUSED_QUEUE)
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    # A webserver URL where nothing listens: reads go to the instance, reloads fail fast and say so.
-    monkeypatch.setenv("HONEYFRAME_DAGSTER_URL", f"http://127.0.0.1:{free_port()}")
-    instance = DagsterInstance.get()
-    yield instance
-    instance.dispose()
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from api.routes.health import heartbeat
 from api.schemas import EnableBody
 from api.sync import SYNC_HEADER
 from honeyframe_dagster.clock import utcnow
+from honeyframe_dagster.reconciler import last_pass
 from honeyframe_dagster.store.tables import ProjectRow, TemplateRow
 from honeyframe_dagster.tokens import TokenGrant, TokenRejected, close_admin_session, open_admin_session
 
@@ -88,6 +89,7 @@ def page_context(request: Request, session: Session, grant: TokenGrant) -> dict[
         "grant": grant,
         "csrf": auth.csrf_for(sid),
         "heartbeat": heartbeat(session, settings.health_window_seconds),
+        "out_of_sync": last_pass(session)[0],
         "nav_projects": views.visible_projects(session, grant),
     }
 

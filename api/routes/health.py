@@ -18,6 +18,7 @@ from api.errors import log_store_outage, request_id_of
 from api.routing import Router
 from api.schemas import Health
 from honeyframe_dagster.clock import utcnow
+from honeyframe_dagster.reconciler import last_pass
 from honeyframe_dagster.store.engine import store_unavailable
 from honeyframe_dagster.store.tables import SchedulerWorkerRow
 
@@ -77,5 +78,12 @@ def health(request: Request, session: SessionDep) -> JSONResponse:
             request_id=request_id_of(request),
         )
         return JSONResponse(unreachable.model_dump(mode="json"), status_code=503, headers=headers)
-    body = Health(alive=beat.alive, last_seen=beat.last_seen, status=beat.status)
+    out_of_sync, reconciled_at = last_pass(session)
+    body = Health(
+        alive=beat.alive,
+        last_seen=beat.last_seen,
+        status=beat.status,
+        out_of_sync=out_of_sync,
+        reconciled_at=dt.datetime.fromisoformat(reconciled_at) if reconciled_at else None,
+    )
     return JSONResponse(body.model_dump(mode="json", exclude_unset=True), status_code=200 if beat.alive else 503)

@@ -88,17 +88,31 @@ def schedule_history(context: ScheduleEvaluationContext) -> ScheduleHistory:
     return ScheduleHistory(until, started, (origin, selector))
 
 
-def evaluation_time(context: SensorEvaluationContext) -> dt.datetime:
-    """When the daemon evaluates this sensor tick: the tick's own timestamp, which the daemon records with its
-    clock before it asks the code location (the tick's id is the last part of the evaluation's log key). Out of
-    the daemon (a test's hand-built context): Dagster's clock here."""
+@dataclass(frozen=True)
+class SensorClock:
+    """A sensor tick's own time as the daemon recorded it, and when the sensor was last started explicitly."""
+
+    now: dt.datetime
+    started: dt.datetime | None
+
+
+def sensor_clock(context: SensorEvaluationContext) -> SensorClock:
+    """The tick's time: its timestamp, which the daemon records with its clock before it asks the code location
+    (the tick's id is the last part of the evaluation's log key); out of the daemon (a hand-built context),
+    Dagster's clock here. The start counts when it was explicit (the API, the reconciler, Dagster's UI: status
+    RUNNING), not the daemon's first sight of a sensor that runs by default (the version's `since` says when it
+    was enabled)."""
     tick_id = context.log_key[-1] if context.log_key else None
-    if context.instance_ref is not None and tick_id is not None and str(tick_id).isdigit():
-        storage = context.instance.schedule_storage
-        tick = storage.get_tick(int(tick_id)) if storage is not None else None
-        if tick is not None:
-            return from_timestamp(tick.timestamp) or utcnow()
-    return utcnow()
+    if context.instance_ref is None or tick_id is None or not str(tick_id).isdigit():
+        return SensorClock(utcnow(), from_timestamp(context.last_sensor_start_time))
+    instance = context.instance
+    tick = instance.schedule_storage.get_tick(int(tick_id)) if instance.schedule_storage is not None else None
+    if tick is None:
+        return SensorClock(utcnow(), from_timestamp(context.last_sensor_start_time))
+    state = instance.get_instigator_state(tick.instigator_origin_id, tick.selector_id) if tick.selector_id else None
+    explicit = state is not None and state.status == InstigatorStatus.RUNNING
+    started = from_timestamp(context.last_sensor_start_time) if explicit else None
+    return SensorClock(from_timestamp(tick.timestamp) or utcnow(), started)
 
 
 def launch_version(spec: ScenarioSpec) -> int:
@@ -211,7 +225,8 @@ __all__ = [
     "BACKLOG_STALE",
     "Backlog",
     "ScheduleHistory",
-    "evaluation_time",
+    "SensorClock",
+    "sensor_clock",
     "launch_version",
     "fired_by_a_trigger",
     "read_backlogs",

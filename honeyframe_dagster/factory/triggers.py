@@ -39,17 +39,17 @@ from dagster import (
     sensor,
 )
 
-from honeyframe_dagster.clock import from_timestamp, utcnow
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.factory.overlap import active_runs, cancel_previous, describe
 from honeyframe_dagster.factory.run_config import run_config
 from honeyframe_dagster.factory.trigger_state import (
     Backlog,
-    evaluation_time,
     fired_by_a_trigger,
     launch_version,
     read_backlogs,
     schedule_history,
     schedule_running,
+    sensor_clock,
     write_backlogs,
 )
 from honeyframe_dagster.model.catchup import MAX_CATCHUP_RUNS, Due, due_instants
@@ -130,10 +130,11 @@ def time_sensor(spec: ScenarioSpec, job: JobDefinition, name: str, status: Defau
         description=_description(spec),
     )
     def _time_trigger(context: SensorEvaluationContext) -> SensorResult:
-        # The tick's own time as the daemon recorded it, not this process's clock (trigger_state.evaluation_time).
-        now = evaluation_time(context)
+        # The tick's own time as the daemon recorded it, not this process's clock (trigger_state.sensor_clock).
+        clock = sensor_clock(context)
+        now = clock.now
         cursor_at = dt.datetime.fromisoformat(context.cursor) if context.cursor else None
-        since = handled_until(spec, [cursor_at], from_timestamp(context.last_sensor_start_time), now)
+        since = handled_until(spec, [cursor_at], clock.started, now)
         due = due_instants(spec.trigger, spec.timezone, since, now)
         cursor = due.handled_until.isoformat()
         if not due.fire:
@@ -225,7 +226,7 @@ def catchup_sensor(scheduled: Sequence[tuple[ScenarioSpec, JobDefinition]]) -> S
         description="Runs the missed instants of catch-up `all` schedules beyond the 25 their tick ran",
     )
     def _drain(context: SensorEvaluationContext) -> SensorResult:
-        now = evaluation_time(context)
+        now = sensor_clock(context).now
         # A batch every EVALUATION_SECONDS per trigger, counted from the last one (the schedule's tick or ours).
         pace = dt.timedelta(seconds=EVALUATION_SECONDS)
         stored = read_backlogs(context.instance, targets)
