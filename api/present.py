@@ -93,8 +93,9 @@ def scenario_public(
     trigger: Trigger | None
     owner: str | None
     steps: list[Step]
-    if spec is not None:
-        trigger, owner = spec.trigger, spec.owner
+    shown = spec or entry.stored
+    if shown is not None:
+        trigger, owner = shown.trigger, shown.owner
     else:
         trigger, owner = _raw_trigger(record), record.owner
     steps = steps_of(entry)
@@ -126,8 +127,10 @@ def scenario_public(
 
 
 def steps_of(entry: PlannedScenario) -> list[Step]:
-    """The steps the API shows: the resolved ones, else what of the stored ones still parses."""
-    return list(entry.spec.steps) if entry.spec is not None else _raw_steps(entry.record)
+    """The steps the API shows: its version's (even one that no longer builds), else what of the stored ones still
+    parses."""
+    shown = entry.spec or entry.stored
+    return list(shown.steps) if shown is not None else _raw_steps(entry.record)
 
 
 def _raw_trigger(record: ScenarioRecord) -> Trigger | None:

@@ -326,7 +326,7 @@ class Health(BaseModel):
     out_of_sync: int | None = Field(
         default=None,
         description="Scenarios whose trigger status in Dagster disagreed with the store at the reconciler's last "
-        "pass (repaired or adopted then); null before the first pass.",
+        "pass (repaired or adopted then); absent before the first pass.",
     )
     reconciled_at: dt.datetime | None = Field(default=None, description="When that pass ran.")
     detail: str | None = None

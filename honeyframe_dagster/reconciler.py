@@ -99,10 +99,9 @@ class Reconciler:
 
     def after_write(self, change: Change) -> Outcome:
         outcome = Outcome()
-        tags = [_run_tags(stopped) for stopped in change.stopped]
         # Queued runs are canceled before the reload (which can take a minute while the queue launches runs) and
         # again once the trigger is stopped (what it queued meanwhile).
-        first = self._cancel(tags, change.action)
+        first = self._cancel(change.stopped, change.action)
         reloaded: set[str] = set()
         try:
             for trigger in change.deleted:
@@ -117,7 +116,7 @@ class Reconciler:
         except DagsterUnavailable as exc:
             log.error("store written, but Dagster not updated (the next reconcile pass catches up): %s", exc)
             outcome.ok = False
-        second = self._cancel(tags, change.action)
+        second = self._cancel(change.stopped, change.action)
         outcome.canceled = None if first is None or second is None else first + second
         if outcome.canceled is None:
             outcome.ok = False
@@ -168,8 +167,14 @@ class Reconciler:
         adopt: dict[int, bool] = {}
         for trigger in triggers:
             status = stored.get(trigger.ref.name) or from_code.get(trigger.ref.name)
-            # Neither stored nor known from the code: it follows the code's default, loaded from the store.
-            running = status == "RUNNING" if status in ("RUNNING", "STOPPED") else trigger.enabled
+            if status in ("RUNNING", "STOPPED"):
+                running = status == "RUNNING"
+            elif trigger.ref.location in reloaded or trigger.seen == trigger.enabled:
+                running = trigger.enabled  # the code's default, loaded from the store (or as last seen)
+            else:  # unknown (the webserver did not say): set it
+                self.client.set_trigger_status(trigger.ref, trigger.enabled, reload_if_missing=False)
+                seen[trigger.scenario_id] = trigger.enabled
+                continue
             if running == trigger.enabled:
                 if trigger.seen != running:
                     seen[trigger.scenario_id] = running
@@ -205,7 +210,7 @@ class Reconciler:
                     if not running:
                         stopped.append(Stopped(row.project_id, row.id, row.name))
         if stopped:
-            self._cancel([_run_tags(s) for s in stopped], "stopped in Dagster's UI")
+            self._cancel(stopped, "stopped in Dagster's UI")
 
     def _triggers(self, session: Session, scenario_ids: Collection[int] | None) -> list[_Trigger]:
         """The triggers the code locations have for these scenarios (None: all), named as the factory names them."""
@@ -245,15 +250,16 @@ class Reconciler:
             names.update(job_names(naming_records(session, peers)))
         return names
 
-    def _cancel(self, tags: list[dict[str, str]], action: str) -> int | None:
-        """Cancel the queued runs with these tags; how many (None, logged: Dagster's run storage failed)."""
+    def _cancel(self, stopped: Sequence[Stopped], action: str) -> int | None:
+        """Cancel the queued runs of these scenarios; how many (None, logged: Dagster's run storage failed)."""
         canceled = 0
         try:
-            for run_tags in tags:
+            for scenario in stopped:
                 reason = (
-                    f"Honeyframe: scenario {run_tags[SCENARIO_TAG]} of project '{run_tags[PROJECT_TAG]}' was {action}"
+                    f"Honeyframe: scenario {scenario.scenario_id} '{scenario.name}' of project "
+                    f"'{scenario.project_id}' was {action}"
                 )
-                canceled += self.client.cancel_queued(run_tags, reason)
+                canceled += self.client.cancel_queued(_run_tags(scenario), reason)
         except DagsterUnavailable as exc:
             log.error("store written, but queued runs not canceled: %s", exc)
             return None

@@ -173,8 +173,9 @@ def schedule_lines(
     lines = []
     for scenario_id, entry in sorted(plan.entries.items()):
         public = scenario_public(entry, statuses, now, (latest or {}).get(scenario_id))
-        if entry.spec is not None:
-            words = trigger_in_words(entry.spec.trigger, entry.spec.timezone)
+        shown = entry.spec or entry.stored
+        if shown is not None:
+            words = trigger_in_words(shown.trigger, shown.timezone)
         else:
             trigger = public.trigger or _template_trigger(entry, templates)
             timezone = (trigger.timezone if trigger else None) or project.timezone or default_timezone

@@ -78,12 +78,8 @@ def health(request: Request, session: SessionDep) -> JSONResponse:
             request_id=request_id_of(request),
         )
         return JSONResponse(unreachable.model_dump(mode="json"), status_code=503, headers=headers)
+    body = Health(alive=beat.alive, last_seen=beat.last_seen, status=beat.status)
     out_of_sync, reconciled_at = last_pass(session)
-    body = Health(
-        alive=beat.alive,
-        last_seen=beat.last_seen,
-        status=beat.status,
-        out_of_sync=out_of_sync,
-        reconciled_at=dt.datetime.fromisoformat(reconciled_at) if reconciled_at else None,
-    )
+    if out_of_sync is not None and reconciled_at is not None:  # shown once the reconciler has made a pass
+        body.out_of_sync, body.reconciled_at = out_of_sync, dt.datetime.fromisoformat(reconciled_at)
     return JSONResponse(body.model_dump(mode="json", exclude_unset=True), status_code=200 if beat.alive else 503)

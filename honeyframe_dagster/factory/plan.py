@@ -23,6 +23,8 @@ class PlannedScenario:
     trigger_name: str | None
     spec: ScenarioSpec | None
     error: str | None
+    # The stored version even when it does not build here (its recipe left the dbt project): what it shows.
+    stored: ScenarioSpec | None = None
 
     @property
     def status(self) -> str:
@@ -65,7 +67,7 @@ def plan(
             error = _builds(spec, recipes, checks)
         if spec is None or error is not None:
             error = error or f"scenario {record.id} '{record.name}' of project '{record.project_id}' has no version"
-            planned[record.id] = PlannedScenario(record, names[record.id], None, None, error)
+            planned[record.id] = PlannedScenario(record, names[record.id], None, None, error, spec)
             continue
         name = trigger_name(names[record.id], trigger_kind(spec.trigger, spec.timezone))
         planned[record.id] = PlannedScenario(record, names[record.id], name, spec, None)
@@ -78,7 +80,7 @@ def plan(
                     f"scenario {entry.record.id} '{entry.record.name}' of project '{entry.record.project_id}': "
                     f"trigger.upstream.scenario: upstream '{entry.spec.trigger.upstream.scenario}' is broken"
                 )
-                planned[entry.record.id] = PlannedScenario(entry.record, entry.job_name, None, None, error)
+                planned[entry.record.id] = PlannedScenario(entry.record, entry.job_name, None, None, error, entry.spec)
     for entry in planned.values():
         if entry.error:
             log.error("skipped %s", entry.error)

@@ -146,7 +146,7 @@ def render_scenario(record: ScenarioRecord, catalog: Catalog) -> tuple[Project, 
         try:
             steps = template.instantiate(project, dict(record.parameters))
         except ValidationError as exc:
-            raise ScenarioError([_first(exc)]).within(context) from None
+            raise ScenarioError([first_error(exc)]).within(context) from None
         except RenderError as exc:
             raise ScenarioError(exc.errors).within(context) from None
         except InvalidDocument as exc:  # a parameter value, or a step it renders, that does not fit
@@ -156,7 +156,7 @@ def render_scenario(record: ScenarioRecord, catalog: Catalog) -> tuple[Project, 
             trigger = Trigger.model_validate(record.trigger)
             steps = STEPS_ADAPTER.validate_python(record.steps)
         except ValidationError as exc:
-            raise ScenarioError([_first(exc)]) from None
+            raise ScenarioError([first_error(exc)]) from None
     return project, trigger, steps
 
 
@@ -220,7 +220,7 @@ def check_upstream(record: ScenarioRecord, name: str, catalog: Catalog) -> None:
         current = following
 
 
-def _first(exc: ValidationError) -> FieldError:
+def first_error(exc: ValidationError) -> FieldError:
     """A stored value that no longer validates (hand edit); the line keeps pydantic's dotted path."""
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"])

@@ -8,7 +8,16 @@ from functools import lru_cache
 from typing import Any, Literal, Self
 
 from dagster._utils.schedules import is_valid_cron_string
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.hygiene import Name
@@ -157,6 +166,14 @@ class Trigger(CompactModel):
         description="Under catchup none: an instant first evaluated at most this late still fires, a later one is "
         f"dropped (0–{MAX_MISFIRE_GRACE_SECONDS}).",
     )
+
+    @model_serializer(mode="wrap")
+    def _omit_none(self, handler: SerializerFunctionWrapHandler):
+        # As CompactModel, and the misfire grace only where it means something (catchup none) or is not the default.
+        data = {key: value for key, value in handler(self).items() if value is not None}
+        if self.catchup != "none" and self.misfire_grace_seconds == DEFAULT_MISFIRE_GRACE_SECONDS:
+            data.pop("misfire_grace_seconds", None)
+        return data
 
     @field_validator("cron")
     @classmethod

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 from collections.abc import Collection
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
@@ -47,40 +49,68 @@ PROJECT_OBJECTS: tuple[tuple[str, type[ProjectObjectRow], type[Dataset | Dashboa
     ("dashboards", DashboardRow, Dashboard),
     ("agents", AgentRow, Agent),
 )
-SCENARIO_FIELDS = (
-    "id",
-    "project_id",
-    "name",
-    "enabled",
-    "template_slug",
-    "parameters",
-    "trigger",
-    "steps",
-    "owner",
-    "created_at",
-    "updated_at",
-    "version",
-    "compile_error",
-)
+# A scenario row's columns read as they are, and those read as text and decoded one row at a time: a row written
+# behind the write path's back (a hand edit, an older release) that does not decode is that scenario's error.
+PLAIN_FIELDS = ("id", "project_id", "name", "enabled", "template_slug", "owner", "version", "compile_error")
+TIME_FIELDS = ("created_at", "updated_at")
+JSON_FIELDS = ("parameters", "trigger", "steps")
+# What a timestamp that does not decode reads as (with the scenario's error saying so).
+UNREADABLE_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def scenario_records(session: Session, where: Any, light: bool = False) -> list[ScenarioRecord]:
     """Plain records of the scenarios `where` selects, ordered by id, with their current version's hash.
-    `light`: without the raw trigger and steps (a read that shows compiled versions needs neither)."""
-    names = [n for n in SCENARIO_FIELDS if not (light and n in ("trigger", "steps"))]
+    `light`: without the raw parameters, trigger and steps (a read that shows compiled versions needs none)."""
+    json_fields = () if light else JSON_FIELDS
     current = (ScenarioVersionRow.scenario_id == ScenarioRow.id) & (ScenarioVersionRow.version == ScenarioRow.version)
+    as_text = [cast(getattr(ScenarioRow, name), Text).label(name) for name in (*TIME_FIELDS, *json_fields)]
     statement = (
-        select(*[getattr(ScenarioRow, name) for name in names], ScenarioVersionRow.spec_hash)
+        select(*[getattr(ScenarioRow, name) for name in PLAIN_FIELDS], *as_text, ScenarioVersionRow.spec_hash)
         .outerjoin(ScenarioVersionRow, current)
         .where(where)
         .order_by(ScenarioRow.id)
     )
     records = []
     for row in session.execute(statement):
-        fields = {name: getattr(row, name) for name in names}
-        fields["parameters"] = _parameters(row.parameters)
+        fields: dict[str, Any] = {name: getattr(row, name) for name in PLAIN_FIELDS}
+        unreadable = []
+        for name in TIME_FIELDS:
+            fields[name] = _timestamp(getattr(row, name))
+            if fields[name] is None:
+                fields[name] = UNREADABLE_TIME
+                unreadable.append(name)
+        for name in json_fields:
+            ok, fields[name] = _json(getattr(row, name))
+            if not ok:
+                unreadable.append(name)
+        if "parameters" in fields:
+            fields["parameters"] = _parameters(fields["parameters"])
+        if unreadable:
+            fields["compile_error"] = (
+                f"scenario {row.id} '{row.name}' of project '{row.project_id}': the stored "
+                f"{', '.join(unreadable)} cannot be read (written outside the API or `honeyframe apply`)"
+            )
         records.append(ScenarioRecord(**fields, spec_hash=row.spec_hash))
     return records
+
+
+def _timestamp(text: str | None) -> dt.datetime | None:
+    try:
+        value = dt.datetime.fromisoformat(text) if text else None
+    except ValueError:  # Postgres' 'infinity', '-infinity', years beyond 9999
+        return None
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _json(text: str | None) -> tuple[bool, Any]:
+    if text is None:
+        return True, None
+    try:
+        return True, json.loads(text)
+    except (ValueError, RecursionError):
+        return False, None
 
 
 def _parameters(value: Any) -> Any:

@@ -13,7 +13,7 @@ reconciler "dagster-ui"; a template's change writes its instances' versions as "
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,9 +33,18 @@ from honeyframe_dagster.model.compiled import (
     trigger_unchanged,
 )
 from honeyframe_dagster.model.errors import InvalidDocument
-from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, ScenarioSpec, resolve
+from honeyframe_dagster.model.scenario import (
+    Catalog,
+    ScenarioError,
+    ScenarioRecord,
+    ScenarioSpec,
+    first_error,
+    resolve,
+)
 from honeyframe_dagster.model.schedule_grid import trigger_kind
+from honeyframe_dagster.model.steps import STEPS_ADAPTER
 from honeyframe_dagster.model.tenancy import TenancyError
+from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.store.tables import ScenarioRow, ScenarioVersionRow
 
 _ACTOR = "honeyframe.actor"
@@ -181,15 +190,12 @@ def load_compiled(session: Session, where: Any) -> CompiledScenarios:
     missing: dict[int, ScenarioRecord] = {}
     for record in compiled.records:
         spec = cached_spec(record)
-        if spec is not None:
-            compiled.specs[record.id] = spec
-        elif record.compile_error is not None:
+        if record.compile_error is not None:  # it does not compile now: it builds nothing, whatever it was
             compiled.errors[record.id] = record.compile_error
+        elif spec is not None:
+            compiled.specs[record.id] = spec
         elif record.version is None:
-            compiled.errors[record.id] = (
-                f"scenario {record.id} '{record.name}' of project '{record.project_id}' is not compiled yet: "
-                "run `honeyframe init` (or write it again)"
-            )
+            compiled.errors[record.id] = ""  # said below, once its raw fields are read
         else:
             missing[record.id] = record
     ids = list(missing)
@@ -214,19 +220,41 @@ def load_compiled(session: Session, where: Any) -> CompiledScenarios:
                     f"{record.version} does not load ({type(exc).__name__})"
                 )
     _add_raw_fields(session, compiled)
+    for record in compiled.records:
+        if compiled.errors.get(record.id) == "":
+            compiled.errors[record.id] = not_compiled(record)
     return compiled
+
+
+def not_compiled(record: ScenarioRecord) -> str:
+    """Why a row that was never compiled (written behind the write path's back, or before versions existed) builds
+    nothing: the first field of it that does not validate, else that `honeyframe init` compiles it."""
+    where = f"scenario {record.id} '{record.name}' of project '{record.project_id}'"
+    try:
+        if record.template_slug is None:
+            Trigger.model_validate(record.trigger)
+            STEPS_ADAPTER.validate_python(record.steps)
+        elif not isinstance(record.parameters, Mapping):
+            return f"{where}: parameters: stored value is not an object: {record.parameters!r:.200}"
+    except ValidationError as exc:
+        return f"{where}: {first_error(exc).line}"
+    return f"{where} is not compiled yet: run `honeyframe init` (or write it again)"
 
 
 def _add_raw_fields(session: Session, compiled: CompiledScenarios) -> None:
     """A scenario without a loadable version is shown as written (its raw trigger and steps, which the light
-    records leave out); there are few such."""
+    records leave out, each decoded on its own); there are few such."""
+    from honeyframe_dagster.store.catalog import scenario_records
+
     broken = [r.id for r in compiled.records if r.id in compiled.errors]
     if not broken:
         return
-    statement = select(ScenarioRow.id, ScenarioRow.trigger, ScenarioRow.steps).where(ScenarioRow.id.in_(broken))
-    raw = {scenario_id: (trigger, steps) for scenario_id, trigger, steps in session.execute(statement).tuples()}
+    raw = {record.id: record for record in scenario_records(session, ScenarioRow.id.in_(broken))}
     compiled.records = [
-        replace(r, trigger=raw[r.id][0], steps=raw[r.id][1]) if r.id in raw else r for r in compiled.records
+        replace(r, trigger=raw[r.id].trigger, steps=raw[r.id].steps, parameters=raw[r.id].parameters)
+        if r.id in raw
+        else r
+        for r in compiled.records
     ]
 
 

@@ -19,7 +19,7 @@ from api.admin.words import cron_in_words, interval_in_words, trigger_in_words
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.engine import get_engine
-from honeyframe_dagster.store.tables import ScenarioRow, SchedulerWorkerRow
+from honeyframe_dagster.store.tables import ScenarioRow, ScenarioVersionRow, SchedulerWorkerRow
 from tests.api.conftest import SEED_YAML, Api, free_port, make_tokens
 
 MATRIX = "/admin/templates"
@@ -187,7 +187,10 @@ def test_schedules_page_shows_triggers_in_words_errors_and_dagster_links(api: Ap
     with Session(get_engine(store_url)) as session, session.begin():
         row = session.scalar(select(ScenarioRow).where(ScenarioRow.name == "nightly"))
         assert row is not None
-        row.steps = [{"kind": "run_recipe", "recipe": "gone_recipe"}]
+        version = session.get(ScenarioVersionRow, (row.id, row.version))
+        assert version is not None
+        version.spec = {**version.spec, "steps": [{"kind": "run_recipe", "recipe": "gone_recipe"}]}
+        version.spec_hash = "0" * 64
     log_in(api, "sales")
     page = api.client.get("/admin/projects/acme-sales/schedules").text
     assert "02:00 every day, Europe/Berlin" in page and "every 15 minutes" in page

@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from honeyframe_dagster.boot import compile_stored
 from honeyframe_dagster.dbt import load_manifest, recipe_names
 from honeyframe_dagster.factory.plan import plan
 from honeyframe_dagster.factory.planner import Planner
 from honeyframe_dagster.model.naming import shard_of
-from honeyframe_dagster.store.catalog import load_catalog
 from honeyframe_dagster.store.engine import get_engine
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
+from honeyframe_dagster.store.versions import load_compiled
 from tests.api.conftest import Api
 
 BASE = "/api/scheduler/scenarios"
@@ -30,7 +31,9 @@ def add_scenarios(store_url: str, project_id: str, names: list[str], **fields: A
     with Session(get_engine(store_url)) as session, session.begin():
         session.add_all(rows)
         session.flush()
-        return [row.id for row in rows]
+        ids = [row.id for row in rows]
+    compile_stored(get_engine(store_url))  # as `honeyframe init` does after a bulk load
+    return ids
 
 
 @contextmanager
@@ -104,8 +107,8 @@ def factory_names(
         projects = list(session.scalars(select(ProjectRow.id)))
         for index in range(shards):
             shard = (index, shards) if shards > 1 else None
-            catalog = load_catalog(session, [p for p in projects if shard is None or shard_of(p, shards) == index])
-            for entry in plan(catalog, recipes, shard):
+            served = [p for p in projects if shard is None or shard_of(p, shards) == index]
+            for entry in plan(load_compiled(session, ScenarioRow.project_id.in_(served)), recipes, shard):
                 found[entry.record.id] = (entry.job_name, entry.trigger_name, entry.error)
     return found
 

@@ -76,12 +76,12 @@ def test_docs_work_offline(api: Api) -> None:
 
 def test_5xx_carries_a_request_id_and_no_internals(api: Api, store_url: str) -> None:
     with get_engine(store_url).begin() as connection:
-        connection.execute(text("DROP TABLE agents"))
+        connection.execute(text("DROP TABLE scenario_versions"))
     response = api.call("GET", "/api/scheduler/scenarios")
     assert response.status_code == 500
     body = response.json()
     assert body["detail"] == "internal error" and body["request_id"] == response.headers["X-Request-ID"]
-    assert "agents" not in response.text and "Error" not in response.text
+    assert "scenario_versions" not in response.text and "Error" not in response.text
 
 
 def test_api_refuses_to_start_when_boot_fails(hf_home, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -193,13 +193,14 @@ def test_poison_rows_show_their_error_not_a_500(api: Api, store_url: str) -> Non
     assert listed.status_code == 200, listed.text
     items = {item["name"]: item for item in listed.json()["items"]}
     assert items["good"]["error"] is None and items["good"]["next_run_at"] is not None
-    for name in [*poison, "corrupt json", "nightly-mart-refresh"]:
+    # The instance was compiled when it was enabled: its version, not the row edited since, is what it runs.
+    assert items["nightly-mart-refresh"]["error"] is None and items["nightly-mart-refresh"]["version"] == 1
+    for name in [*poison, "corrupt json"]:
         item = items[name]
         assert item["error"] and item["next_run_at"] is None and item["dagster"]["trigger_name"] is None, item
         one = api.call("GET", f"{BASE}/{item['id']}")
         assert one.status_code == 200 and one.json()["error"] == item["error"], one.text
     assert "interval_seconds" in items["overflow"]["error"] and "teleport" in items["bad steps"]["error"]
-    assert "parameters" in items["nightly-mart-refresh"]["error"]
     assert items["bad cron"]["steps"] == [{**RECIPE, "parallel": False, "transactional": True}]
     assert api.call("GET", TEMPLATES, project=None).status_code == 200
     # A poisoned scenario can still be removed, and the good one still changes.
