@@ -9,7 +9,12 @@ import pytest
 import yaml
 
 from honeyframe_dagster.model.sql_policy import SqlPolicyError, check_query
-from honeyframe_dagster.resources.warehouse_access import connect_sandboxed, sandboxed_read, write_transaction
+from honeyframe_dagster.resources.warehouse_access import (
+    SqlLimits,
+    connect_sandboxed,
+    sandboxed_read,
+    write_transaction,
+)
 from honeyframe_dagster.settings import REPO_ROOT
 
 READABLE = frozenset({"mart_revenue", "landing_orders", "stg_tickets"})
@@ -131,6 +136,19 @@ def test_the_sandboxed_connection_refuses_files_writes_and_settings_even_without
         assert connection.execute("select count(*) from landing_orders").fetchone() == (1,)
     assert not (directory / "owned.txt").exists() and not (directory / "owned.csv").exists()
     assert not (directory / "other.duckdb").exists()
+
+
+def test_the_sandbox_caps_memory_and_threads_and_reads_a_snapshot_writers_do_not_wait_for(warehouse: Path) -> None:
+    with sandboxed_read(warehouse, timeout=5, limits=SqlLimits(memory_limit="200MB")) as connection:
+        settings = "select current_setting('memory_limit'), current_setting('threads')"
+        assert connection.execute(settings).fetchone() == ("190.7 MiB", 2)
+        for sql in ("set memory_limit = '100GB'", "set threads = 64", "reset memory_limit"):
+            with pytest.raises(duckdb.Error, match="locked"):
+                connection.execute(sql)
+        # The warehouse itself is not open: a writer (here, in this very process) goes ahead at once.
+        with write_transaction(warehouse, timeout=0.5) as writer:
+            writer.execute("insert into landing_orders values (2)")
+        assert connection.execute("select count(*) from landing_orders").fetchone() == (1,)
 
 
 def test_the_sandbox_opens_after_a_writer_and_a_missing_warehouse_is_empty(warehouse: Path, tmp_path: Path) -> None:
