@@ -163,3 +163,25 @@ def test_the_sandbox_opens_after_a_writer_and_a_missing_warehouse_is_empty(wareh
         with pytest.raises(duckdb.Error):
             connection.execute(f"copy (select 1) to '{tmp_path}/x.txt'")
     assert not missing.exists() and not (tmp_path / "x.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select " + "(" * 500 + "1" + ")" * 500,
+        "select * from " + "(select * from " * 65 + "range(3)" + ")" * 65,
+        "select " + "not " * 3000 + "true",
+        "select " + "- " * 3000 + "1",
+        "select " + "case when true then " * 300 + "1" + " end" * 300,
+        "select " + "[" * 100 + "1" + "]" * 100,
+    ],
+)
+def test_sql_nested_past_64_levels_is_refused_naming_the_depth_not_a_recursion_error(sql: str) -> None:
+    with pytest.raises(SqlPolicyError, match="nested more than 64 levels deep .*at most 64 levels"):
+        check_query(sql, None)
+
+
+def test_sql_nested_64_levels_deep_and_long_flat_expressions_still_pass() -> None:
+    check_query("select " + "(" * 63 + "1" + ")" * 63, None)
+    check_query("select * from " + "(select * from " * 60 + "range(3)" + ")" * 60, None)
+    check_query("select " + "+".join(["1"] * 5000), None)  # long, not deep
