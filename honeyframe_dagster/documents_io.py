@@ -1,4 +1,9 @@
-"""Reading `honeyframe apply` documents from YAML files, with errors that name file, index, field and value."""
+"""Reading `honeyframe apply` documents from YAML files, with errors that name file, index, field and value.
+
+A file is bounded before it is parsed: at most HONEYFRAME_MAX_DOCUMENT_BYTES, and no YAML anchors or aliases
+(an alias repeats a node without copying it, so a few hundred bytes of nested aliases expand to billions of values
+for every reader after the parser: the "billion laughs").
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,17 @@ from honeyframe_dagster.model.documents import DOCUMENT_ADAPTER, DOCUMENT_KINDS,
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument, dotted
 from honeyframe_dagster.model.steps import STEP_KINDS
 from honeyframe_dagster.net_policy import redact_url
+from honeyframe_dagster.settings import get_settings
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing anchors (`&a`) and aliases (`*a`, so `<<: *a` too) where they appear."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.YAMLError(f"line {event.start_mark.line + 1}: anchors and aliases are not allowed")
+        return super().compose_node(parent, index)
 
 
 @dataclass(frozen=True)
@@ -107,14 +123,32 @@ def parse_document(raw: Any) -> Document:
         raise DocumentErrors(describe_validation_error(exc)) from None
 
 
+def read_text(path: Path, max_bytes: int) -> str:
+    """The file's text; DocumentErrors when it holds more than `max_bytes` (read no further than that)."""
+    with path.open("rb") as file:
+        content = file.read(max_bytes + 1)
+    if len(content) > max_bytes:
+        raise DocumentErrors([f"{path}: larger than HONEYFRAME_MAX_DOCUMENT_BYTES ({max_bytes} bytes); not read"])
+    return content.decode("utf-8")
+
+
+def load_yaml(text: str) -> list[Any]:
+    """The documents of one YAML text, without anchors or aliases (yaml.YAMLError)."""
+    return list(yaml.load_all(text, Loader=_BoundedLoader))
+
+
 def read_documents(paths: Iterable[Path]) -> list[Located]:
     """Every document of every file; all problems of all files are collected before raising."""
     located: list[Located] = []
     errors: list[str] = []
+    max_bytes = get_settings().max_document_bytes
     for path in yaml_files(paths):
         try:
-            raws = [raw for raw in yaml.safe_load_all(path.read_text())]
-        except yaml.YAMLError as exc:
+            raws = load_yaml(read_text(path, max_bytes))
+        except DocumentErrors as exc:
+            errors.extend(exc.messages)
+            continue
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
             errors.append(f"{path}: not valid YAML: {exc}")
             continue
         for index, raw in enumerate(raw for raw in raws if raw is not None):

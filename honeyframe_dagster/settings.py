@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from functools import cache, cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import Field, field_validator
@@ -96,6 +97,13 @@ class Settings(BaseSettings):
     agent_concurrency: int = 4
     agent_batch_size: int = 16
     agent_timeout_seconds: float = 60.0
+    # A run_agent input with more rows than this fails before the first call to the model.
+    agent_max_rows: int = Field(default=10_000, ge=1)
+    # User SQL (card SQL, run_agent input) is interrupted after this long; DuckDB's memory limit for it.
+    sql_timeout_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    sql_memory_limit: str = Field(default="1GB", pattern=r"(?i)^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$")
+    # The largest YAML file `honeyframe apply` reads (checked before parsing).
+    max_document_bytes: int = Field(default=5_000_000, ge=1)
     platform_url: str | None = None
     # `i/n`: this code location serves the projects whose crc32(id) % n == i.
     shard: str | None = None
@@ -182,6 +190,15 @@ class Settings(BaseSettings):
         }
         return documented[name] if name in documented else os.environ.get(name)
 
+    def secret_values(self) -> frozenset[str]:
+        """The values a step must never show (redacted from its logs, failures and metadata: steps/redaction.py):
+        every HONEYFRAME_SECRET_* variable that is set, the agent API key and the SMTP password; for a value that
+        is a URL with a password, that password too."""
+        values = {value for key, value in os.environ.items() if re.fullmatch(SECRET_PATTERN, key)}
+        values |= {value for value in (self.agent_api_key, self.smtp_password) if value}
+        passwords = {_url_password(value) for value in values if "://" in value}
+        return frozenset(value for value in values | passwords if value)
+
     @property
     def dagster_webserver_url(self) -> str:
         """Where the Dagster webserver answers; "" when the API and CLI run without Dagster."""
@@ -230,6 +247,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"HONEYFRAME_CODE_SERVERS: {entry.strip()!r} is not 'host:port'")
             addresses.append((host, int(port)))
         return addresses
+
+
+def _url_password(value: str) -> str | None:
+    try:
+        return urlsplit(value).password
+    except ValueError:
+        return None
 
 
 @cache

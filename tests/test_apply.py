@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import yaml
@@ -105,3 +106,52 @@ def test_unknown_kind_and_missing_file_are_clear(apply_yaml: ApplyYaml, capsys, 
 
     assert main(["apply", str(tmp_path / "missing.yaml")]) == 1
     assert "missing.yaml: no such file or directory" in capsys.readouterr().err
+
+
+# Lists of 9 aliases of lists of 9 aliases …: ~650 bytes that expand to 9^7 strings for whatever walks the
+# result (validation, JSON for the store). Today's `apply` refuses it at the first anchor.
+ALIAS_BOMB = """kind: Scenario
+project: acme-ops
+name: bomb
+trigger: {interval_seconds: 3600}
+steps:
+  - kind: run_python
+    recipe: score_inventory
+    args:
+      a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+      b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+      c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+      d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+      e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+      f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+      g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+      h: [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+"""
+
+
+def test_yaml_anchors_and_aliases_are_refused_with_their_line(apply_yaml: ApplyYaml, projects: None, capsys) -> None:
+    started = time.monotonic()
+    assert apply_yaml(ALIAS_BOMB) == 1
+    assert time.monotonic() - started < 5
+    assert "not valid YAML: line 9: anchors and aliases are not allowed" in capsys.readouterr().err
+    # Also the ordinary use, a merge key: an alias all the same.
+    merged = SCENARIO + "---\n" + "x: &base {enabled: true}\n" + SCENARIO.replace("revenue", "other") + "<<: *base\n"
+    assert apply_yaml(merged) == 1
+    assert "anchors and aliases are not allowed" in capsys.readouterr().err
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_parsed(
+    apply_yaml: ApplyYaml, projects: None, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HONEYFRAME_MAX_DOCUMENT_BYTES", "1000")
+    padded = SCENARIO + "# " + "x" * 1000 + "\n"
+    assert apply_yaml(padded) == 1
+    assert "larger than HONEYFRAME_MAX_DOCUMENT_BYTES (1000 bytes); not read" in capsys.readouterr().err
+    assert apply_yaml(SCENARIO) == 0
+
+
+def test_format_characters_in_names_are_refused_naming_the_code_point(apply_yaml: ApplyYaml, capsys) -> None:
+    project = 'kind: Project\nid: ops\nname: "Ops\\u200b"\nowner_email: ops@acme.example\n'
+    assert apply_yaml(project) == 1
+    assert "name: must be one line of printable text; U+200B at position 3 is not allowed" in capsys.readouterr().err
+    assert apply_yaml(project.replace("\\u200b", "")) == 0

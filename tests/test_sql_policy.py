@@ -9,7 +9,12 @@ import pytest
 import yaml
 
 from honeyframe_dagster.model.sql_policy import SqlPolicyError, check_query
-from honeyframe_dagster.resources.warehouse_access import connect_sandboxed, sandboxed_read, write_transaction
+from honeyframe_dagster.resources.warehouse_access import (
+    SqlLimits,
+    connect_sandboxed,
+    sandboxed_read,
+    write_transaction,
+)
 from honeyframe_dagster.settings import REPO_ROOT
 
 READABLE = frozenset({"mart_revenue", "landing_orders", "stg_tickets"})
@@ -133,6 +138,19 @@ def test_the_sandboxed_connection_refuses_files_writes_and_settings_even_without
     assert not (directory / "other.duckdb").exists()
 
 
+def test_the_sandbox_caps_memory_and_threads_and_reads_a_snapshot_writers_do_not_wait_for(warehouse: Path) -> None:
+    with sandboxed_read(warehouse, timeout=5, limits=SqlLimits(memory_limit="200MB")) as connection:
+        settings = "select current_setting('memory_limit'), current_setting('threads')"
+        assert connection.execute(settings).fetchone() == ("190.7 MiB", 2)
+        for sql in ("set memory_limit = '100GB'", "set threads = 64", "reset memory_limit"):
+            with pytest.raises(duckdb.Error, match="locked"):
+                connection.execute(sql)
+        # The warehouse itself is not open: a writer (here, in this very process) goes ahead at once.
+        with write_transaction(warehouse, timeout=0.5) as writer:
+            writer.execute("insert into landing_orders values (2)")
+        assert connection.execute("select count(*) from landing_orders").fetchone() == (1,)
+
+
 def test_the_sandbox_opens_after_a_writer_and_a_missing_warehouse_is_empty(warehouse: Path, tmp_path: Path) -> None:
     with write_transaction(warehouse, timeout=5) as connection:
         connection.execute("insert into landing_orders values (2)")
@@ -145,3 +163,25 @@ def test_the_sandbox_opens_after_a_writer_and_a_missing_warehouse_is_empty(wareh
         with pytest.raises(duckdb.Error):
             connection.execute(f"copy (select 1) to '{tmp_path}/x.txt'")
     assert not missing.exists() and not (tmp_path / "x.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select " + "(" * 500 + "1" + ")" * 500,
+        "select * from " + "(select * from " * 65 + "range(3)" + ")" * 65,
+        "select " + "not " * 3000 + "true",
+        "select " + "- " * 3000 + "1",
+        "select " + "case when true then " * 300 + "1" + " end" * 300,
+        "select " + "[" * 100 + "1" + "]" * 100,
+    ],
+)
+def test_sql_nested_past_64_levels_is_refused_naming_the_depth_not_a_recursion_error(sql: str) -> None:
+    with pytest.raises(SqlPolicyError, match="nested more than 64 levels deep .*at most 64 levels"):
+        check_query(sql, None)
+
+
+def test_sql_nested_64_levels_deep_and_long_flat_expressions_still_pass() -> None:
+    check_query("select " + "(" * 63 + "1" + ")" * 63, None)
+    check_query("select * from " + "(select * from " * 60 + "range(3)" + ")" * 60, None)
+    check_query("select " + "+".join(["1"] * 5000), None)  # long, not deep

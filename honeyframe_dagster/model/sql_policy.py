@@ -6,7 +6,9 @@ parsed (sqlglot, DuckDB dialect) and accepted only as ONE `SELECT`/`WITH` query 
 - calls no table function other than `range`/`generate_series`/`unnest`, and no function that reaches files,
   other databases, settings or the environment (`read_csv`, `glob`, `query`, `getenv`, `duckdb_*`, …),
 - names tables only of schema `main` (no catalog, no other schema, no file path as a table), each one either a
-  CTE in scope or one of the `readable` tables.
+  CTE in scope or one of the `readable` tables,
+- nests at most MAX_NESTING levels (brackets, CASE, prefix operators), counted on the tokens before parsing, so a
+  deep query is refused by name instead of exhausting the parser's stack.
 The same check runs when the SQL is written (`apply`, API) and again right before it runs. Whatever it misses,
 the connection it runs on has external access off and its configuration locked (resources/warehouse_access.py).
 """
@@ -17,9 +19,10 @@ import re
 from collections.abc import Collection
 from functools import cache
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import Token, TokenType
 
 DIALECT = "duckdb"
 READ_ONLY = "one read-only SELECT or WITH statement"
@@ -36,6 +39,12 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 BIND_NAMES = ("start", "end")
 _BIND_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SNIPPET = 80
+# How deep a query may nest: far beyond what people write, far below what the recursive parser can take.
+MAX_NESTING = 64
+_OPENERS = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE})
+_CLOSERS = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE, TokenType.END})
+# A run of these (`not not not x`, `- - -1`) nests as deep as it is long.
+_PREFIX_OPERATORS = frozenset({TokenType.NOT, TokenType.DASH, TokenType.PLUS, TokenType.TILDE})
 # Statements that may hide inside a query's tree (sqlglot parses `WITH x AS (ATTACH …)`, for one).
 _STATEMENTS: tuple[type[exp.Expr], ...] = (exp.DML, exp.DDL, exp.Copy, exp.Command, exp.Into, exp.Pragma, exp.Set)
 _STATEMENTS += (exp.Attach, exp.Detach)
@@ -55,7 +64,34 @@ def check_query(sql: str, readable: Collection[str] | None) -> frozenset[str]:
     `:start`/`:end` bind parameters parse as they are.
     """
     try:
-        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+        return _check_query(sql, readable)
+    except RecursionError:
+        # Not expected past check_nesting; should a construct it does not count still nest too deep, it is refused.
+        raise SqlPolicyError(f"is nested too deeply to check (at most {MAX_NESTING} levels)") from None
+
+
+def check_nesting(tokens: list[Token]) -> None:
+    """At most MAX_NESTING levels of brackets, CASE and prefix operators; SqlPolicyError naming the line."""
+    depth = run = 0
+    for token in tokens:
+        if token.token_type in _OPENERS:
+            depth += 1
+        elif token.token_type in _CLOSERS:
+            depth = max(depth - 1, 0)
+        run = run + 1 if token.token_type in _PREFIX_OPERATORS else 0
+        if depth + run > MAX_NESTING:
+            raise SqlPolicyError(
+                f"is nested more than {MAX_NESTING} levels deep (line {token.line}, column {token.col}); "
+                f"at most {MAX_NESTING} levels are allowed"
+            )
+
+
+def _check_query(sql: str, readable: Collection[str] | None) -> frozenset[str]:
+    dialect = Dialect.get_or_raise(DIALECT)
+    try:
+        tokens = dialect.tokenize(sql)
+        check_nesting(tokens)
+        statements = [s for s in dialect.parser().parse(tokens, sql) if s is not None]
     except (ParseError, TokenError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SqlPolicyError(f"cannot parse as DuckDB SQL ({first[:200]})") from None

@@ -65,11 +65,22 @@ def check_owner(table: str, where: Loc, project_id: str, catalog: Catalog) -> No
         raise TenancyError.at(where, f"table '{table}' belongs to project '{owner}'", table)
 
 
+# Names of DuckDB's catalogs and schemas, and prefixes of its (and its compatibility layers') system views: never a
+# project's table, so no project can squat them or make one stand for a catalog in its SQL.
+RESERVED_TABLES = frozenset({"main", "information_schema", "pg_catalog", "temp", "system"})
+RESERVED_PREFIXES = ("duckdb_", "pg_", "sqlite_")
+
+
 def check_not_system(table: str, where: Loc) -> None:
-    """A name DuckDB also resolves to a catalog view (`duckdb_tables`, `pg_settings`…): claiming it would make that
-    view "the project's own table" to its SQL before the table exists, and list every project's tables."""
+    """Not a reserved name (RESERVED_TABLES, RESERVED_PREFIXES), nor a name DuckDB also resolves to a catalog view
+    (`pragma_database_list`…): claiming that would make the view "the project's own table" to its SQL before the
+    table exists, and list every project's tables."""
     if is_system_table(table):
         raise TenancyError.at(where, f"table '{table}' is a DuckDB system view name; choose another name", table)
+    key = table_key(table)
+    if key in RESERVED_TABLES or key.startswith(RESERVED_PREFIXES):
+        reserved = ", ".join(sorted(RESERVED_TABLES)) + ", " + ", ".join(f"{p}*" for p in RESERVED_PREFIXES)
+        raise TenancyError.at(where, f"table '{table}' is a reserved name ({reserved}); choose another name", table)
 
 
 def check_not_dbt(table: str, where: Loc, dbt: Collection[str] | None, what: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import duckdb
 from honeyframe_dagster.model.documents import Card, Dashboard
 from honeyframe_dagster.model.sql_policy import SqlPolicyError, bind_parameters, check_card_query
 from honeyframe_dagster.reports.time_filters import Period
-from honeyframe_dagster.resources.warehouse_access import connect_sandboxed
+from honeyframe_dagster.resources.warehouse_access import SqlLimitExceeded, SqlLimits, sandboxed_read, within_limits
 
 # How many rows each display keeps: more would not be readable in an e-mail.
 ROW_LIMITS = {"metric": 1, "table": 50, "bar": 30, "line": 400}
@@ -51,17 +52,20 @@ def check_card(dashboard: Dashboard, card: Card, readable: Collection[str] | Non
         raise ReportError(f"dashboard '{dashboard.id}', card '{card.title}': {exc}") from None
 
 
-def query_card(connection: duckdb.DuckDBPyConnection, dashboard: Dashboard, card: Card, period: Period) -> CardData:
-    """One card's rows; `load_dashboards` has checked its SQL against the policy first."""
+def query_card(
+    connection: duckdb.DuckDBPyConnection, dashboard: Dashboard, card: Card, period: Period, limits: SqlLimits
+) -> CardData:
+    """One card's rows, within `limits`; `load_dashboards` has checked its SQL against the policy first."""
     sql, names = bind_parameters(card.sql)
     values = period.bind_values()
     limit = ROW_LIMITS[card.display]
     try:
-        cursor = connection.execute(sql, {name: values[name] for name in names})
-        if cursor.description is None:
-            raise ReportError(f"dashboard '{dashboard.id}', card '{card.title}': the SQL returns no result set")
-        rows = cursor.fetchmany(limit + 1)
-    except duckdb.Error as exc:
+        with within_limits(connection, limits):
+            cursor = connection.execute(sql, {name: values[name] for name in names})
+            if cursor.description is None:
+                raise ReportError(f"dashboard '{dashboard.id}', card '{card.title}': the SQL returns no result set")
+            rows = cursor.fetchmany(limit + 1)
+    except (duckdb.Error, SqlLimitExceeded) as exc:
         raise ReportError(f"dashboard '{dashboard.id}', card '{card.title}': {exc}") from None
     columns = tuple(str(column[0]) for column in cursor.description)
     return CardData(card, columns, [tuple(row) for row in rows[:limit]], len(rows) > limit)
@@ -72,13 +76,17 @@ def load_dashboards(
     dashboards: Sequence[tuple[Dashboard, Period]],
     viewer: str,
     readable: Collection[str] | None = None,
+    limits: SqlLimits | None = None,
+    lock_timeout: float = 600.0,
 ) -> list[DashboardData]:
     """Query every card `viewer` may see; a card they may not see is never queried.
 
     Card SQL must be one read-only query over `readable` tables (model/sql_policy.py; the step passes the
-    project's own and the dbt project's tables) and runs on a sandboxed read-only connection: it can read the
-    warehouse but never change it, nor reach a file. The caller holds the warehouse lock.
+    project's own and the dbt project's tables) and runs on a sandboxed read-only connection to a snapshot of the
+    warehouse (taken under the writers' lock, waiting at most `lock_timeout`): it can read the warehouse but never
+    change it, nor reach a file, nor keep a writer waiting; each card's query stops at `limits`.
     """
+    limits = limits or SqlLimits()
     if not dashboards:
         return []
     for dashboard, _ in dashboards:
@@ -88,16 +96,16 @@ def load_dashboards(
     # Before the first dbt run there is no warehouse file: cards that read no table still work (in memory),
     # and a card that reads one fails saying why.
     missing = not warehouse.exists()
-    try:
-        connection = connect_sandboxed(warehouse)
-    except duckdb.Error as exc:
-        raise ReportError(f"warehouse {warehouse} cannot be opened: {exc}") from None
-    with connection:
+    with ExitStack() as stack:
+        try:
+            connection = stack.enter_context(sandboxed_read(warehouse, lock_timeout, limits))
+        except duckdb.Error as exc:
+            raise ReportError(f"warehouse {warehouse} cannot be opened: {exc}") from None
         loaded = []
         for dashboard, period in dashboards:
             visible = [card for card in dashboard.cards if can_see(card, viewer)]
             try:
-                cards = [query_card(connection, dashboard, card, period) for card in visible]
+                cards = [query_card(connection, dashboard, card, period, limits) for card in visible]
             except ReportError as exc:
                 if missing:
                     raise ReportError(

@@ -15,7 +15,7 @@ from honeyframe_dagster.model.tenancy import table_key
 from honeyframe_dagster.settings import Settings
 from honeyframe_dagster.store.catalog import load_catalog
 from honeyframe_dagster.store.engine import get_engine
-from honeyframe_dagster.store.ownership import claim_tables, foreign_tables, owned_tables
+from honeyframe_dagster.store.ownership import claim_tables, foreign_tables, mark_written, owned_tables
 from honeyframe_dagster.store.versions import version_spec
 
 
@@ -62,9 +62,11 @@ class ScenarioStoreResource(ConfigurableResource):
 
     def claim_tables(self, project_id: str, tables: Mapping[str, Loc]) -> frozenset[str]:
         """Check (claiming any that no project owns yet) that the project owns the tables a step is about to
-        write; returns every table the project owns. Raises TenancyError naming the field of a foreign table."""
+        write, and mark them written (kept from now on); returns every table the project owns. Raises TenancyError
+        naming the field of a foreign table."""
         with Session(get_engine(self.url)) as session, session.begin():
             claim_tables(session, project_id, tables)
+            mark_written(session, project_id, tables)
             return owned_tables(session, project_id)
 
     def owned_tables(self, project_id: str) -> frozenset[str]:

@@ -9,21 +9,33 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
-from honeyframe_dagster.resources.warehouse_access import sandboxed_read, warehouse_lock, write_transaction
+from honeyframe_dagster.resources.warehouse_access import (
+    SqlLimits,
+    sandboxed_read,
+    warehouse_lock,
+    write_transaction,
+)
 from honeyframe_dagster.settings import Settings, export_to_children
 
 
 class WarehouseResource(ConfigurableResource):
-    """The DuckDB file and how long a writer waits for its lock; `from_settings` fills both from the settings."""
+    """The DuckDB file, how long a writer waits for its lock, and the limits of user SQL; `from_settings` fills
+    them from the settings."""
 
     warehouse_path: str
     lock_timeout_seconds: float
+    sql_timeout_seconds: float = 120.0
+    sql_memory_limit: str = "1GB"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
-        """HONEYFRAME_WAREHOUSE (default under HONEYFRAME_HOME) and HONEYFRAME_WAREHOUSE_LOCK_TIMEOUT_SECONDS."""
+        """HONEYFRAME_WAREHOUSE (default under HONEYFRAME_HOME), HONEYFRAME_WAREHOUSE_LOCK_TIMEOUT_SECONDS,
+        HONEYFRAME_SQL_TIMEOUT_SECONDS and HONEYFRAME_SQL_MEMORY_LIMIT."""
         return cls(
-            warehouse_path=str(settings.warehouse_path), lock_timeout_seconds=settings.warehouse_lock_timeout_seconds
+            warehouse_path=str(settings.warehouse_path),
+            lock_timeout_seconds=settings.warehouse_lock_timeout_seconds,
+            sql_timeout_seconds=settings.sql_timeout_seconds,
+            sql_memory_limit=settings.sql_memory_limit,
         )
 
     @property
@@ -38,9 +50,15 @@ class WarehouseResource(ConfigurableResource):
         """One short write transaction, serialized with every other Honeyframe writer (see warehouse_access)."""
         return write_transaction(self.path, self.lock_timeout_seconds)
 
+    @property
+    def sql_limits(self) -> SqlLimits:
+        return SqlLimits(timeout_seconds=self.sql_timeout_seconds, memory_limit=self.sql_memory_limit)
+
     def read_sandboxed(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        """A read-only connection for SQL that users wrote: no file or network access, configuration locked."""
-        return sandboxed_read(self.path, self.lock_timeout_seconds)
+        """A read-only connection for SQL that users wrote, on a snapshot of the warehouse: no file or network
+        access, memory and threads capped, configuration locked (wrap each query in `warehouse_access.within_limits`
+        with `sql_limits`)."""
+        return sandboxed_read(self.path, self.lock_timeout_seconds, self.sql_limits)
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -27,6 +27,7 @@ from honeyframe_dagster.model.steps import Step
 from honeyframe_dagster.model.tags import SCENARIO_TAG, VERSION_TAG
 from honeyframe_dagster.net_policy import redact_url
 from honeyframe_dagster.resources.scenarios import ScenarioNotFound, ScenarioStoreResource
+from honeyframe_dagster.steps.redaction import redacting
 
 _ALIAS = re.compile(r"^step_(\d+)_")
 # Anything URL-shaped inside a config value (a connector URL, a link in a prompt): its userinfo and query values
@@ -46,16 +47,18 @@ STEP_CONFIG = {
 }
 
 
-def step_op(name: str, kind: str | None = None, configured: bool = True) -> Any:
+def step_op(name: str, kind: str | None = None, configured: bool = True) -> Callable[[Callable[..., Any]], Any]:
     """The `@op` of a step kind's op (and, not `configured`, of a group's commit): no data in or out, only `after`,
-    the ordering input the job wires to the previous stage (factory/jobs.py); `kind`: the tag Dagster's UI shows."""
-    return op(
+    the ordering input the job wires to the previous stage (factory/jobs.py); `kind`: the tag Dagster's UI shows.
+    Whatever the op logs, yields, returns or fails with has the secrets it may see redacted (steps/redaction.py)."""
+    decorate = op(
         name=name,
         ins={"after": In(Nothing)},
         out=Out(Nothing),
         tags={"kind": kind} if kind else None,
         config_schema=STEP_CONFIG if configured else None,
     )
+    return lambda fn: decorate(redacting(fn))
 
 
 def step_alias(index: int, kind: str) -> str:

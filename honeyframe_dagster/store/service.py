@@ -30,7 +30,7 @@ from honeyframe_dagster.model.errors import FieldError, InvalidDocument
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve, upstream_name
 from honeyframe_dagster.model.tenancy import TenancyError, written_tables
 from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
-from honeyframe_dagster.store.ownership import claim_tables
+from honeyframe_dagster.store.ownership import claim_tables, release_unnamed
 from honeyframe_dagster.store.quotas import check_room
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
 from honeyframe_dagster.store.versions import compile_scenario, record_version, set_enabled
@@ -120,6 +120,7 @@ def apply(
         apply_documents(session, documents, recipes, dbt_built)
     except ApplyError as exc:
         raise Invalid(exc.errors, exc.index, exc.context) from None
+    release_unnamed(session, projects_of(documents))
     return [
         Stopped(row.project_id, row.id, row.name)
         for row in session.scalars(select(ScenarioRow).where(ScenarioRow.enabled.is_(False)))
@@ -151,6 +152,7 @@ def put_template(session: Session, template: Template, recipes: Collection[str] 
         apply_documents(session, [template], recipes)
     except ScenarioError as exc:
         raise invalid(exc, template.model_dump(mode="json")) from None
+    release_unnamed(session, None)
     return created
 
 
@@ -242,6 +244,7 @@ def enable_template(
         raise Invalid([_parameter_error(error, merged) for error in errors]) from None
     cell = template_cell(session, slug, project_id)
     assert cell is not None
+    release_unnamed(session, [project_id])
     return CellWrite(cell, reload)
 
 
@@ -402,6 +405,7 @@ def update_scenario(
     if "enabled" in fields:
         set_enabled(session, row, fields["enabled"])
     session.flush()
+    release_unnamed(session, [project_id])
     disabled = Stopped(project_id, row.id, row.name) if was_enabled and not row.enabled else None
     return ScenarioWrite(row, disabled)
 
@@ -444,4 +448,5 @@ def delete_scenario(session: Session, row: ScenarioRow) -> Stopped:
     deleted = Stopped(row.project_id, row.id, row.name)
     session.delete(row)
     session.flush()
+    release_unnamed(session, [deleted.project_id])
     return deleted

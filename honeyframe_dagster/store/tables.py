@@ -154,6 +154,8 @@ class WarehouseTableRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When a step of the project first set out to write the table (None: never); a written table stays claimed.
+    written_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class ApiTokenRow(Base):

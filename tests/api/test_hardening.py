@@ -121,6 +121,12 @@ CONTROL = [
     "line\u2028sep",
     "para\u2029sep",
     "rtl\u202eoverride",
+    # Format characters (Cf): invisible, so "ops\u200b" reads as "ops".
+    "zero\u200bwidth",
+    "joined\u200dname",
+    "mark\u200eltr",
+    "bom\ufeffinside",
+    "soft\u00adhyphen",
 ]
 
 

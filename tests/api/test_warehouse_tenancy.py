@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.store.engine import get_engine
 from honeyframe_dagster.store.tables import ScenarioRow, WarehouseTableRow
 from tests.api.conftest import Api
@@ -82,3 +84,68 @@ def test_an_accepted_scenario_claims_its_output_and_a_patch_is_checked_too(
     assert error["loc"] == ["body", "steps", 0, "input"] and "DROP TABLE landing_orders" in error["msg"]
     stored = api.call("GET", path, token="sales").json()
     assert stored["steps"][0]["input"] == "select * from orders join stg_orders using (id)"
+
+
+def claims(store_url: str) -> dict[str, tuple[str, bool]]:
+    """Table -> (owner, written)."""
+    with Session(get_engine(store_url)) as session:
+        rows = session.execute(
+            select(WarehouseTableRow.name, WarehouseTableRow.project_id, WarehouseTableRow.written_at)
+        )
+        return {name: (project, written is not None) for name, project, written in rows}
+
+
+def test_reserved_table_names_and_deep_sql_are_422_naming_the_field_never_a_500(
+    api: Api, apply_yaml: ApplyYaml, store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for table in ("main", "information_schema", "pg_catalog", "temp", "system", "Main", "pg_orders", "sqlite_x"):
+        error = refusal(api, agent_scenario("select 1 as x", output_table=table, name=f"claim-{table}"))
+        assert error["loc"] == ["body", "steps", 0, "output_table"] and error["input"] == table, error
+        assert f"table '{table}' is a reserved name" in error["msg"]
+    deep = "select " + "(" * 500 + "1" + ")" * 500
+    error = refusal(api, agent_scenario(deep))
+    assert error["loc"] == ["body", "steps", 0, "input"]
+    assert "is nested more than 64 levels deep (line 1, column 72); at most 64 levels are allowed" in error["msg"]
+    dataset = (
+        "kind: Dataset\nid: sys\nproject: acme-ops\ntable: information_schema\nconnector: {type: file, path: x.csv}\n"
+    )
+    capsys.readouterr()
+    assert apply_yaml(dataset) == 1
+    assert "table: table 'information_schema' is a reserved name" in capsys.readouterr().err
+    assert set(claims(store_url)) == {"orders"}
+
+
+def test_a_claim_is_released_when_nothing_names_it_unless_the_project_wrote_the_table(
+    api: Api, apply_yaml: ApplyYaml, store_url: str
+) -> None:
+    # A disabled scenario claims its output at once; deleting it gives the name back.
+    squat = api.call(
+        "POST", BASE, token="sales", json={**agent_scenario("select 1 as x", "squatted"), "enabled": False}
+    )
+    assert squat.status_code == 201, squat.text
+    assert claims(store_url)["squatted"] == ("acme-sales", False)
+    assert api.call("DELETE", f"{BASE}/{squat.json()['id']}", token="sales").status_code == 204
+    assert "squatted" not in claims(store_url)
+    assert apply_yaml(OPS_DATASET.replace("landing_orders", "squatted")) == 0  # free for another project now
+
+    # Edited away: the old name is released, the new one claimed; a name two scenarios write stays until both go.
+    first = api.call("POST", BASE, token="sales", json=agent_scenario("select 1 as x", "shared", name="first"))
+    second = api.call("POST", BASE, token="sales", json=agent_scenario("select 1 as x", "shared", name="second"))
+    first_path, second_path = (f"{BASE}/{r.json()['id']}" for r in (first, second))
+    patched = api.call("PATCH", first_path, token="sales", json={"steps": agent_scenario("select 1", "moved")["steps"]})
+    assert patched.status_code == 200, patched.text
+    assert {"shared", "moved"} <= set(claims(store_url))
+    assert api.call("DELETE", second_path, token="sales").status_code == 204
+    assert "shared" not in claims(store_url) and "moved" in claims(store_url)
+
+    # A dataset's table edited away by apply is released too.
+    dataset = "kind: Dataset\nid: extra\nproject: acme-sales\ntable: extra_a\nconnector: {type: file, path: x.csv}\n"
+    assert apply_yaml(dataset) == 0 and "extra_a" in claims(store_url)
+    assert apply_yaml(dataset.replace("extra_a", "extra_b")) == 0
+    assert "extra_a" not in claims(store_url) and "extra_b" in claims(store_url)
+
+    # Once a step set out to write it (the run-time claim), the table is the project's data: the claim stays.
+    ScenarioStoreResource(url=store_url).claim_tables("acme-sales", {"moved": ("output_table",)})
+    assert claims(store_url)["moved"] == ("acme-sales", True)
+    assert api.call("DELETE", first_path, token="sales").status_code == 204
+    assert claims(store_url)["moved"] == ("acme-sales", True)

@@ -29,6 +29,7 @@ from honeyframe_dagster.reports.formatting import format_axis, format_value, hea
 from honeyframe_dagster.reports.pdf import render_pdf
 from honeyframe_dagster.reports.render import Report
 from honeyframe_dagster.reports.time_filters import Period, relative_period, resolve_period
+from honeyframe_dagster.resources.warehouse_access import SqlLimits
 
 WEDNESDAY = dt.datetime(2026, 11, 18, 14, 30)
 
@@ -216,6 +217,27 @@ def test_card_sql_reads_the_warehouse_but_cannot_change_it(tmp_path: Path) -> No
     dashboard.cards.pop()
     (loaded,) = load_dashboards(warehouse, [(dashboard, period)], "ana@acme.example")
     assert loaded.cards[0].rows == [(5,)]
+
+
+def test_card_sql_stops_at_the_time_and_memory_limits_naming_the_setting(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("create table t as select 1 as v")
+    slow = "select count(*) from range(100000) a, range(100000) b where a.range + b.range < 0"  # minutes unstopped
+    hungry = "select list(range) from range(50000000)"
+    dashboard = Dashboard.model_validate(
+        {"id": "d", "project": "p", "title": "D", "cards": [{"title": "Slow", "display": "metric", "sql": slow}]}
+    )
+    period = relative_period("last_7_days", dt.datetime(2026, 11, 12))
+    limits = SqlLimits(timeout_seconds=1.5, memory_limit="64MB")
+    started = time.monotonic()
+    with pytest.raises(ReportError, match=r"card 'Slow': the query was stopped after 1.5 s \(HONEYFRAME_SQL_TIMEOUT"):
+        load_dashboards(warehouse, [(dashboard, period)], "ana@acme.example", limits=limits)
+    assert time.monotonic() - started < 10
+    dashboard.cards[0].sql = hungry
+    with pytest.raises(ReportError, match="needs more memory than HONEYFRAME_SQL_MEMORY_LIMIT=64MB"):
+        load_dashboards(warehouse, [(dashboard, period)], "ana@acme.example", limits=limits)
+    assert not [p for p in tmp_path.iterdir() if ".snapshot-" in p.name]  # the snapshot is gone
 
 
 def test_before_the_first_dbt_run_cards_without_tables_work_and_table_cards_fail_clearly(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -208,3 +210,72 @@ def test_endpoint_errors_fail_the_step_clearly_without_leaking_the_key(
         assert "input: cannot read 'select no_such_column from tickets_in'" in bad_input
         # A table the project may not read is refused when written, before any run (see test_warehouse_tenancy.py).
         assert apply_yaml(agent() + SCENARIO.replace("INPUT", "select * from no_such_table")) == 1
+
+
+# Another process writing the warehouse (as a parallel step of another project does) while the agent's input runs.
+WRITER = """
+import sys, time
+from pathlib import Path
+from honeyframe_dagster.resources.warehouse_access import write_transaction
+time.sleep(float(sys.argv[2]))
+with write_transaction(Path(sys.argv[1]), timeout=2.0) as connection:
+    connection.execute("CREATE TABLE other_project_rows AS SELECT 42 AS x")
+"""
+
+
+def test_a_slow_input_is_interrupted_at_the_sql_timeout_and_never_blocks_a_writer(
+    apply_yaml: ApplyYaml,
+    projects: None,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+    tickets: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ~15 s on two threads unless stopped; HONEYFRAME_SQL_TIMEOUT_SECONDS stops it after 6 s.
+    slow = "select count(*) as n from range(70000) a, range(70000) b where a.range + b.range < 0"
+    monkeypatch.setenv("HONEYFRAME_SQL_TIMEOUT_SECONDS", "6")
+    server = ChatCompletions()
+    with loopback_server(server) as url:
+        monkeypatch.setenv("HONEYFRAME_SECRET_AGENT_URL", f"{url}/v1")
+        assert apply_yaml(agent() + SCENARIO.replace("INPUT", slow)) == 0
+        job = load_defs().get_job_def("acme_ops__triage")
+        # The writer starts while the query runs and waits at most 2 s for the warehouse.
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tickets), "3"], stderr=subprocess.PIPE, text=True)
+        started = time.monotonic()
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        elapsed = time.monotonic() - started
+        _, writer_errors = writer.communicate(timeout=60)
+    assert not result.success
+    text = failure_text(result, "step_1_run_agent")
+    assert "stopped after 6 s (HONEYFRAME_SQL_TIMEOUT_SECONDS=6)" in text
+    assert elapsed < 12 and server.calls == 0
+    assert writer.returncode == 0, writer_errors
+    assert query(tickets, "select x from other_project_rows") == [(42,)]
+    # The query ran on a snapshot that is gone with the step.
+    assert [p.name for p in tickets.parent.iterdir() if ".snapshot-" in p.name] == []
+
+
+def test_an_input_with_more_rows_than_the_cap_fails_before_any_call(
+    apply_yaml: ApplyYaml,
+    projects: None,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+    tickets: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = ChatCompletions()
+    with loopback_server(server) as url:
+        monkeypatch.setenv("HONEYFRAME_SECRET_AGENT_URL", f"{url}/v1")
+        monkeypatch.setenv("HONEYFRAME_AGENT_MAX_ROWS", "7")  # tickets_in holds 8 rows
+        documents = agent() + SCENARIO.replace("INPUT", "select range as n from range(300)")
+        too_many = run_scenario(apply_yaml, load_defs, instance, documents, "acme_ops__triage")
+        assert not too_many.success
+        assert "more than 7 rows (HONEYFRAME_AGENT_MAX_ROWS=7)" in failure_text(too_many, "step_1_run_agent")
+        dataset = run_scenario(
+            apply_yaml, load_defs, instance, agent() + SCENARIO.replace("INPUT", "tickets"), "acme_ops__triage"
+        )
+        assert "more than 7 rows" in failure_text(dataset, "step_1_run_agent")
+        assert server.calls == 0
+        monkeypatch.setenv("HONEYFRAME_AGENT_MAX_ROWS", "8")
+        exactly = load_defs().get_job_def("acme_ops__triage").execute_in_process(instance=instance)
+    assert exactly.success and output_metadata(exactly, "step_1_run_agent")["rows processed"] == 8

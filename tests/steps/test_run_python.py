@@ -107,3 +107,59 @@ def test_recipe_names_cannot_leave_the_recipes_folder(recipes_dir: Path) -> None
 
 def test_a_path_traversing_recipe_name_is_refused_at_apply(apply_yaml: ApplyYaml, projects: None) -> None:
     assert apply_yaml(scenario("bad", "  - {kind: run_python, recipe: ../../etc/passwd}")) == 1
+
+
+TOKEN = "tok-3f9a1c77e2b04d51"
+SMTP_PASSWORD = "smtp-pass-0123456789"
+LEAKY_RECIPE = """
+import os
+import sys
+
+from dagster_pipes import open_dagster_pipes
+
+token = os.environ["HONEYFRAME_SECRET_RECIPE_TOKEN"]
+with open_dagster_pipes() as context:
+    print(f"stdout has {token}")
+    print(f"stderr has {token} and the SMTP password SMTP_PASSWORD", file=sys.stderr)
+    context.log.info(f"pipes log has {token}")
+    context.report_custom_message({"metadata": {"leaked": token, "nested": {"list": [f"in {token}"]}}})
+    if context.extras["args"].get("fail"):
+        raise ValueError(f"failing with {token}")
+""".replace("SMTP_PASSWORD", SMTP_PASSWORD)
+
+
+def test_secret_values_never_reach_the_run_log_failures_or_metadata(
+    apply_yaml: ApplyYaml,
+    projects: None,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+    recipes_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (recipes_dir / "leaky.py").write_text(LEAKY_RECIPE)
+    monkeypatch.setenv("HONEYFRAME_SECRET_RECIPE_TOKEN", TOKEN)
+    monkeypatch.setenv("HONEYFRAME_SMTP_PASSWORD", SMTP_PASSWORD)
+    step = "  - {kind: run_python, recipe: leaky, secrets: [HONEYFRAME_SECRET_RECIPE_TOKEN], args: {fail: FAIL}}"
+    ok = run_scenario(
+        apply_yaml, load_defs, instance, scenario("leaky", step.replace("FAIL", "false")), "acme_ops__leaky"
+    )
+    assert ok.success
+    metadata = output_metadata(ok, "step_1_run_python")
+    assert metadata["leaked"] == "***" and metadata["nested"] == {"list": ["in ***"]}
+    ok_logs = log_messages(instance, ok.run_id)
+    assert any("stdout has ***" in m for m in ok_logs) and any("pipes log has ***" in m for m in ok_logs)
+
+    failed = run_scenario(
+        apply_yaml, load_defs, instance, scenario("leaky", step.replace("FAIL", "true")), "acme_ops__leaky"
+    )
+    assert not failed.success
+    text = failure_text(failed, "step_1_run_python")
+    assert "ValueError: failing with ***" in text and "the SMTP password ***" in text
+    (failure,) = events(failed, "STEP_FAILURE", "step_1_run_python")
+    stderr = failure.step_failure_data.user_failure_data.metadata["stderr"].value
+    assert "stderr has ***" in stderr
+    # Pipes reported the recipe's exception, with its traceback, as an engine event: redacted too.
+    assert any("failing with ***" in m for m in log_messages(instance, failed.run_id))
+    shown = [text, stderr, repr(metadata)] + ok_logs + log_messages(instance, failed.run_id)
+    for message in shown:
+        assert TOKEN not in message and SMTP_PASSWORD not in message

@@ -146,7 +146,7 @@ def test_every_connector_loads_its_table_and_reports_rows_and_lineage(
                 dataset("web-orders", "web_orders", f"{{type: http, url: '{web}/export.csv', format: csv}}"),
                 dataset(
                     "pg",
-                    "pg_rows",
+                    "postgres_rows",
                     f"{{type: sql, url_env: HONEYFRAME_SECRET_PG_URL, query: 'select * from {pg_table}'}}",
                 ),
                 dataset(
@@ -166,7 +166,7 @@ def test_every_connector_loads_its_table_and_reports_rows_and_lineage(
         )
     assert result.success
     expected = {"raw_tickets": (24, "file"), "clicks": (3, "file"), "numbers": (7, "file")}
-    expected |= {"web_orders": (3, "http"), "pg_rows": (2, "sql"), "stock": (2, "platform")}
+    expected |= {"web_orders": (3, "http"), "postgres_rows": (2, "sql"), "stock": (2, "platform")}
     for position, (table, (rows, connector)) in enumerate(expected.items(), start=1):
         metadata = output_metadata(result, f"step_{position}_sync_dataset")
         assert (metadata["table"], metadata["rows synced"], metadata["connector"]) == (table, rows, connector)
@@ -176,7 +176,7 @@ def test_every_connector_loads_its_table_and_reports_rows_and_lineage(
     assert instance.get_latest_materialization_event(AssetKey(["raw_tickets"])).run_id == result.run_id
     assert platform.polls == {"ds-ok-0": 3}  # polled until done
     warehouse = hf_home / "warehouse.duckdb"
-    assert query(warehouse, 'select label, amount, "at" from pg_rows order by id') == [
+    assert query(warehouse, 'select label, amount, "at" from postgres_rows order by id') == [
         ("one", 1.5, dt.datetime(2026, 11, 1, 10)),
         (None, 2.25, None),
     ]

@@ -1,7 +1,9 @@
 """`run_agent`: every input row to an AI agent, one result per row in `output_table`.
 
 The input is a dataset id of the project (its table is read whole) or a SQL query over the tables the project may
-read (model/sql_policy.py, checked again here before it runs on a sandboxed read-only connection). The
+read (model/sql_policy.py, checked again here before it runs on a sandboxed read-only connection to a snapshot of
+the warehouse, within HONEYFRAME_SQL_TIMEOUT_SECONDS and HONEYFRAME_SQL_MEMORY_LIMIT); more than
+HONEYFRAME_AGENT_MAX_ROWS input rows fail the step before the first call. The
 output table holds `row_key` (a hash of the input row: stable, so a re-run upserts instead of duplicating),
 `input`, `output`, `error`, `agent`, `model` and `processed_at`. Failing rows are recorded with their error;
 the step fails only when the share of failing rows exceeds HONEYFRAME_AGENT_FAILURE_RATIO.
@@ -18,7 +20,7 @@ from honeyframe_dagster.model.scenario import Catalog
 from honeyframe_dagster.model.tenancy import TenancyError, check_sql, table_key
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
-from honeyframe_dagster.resources.warehouse_access import Loader, quote
+from honeyframe_dagster.resources.warehouse_access import Loader, SqlLimitExceeded, SqlLimits, quote, within_limits
 from honeyframe_dagster.steps.context import current_step, step_op
 from honeyframe_dagster.steps.entry import StepOp
 from honeyframe_dagster.steps.run_agent.client import RowResult, complete_rows
@@ -45,10 +47,25 @@ def input_query(step: RunAgentStep, project_id: str, catalog: Catalog, readable:
     return step.input
 
 
-def read_rows(connection: duckdb.DuckDBPyConnection, query: str) -> list[dict[str, Any]]:
-    cursor = connection.execute(query)
-    columns = [column[0] for column in cursor.description or []]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+class TooManyRows(ValueError):
+    """The input has more rows than HONEYFRAME_AGENT_MAX_ROWS."""
+
+
+def read_rows(
+    connection: duckdb.DuckDBPyConnection, query: str, max_rows: int, limits: SqlLimits
+) -> list[dict[str, Any]]:
+    """At most `max_rows` rows (one more is fetched to tell: TooManyRows), the query within `limits`
+    (SqlLimitExceeded)."""
+    with within_limits(connection, limits):
+        cursor = connection.execute(query)
+        columns = [column[0] for column in cursor.description or []]
+        rows = cursor.fetchmany(max_rows + 1)
+    if len(rows) > max_rows:
+        raise TooManyRows(
+            f"input: more than {max_rows} rows (HONEYFRAME_AGENT_MAX_ROWS={max_rows}); no row was sent to the agent. "
+            "Narrow the input, or raise the setting"
+        )
+    return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
 def results_loader(results: Sequence[RowResult], agent: str, model: str) -> Loader:
@@ -84,7 +101,9 @@ def run_agent_op(
         raise Failure(f"project '{project_id}': {exc}", allow_retries=False) from None
     try:
         with warehouse.read_sandboxed() as connection:
-            rows = read_rows(connection, query)
+            rows = read_rows(connection, query, agents.max_rows, warehouse.sql_limits)
+    except (TooManyRows, SqlLimitExceeded) as exc:
+        raise Failure(f"agent '{agent.id}': {exc}", allow_retries=False) from None
     except duckdb.Error as exc:
         raise Failure(f"input: cannot read {step.input!r}: {exc}") from None
     context.log.info(f"agent '{agent.id}': {len(rows)} row(s) in batches of {agents.batch_size}")

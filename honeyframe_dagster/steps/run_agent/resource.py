@@ -16,13 +16,14 @@ class AgentEndpointMissing(LookupError):
 
 
 class AgentsResource(ConfigurableResource):
-    """Batch size, concurrency, timeout and failure ratio: HONEYFRAME_AGENT_* (settings.py). No key in run config:
-    an agent's key stays in the variable its document names."""
+    """Batch size, concurrency, timeout, failure ratio and most input rows: HONEYFRAME_AGENT_* (settings.py). No key
+    in run config: an agent's key stays in the variable its document names."""
 
     batch_size: int
     concurrency: int
     failure_ratio: float
     timeout_seconds: float
+    max_rows: int = 10_000
 
     def endpoint(self, agent: Agent) -> Endpoint:
         base_url = get_settings().secret(agent.base_url_env)
@@ -50,4 +51,5 @@ def agents_resource(settings: Settings) -> AgentsResource:
         concurrency=settings.agent_concurrency,
         failure_ratio=settings.agent_failure_ratio,
         timeout_seconds=settings.agent_timeout_seconds,
+        max_rows=settings.agent_max_rows,
     )

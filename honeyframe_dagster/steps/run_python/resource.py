@@ -6,7 +6,8 @@ step's `args`, `context.log` reaches the run's event log, and `context.report_cu
 the op; a recipe still running at its timeout is killed.
 
 The child gets a minimal environment (`child_env`): never the store's URL, SMTP or agent credentials, only the
-HONEYFRAME_SECRET_* variables its step lists in `secrets`.
+HONEYFRAME_SECRET_* variables its step lists in `secrets`. Whatever it prints or reports through Pipes reaches the
+run's log with every secret value redacted (steps/redaction.py), before it is cut to its tail.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from dagster import (
     MetadataValue,
     OpExecutionContext,
     PipesTempFileContextInjector,
-    PipesTempFileMessageReader,
     open_pipes_session,
 )
 
 from honeyframe_dagster.settings import Settings, get_settings, inherited_environment
+from honeyframe_dagster.steps.redaction import RedactingMessageReader, step_redactor
 
 RECIPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TAIL_CHARS = 4000
@@ -85,10 +86,11 @@ class PythonRecipesResource(ConfigurableResource):
     ) -> list[Any]:
         """Run the recipe to completion; returns its custom messages. Raises Failure on error or timeout."""
         path = self.path_for(name)
+        redactor = step_redactor()
         with open_pipes_session(
             context=context,
             context_injector=PipesTempFileContextInjector(),
-            message_reader=PipesTempFileMessageReader(),
+            message_reader=RedactingMessageReader(redactor),
             extras=dict(extras),
         ) as session:
             process = subprocess.Popen(
@@ -103,18 +105,20 @@ class PythonRecipesResource(ConfigurableResource):
                 stdout, stderr = process.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
-                stdout, stderr = process.communicate()
+                _, stderr = process.communicate()
                 raise Failure(
                     f"recipe '{name}' was still running after {timeout:g} s and was stopped",
-                    metadata={"stderr": MetadataValue.text(_tail(stderr))},
+                    metadata={"stderr": MetadataValue.text(_tail(redactor.text(stderr)))},
                 ) from None
+            # Redacted whole, then cut: a cut could leave part of a secret that no longer matches.
+            stdout, stderr = _tail(redactor.text(stdout)), _tail(redactor.text(stderr))
             if stdout.strip():
-                context.log.info(f"recipe '{name}' output:\n{_tail(stdout)}")
+                context.log.info(f"recipe '{name}' output:\n{stdout}")
             if process.returncode != 0:
-                context.log.error(f"recipe '{name}' exited with code {process.returncode}:\n{_tail(stderr)}")
+                context.log.error(f"recipe '{name}' exited with code {process.returncode}:\n{stderr}")
                 raise Failure(
-                    f"recipe '{name}' failed (exit code {process.returncode}):\n{_tail(stderr)}",
-                    metadata={"stderr": MetadataValue.text(_tail(stderr))},
+                    f"recipe '{name}' failed (exit code {process.returncode}):\n{stderr}",
+                    metadata={"stderr": MetadataValue.text(stderr)},
                 )
         return list(session.get_custom_messages())
 

@@ -59,8 +59,9 @@ def build_report(
     periods = [
         (d, resolve_period(step.time_filter or d.default_time_filter, scheduled, spec.timezone)) for d in dashboards
     ]
-    with warehouse.exclusive():
-        loaded = load_dashboards(warehouse.path, periods, spec.owner, readable)
+    loaded = load_dashboards(
+        warehouse.path, periods, spec.owner, readable, warehouse.sql_limits, warehouse.lock_timeout_seconds
+    )
     title = " · ".join(d.title for d in dashboards) or spec.record.name
     return Report(f"{spec.project.name}: {title}", spec.project.name, scheduled, spec.timezone, spec.owner, loaded)
 
