@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     # Hosts that http/platform connectors, agents and webhooks may reach (comma-separated, `*.example.com`
     # globs); None: any public host, never local, private or metadata addresses (net_policy.py).
     connector_allowed_hosts: str | None = None
-    # User SQL (and a `sql` connector's query) is stopped after this long.
+    # User SQL (cards, run_agent input) and a `sql` connector's query are stopped after this long.
     sql_timeout_seconds: float = Field(default=120.0, gt=0, le=86_400)
     # How long a warehouse writer waits for the warehouse's cross-process lock before failing.
     warehouse_lock_timeout_seconds: float = 600.0
@@ -99,8 +99,7 @@ class Settings(BaseSettings):
     agent_timeout_seconds: float = 60.0
     # A run_agent input with more rows than this fails before the first call to the model.
     agent_max_rows: int = Field(default=10_000, ge=1)
-    # User SQL (card SQL, run_agent input) is interrupted after this long; DuckDB's memory limit for it.
-    sql_timeout_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    # DuckDB's memory limit for user SQL (card SQL, run_agent input; interrupted after sql_timeout_seconds).
     sql_memory_limit: str = Field(default="1GB", pattern=r"(?i)^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$")
     # The largest YAML file `honeyframe apply` reads (checked before parsing).
     max_document_bytes: int = Field(default=5_000_000, ge=1)

@@ -11,7 +11,7 @@ from dagster import DagsterInstance, Definitions
 
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.run_python.resource import RecipeNotFound, python_recipes_resource
-from tests.conftest import ApplyYaml
+from tests.conftest import ApplyYaml, granting
 from tests.steps.support import events, failure_text, log_messages, output_metadata, run_scenario
 
 
@@ -140,6 +140,7 @@ def test_secret_values_never_reach_the_run_log_failures_or_metadata(
     monkeypatch.setenv("HONEYFRAME_SECRET_RECIPE_TOKEN", TOKEN)
     monkeypatch.setenv("HONEYFRAME_SMTP_PASSWORD", SMTP_PASSWORD)
     step = "  - {kind: run_python, recipe: leaky, secrets: [HONEYFRAME_SECRET_RECIPE_TOKEN], args: {fail: FAIL}}"
+    assert apply_yaml(granting("acme-ops", "HONEYFRAME_SECRET_RECIPE_TOKEN")) == 0
     ok = run_scenario(
         apply_yaml, load_defs, instance, scenario("leaky", step.replace("FAIL", "false")), "acme_ops__leaky"
     )
