@@ -455,3 +455,52 @@ def test_a_report_with_nothing_to_show_is_not_sent(
     logs = "\n".join(str(record.user_message) for record in instance.all_logs(result.run_id))
     assert f"nothing to send: {reason}; no e-mail was sent" in logs
     assert "sending" not in logs
+
+
+def test_a_run_launched_before_an_edit_mails_what_its_version_said(
+    apply_yaml: ApplyYaml,
+    reporting: Path,
+    smtp_sink: StartSink,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+) -> None:
+    """The run config a launch gives (the version's, factory/run_config.py) is what the run does: an edit made after
+    the launch, before the run starts, changes nothing of it; a re-execution with the same config does it again."""
+    from sqlalchemy.orm import Session
+
+    from honeyframe_dagster.factory.run_config import run_config
+    from honeyframe_dagster.settings import get_settings
+    from honeyframe_dagster.store.engine import get_engine
+    from honeyframe_dagster.store.tables import ScenarioRow
+    from honeyframe_dagster.store.versions import version_spec
+
+    sink = smtp_sink()
+    assert apply_yaml(scenario("    format: html")) == 0
+    job = load_defs().get_job_def(JOB)
+    with Session(get_engine(get_settings().store_url)) as session:
+        scenario_id = session.query(ScenarioRow.id).filter(ScenarioRow.name == "weekly report").scalar()
+        launched = version_spec(session, scenario_id, None)
+    assert launched is not None and launched.version == 1
+    config = run_config(launched)
+    # Edited after the launch: other recipients, a PDF.
+    edited = scenario("    format: pdf").replace("[ceo@acme.example, cfo@acme.example]", "[intern@acme.example]")
+    assert apply_yaml(edited) == 0
+    for _ in range(2):  # the run, then a re-execution of it
+        result = job.execute_in_process(
+            instance=instance,
+            run_config=config,
+            partition_key="2026-10-05",
+            tags={"honeyframe/version": "1"},
+            raise_on_error=False,
+        )
+        assert result.success
+        assert result.dagster_run.tags["honeyframe/version"] == "1"
+        assert output_metadata(result)["scenario version"] == 1
+    messages = sink.messages()
+    assert len(messages) == 2
+    for message in messages:
+        assert message["To"] == "ceo@acme.example, cfo@acme.example" and not list(message.iter_attachments())
+    # The job of the new version (a reload) mails the new recipients.
+    assert run_job(load_defs, instance, "2026-10-05").success
+    newest = sink.messages()[-1]
+    assert newest["To"] == "intern@acme.example" and list(newest.iter_attachments())
