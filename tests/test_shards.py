@@ -8,7 +8,7 @@ import zlib
 import pytest
 from sqlalchemy.orm import Session
 
-from honeyframe_dagster.boot import boot, shard_catalog
+from honeyframe_dagster.boot import boot, shard_scenarios
 from honeyframe_dagster.cli import main as honeyframe
 from honeyframe_dagster.model.naming import location_name, shard_of
 from honeyframe_dagster.settings import get_settings
@@ -58,18 +58,27 @@ def test_the_count_is_chosen_once_and_grows_only_by_the_rule(store_url: str, app
 
 
 def test_a_code_server_for_another_count_refuses_to_load(hf_home: object, apply_yaml: ApplyYaml) -> None:
-    assert apply_yaml(project_yaml(["acme-sales", "acme-ops"])) == 0
+    scenarios = "".join(
+        f"\n---\nkind: Scenario\nproject: {p}\nname: s\ntrigger: {{cron: '0 2 * * *'}}\n"
+        "steps: [{kind: run_recipe, recipe: stg_orders}]"
+        for p in ("acme-sales", "acme-ops")
+    )
+    assert apply_yaml(project_yaml(["acme-sales", "acme-ops"]) + scenarios) == 0
     engine = boot(get_settings())
+
+    def served(shard: tuple[int, int] | None) -> set[str]:
+        return {record.project_id for record in shard_scenarios(engine, shard).records}
+
     # Nothing stored yet (a test, `dagster dev`): any slice loads.
-    assert shard_catalog(engine, (0, 3)) is not None
+    assert shard_scenarios(engine, (0, 3)) is not None
     with Session(engine) as session, session.begin():
         save_count(session, 2)
     index = shard_of("acme-sales", 2)
-    assert [p for p in shard_catalog(engine, (index, 2)).projects] == ["acme-sales"]
+    assert served((index, 2)) == {"acme-sales"}
     with pytest.raises(ShardCountMismatch, match=r"HONEYFRAME_SHARD=0/3: the store splits the projects over 2"):
-        shard_catalog(engine, (0, 3))
+        shard_scenarios(engine, (0, 3))
     # The unsharded location (workspace.yaml) serves every project whatever the count.
-    assert set(shard_catalog(engine, None).projects) == {"acme-sales", "acme-ops"}
+    assert served(None) == {"acme-sales", "acme-ops"}
 
 
 def test_shards_command_shows_and_sets_the_count(
