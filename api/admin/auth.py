@@ -22,6 +22,7 @@ from fastapi import HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
 from api.deps import check_rate, request_limits
+from honeyframe_dagster.store.versions import set_actor
 from honeyframe_dagster.tokens import TokenGrant, TokenRejected, admin_session_grant
 
 SESSION_COOKIE = "hf_admin_session"
@@ -57,6 +58,7 @@ def page_grant(request: Request, session: Session) -> TokenGrant:
         check_rate(request_limits(request), grant)
     except HTTPException as exc:
         raise PageError(exc.status_code, str(exc.detail), dict(exc.headers or {})) from None
+    set_actor(session, grant.name)  # a version a page's change writes is by this token, as through the API
     return grant
 
 
