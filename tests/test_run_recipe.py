@@ -11,12 +11,12 @@ from pathlib import Path
 import duckdb
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, Definitions
 from dagster._core.instance.ref import InstanceRef
-from sqlalchemy import update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.settings import get_settings
-from honeyframe_dagster.store.tables import ScenarioRow
+from honeyframe_dagster.store.tables import ScenarioVersionRow
 from tests.conftest import ApplyYaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,8 +65,12 @@ def test_an_unknown_recipe_fails_the_op_before_dbt_runs(
 ) -> None:
     assert apply_yaml(SCENARIO) == 0
     job = load_defs().get_job_def("acme_ops__revenue_build")
+    # The version the run does names a recipe the dbt project does not have (a forged row).
     with Session(boot(get_settings())) as session, session.begin():
-        session.execute(update(ScenarioRow).values(steps=[{"kind": "run_recipe", "recipe": "mart_gone; rm -rf /"}]))
+        version = session.scalars(select(ScenarioVersionRow)).one()
+        steps = [{**version.spec["steps"][0], "recipe": "mart_gone; rm -rf /"}]
+        version.spec = {**version.spec, "steps": steps}
+        version.spec_hash = "f" * 64
     result = job.execute_in_process(instance=instance, partition_key="2026-11-20", raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")

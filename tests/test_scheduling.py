@@ -270,13 +270,14 @@ def test_a_five_day_outage_of_a_nightly_schedule_fires_from_its_one_late_tick(
 
 
 def test_an_interval_without_a_cron_grid_stays_a_sensor_and_fires_on_its_grid(instance: DagsterInstance) -> None:
-    every = {"id": 4, "trigger": {"interval_seconds": 90, "overlap": "allow"}, "updated_at": CREATED.isoformat()}
+    start = dt.datetime(2026, 12, 1, 14, 0, 5, tzinfo=UTC)
+    # Enabled when the daemon first evaluates it: the cadence starts there.
+    every = {"id": 4, "trigger": {"interval_seconds": 90, "overlap": "allow"}, "updated_at": start.isoformat()}
     with daemon(instance, {"every": every}) as workspace:
         repository = next(
             iter(workspace.create_request_context().get_code_location(LOCATION).get_repositories().values())
         )
         assert repository.has_sensor("job_every_sensor") and not repository.get_schedules()
-        start = dt.datetime(2026, 12, 1, 14, 0, 5, tzinfo=UTC)
         evaluate(workspace, start)
         for k in range(1, 7):
             evaluate(workspace, start + k * dt.timedelta(seconds=45))

@@ -77,7 +77,7 @@ def health(request: Request, session: SessionDep) -> JSONResponse:
             detail="the store is unavailable",
             request_id=request_id_of(request),
         )
-        return JSONResponse(unreachable.model_dump(mode="json"), status_code=503, headers=headers)
+        return JSONResponse(unreachable.model_dump(mode="json", exclude_unset=True), status_code=503, headers=headers)
     body = Health(alive=beat.alive, last_seen=beat.last_seen, status=beat.status)
     out_of_sync, reconciled_at = last_pass(session)
     if out_of_sync is not None and reconciled_at is not None:  # shown once the reconciler has made a pass

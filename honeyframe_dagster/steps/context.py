@@ -20,7 +20,7 @@ from dagster import Failure, Field, In, MetadataValue, Nothing, OpExecutionConte
 from pydantic import ValidationError
 
 from honeyframe_dagster.model.compiled import spec_from_run_config
-from honeyframe_dagster.model.scenario import Catalog, ScenarioSpec
+from honeyframe_dagster.model.scenario import Catalog, ScenarioSpec, first_error
 from honeyframe_dagster.model.secret_grants import SecretNotGranted, check_step
 from honeyframe_dagster.model.step_base import is_deferred
 from honeyframe_dagster.model.steps import Step
@@ -128,7 +128,7 @@ def current_step(context: OpExecutionContext, scenarios: ScenarioStoreResource, 
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        return f"its run config does not load ({exc.error_count()} error(s))"
+        return f"its config does not load: {first_error(exc).line}"
     return str(exc) if isinstance(exc, ScenarioNotFound) else f"its run config does not load ({type(exc).__name__})"
 
 
