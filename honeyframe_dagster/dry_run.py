@@ -25,8 +25,9 @@ def snapshot(session: Session) -> Snapshot:
     for template in session.scalars(select(TemplateRow)):
         found[("template", template.slug)] = (template.document, template.default_enabled)
     for noun, row_class in (("dataset", DatasetRow), ("dashboard", DashboardRow), ("agent", AgentRow)):
-        for row in session.scalars(select(row_class)):
-            found[(noun, f"{row.project_id}/{row.id}")] = row.document
+        rows = session.execute(select(row_class.project_id, row_class.id, row_class.document))
+        for project_id, object_id, document in rows:
+            found[(noun, f"{project_id}/{object_id}")] = document
     for scenario in session.scalars(select(ScenarioRow)):
         noun = f"template instance ({scenario.template_slug})" if scenario.template_slug else "scenario"
         state = (scenario.parameters, scenario.trigger, scenario.steps, scenario.owner)

@@ -458,7 +458,7 @@ def supervise(plan: Plan) -> int:
     finally:
         if plan.home is not None:
             forget_running(plan.home, os.getpid())
-        print("[honeyframe] stopping...", flush=True)
+        print("[honeyframe] stopping", flush=True)
         for process in reversed(processes):
             process.stop()
         deadline = time.monotonic() + 20
@@ -472,4 +472,4 @@ def supervise(plan: Plan) -> int:
             if process.copier is not None:
                 process.copier.join(timeout=2)
         started = [p for p in processes if p.popen is not None]
-        print(f"[honeyframe] stopped: all {len(started)} process(es) have exited", flush=True)
+        print(f"[honeyframe] everything has stopped ({len(started)} processes)", flush=True)
