@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument
+from honeyframe_dagster.model.suggest import unknown_field_message
 from honeyframe_dagster.store.engine import describe_outage, store_unavailable
 from honeyframe_dagster.store.service import Conflict, Invalid, NotFound
 from honeyframe_dagster.store.writes import conflict_message
@@ -58,7 +59,7 @@ def body_error(error: FieldError) -> dict[str, Any]:
 
 def _schema_error(error: Mapping[str, Any]) -> dict[str, Any]:
     loc = list(error["loc"])
-    msg = str(error["msg"]).removeprefix("Value error, ")
+    msg = unknown_field_message(error) or str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
     if isinstance(value, bytes):  # a body that is not JSON (e.g. a form post): echoed as text, not a 500
         value = value.decode("utf-8", "replace")

@@ -66,7 +66,7 @@ def partition_keys(entry: PlannedScenario, start: str, end: str, now: dt.datetim
         raise BackfillError(f"scenario: {entry.error}")
     if spec.trigger.cron is None:
         raise BackfillError(
-            f"scenario: '{entry.job_name}' has a {spec.trigger.kind} trigger; only cron scenarios backfill"
+            f"scenario: '{entry.job_name}' has a trigger of kind {spec.trigger.kind}; only cron scenarios backfill"
         )
     low, high = parse_bound(start, spec.timezone, end=False), parse_bound(end, spec.timezone, end=True)
     high = min(high, now)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from honeyframe_dagster.model.documents import DOCUMENT_ADAPTER, DOCUMENT_KINDS, Document
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument, dotted
 from honeyframe_dagster.model.steps import STEP_KINDS
+from honeyframe_dagster.model.suggest import unknown_field_message
 from honeyframe_dagster.net_policy import redact_url
 from honeyframe_dagster.settings import get_settings
 
@@ -73,7 +74,7 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
     for error in exc.errors():
         loc: tuple[str | int, ...] = tuple(part for part in error["loc"] if not _is_tag(str(part)))
         value = error.get("input")
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = unknown_field_message(error) or str(error["msg"]).removeprefix("Value error, ")
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, InvalidDocument):
             # A model-level check located the inner field itself ("steps", 0, "kind"); its line shows no value.

@@ -17,10 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import check_ready
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.dbt import dbt_executable, finish_invocation, load_manifest
 from honeyframe_dagster.factory.datasets import dataset_asset_specs
 from honeyframe_dagster.model.documents import Dataset
 from honeyframe_dagster.resources.warehouse import WarehouseResource
+from honeyframe_dagster.sample_data import dbt_vars_args
 from honeyframe_dagster.services.heartbeat import scheduler_heartbeat_sensor
 from honeyframe_dagster.settings import DBT_PROJECT_DIR, get_settings
 from honeyframe_dagster.store.engine import get_engine
@@ -65,7 +67,8 @@ def build_dbt_assets(manifest: Mapping[str, Any]) -> AssetsDefinition:
         # dbt opens the DuckDB file for the whole build: hold the writers' lock so parallel writers wait.
         warehouse.export_for_dbt()
         with warehouse.exclusive():
-            invocation = dbt.cli(["build"], context=context)
+            shift = dbt_vars_args(get_settings(), utcnow().date())
+            invocation = dbt.cli(["build", *shift], context=context)
             yield from invocation.stream()
         finish_invocation(invocation.target_path)
 

@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from markupsafe import escape as markup_escape
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.admin import auth, views
 from api.deps import BackendsDep, DagsterDep, PlannerDep, SessionDep
 from api.errors import ApiValidationError
+from api.routes import runs as run_routes
+from api.routes import scenarios as scenario_routes
 from api.routes import templates as template_routes
 from api.routes.health import heartbeat
-from api.schemas import EnableBody
+from api.schemas import EnableBody, ScenarioUpdate
 from api.sync import SYNC_HEADER
 from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.reconciler import last_pass
-from honeyframe_dagster.store.tables import ProjectRow, TemplateRow
+from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
 from honeyframe_dagster.tokens import TokenGrant, TokenRejected, close_admin_session, open_admin_session
 
 HERE = Path(__file__).parent
@@ -49,6 +55,21 @@ def _when(value: dt.datetime | None) -> str:
     return "—" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _at(value: dt.datetime | None, timezone: str) -> Markup:
+    """A time in the project's timezone, the UTC instant on hover: `<time title="... UTC">`."""
+    if value is None:
+        return Markup("—")
+    local = value.astimezone(ZoneInfo(timezone))
+    shown = local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or timezone)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(value.isoformat(), _when(value), shown)
+
+
+def _breakable(value: Any) -> Markup:
+    """A value that may wrap after its separators (`_`, `-`, `.`, `/`, `,`, `@`), never in the middle of a word."""
+    text = str(markup_escape(_as_text(value)))
+    return Markup(re.sub(r"([_\-./,@])", r"\1<wbr>", text))
+
+
 def _ago(value: dt.datetime) -> str:
     seconds = max(0, int((utcnow() - value).total_seconds()))
     if seconds < 120:
@@ -70,7 +91,7 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(when=_when, ago=_ago, as_text=_as_text)
+_env.filters.update(when=_when, ago=_ago, as_text=_as_text, at=_at, breakable=_breakable)
 pages = Jinja2Templates(env=_env)
 
 
@@ -173,7 +194,7 @@ def admin_grant(request: Request, session: Session) -> TokenGrant:
 @router.get("/templates", response_class=HTMLResponse)
 def matrix_page(request: Request, session: SessionDep, dagster: DagsterDep, planner: PlannerDep) -> HTMLResponse:
     grant = admin_grant(request, session)
-    projects, lines = views.matrix(session, grant, planner, dagster)
+    projects, lines = views.matrix(session, grant, planner, dagster, request.app.state.settings.default_timezone)
     context = {**page_context(request, session, grant), "projects": projects, "lines": lines}
     return render(request, "matrix.html", context)
 
@@ -212,7 +233,7 @@ def toggle(
     except ValidationError:
         raise auth.PageError(400, 'expected a JSON body {"parameters": {NAME: VALUE, ...}}') from None
     outcome = Response()
-    message, status_code = None, 200
+    message, problems, status_code = None, [], 200
     try:
         if action == "enable":
             template_routes.enable(slug, project_id, grant, backends, outcome, body)
@@ -220,22 +241,37 @@ def toggle(
             template_routes.disable(slug, project_id, grant, backends, outcome)
     except ApiValidationError as exc:
         session.rollback()
-        message, status_code = "; ".join(_problem(item) for item in exc.errors), 422
+        problems, status_code = [_problem(item) for item in exc.errors], 422
+        message = "Not enabled: " + (
+            "one value needs a change." if len(problems) == 1 else "these values need changes."
+        )
     except HTTPException as exc:
         session.rollback()
         message, status_code = str(exc.detail), exc.status_code
     if outcome.headers.get(SYNC_HEADER) == "failed":
         message = "Saved, but Dagster has not caught up yet (see the API's log)."
-    line, cell = views.one_cell(session, backends.planner, backends.dagster, slug, project_id)
-    context = {"line": line, "cell": cell, "message": message}
+    default_timezone = request.app.state.settings.default_timezone
+    line, cell = views.one_cell(session, backends.planner, backends.dagster, slug, project_id, default_timezone)
+    if status_code != 200 and body is not None:
+        cell.typed = body.parameters  # the form shows what was typed, not the stored values
+    context = {"line": line, "cell": cell, "message": message, "problems": problems}
     response = render(request, "cell.html", context, status_code)
     response.headers[FRAGMENT_HEADER] = "cell"
     return response
 
 
 def _problem(item: dict[str, Any]) -> str:
-    where = [str(part) for part in item.get("loc", []) if part not in ("body",)]
-    return f"{'.'.join(where)}: {item['msg']}" if where else str(item["msg"])
+    """One refusal in words: which value (`dashboards`, item 2) and what is wrong with it, without the paths of
+    the template's steps the value fills (`steps[1].dashboard_ids: `)."""
+    loc = [part for part in item.get("loc", []) if part not in ("body", "parameters")]
+    msg = re.sub(r"^(steps\[\d+\][\w.\[\]]*: )+", "", str(item["msg"]))
+    msg = re.sub(r" \(parameter '[^']*'\)$", "", msg)
+    if not loc:
+        return msg[:1].upper() + msg[1:]
+    name = str(loc[0])
+    items = [part for part in loc[1:] if isinstance(part, int)]
+    where = f"{name} (item {items[0] + 1})" if items else name
+    return f"{where}: {msg}"
 
 
 @router.get("/projects/{project_id}/schedules", response_class=HTMLResponse)
@@ -257,8 +293,64 @@ def schedules_page(
         "project": project,
         "lines": lines,
         "default_timezone": settings.default_timezone,
+        "timezone": views.project_timezone(project, settings.default_timezone),
     }
     return render(request, "schedules.html", context)
+
+
+SCENARIO_ACTIONS = ("run", "enable", "disable")
+
+
+@router.post("/projects/{project_id}/scenarios/{scenario_id}/{action}", response_class=HTMLResponse)
+def scenario_action(
+    request: Request, project_id: str, scenario_id: int, action: str, backends: BackendsDep
+) -> HTMLResponse:
+    """Run now, enable or disable one scenario through the REST API's own handlers (`POST .../run`, `PATCH` with
+    `enabled`); answers with the scenario's row, re-rendered, and what happened."""
+    session = backends.session
+    auth.session_csrf(request)
+    grant = auth.page_grant(request, session)
+    if action not in SCENARIO_ACTIONS:
+        raise auth.PageError(404, f"unknown action '{action}'")
+    if not grant.may_act_on(project_id):
+        raise auth.PageError(403, f"token '{grant.name}' may not act on project '{project_id}'")
+    project = session.get(ProjectRow, project_id)
+    row = session.get(ScenarioRow, scenario_id)
+    if project is None or row is None or row.project_id != project_id:
+        raise auth.PageError(404, f"no scenario {scenario_id} in project '{project_id}'")
+    outcome = Response()
+    status_code = 200
+    try:
+        if action == "run":
+            accepted = run_routes.run_now(request, scenario_id, project_id, backends, None)
+            message = f"Run {accepted.run_id[:8]} launched."
+        else:
+            update = ScenarioUpdate.model_validate({"enabled": action == "enable"})
+            scenario_routes.update_scenario(scenario_id, update, project_id, backends, outcome)
+            message = "Enabled." if action == "enable" else "Disabled."
+    except ApiValidationError as exc:
+        session.rollback()
+        message, status_code = "; ".join(_problem(item) for item in exc.errors), 422
+    except HTTPException as exc:
+        session.rollback()
+        message, status_code = str(exc.detail), exc.status_code
+    if outcome.headers.get(SYNC_HEADER) == "failed":
+        message = "Saved, but Dagster has not caught up yet (see the API's log)."
+    settings = request.app.state.settings
+    lines = views.schedule_lines(
+        session,
+        project,
+        backends.planner,
+        backends.dagster,
+        settings.dagster_webserver_url,
+        settings.default_timezone,
+        only=scenario_id,
+    )
+    timezone = views.project_timezone(project, settings.default_timezone)
+    context = {"line": lines[0], "timezone": timezone, "message": message, "project": project}
+    response = render(request, "schedule_row.html", context, status_code)
+    response.headers[FRAGMENT_HEADER] = "row"
+    return response
 
 
 async def on_page_error(request: Request, exc: Exception) -> Response:

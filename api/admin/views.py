@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 from api.admin.words import trigger_in_words
 from api.present import scenario_public, trigger_statuses
 from api.schemas import RunSummary
+from honeyframe_dagster.clock import from_timestamp
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, LatestRuns
 from honeyframe_dagster.factory.plan import PlannedScenario
 from honeyframe_dagster.factory.planner import Planner, ProjectPlan
 from honeyframe_dagster.model.documents import Parameter, Template
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.store.catalog import template_model
-from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
+from honeyframe_dagster.store.tables import DashboardRow, DatasetRow, ProjectRow, ScenarioRow, TemplateRow
 from honeyframe_dagster.tokens import TokenGrant
 
 log = logging.getLogger("honeyframe.api")
@@ -37,6 +38,31 @@ def newest_runs(client: DagsterClient | None, project_id: str, ids: list[int]) -
         return None
 
 
+def ran_at(latest: LatestRuns | None) -> dt.datetime | None:
+    """When the newest run ran: its start, or its creation while it waits in the queue."""
+    record = latest.last if latest is not None else None
+    if record is None:
+        return None
+    created = record.create_timestamp
+    return from_timestamp(record.start_time) or (created if created.tzinfo else created.replace(tzinfo=dt.UTC))
+
+
+def project_timezone(project: ProjectRow, default_timezone: str) -> str:
+    """The timezone a project's pages show times in: its own, else the org's default."""
+    return project.timezone or default_timezone
+
+
+def choices(session: Session, project_id: str, recipes: frozenset[str]) -> dict[str, list[str]]:
+    """What a reference parameter may name in this project, by its type without `list[...]`: the pickers' options."""
+    dashboards = session.scalars(select(DashboardRow.id).where(DashboardRow.project_id == project_id))
+    datasets = session.scalars(select(DatasetRow.id).where(DatasetRow.project_id == project_id))
+    return {
+        "recipe_ref": sorted(recipes),
+        "dashboard_ref": sorted(dashboards),
+        "dataset_ref": sorted(datasets),
+    }
+
+
 @dataclass
 class Cell:
     """One template × project cell of the matrix."""
@@ -51,6 +77,15 @@ class Cell:
     last_run: RunSummary | None = None
     runs_unknown: bool = False
     error: str | None = None
+    last_run_at: dt.datetime | None = None
+    timezone: str = "UTC"
+    # The pickers' options by reference type (`choices`), and what was typed into a form that was refused.
+    options: dict[str, list[str]] = field(default_factory=dict)
+    typed: dict[str, Any] | None = None
+
+    def shown_value(self, name: str) -> Any:
+        """An input's value: what was typed when the form was refused, else the stored value."""
+        return self.typed.get(name) if self.typed is not None else self.values.get(name)
 
 
 @dataclass
@@ -98,16 +133,18 @@ def build_cell(
     if entry is not None:
         public = scenario_public(entry, statuses, get_current_datetime(), (latest or {}).get(row.id))
         cell.error, cell.trigger_status, cell.last_run = public.error, public.dagster.trigger_status, public.last_run
+        cell.last_run_at = ran_at((latest or {}).get(row.id))
     return cell
 
 
 def matrix(
-    session: Session, grant: TokenGrant, planner: Planner, client: DagsterClient | None
+    session: Session, grant: TokenGrant, planner: Planner, client: DagsterClient | None, default_timezone: str
 ) -> tuple[list[ProjectRow], list[TemplateLine]]:
     projects = visible_projects(session, grant)
     plans = {project.id: planner.plan(session, project.id) for project in projects}
     statuses = trigger_statuses(client, [t for plan in plans.values() for t in plan.triggers()])
     latest = {project.id: newest_runs(client, project.id, sorted(plans[project.id].entries)) for project in projects}
+    options = {project.id: choices(session, project.id, planner.recipes) for project in projects}
     cells = {
         (row.template_slug, row.project_id): row
         for row in session.scalars(select(ScenarioRow).where(ScenarioRow.template_slug.is_not(None)))
@@ -118,13 +155,15 @@ def matrix(
         line = TemplateLine(template, template_trigger_words(template))
         for project in projects:
             row = cells.get((template.slug, project.id))
-            line.cells.append(build_cell(template, project.id, row, plans[project.id], statuses, latest[project.id]))
+            cell = build_cell(template, project.id, row, plans[project.id], statuses, latest[project.id])
+            cell.timezone, cell.options = project_timezone(project, default_timezone), options[project.id]
+            line.cells.append(cell)
         lines.append(line)
     return projects, lines
 
 
 def one_cell(
-    session: Session, planner: Planner, client: DagsterClient | None, slug: str, project_id: str
+    session: Session, planner: Planner, client: DagsterClient | None, slug: str, project_id: str, default_timezone: str
 ) -> tuple[TemplateLine, Cell]:
     template_row = session.get(TemplateRow, slug)
     assert template_row is not None
@@ -136,6 +175,12 @@ def one_cell(
     ids = [row.id] if row is not None else []
     statuses = trigger_statuses(client, plan.triggers(ids))
     cell = build_cell(template, project_id, row, plan, statuses, newest_runs(client, project_id, ids))
+    project = session.get(ProjectRow, project_id)
+    assert project is not None
+    cell.timezone, cell.options = (
+        project_timezone(project, default_timezone),
+        choices(session, project_id, planner.recipes),
+    )
     return TemplateLine(template, template_trigger_words(template), [cell]), cell
 
 
@@ -151,9 +196,12 @@ class ScheduleLine:
     next_run_at: dt.datetime | None
     trigger_status: str | None
     last_run: RunSummary | None
+    last_run_at: dt.datetime | None
     runs_unknown: bool
     job_url: str | None
     error: str | None
+    # Whether run now can launch it (it builds, and there is a Dagster to launch in).
+    runnable: bool = False
 
 
 def schedule_lines(
@@ -163,8 +211,10 @@ def schedule_lines(
     client: DagsterClient | None,
     dagster_url: str,
     default_timezone: str,
+    only: int | None = None,
 ) -> list[ScheduleLine]:
-    """`dagster_url`: the Dagster UI for job links ("" for none); `default_timezone`: the org's."""
+    """`dagster_url`: the Dagster UI for job links ("" for none); `default_timezone`: the org's; `only`: that
+    scenario's line alone (a row re-rendered after an action)."""
     plan = planner.plan(session, project.id)
     statuses = trigger_statuses(client, plan.triggers())
     latest = newest_runs(client, project.id, sorted(plan.entries))
@@ -172,6 +222,8 @@ def schedule_lines(
     now = get_current_datetime()
     lines = []
     for scenario_id, entry in sorted(plan.entries.items()):
+        if only is not None and scenario_id != only:
+            continue
         public = scenario_public(entry, statuses, now, (latest or {}).get(scenario_id))
         shown = entry.spec or entry.stored
         if shown is not None:
@@ -191,9 +243,11 @@ def schedule_lines(
                 next_run_at=public.next_run_at,
                 trigger_status=public.dagster.trigger_status,
                 last_run=public.last_run,
+                last_run_at=ran_at((latest or {}).get(scenario_id)),
                 runs_unknown=latest is None,
                 job_url=f"{dagster_url}/locations/{plan.location}/jobs/{entry.job_name}" if built else None,
                 error=public.error,
+                runnable=entry.spec is not None and client is not None,
             )
         )
     return lines

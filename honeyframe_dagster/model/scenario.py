@@ -18,6 +18,7 @@ from honeyframe_dagster.model.secret_grants import SecretNotGranted
 from honeyframe_dagster.model.secret_grants import check_steps as check_secrets
 from honeyframe_dagster.model.step_base import check_in_project
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
+from honeyframe_dagster.model.suggest import did_you_mean
 from honeyframe_dagster.model.tenancy import TenancyError, check_steps
 from honeyframe_dagster.model.triggers import Trigger
 
@@ -136,7 +137,10 @@ def render_scenario(record: ScenarioRecord, catalog: Catalog) -> tuple[Project, 
                 ("template",), f"stored template '{record.template_slug}' is invalid: {why}", record.template_slug
             )
         if template is None:
-            raise ScenarioError.at(("template",), f"unknown template '{record.template_slug}'", record.template_slug)
+            hint = did_you_mean(record.template_slug, catalog.templates)
+            raise ScenarioError.at(
+                ("template",), f"unknown template '{record.template_slug}'{hint}", record.template_slug
+            )
         if not isinstance(record.parameters, Mapping):
             raise ScenarioError.at(
                 ("parameters",), f"stored value is not an object: {record.parameters!r:.200}", record.parameters

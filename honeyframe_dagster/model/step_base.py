@@ -23,6 +23,7 @@ from pydantic import (
 
 from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.errors import Loc, ScenarioError
+from honeyframe_dagster.model.suggest import did_you_mean
 from honeyframe_dagster.settings import ENV_NAME_PATTERN, SECRET_PATTERN, check_env_name, check_secret_name
 
 if TYPE_CHECKING:
@@ -204,4 +205,5 @@ def check_in_project(known: Collection[tuple[str, str]], noun: str, project_id: 
     """A step's reference to a project's dataset, agent or dashboard: ScenarioError naming `loc` and `name` unless
     `known` (the catalog's `(project, name)` keys) holds it."""
     if (project_id, name) not in known:
-        raise ScenarioError.at(loc, f"unknown {noun} '{name}' in project '{project_id}'", name)
+        hint = did_you_mean(name, [known_name for project, known_name in known if project == project_id])
+        raise ScenarioError.at(loc, f"unknown {noun} '{name}' in project '{project_id}'{hint}", name)

@@ -3,23 +3,29 @@ API and a local mail sink — started in order, supervised, and stopped together
 `--only code-server --shard i/n` starts one shard's code server and `--only ui` the webserver, daemon and API over
 the code servers that HONEYFRAME_CODE_SERVERS names (docs/deploy.md).
 
-The terminal shows only what a person needs: one line per process started and a summary at the end. Each
-process writes its own output (Dagster's run events included) to `$HONEYFRAME_HOME/logs/<process>.log`.
+The terminal shows only what a person needs: one line per process started, a summary once everything answers and
+one line when everything has stopped. Each process writes its own output (Dagster's run events included) to
+`$HONEYFRAME_HOME/logs/<process>.log`, as plain text (the colour codes Dagster's loggers write are taken out). The
+URLs of what runs here are recorded under HONEYFRAME_HOME (honeyframe_dagster/running.py), so that the CLI in
+another terminal finds them.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -27,6 +33,8 @@ from sqlalchemy.orm import Session
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dbt import ensure_manifest
 from honeyframe_dagster.model.naming import WAREHOUSE_LOCATION, location_names, shard_location_name
+from honeyframe_dagster.running import RunningSystem, forget_running, record_running
+from honeyframe_dagster.sample_data import follow_today
 from honeyframe_dagster.services.instance_config import dagster_postgres_url, install_instance_yaml
 from honeyframe_dagster.settings import EXAMPLES_DIR, REPO_ROOT, Settings, child_environment, get_settings
 from honeyframe_dagster.shards import check_shard, choose_count, save_count, stored_count
@@ -44,6 +52,22 @@ WAREHOUSE_MODULE = "honeyframe_dagster.warehouse_definitions"
 
 # Warnings every Dagster process prints on start that say nothing about this system (beta/preview APIs).
 QUIET_WARNINGS = "ignore::UserWarning,ignore::DeprecationWarning,ignore::FutureWarning"
+# Terminal control sequences (colours, cursor moves): Dagster's loggers colour their lines even into a file.
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def plain_text(line: bytes) -> bytes:
+    """`line` without terminal control sequences: what a log file should hold."""
+    return ANSI.sub(b"", line)
+
+
+def copy_plain(source: IO[bytes], log_path: Path) -> None:
+    """Append what a process writes to its log, line by line, as plain text (until the process and every child
+    that shares its output have closed it)."""
+    with source, log_path.open("ab") as log:
+        for line in iter(source.readline, b""):
+            log.write(plain_text(line))
+            log.flush()
 
 
 @dataclass
@@ -55,6 +79,7 @@ class Process:
     # Answers once the process serves (checked before the next group of processes starts).
     ready: Callable[[], bool] | None = field(default=None, repr=False)
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    copier: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def log_path(self) -> Path:
@@ -62,17 +87,21 @@ class Process:
 
     def start(self) -> None:
         print(f"[honeyframe] starting {self.name} (log: {self.log_path})", flush=True)
-        with self.log_path.open("ab") as log:
-            # Own process group, so that stopping it also stops the children it spawns (e.g. code server workers).
-            self.popen = subprocess.Popen(
-                self.argv,
-                env=self.env,
-                cwd=REPO_ROOT,
-                start_new_session=True,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        # Own process group, so that stopping it also stops the children it spawns (e.g. code server workers).
+        self.popen = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert self.popen.stdout is not None
+        self.copier = threading.Thread(
+            target=copy_plain, args=(self.popen.stdout, self.log_path), name=f"log-{self.name}", daemon=True
+        )
+        self.copier.start()
 
     def stop(self) -> None:
         if self.popen is not None and self.popen.poll() is None:
@@ -92,6 +121,18 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 300) -> No
     raise RuntimeError(f"{what} did not come up within {timeout:.0f}s")
 
 
+def port_free(host: str, port: int) -> bool:
+    """Nothing listens on `port`: a test bind with SO_REUSEADDR, as the servers bind, so that a port whose last
+    connections wait out TIME_WAIT (a restart right after Ctrl-C) counts as free; a listener still refuses it."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def port_open(port: int, host: str = HOST) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):
@@ -109,11 +150,8 @@ def check_ports(host: str, listeners: list[tuple[str, int]]) -> None:
             raise ValueError(f"port {port} is set for both {owners[port]} and {what}: give each its own port")
         owners[port] = what
     for port, what in owners.items():
-        with socket.socket() as probe:
-            try:
-                probe.bind((host, port))
-            except OSError:
-                raise ValueError(f"port {port} for {what} is in use on {host} by another program") from None
+        if not port_free(host, port):
+            raise ValueError(f"port {port} for {what} is in use on {host} by another program")
 
 
 def http_ok(url: str) -> bool:
@@ -144,9 +182,13 @@ def prepare_dagster_home(settings: Settings, env: dict[str, str], migrate: bool 
 def load_examples_on_first_boot(settings: Settings, apply_examples: ApplyPaths) -> None:
     with Session(boot(settings)) as session:
         empty = session.scalar(select(func.count()).select_from(ProjectRow)) == 0
+    if not empty:
+        return
     # Dagster is not started yet: nothing to reload, so nothing to say about it.
-    if empty and apply_examples([EXAMPLES_DIR], False) != 0:
+    if apply_examples([EXAMPLES_DIR], False) != 0:
         raise RuntimeError("the examples did not apply")
+    # The examples' reports read the sample orders: from now on they end yesterday, whatever the day.
+    follow_today(settings)
 
 
 def connect_host(bind: str) -> str:
@@ -231,6 +273,13 @@ def summary(settings: Settings, log_dir: Path, mail_sink: bool, host: str = HOST
     return "\n".join(lines)
 
 
+def running_here(settings: Settings, host: str) -> tuple[RunningSystem, Path]:
+    """The record of the URLs this `honeyframe up` serves, and the home it goes in."""
+    where = connect_host(host)
+    urls = RunningSystem(f"http://{where}:{settings.ui_port}", f"http://{where}:{settings.api_port}", os.getpid())
+    return urls, settings.home_dir
+
+
 @dataclass(frozen=True)
 class Piece:
     """What `honeyframe up` starts: `all` on this machine, one shard's `code-server`, or the `ui` host's processes
@@ -249,6 +298,9 @@ class Plan:
     servers: list[Process]
     clients: list[Process]
     summary: str
+    # Where the CLI in another terminal finds what this piece serves (None: it serves no people, a code server).
+    running: RunningSystem | None = None
+    home: Path | None = None
 
 
 def plan_all(
@@ -283,7 +335,7 @@ def plan_all(
     clients = ui_processes(settings, env, workspace, host, log_dir)
     if mail_sink:
         servers.insert(0, Process("mail-sink", [str(BIN / "honeyframe"), "mailsink"], env, log_dir))
-    return Plan(servers, clients, summary(settings, log_dir, mail_sink, host))
+    return Plan(servers, clients, summary(settings, log_dir, mail_sink, host), *running_here(settings, host))
 
 
 def plan_code_server(settings: Settings, engine: Engine, env: dict[str, str], piece: Piece, log_dir: Path) -> Plan:
@@ -330,6 +382,7 @@ def plan_ui(settings: Settings, engine: Engine, env: dict[str, str], piece: Piec
         [warehouse],
         ui_processes(settings, env, workspace, piece.host, log_dir),
         summary(settings, log_dir, False, piece.host),
+        *running_here(settings, piece.host),
     )
 
 
@@ -387,6 +440,8 @@ def supervise(plan: Plan) -> int:
             for process in group:
                 if process.ready is not None:
                     wait_until(process.ready, process.name)
+        if plan.running is not None and plan.home is not None:
+            record_running(plan.home, plan.running)
         print(plan.summary, flush=True)
         while not stopping and os.getppid() == parent:
             exited = [p for p in processes if p.popen is not None and p.popen.poll() is not None]
@@ -401,6 +456,9 @@ def supervise(plan: Plan) -> int:
             time.sleep(0.5)
         return 0
     finally:
+        if plan.home is not None:
+            forget_running(plan.home, os.getpid())
+        print("[honeyframe] stopping", flush=True)
         for process in reversed(processes):
             process.stop()
         deadline = time.monotonic() + 20
@@ -410,3 +468,8 @@ def supervise(plan: Plan) -> int:
                     process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     process.kill()
+                    process.popen.wait()
+            if process.copier is not None:
+                process.copier.join(timeout=2)
+        started = [p for p in processes if p.popen is not None]
+        print(f"[honeyframe] everything has stopped ({len(started)} processes)", flush=True)

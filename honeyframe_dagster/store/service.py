@@ -28,6 +28,7 @@ from honeyframe_dagster.model.documents import (
 )
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve, upstream_name
+from honeyframe_dagster.model.suggest import did_you_mean, unknown_field_message
 from honeyframe_dagster.model.tenancy import TenancyError, written_tables
 from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
 from honeyframe_dagster.store.ownership import claim_tables, release_unnamed
@@ -100,7 +101,10 @@ def invalid(exc: InvalidDocument, body: Any, index: int | None = None) -> Invali
 
 def _validation_errors(exc: ValidationError) -> list[FieldError]:
     return [
-        FieldError(tuple(e["loc"]), str(e["msg"]).removeprefix("Value error, "), e.get("input")) for e in exc.errors()
+        FieldError(
+            tuple(e["loc"]), unknown_field_message(e) or str(e["msg"]).removeprefix("Value error, "), e.get("input")
+        )
+        for e in exc.errors()
     ]
 
 
@@ -196,7 +200,7 @@ def check_not_null(fields: Mapping[str, Any], keys: Sequence[str]) -> None:
 def template_cell(session: Session, slug: str, project_id: str) -> ScenarioRow | None:
     """The project's instance of the template (None: never enabled); NotFound for an unknown template or project."""
     if session.get(TemplateRow, slug) is None:
-        raise NotFound(f"unknown template '{slug}'")
+        raise NotFound(f"unknown template '{slug}'{did_you_mean(slug, session.scalars(select(TemplateRow.slug)))}")
     if session.get(ProjectRow, project_id) is None:
         raise NotFound(f"unknown project '{project_id}'")
     return session.scalar(

@@ -25,6 +25,7 @@ from honeyframe_dagster.model.documents import (
 )
 from honeyframe_dagster.model.errors import InvalidDocument, Loc
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve
+from honeyframe_dagster.model.suggest import did_you_mean
 from honeyframe_dagster.model.tenancy import (
     TenancyError,
     check_dashboard,
@@ -309,7 +310,8 @@ def upsert_template(session: Session, document: Template) -> Written:
 
 def upsert_matrix(session: Session, document: Matrix) -> Written:
     if session.get(TemplateRow, document.template) is None:
-        raise ScenarioError.at(("template",), f"unknown template '{document.template}'", document.template)
+        hint = did_you_mean(document.template, session.scalars(select(TemplateRow.slug)))
+        raise ScenarioError.at(("template",), f"unknown template '{document.template}'{hint}", document.template)
     check_project(session, document.project)
     stored = session.scalar(
         select(ScenarioRow).where(

@@ -124,11 +124,11 @@ def test_toggles_need_the_csrf_header(api: Api, store_url: str) -> None:
     assert cell_row(store_url) is None  # nothing half-written
 
     enabled = api.client.post(f"{CELL}/enable", headers={"X-CSRF-Token": csrf}, json=body)
-    assert enabled.status_code == 200 and 'aria-pressed="true"' in enabled.text and "stg_orders" in enabled.text
+    assert enabled.status_code == 200 and 'data-role="state">Enabled<' in enabled.text and "stg_orders" in enabled.text
     row = cell_row(store_url)
     assert row is not None and row.enabled and row.parameters == {"mart_recipe": "stg_orders"}
     disabled = api.client.post(f"{CELL}/disable", headers={"X-CSRF-Token": csrf})
-    assert disabled.status_code == 200 and 'aria-pressed="false"' in disabled.text
+    assert disabled.status_code == 200 and 'data-role="state">Disabled<' in disabled.text
     row = cell_row(store_url)
     assert row is not None and not row.enabled
     assert api.client.post(f"{CELL}/explode", headers={"X-CSRF-Token": csrf}).status_code == 404

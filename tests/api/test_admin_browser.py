@@ -158,6 +158,7 @@ def schedule_status(site: Site, name: str) -> str:
 
 def test_matrix_toggle_follows_dagster_and_schedules_show_broken_scenarios(browser: Any, site: Site) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     # A project created over REST inherits the default_enabled template, which cannot build without a value.
     created = site.api(
@@ -177,7 +178,7 @@ def test_matrix_toggle_follows_dagster_and_schedules_show_broken_scenarios(brows
     # The template needs a value for mart_recipe: the cell asks for it before enabling.
     form = cell.find_element(By.CSS_SELECTOR, '[data-role="values-form"]')
     assert form.is_displayed()
-    form.find_element(By.NAME, "mart_recipe").send_keys("stg_orders")
+    Select(form.find_element(By.NAME, "mart_recipe")).select_by_value("stg_orders")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(lambda: cell_status(browser, cell_id) == "RUNNING", "the enabled cell's trigger RUNNING", timeout=240)
     trigger = "acme_sales__nightly_mart_refresh_schedule"
@@ -254,3 +255,90 @@ def test_swagger_ui_renders_from_local_files(browser: Any, site: Site) -> None:
     assert "Honeyframe Scheduler API" in title[0].text
     assert browser.find_elements(By.CSS_SELECTOR, ".opblock-tag")  # the operations are listed
     browser.save_screenshot(str(site.artifacts / "docs.png"))
+
+
+DIGEST_TEMPLATE_YAML = """
+kind: Template
+slug: mail-digest
+display_name: Mail digest
+parameters:
+  - name: digest_recipe
+    type: recipe_ref
+  - name: readers
+    type: list[email]
+trigger:
+  cron: "0 7 * * 1"
+steps:
+  - kind: run_recipe
+    recipe: "{{ param.digest_recipe }}"
+  - kind: send_email_report
+    dashboard_ids: [revenue-overview]
+    recipients: ["{{ param.readers }}"]
+"""
+
+
+def test_enable_form_keeps_what_was_typed_and_says_every_problem(browser: Any, site: Site) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    path = site.stack.root / "digest.yaml"
+    path.write_text(DIGEST_TEMPLATE_YAML)
+    assert honeyframe(["apply", str(path)]) == 0
+    log_in(browser, site, "admin", "/admin/templates")
+    cell_id = "cell-mail-digest--acme-sales"
+    browser.find_element(By.ID, cell_id).find_element(By.CSS_SELECTOR, '[data-role="toggle"]').click()
+    form = browser.find_element(By.ID, cell_id).find_element(By.CSS_SELECTOR, '[data-role="values-form"]')
+    # The recipe is picked from the dbt project's list, not typed.
+    recipe = Select(form.find_element(By.NAME, "digest_recipe"))
+    assert "mart_revenue" in [option.get_attribute("value") for option in recipe.options]
+    recipe.select_by_value("stg_orders")
+    form.find_element(By.NAME, "readers").send_keys("ana@acme.example, not-an-address")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(
+        lambda: browser.find_element(By.ID, cell_id).find_elements(By.CSS_SELECTOR, '[data-role="problems"] li'),
+        "the refusal's problems",
+    )
+    cell = browser.find_element(By.ID, cell_id)
+    problems = [item.text for item in cell.find_elements(By.CSS_SELECTOR, '[data-role="problems"] li')]
+    assert any(problem.startswith("readers") and "not-an-address" in problem for problem in problems), problems
+    assert not any("steps[" in problem for problem in problems), problems
+    # What was typed and picked is still there, to be corrected rather than typed again.
+    form = cell.find_element(By.CSS_SELECTOR, '[data-role="values-form"]')
+    assert form.is_displayed()
+    assert Select(form.find_element(By.NAME, "digest_recipe")).first_selected_option.get_attribute("value") == (
+        "stg_orders"
+    )
+    assert form.find_element(By.NAME, "readers").get_attribute("value") == "ana@acme.example, not-an-address"
+    assert cell.find_element(By.CSS_SELECTOR, '[data-role="state"]').text == "Disabled"
+    browser.save_screenshot(str(site.artifacts / "admin-enable-form-refused.png"))
+
+
+def test_schedules_show_project_time_and_run_and_disable_each_scenario(browser: Any, site: Site) -> None:
+    from selenium.webdriver.common.by import By
+
+    log_in(browser, site, "admin", "/admin/projects/acme-sales/schedules")
+    rows = browser.find_elements(By.CSS_SELECTOR, "tr[data-scenario]")
+    assert rows
+    row_id = rows[0].get_attribute("id")
+    # Next run in the project's timezone (Europe/Berlin: CET in winter, CEST in summer), the UTC instant on hover.
+    times = browser.find_elements(By.CSS_SELECTOR, '[data-role="next-run"] time')
+    assert times and all(t.text.endswith(("CET", "CEST")) for t in times), [t.text for t in times]
+    assert all(t.get_attribute("title").endswith("UTC") for t in times)
+    assert "Europe/Berlin" in browser.find_element(By.TAG_NAME, "main").text
+
+    row = browser.find_element(By.ID, row_id)
+    row.find_element(By.CSS_SELECTOR, '[data-action="run"]').click()
+    wait_for(lambda: "launched" in browser.find_element(By.ID, row_id).text, "run now's answer")
+    last_run = browser.find_element(By.ID, row_id).find_element(By.CSS_SELECTOR, '[data-role="last-run"]')
+    assert "QUEUED" in last_run.text  # no daemon in this stack
+    ran = last_run.find_element(By.CSS_SELECTOR, "time")
+    assert ran.text.endswith(("CET", "CEST")) and ran.get_attribute("title").endswith("UTC")
+
+    browser.find_element(By.ID, row_id).find_element(By.CSS_SELECTOR, '[data-action="disable"]').click()
+    wait_for(lambda: "Disabled." in browser.find_element(By.ID, row_id).text, "disable's answer")
+    row = browser.find_element(By.ID, row_id)
+    assert "disabled" in row.find_element(By.CSS_SELECTOR, "td.name").text
+    assert row.find_element(By.CSS_SELECTOR, '[data-action="enable"]').text == "Enable"
+    browser.save_screenshot(str(site.artifacts / "admin-schedules-actions.png"))
+    row.find_element(By.CSS_SELECTOR, '[data-action="enable"]').click()
+    wait_for(lambda: "Enabled." in browser.find_element(By.ID, row_id).text, "enable's answer")

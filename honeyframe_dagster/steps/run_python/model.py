@@ -18,6 +18,7 @@ from honeyframe_dagster.model.step_base import (
     SecretName,
     _Step,
 )
+from honeyframe_dagster.model.suggest import did_you_mean
 from honeyframe_dagster.settings import get_settings
 
 if TYPE_CHECKING:
@@ -50,9 +51,10 @@ def check_references(
         return
     folder = catalog.python_recipes_dir or get_settings().python_recipes_dir
     if not (folder.expanduser() / f"{step.recipe}.py").is_file():
+        hint = did_you_mean(step.recipe, [path.stem for path in folder.expanduser().glob("*.py")])
         raise ScenarioError.at(
             ("steps", index, "recipe"),
-            f"unknown python recipe '{step.recipe}' (no {step.recipe}.py in HONEYFRAME_PYTHON_RECIPES_DIR)",
+            f"unknown python recipe '{step.recipe}' (no {step.recipe}.py in HONEYFRAME_PYTHON_RECIPES_DIR){hint}",
             step.recipe,
         )
 

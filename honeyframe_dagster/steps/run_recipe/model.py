@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from honeyframe_dagster.model.errors import ScenarioError
 from honeyframe_dagster.model.kinds import StepKind
 from honeyframe_dagster.model.step_base import MAX_LIST_ITEMS, NAME_PATTERN, _Step
+from honeyframe_dagster.model.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from honeyframe_dagster.model.scenario import Catalog
@@ -45,7 +46,7 @@ def check_references(
         return
     for name in step.selection:
         if name not in recipes:
-            message = f"unknown recipe '{name}' (not a dbt model, seed or snapshot)"
+            message = f"unknown recipe '{name}' (not a dbt model, seed or snapshot){did_you_mean(name, recipes)}"
             raise ScenarioError.at(("steps", index, "recipe"), message, name)
 
 

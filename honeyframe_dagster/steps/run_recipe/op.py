@@ -17,9 +17,12 @@ from dagster import (
     Output,
 )
 
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.dbt import RECIPE_RESOURCE_TYPES, Invocation, finish_invocation, invocation_target
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
+from honeyframe_dagster.sample_data import dbt_vars_args
+from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.context import current_step, step_op
 from honeyframe_dagster.steps.entry import StepOp
 from honeyframe_dagster.steps.run_recipe.model import RunRecipeStep
@@ -35,7 +38,9 @@ def run_recipe_op(
     # current_step() resolved the scenario against the dbt manifest: every name here is a known dbt node, checked
     # before dbt runs, and only ever passed to dbt as an argument (never to a shell).
     selection = " ".join(f"+{name}" for name in run.step.selection)
-    invocation = Invocation(["build", "--select", selection], invocation_target(f"run_recipe-{context.run_id[:8]}"))
+    # The example sample data ends yesterday when this home follows today (sample_data.py).
+    args = ["build", "--select", selection, *dbt_vars_args(get_settings(), utcnow().date())]
+    invocation = Invocation(args, invocation_target(f"run_recipe-{context.run_id[:8]}"))
     # dbt opens the DuckDB file for the whole build: hold the writers' lock so parallel writers wait.
     warehouse.export_for_dbt()
     try:
