@@ -64,7 +64,7 @@ def apply_paths(paths: list[Path], reload: bool, dry_run: bool = False) -> int:
 
         engine = get_engine(get_settings().store_url)
     from honeyframe_dagster.reconciler import Change
-    from honeyframe_dagster.store.versions import set_actor
+    from honeyframe_dagster.store.versions import reshaped, set_actor
 
     manifest = load_manifest()
     documents = [item.document for item in located]
@@ -87,13 +87,18 @@ def apply_paths(paths: list[Path], reload: bool, dry_run: bool = False) -> int:
             print(f"dry run: {len(located)} document(s) valid; nothing was written")
             return 0
         touched = touched_projects(session, documents)
+        # Only a job or trigger of a new shape needs its location reloaded (store/versions.py `reshaped`).
+        changed = reshaped(session)
+        reshaped_projects = set(
+            session.scalars(select(ScenarioRow.project_id).where(ScenarioRow.id.in_(sorted(changed))))
+        )
         stated = service.stated_scenarios(session, documents)
         statuses = set(session.scalars(select(ScenarioRow.id).where(ScenarioRow.project_id.in_(sorted(touched)))))
         datasets = any(isinstance(document, Dataset) for document in documents)
     print(f"applied {len(located)} document(s)")
     if reload:
         change = Change(
-            reload_projects=touched,
+            reload_projects=reshaped_projects,
             scenarios=statuses,
             explicit=stated,
             stopped=disabled,

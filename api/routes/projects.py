@@ -14,7 +14,7 @@ from api.schemas import ProjectCreate, ProjectList, ProjectPublic, ProjectUpdate
 from api.sync import sync_dagster
 from honeyframe_dagster.model.documents import Project
 from honeyframe_dagster.reconciler import Change
-from honeyframe_dagster.store import service
+from honeyframe_dagster.store import service, versions
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow
 from honeyframe_dagster.tokens import TokenGrant
 
@@ -94,7 +94,9 @@ def update_project(
             session, project_id, {key: getattr(body, key) for key in body.model_fields_set}, planner.recipes
         )
     session.commit()
-    # Cron triggers carry their timezone, and template steps may render the project's fields: rebuild the location.
-    sync_dagster(reconciler, response, Change(reload_projects=[project_id]))
+    # Cron triggers carry their timezone, and template steps may render the project's fields: the location reloads
+    # when a job or trigger changed shape.
+    reload = [project_id] if versions.reshaped(session) else []
+    sync_dagster(reconciler, response, Change(reload_projects=reload))
     session.refresh(row)
     return project_public(row)

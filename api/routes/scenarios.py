@@ -136,10 +136,11 @@ def update_scenario(
     with translated():
         written = service.update_scenario(backends.session, project_id, scenario_id, fields, backends.planner.recipes)
     backends.session.commit()
-    # Enabling or disabling leaves the job as it is: set the trigger's status, reload nothing. A write that does
-    # not state `enabled` keeps what Dagster's UI set (honeyframe_dagster/reconciler.py).
+    # Only a new shape of the job or trigger reloads (an edit of recipients, a query, a toggle does not: runs carry
+    # their version's config). A write that does not state `enabled` keeps what Dagster's UI set
+    # (honeyframe_dagster/reconciler.py).
     change = Change(
-        reload_projects=[] if set(fields) <= {"enabled"} else [project_id],
+        reload_projects=[project_id] if scenario_id in versions.reshaped(backends.session) else [],
         scenarios=[scenario_id],
         explicit=[scenario_id] if "enabled" in fields else [],
         stopped=[written.disabled] if written.disabled else [],

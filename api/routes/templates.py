@@ -17,7 +17,7 @@ from api.schemas import EnableBody, MatrixCell, ScenarioPublic, TemplateList, Te
 from api.sync import canceled_header_doc, sync_dagster
 from honeyframe_dagster.model.documents import Template
 from honeyframe_dagster.reconciler import Change
-from honeyframe_dagster.store import service
+from honeyframe_dagster.store import service, versions
 from honeyframe_dagster.store.catalog import template_model
 from honeyframe_dagster.store.service import stored_parameters
 from honeyframe_dagster.store.tables import ScenarioRow, TemplateRow
@@ -74,7 +74,9 @@ def put_template(body: Template, token: AdminDep, backends: BackendsDep, respons
             select(ScenarioRow.id, ScenarioRow.project_id).where(ScenarioRow.template_slug == body.slug)
         ).tuples()
     )
-    change = Change(reload_projects={project_id for _, project_id in cells}, scenarios=[i for i, _ in cells])
+    changed = versions.reshaped(session)
+    reload = {project_id for scenario_id, project_id in cells if scenario_id in changed}
+    change = Change(reload_projects=reload, scenarios=[i for i, _ in cells])
     sync_dagster(backends.reconciler, response, change)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     row = session.get(TemplateRow, body.slug)

@@ -20,16 +20,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dagster import DagsterInstance, RunsFilter, ScheduleEvaluationContext, SensorEvaluationContext
 from dagster._core.scheduler.instigation import InstigatorStatus, ScheduleInstigatorData, TickStatus
 from dagster._core.storage.tags import SCHEDULE_NAME_TAG, SCHEDULED_EXECUTION_TIME_TAG, SENSOR_NAME_TAG
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.clock import from_timestamp, utcnow
+from honeyframe_dagster.model.compiled import spec_from_compiled
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.model.tags import SCENARIO_TAG, SCHEDULED_FOR_TAG
 from honeyframe_dagster.settings import get_settings
@@ -115,29 +117,32 @@ def sensor_clock(context: SensorEvaluationContext) -> SensorClock:
     return SensorClock(from_timestamp(tick.timestamp) or utcnow(), started)
 
 
-def launch_version(spec: ScenarioSpec) -> int:
-    """The version a run launched now carries: the store's current one when it runs the same as the loaded one
-    (it differs in `enabled` only: a toggle reloads no location), else the loaded one, whose job this is. A store
-    that cannot be read leaves the loaded one."""
+def launch_spec(spec: ScenarioSpec) -> ScenarioSpec:
+    """The version a run launched now does: the store's current one when its job and trigger have the shape of the
+    loaded one (an edit of recipients, a parameter, a query or a toggle reloads no location: the run carries the
+    new config), else the loaded one, whose job this is until the location reloads. A store that cannot be read
+    leaves the loaded one."""
     if spec.version == 0:
-        return 0
+        return spec
     try:
         with Session(get_engine(get_settings().store_url)) as session:
             current = session.scalar(select(ScenarioRow.version).where(ScenarioRow.id == spec.id))
             if current is None or current == spec.version:
-                return spec.version
-            hashes = dict(
-                session.execute(
-                    select(ScenarioVersionRow.version, ScenarioVersionRow.config_hash).where(
-                        ScenarioVersionRow.scenario_id == spec.id,
-                        ScenarioVersionRow.version.in_([spec.version, current]),
-                    )
-                ).tuples()
+                return spec
+            rows = session.scalars(
+                select(ScenarioVersionRow).where(
+                    ScenarioVersionRow.scenario_id == spec.id,
+                    ScenarioVersionRow.version.in_([spec.version, current]),
+                )
             )
-    except SQLAlchemyError:
-        return spec.version
-    same = hashes.get(current) is not None and hashes.get(current) == hashes.get(spec.version)
-    return current if same else spec.version
+            by_number = {row.version: row for row in rows}
+            newest, loaded = by_number.get(current), by_number.get(spec.version)
+            if newest is None or loaded is None or newest.shape_hash != loaded.shape_hash:
+                return spec
+            record = replace(spec.record, version=newest.version, spec_hash=newest.spec_hash)
+            return spec_from_compiled(record, newest.spec)
+    except (SQLAlchemyError, ValidationError, KeyError, ValueError):
+        return spec
 
 
 @dataclass(frozen=True)
@@ -227,7 +232,7 @@ __all__ = [
     "ScheduleHistory",
     "SensorClock",
     "sensor_clock",
-    "launch_version",
+    "launch_spec",
     "fired_by_a_trigger",
     "read_backlogs",
     "schedule_history",

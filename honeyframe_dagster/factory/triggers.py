@@ -45,7 +45,7 @@ from honeyframe_dagster.factory.run_config import run_config
 from honeyframe_dagster.factory.trigger_state import (
     Backlog,
     fired_by_a_trigger,
-    launch_version,
+    launch_spec,
     read_backlogs,
     schedule_history,
     schedule_running,
@@ -143,8 +143,8 @@ def time_sensor(spec: ScenarioSpec, job: JobDefinition, name: str, status: Defau
             held = _overlap(context, spec.id, spec.trigger.overlap)
             if held is not None:
                 return SensorResult(skip_reason=f"skipped {_iso(due.fire)}: {held}", cursor=cursor)
-        version = launch_version(spec)
-        requests = [_request(spec, instant, version) for instant in due.fire]
+        launched = launch_spec(spec)
+        requests = [_request(launched, instant) for instant in due.fire]
         return SensorResult(run_requests=requests, cursor=cursor)
 
     return _time_trigger
@@ -196,8 +196,8 @@ def time_schedule(spec: ScenarioSpec, job: JobDefinition, name: str, grid: Grid)
             held = _overlap(context, spec.id, spec.trigger.overlap)
             if held is not None:
                 return SkipReason(f"skipped {_iso(fire)}: {held}")
-        version = launch_version(spec)
-        return [_request(spec, instant, version) for instant in fire]
+        launched = launch_spec(spec)
+        return [_request(launched, instant) for instant in fire]
 
     return _tick
 
@@ -247,8 +247,8 @@ def catchup_sensor(scheduled: Sequence[tuple[ScenarioSpec, JobDefinition]]) -> S
                 continue
             due = due_instants(spec.trigger, spec.timezone, backlog.until, now)
             done = fired_by_a_trigger(context.instance, spec.id, due.fire)
-            version = launch_version(spec) if due.fire else spec.version
-            requests += [_request(spec, i, version, job.name) for i in due.fire if i not in done]
+            launched = launch_spec(spec) if due.fire else spec
+            requests += [_request(launched, i, job.name) for i in due.fire if i not in done]
             left = _backlog_left(spec, due, now)
             written[scenario_id] = Backlog(due.handled_until, left, now, backlog.schedule, True)
         write_backlogs(context.instance, written)
@@ -269,12 +269,12 @@ def _nothing_due(spec: ScenarioSpec, due: Due, now: dt.datetime) -> str:
     return f"next instant {upcoming.isoformat()}" if upcoming else "no instant left (one-shot trigger)"
 
 
-def _request(spec: ScenarioSpec, instant: dt.datetime, version: int, job_name: str | None = None) -> RunRequest:
-    """The run of one instant, with its version's config; `job_name` for the catch-up sensor, whose runs of many
-    jobs need distinct keys."""
+def _request(spec: ScenarioSpec, instant: dt.datetime, job_name: str | None = None) -> RunRequest:
+    """The run of one instant, with its version's config (`launch_spec`); `job_name` for the catch-up sensor, whose
+    runs of many jobs need distinct keys."""
     return RunRequest(
         run_key=instant.isoformat() if job_name is None else f"{job_name}:{instant.isoformat()}",
-        tags={SCHEDULED_FOR_TAG: instant.isoformat(), VERSION_TAG: str(version)},
+        tags={SCHEDULED_FOR_TAG: instant.isoformat(), VERSION_TAG: str(spec.version)},
         partition_key=partition_key(spec, instant),
         job_name=job_name,
         run_config=run_config(spec),
@@ -314,7 +314,8 @@ def upstream_sensor(
         held = _overlap(context, spec.id, spec.trigger.overlap)
         if held is not None:
             return SkipReason(f"skipped the success of upstream run {upstream_run}: {held}")
-        tags = {UPSTREAM_RUN_TAG: upstream_run, VERSION_TAG: str(launch_version(spec))}
-        return RunRequest(run_key=upstream_run, tags=tags, run_config=run_config(spec))
+        launched = launch_spec(spec)
+        tags = {UPSTREAM_RUN_TAG: upstream_run, VERSION_TAG: str(launched.version)}
+        return RunRequest(run_key=upstream_run, tags=tags, run_config=run_config(launched))
 
     return _on_upstream_success

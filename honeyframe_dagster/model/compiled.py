@@ -78,6 +78,26 @@ def config_hash(document: Mapping[str, Any]) -> str:
     return digest(document, NOT_CONFIG)
 
 
+def shape_hash(document: Mapping[str, Any]) -> str:
+    """Equal for two versions whose Dagster definitions are the same: the job's ops, their order, groups and retry
+    policies, its name and description, and the trigger. A version that differs from the loaded one only elsewhere
+    (recipients, a parameter, a query, a dashboard list) needs no reload: its runs carry its config
+    (factory/trigger_state.py `launch_spec`)."""
+    steps = [
+        {key: step.get(key) for key in ("kind", "parallel", "transactional", "retry")}
+        for step in document.get("steps") or []
+    ]
+    shape = {
+        "name": document.get("name"),
+        "project": (document.get("project") or {}).get("name"),
+        "template": document.get("template"),
+        "trigger": document.get("trigger"),
+        "timezone": document.get("timezone"),
+        "steps": steps,
+    }
+    return digest(shape)
+
+
 def trigger_unchanged(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> bool:
     """Whether the cadence goes on: same trigger, same timezone, and enabled before and after."""
     if before is None or not (before.get("enabled") and after.get("enabled")):
@@ -192,6 +212,7 @@ __all__ = [
     "scenario_document",
     "spec_from_compiled",
     "spec_from_run_config",
+    "shape_hash",
     "spec_hash",
     "spec_parts",
     "step_document",

@@ -34,7 +34,7 @@ from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
 from honeyframe_dagster.store.ownership import claim_tables, release_unnamed
 from honeyframe_dagster.store.quotas import check_room
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
-from honeyframe_dagster.store.versions import compile_scenario, record_version, set_enabled
+from honeyframe_dagster.store.versions import compile_scenario, record_version, reshaped, set_enabled
 from honeyframe_dagster.store.writes import (
     ApplyError,
     apply_documents,
@@ -227,7 +227,8 @@ def stored_parameters(cell: ScenarioRow | None) -> dict[str, Any]:
 @dataclass(frozen=True)
 class CellWrite:
     cell: ScenarioRow
-    # The cell's job changed (created, new parameters): its location reloads; otherwise only its trigger's status.
+    # The cell's job or trigger changed shape (created, a parameter that reshapes it): its location reloads;
+    # otherwise only its trigger's status is set (store/versions.py `reshaped`).
     reload: bool
     disabled: Stopped | None = None
 
@@ -240,7 +241,6 @@ def enable_template(
     if cell is None:
         check_room(session, project_id, Invalid)
     merged = {**stored_parameters(cell), **parameters}
-    reload = cell is None or merged != stored_parameters(cell)
     try:
         apply_documents(session, [Matrix(template=slug, project=project_id, enabled=True, parameters=merged)], recipes)
     except ScenarioError as exc:
@@ -249,7 +249,9 @@ def enable_template(
     cell = template_cell(session, slug, project_id)
     assert cell is not None
     release_unnamed(session, [project_id])
-    return CellWrite(cell, reload)
+    # A new job, or a new shape of it (a parameter that only changes a recipient or a dashboard list changes nothing
+    # Dagster holds: the runs carry the new version's config).
+    return CellWrite(cell, cell.id in reshaped(session))
 
 
 def _parameter_error(error: FieldError, parameters: Mapping[str, Any]) -> FieldError:

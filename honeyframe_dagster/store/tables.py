@@ -119,6 +119,8 @@ class ScenarioVersionRow(Base):
     # Hash of `spec`; `config_hash` leaves out what a run does not depend on (enabled, when the cadence started).
     spec_hash: Mapped[str] = mapped_column(String(64))
     config_hash: Mapped[str] = mapped_column(String(64))
+    # Of what makes the Dagster job and trigger (model/compiled.py `shape_hash`): equal means no reload is needed.
+    shape_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200))
     # The field paths that changed from the previous version (`steps[1].recipients`).

@@ -28,6 +28,7 @@ from honeyframe_dagster.model.compiled import (
     changed_paths,
     config_hash,
     scenario_document,
+    shape_hash,
     spec_from_compiled,
     spec_hash,
     trigger_unchanged,
@@ -48,6 +49,8 @@ from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.store.tables import ScenarioRow, ScenarioVersionRow
 
 _ACTOR = "honeyframe.actor"
+# session.info key: the scenarios whose new version changed their job's or trigger's shape (they need a reload).
+_RESHAPED = "honeyframe.reshaped"
 UNKNOWN_ACTOR = "unknown"
 
 
@@ -58,6 +61,12 @@ def set_actor(session: Session, actor: str) -> None:
 
 def actor_of(session: Session) -> str:
     return str(session.info.get(_ACTOR, UNKNOWN_ACTOR))
+
+
+def reshaped(session: Session) -> set[int]:
+    """The scenarios this session gave a version of another shape (new ones included): their code location must
+    reload; any other new version is live without one (its runs carry its config)."""
+    return set(session.info.get(_RESHAPED, set()))
 
 
 def _current(session: Session, row: ScenarioRow) -> ScenarioVersionRow | None:
@@ -78,6 +87,9 @@ def record_version(session: Session, row: ScenarioRow, spec: ScenarioSpec, creat
     if current is not None and current.spec_hash == spec_hash(document):
         return False
     number = (row.version or 0) + 1
+    shape = shape_hash(document)
+    if current is None or current.shape_hash != shape:
+        session.info.setdefault(_RESHAPED, set()).add(row.id)
     session.add(
         ScenarioVersionRow(
             scenario_id=row.id,
@@ -85,6 +97,7 @@ def record_version(session: Session, row: ScenarioRow, spec: ScenarioSpec, creat
             spec=document,
             spec_hash=spec_hash(document),
             config_hash=config_hash(document),
+            shape_hash=shape,
             created_at=utcnow(),
             created_by=created_by or actor_of(session),
             changes=changed_paths(before, document) if before is not None else [],
@@ -295,6 +308,7 @@ __all__ = [
     "list_versions",
     "record_error",
     "record_version",
+    "reshaped",
     "set_actor",
     "set_enabled",
     "uncompiled",

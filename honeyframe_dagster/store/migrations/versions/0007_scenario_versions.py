@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column('spec', sa.JSON(), nullable=False),
         sa.Column('spec_hash', sa.String(length=64), nullable=False),
         sa.Column('config_hash', sa.String(length=64), nullable=False),
+        sa.Column('shape_hash', sa.String(length=64), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('created_by', sa.String(length=200), nullable=False),
         sa.Column('changes', sa.JSON(), nullable=False),
