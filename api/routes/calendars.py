@@ -47,8 +47,9 @@ def check_scope(token: TokenGrant, project_id: str | None) -> None:
 
 @router.get("", response_model=CalendarList)
 def list_calendars(token: TokenDep, session: SessionDep) -> CalendarList:
-    """The org's calendars and those of the projects this token may act on, by project then id."""
-    rows = session.scalars(select(CalendarRow).order_by(CalendarRow.project_id, CalendarRow.id))
+    """The org's calendars, then those of the projects this token may act on (by project and id)."""
+    order = (CalendarRow.project_id.is_not(None), CalendarRow.project_id, CalendarRow.id)
+    rows = session.scalars(select(CalendarRow).order_by(*order))
     visible = [row for row in rows if row.project_id is None or token.may_act_on(row.project_id)]
     return CalendarList(items=[calendar_public(row) for row in visible])
 
