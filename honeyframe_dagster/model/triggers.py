@@ -248,6 +248,10 @@ class Trigger(CompactModel):
         return "run_at" if self.run_at is not None else "upstream"
 
     def describe(self, timezone: str) -> str:
+        words = self._describe(timezone)
+        return f"{words}, calendar '{self.calendar}'" if self.calendar is not None else words
+
+    def _describe(self, timezone: str) -> str:
         if self.cron is not None:
             return f"cron '{self.cron}' {timezone}"
         if self.interval_seconds is not None:
