@@ -62,9 +62,12 @@ def backfill_instants(spec: ScenarioSpec, body: BackfillBody, now: dt.datetime) 
         message = f"is in the future (now is {now.isoformat(timespec='seconds')}): only past instants backfill"
         raise _refuse(["from"], message, body.start.isoformat())
     end = min(body.end, now)
-    found = instants_between(
-        trigger, spec.timezone, body.start - _TICK, end, limit=MAX_BACKFILL_INSTANTS + 1, calendar=spec.calendar
-    )
+    try:
+        found = instants_between(
+            trigger, spec.timezone, body.start - _TICK, end, limit=MAX_BACKFILL_INSTANTS + 1, calendar=spec.calendar
+        )
+    except (OverflowError, ValueError):  # a range reaching out of the representable years
+        raise _refuse(["from"], "is out of the range of instants (years 1–9999)", body.start.isoformat()) from None
     span = f"{body.start.isoformat()} … {body.end.isoformat()}"
     if len(found) > MAX_BACKFILL_INSTANTS:
         message = f"the range {span} has more than {MAX_BACKFILL_INSTANTS} instants; backfill a shorter range"

@@ -37,4 +37,9 @@ def preview(body: PreviewBody, project_id: ProjectDep, session: SessionDep, plan
     settings = planner.settings or get_settings()
     timezone = trigger.timezone or project.timezone or settings.default_timezone
     after = body.after or get_current_datetime()
-    return PreviewResult(instants=upcoming(trigger, timezone, after, body.count, calendar), timezone=timezone)
+    try:
+        instants = upcoming(trigger, timezone, after, body.count, calendar)
+    except (OverflowError, ValueError):  # instants past the year 9999
+        message = "is too far in the future: the trigger's next instants are past the year 9999"
+        raise ApiValidationError([{"loc": ["body", "after"], "msg": message, "input": after.isoformat()}]) from None
+    return PreviewResult(instants=instants, timezone=timezone)
