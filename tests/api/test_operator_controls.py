@@ -3,6 +3,7 @@ pausing a project, and the validation of backfills and run-now parameter overrid
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from dagster._core.test_utils import freeze_time
@@ -196,3 +197,27 @@ def test_backfill_and_override_requests_are_checked_before_dagster_is_asked(api:
     assert api.call("POST", run, json={"parameters": {"mart_recipe": "stg_orders"}}).status_code == 503
     stored = api.call("GET", f"{BASE}/{cell.json()['id']}").json()
     assert stored["version"] == cell.json()["version"]  # an override is never stored
+
+
+def test_the_admin_pages_show_the_next_five_instants_pause_notes_and_a_paused_project(api: Api) -> None:
+    from tests.api.test_admin import log_in
+
+    assert api.call("POST", CALENDARS, json=BERLIN).status_code == 201
+    scenario(api, "morning", {"cron": "0 6 * * *", "calendar": "de-holidays"})
+    off = scenario(api, "resting", {"cron": "0 7 * * *"})
+    with freeze_time(NOW):
+        api.call("PATCH", f"{BASE}/{off['id']}", json={"enabled": False, "pause_note": "vendor outage"})
+        api.call("POST", "/api/scheduler/projects/acme-ops/pause", project=None, json={"note": "migration weekend"})
+    with freeze_time(at("2026-12-23T12:00:00Z")):
+        assert log_in(api, "admin").status_code == 303
+        page = api.client.get("/admin/projects/acme-sales/schedules").text
+        matrix = api.client.get("/admin/templates").text
+    # Dec 24, then 27, 28, 29, 30 at 06:00 in Berlin: the holidays skipped.
+    upcoming = re.search(r"<details data-role=\"upcoming\">.*?</details>", page, re.S)
+    assert upcoming is not None and "2026-12-24 05:00" in upcoming.group(0) and "2026-12-30 05:00" in upcoming.group(0)
+    assert "2026-12-25" not in upcoming.group(0) and "2026-12-26" not in upcoming.group(0)
+    assert "paused by admin" in page and "vendor outage" in page
+    assert 'data-role="upcoming"' in matrix  # the enable form shows the next runs before saving
+    with freeze_time(at("2026-12-23T12:00:00Z")):
+        ops = api.client.get("/admin/projects/acme-ops/schedules").text
+    assert 'data-role="project-paused"' in ops and "migration weekend" in ops
