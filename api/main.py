@@ -14,7 +14,7 @@ from api import admin, docs, errors
 from api.errors import log
 from api.limits import SlidingWindow
 from api.middleware import BodyLimitMiddleware, JsonBodyMiddleware, RequestIdMiddleware
-from api.routes import health, projects, runs, scenarios, templates
+from api.routes import backfills, calendars, health, projects, runs, scenarios, templates, triggers
 from honeyframe_dagster.boot import open_store
 from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.dbt import load_manifest, recipe_names
@@ -102,7 +102,7 @@ def create_app() -> FastAPI:
     app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
-    for module in (scenarios, runs, templates, projects, health):
+    for module in (scenarios, runs, backfills, templates, calendars, triggers, projects, health):
         app.include_router(module.router)
     docs.install(app)
     admin.install(app)

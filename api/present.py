@@ -26,7 +26,7 @@ from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.instants import next_instant
 from honeyframe_dagster.model.scenario import ScenarioRecord, ScenarioSpec
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
-from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG, SCHEDULED_FOR_TAG
+from honeyframe_dagster.model.tags import BACKFILL_TAG, PROJECT_TAG, SCENARIO_TAG, SCHEDULED_FOR_TAG
 from honeyframe_dagster.model.triggers import Trigger
 
 log = logging.getLogger("honeyframe.api")
@@ -59,8 +59,8 @@ def next_run_at(spec: ScenarioSpec, now: dt.datetime, completed: bool) -> dt.dat
     (`get_current_datetime`), the one the triggers read, so a frozen test clock reaches both."""
     if not spec.enabled or completed:
         return None
-    if spec.trigger.cron is None:
-        return next_instant(spec.trigger, spec.timezone, now)
+    if spec.trigger.cron is None or spec.calendar is not None:
+        return next_instant(spec.trigger, spec.timezone, now, spec.calendar)
     key = (spec.trigger.cron, spec.timezone)
     known = _NEXT_CRON_INSTANTS.get(key)
     if known is None or not known[0] <= now < known[1]:
@@ -85,9 +85,14 @@ def completed(spec: ScenarioSpec, fired: RunRecord | None) -> bool:
 
 
 def scenario_public(
-    entry: PlannedScenario, statuses: dict[str, str], now: dt.datetime, latest: LatestRuns | None = None
+    entry: PlannedScenario,
+    statuses: dict[str, str],
+    now: dt.datetime,
+    latest: LatestRuns | None = None,
+    paused: bool = False,
 ) -> ScenarioPublic:
-    """`latest`: the scenario's newest runs (`latest_runs`); None when unknown."""
+    """`latest`: the scenario's newest runs (`latest_runs`); None when unknown. `paused`: its project is paused
+    (no next run)."""
     latest = latest or LatestRuns()
     record, spec = entry.record, entry.spec
     trigger: Trigger | None
@@ -110,7 +115,7 @@ def scenario_public(
         steps=steps,
         enabled=record.enabled,
         owner=owner,
-        next_run_at=next_run_at(spec, now, done) if spec is not None else None,
+        next_run_at=next_run_at(spec, now, done) if spec is not None and not paused else None,
         last_fired_at=latest.last_fired.create_timestamp.astimezone(dt.UTC) if latest.last_fired else None,
         last_run=run_summary(latest.last, partitions_of(entry)) if latest.last else None,
         completed=done,
@@ -123,6 +128,10 @@ def scenario_public(
         ),
         error=entry.error,
         version=record.version,
+        pause_note=record.pause_note,
+        paused_by=record.paused_by,
+        paused_at=record.paused_at,
+        paused=paused,
     )
 
 
@@ -159,7 +168,7 @@ def partitions_of(entry: PlannedScenario | None) -> TimeWindowPartitionsDefiniti
 
 
 def run_trigger(tags: Mapping[str, str]) -> RunTrigger:
-    if BACKFILL_ID_TAG in tags:
+    if BACKFILL_ID_TAG in tags or BACKFILL_TAG in tags:
         return "backfill"
     if SCHEDULE_NAME_TAG in tags:
         return "schedule"

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from honeyframe_dagster.model.base import CompactModel
+from honeyframe_dagster.model.calendars import Holidays
 from honeyframe_dagster.model.documents import MAX_PARAMETERS, PROJECT_ID_PATTERN, Parameter
-from honeyframe_dagster.model.hygiene import JsonValue, Name
+from honeyframe_dagster.model.hygiene import JsonValue, Line, Name
 from honeyframe_dagster.model.step_base import SecretName
 from honeyframe_dagster.model.steps import MAX_LIST_ITEMS, MAX_RECIPIENTS, MAX_STEPS, Email, Step
 from honeyframe_dagster.model.triggers import Trigger, check_timezone, timezone_enum
@@ -19,6 +20,9 @@ Timezone = Annotated[str, AfterValidator(check_timezone), Field(json_schema_extr
 # A project's display name: one line of 1-200 characters, as in a Project document.
 ProjectName = Name
 RunTrigger = Literal["schedule", "sensor", "manual", "backfill"]
+# Why a scenario or a project is paused: one line, at most 500 characters.
+PauseNote = Annotated[Line, Field(max_length=500)]
+MAX_PREVIEW, DEFAULT_PREVIEW = 100, 10
 # The secrets a project's documents may name: set by an admin token only (a project token's change is 403).
 ProjectSecrets = Annotated[
     list[SecretName],
@@ -76,6 +80,9 @@ class ScenarioUpdate(CompactModel):
         min_length=1,
         max_length=MAX_RECIPIENTS,
         description="Replaces the recipients of every send_email_report step.",
+    )
+    pause_note: PauseNote | None = Field(
+        default=None, description="With `enabled: false` (or on a disabled scenario): why it is paused."
     )
 
 
@@ -139,6 +146,14 @@ class ScenarioPublic(BaseModel):
         default=None,
         description="The scenario's current version (1 when created; every change that compiles adds one); "
         "null for a scenario that never compiled. `GET .../versions` lists them.",
+    )
+    pause_note: str | None = Field(default=None, description="Why it was disabled (PATCH with `pause_note`).")
+    paused_by: str | None = Field(
+        default=None, description="Who disabled it: the token's name, `apply` or `dagster-ui`; null while enabled."
+    )
+    paused_at: dt.datetime | None = Field(default=None, description="When it was disabled; null while enabled.")
+    paused: bool = Field(
+        default=False, description="Its project is paused: the trigger is stopped whatever `enabled` says."
     )
 
 
@@ -208,16 +223,24 @@ class RunAccepted(BaseModel):
     run_id: str
     scheduled_for: dt.datetime = Field(description="The instant the run is for: now, or the instant rerun.")
     partition: str | None = Field(description="Its partition (cron scenarios, reruns of an instant); else null.")
+    parameters: dict[str, Any] | None = Field(default=None, description="The parameter overrides of this run.")
 
 
 class RunBody(_Body):
-    """An out-of-band run: for now (no body), or a rerun of one past instant of the trigger."""
+    """An out-of-band run: for now (no body), or a rerun of one past instant of the trigger; a template instance's
+    run may override parameter values for this run only."""
 
     scheduled_for: dt.datetime | None = Field(
         default=None,
         description="A past instant of the scenario's trigger (ISO 8601 with an offset) to run again, "
         "with that instant's partition and report period.",
         examples=["2026-11-30T02:00:00+00:00"],
+    )
+    parameters: dict[str, JsonValue] | None = Field(
+        default=None,
+        max_length=MAX_PARAMETERS,
+        description="A template instance only: parameter values for this run (over the stored ones), checked as the "
+        "matrix checks them; never stored. The run's `honeyframe/parameters` tag shows them.",
     )
 
 
@@ -306,12 +329,100 @@ class ProjectPublic(BaseModel):
     secrets: list[str] = Field(description="The HONEYFRAME_SECRET_* variables its documents may name.")
     created_at: dt.datetime
     updated_at: dt.datetime
+    paused_at: dt.datetime | None = Field(default=None, description="When it was paused; null when not paused.")
+    paused_by: str | None = Field(default=None, description="The token that paused it.")
+    pause_note: str | None = Field(default=None, description="Why it is paused.")
 
 
 class ProjectList(BaseModel):
     """The projects the token may act on."""
 
     items: list[ProjectPublic]
+
+
+class PauseBody(_Body):
+    """Why the project is paused (shown with it)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "warehouse migration weekend"}]})
+    note: PauseNote | None = None
+
+
+class CalendarPublic(BaseModel):
+    """A calendar: org-wide (`project` null) or a project's own."""
+
+    id: str
+    project: str | None
+    business_days: bool
+    holidays: Holidays | None
+    exclude: list[dt.date]
+    include: list[dt.date]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CalendarList(BaseModel):
+    """The org's calendars and those of the projects the token may act on."""
+
+    items: list[CalendarPublic]
+
+
+class PreviewBody(_Body):
+    """A trigger to preview in the current project (`X-Project-Id`: its timezone and calendars apply)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"trigger": {"cron": "0 6 * * 1-5", "timezone": "Europe/Berlin"}, "count": 5}]}
+    )
+    trigger: Trigger
+    count: int = Field(default=DEFAULT_PREVIEW, ge=1, le=MAX_PREVIEW, description="How many instants (1–100).")
+    after: dt.datetime | None = Field(default=None, description="Instants after this one (default now).")
+
+
+class PreviewResult(BaseModel):
+    """The trigger's next instants, as its schedule or sensor would fire them."""
+
+    instants: list[dt.datetime] = Field(description="UTC, oldest first; fewer than asked when the trigger ends.")
+    timezone: str = Field(description="The timezone the instants are computed in.")
+
+
+class BackfillBody(_Body):
+    """The range whose instants to run (both ends included; ISO 8601 with an offset)."""
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"from": "2026-12-01T00:00:00Z", "to": "2026-12-07T00:00:00Z"}]},
+    )
+    start: dt.datetime = Field(alias="from")
+    end: dt.datetime = Field(alias="to")
+
+
+class BackfillAccepted(BaseModel):
+    """A backfill was recorded and its runs handed to Dagster."""
+
+    backfill_id: str
+    instants: int = Field(description="How many instants (one run each) it covers, calendar applied.")
+
+
+class BackfillPublic(BaseModel):
+    """A backfill and the status of its runs."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    backfill_id: str
+    start: dt.datetime = Field(alias="from", serialization_alias="from")
+    end: dt.datetime = Field(alias="to", serialization_alias="to")
+    instants: int
+    version: int = Field(description="The scenario version its runs run.")
+    launched: int = Field(description="Runs handed to Dagster so far.")
+    status: Literal["launching", "queued", "running", "completed", "failed", "canceled"]
+    runs: dict[str, int] = Field(description="Its runs by Dagster status.")
+    error: str | None = None
+    created_at: dt.datetime
+    created_by: str
+
+
+class BackfillList(BaseModel):
+    """The scenario's backfills, newest first."""
+
+    items: list[BackfillPublic]
 
 
 class Health(BaseModel):

@@ -95,7 +95,8 @@ def shard_scenarios(engine: Engine, shard: tuple[int, int] | None) -> CompiledSc
 
     with Session(engine) as session:
         check_shard(session, shard)
+        paused = set(session.scalars(select(ProjectRow.id).where(ProjectRow.paused_at.is_not(None))))
         if shard is None:
-            return load_compiled(session, ScenarioRow.id.is_not(None))
+            return load_compiled(session, ScenarioRow.id.is_not(None)).stopped(paused)
         project_ids = [p for p in session.scalars(select(ProjectRow.id)) if in_shard(p, shard)]
-        return load_compiled(session, ScenarioRow.project_id.in_(project_ids))
+        return load_compiled(session, ScenarioRow.project_id.in_(project_ids)).stopped(paused)

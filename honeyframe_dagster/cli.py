@@ -113,10 +113,17 @@ def touched_projects(session: Session, documents: list[Any]) -> set[str]:
     """The projects whose code location shows these documents (a template: every project with an instance)."""
     from sqlalchemy import select
 
-    from honeyframe_dagster.model.documents import Project, Template
+    from honeyframe_dagster.model.documents import Calendar, Project, Template
+    from honeyframe_dagster.store.catalog import load_catalog
     from honeyframe_dagster.store.tables import ScenarioRow
+    from honeyframe_dagster.store.writes import calendar_users
 
-    projects = {d.id if isinstance(d, Project) else d.project for d in documents if not isinstance(d, Template)}
+    projects: set[str] = set()
+    for d in documents:
+        if isinstance(d, Calendar) and d.project is None:  # org-wide: the projects whose triggers name it
+            projects.update(r.project_id for r in calendar_users(load_catalog(session), None, d.id))
+        elif not isinstance(d, Template):
+            projects.add(d.id if isinstance(d, Project) else d.project)
     slugs = [d.slug for d in documents if isinstance(d, Template)]
     if slugs:
         projects.update(session.scalars(select(ScenarioRow.project_id).where(ScenarioRow.template_slug.in_(slugs))))

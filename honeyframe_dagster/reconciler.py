@@ -15,6 +15,10 @@ default) and what the reconciler last set or saw there (`scenarios.dagster_runni
 
 A write that states `enabled` itself (a PATCH with `enabled`, `apply`, enabling or disabling a matrix cell) wins
 over Dagster's state; any other write keeps what Dagster's UI set.
+
+E is the *desired* status (`desired_running`, the one place that decides it): `enabled`, unless the scenario's
+project is paused (POST .../projects/{id}/pause), when every trigger of it is to be stopped. A paused project's
+triggers are never repaired to running and a start or stop of one in Dagster's UI is never adopted: it is set back.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from honeyframe_dagster.model.naming import TriggerKind, job_names, location_nam
 from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG
 from honeyframe_dagster.store.catalog import name_peers, naming_records
 from honeyframe_dagster.store.service import Stopped
-from honeyframe_dagster.store.tables import DeploymentSettingRow, ScenarioRow
+from honeyframe_dagster.store.tables import DeploymentSettingRow, ProjectRow, ScenarioRow
 from honeyframe_dagster.store.versions import set_actor, set_enabled
 from honeyframe_dagster.store.writes import lock_projects
 
@@ -83,9 +87,17 @@ class Outcome:
 class _Trigger:
     scenario_id: int
     project_id: str
+    # The desired status (`desired_running`): what Dagster is to run.
     enabled: bool
     seen: bool | None
     ref: TriggerRef
+    # Its project is paused: Dagster's state is never adopted.
+    paused: bool = False
+
+
+def desired_running(enabled: bool, project_paused: bool) -> bool:
+    """Whether a scenario's trigger is to run in Dagster: enabled, and its project not paused."""
+    return enabled and not project_paused
 
 
 class Reconciler:
@@ -180,7 +192,7 @@ class Reconciler:
                     seen[trigger.scenario_id] = running
                 continue
             changed_in_dagster = trigger.ref.name in stored and trigger.seen is not None and trigger.seen != running
-            if changed_in_dagster and trigger.scenario_id not in explicit:
+            if changed_in_dagster and trigger.scenario_id not in explicit and not trigger.paused:
                 adopt[trigger.scenario_id] = running
                 continue
             self.client.set_trigger_status(trigger.ref, trigger.enabled, reload_if_missing=False)
@@ -220,8 +232,13 @@ class Reconciler:
             ScenarioRow.enabled,
             ScenarioRow.dagster_running,
             ScenarioRow.trigger_kind,
+            ProjectRow.paused_at,
         )
-        statement = select(*columns).where(ScenarioRow.trigger_kind.is_not(None))
+        statement = (
+            select(*columns)
+            .join(ProjectRow, ProjectRow.id == ScenarioRow.project_id)
+            .where(ScenarioRow.trigger_kind.is_not(None))
+        )
         if scenario_ids is not None:
             if not scenario_ids:
                 return []
@@ -229,13 +246,15 @@ class Reconciler:
         rows = list(session.execute(statement).tuples())
         names = self._job_names(session, {project_id for _, project_id, *_ in rows})
         triggers = []
-        for scenario_id, project_id, enabled, running, kind in rows:
+        for scenario_id, project_id, enabled, running, kind, paused_at in rows:
             job = names.get(scenario_id)
             if job is None or kind not in ("schedule", "sensor"):
                 continue
             trigger_kind: TriggerKind = "schedule" if kind == "schedule" else "sensor"
             ref = TriggerRef(location_name(project_id, self.locations), trigger_name(job, trigger_kind), trigger_kind)
-            triggers.append(_Trigger(scenario_id, project_id, enabled, running, ref))
+            paused = paused_at is not None
+            desired = desired_running(enabled, paused)
+            triggers.append(_Trigger(scenario_id, project_id, desired, running, ref, paused))
         return triggers
 
     def _job_names(self, session: Session, project_ids: Iterable[str]) -> dict[int, str]:
@@ -305,4 +324,4 @@ def last_pass(session: Session) -> tuple[int | None, str | None]:
     return (int(count.value) if count is not None else None, at.value if at is not None else None)
 
 
-__all__ = ["DAGSTER_UI", "Change", "Outcome", "Periodic", "Reconciler", "last_pass"]
+__all__ = ["DAGSTER_UI", "Change", "Outcome", "Periodic", "Reconciler", "desired_running", "last_pass"]

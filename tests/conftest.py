@@ -173,8 +173,8 @@ def contract_documents() -> list[dict]:
 
 # Contract fields of issues still open (19: expand_from, run_if, sla; 20: calendars). The contract documents are
 # applied without them until those land; every other field is applied as the contract writes it.
-UNBUILT_KINDS = {"Calendar"}
-UNBUILT_TRIGGER_FIELDS = {"calendar", "expand_from"}
+UNBUILT_KINDS: set[str] = set()
+UNBUILT_TRIGGER_FIELDS = {"expand_from"}
 UNBUILT_SCENARIO_FIELDS = {"sla"}
 UNBUILT_STEP_FIELDS = {"run_if"}
 

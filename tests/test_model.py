@@ -40,7 +40,7 @@ def test_product_doc_template_loads_unchanged_and_renders() -> None:
 
 def test_every_contract_document_parses(contract_documents: list[dict]) -> None:
     kinds = [DOCUMENT_ADAPTER.validate_python(raw).kind for raw in contract_documents]
-    assert kinds == ["Project", "Template", "Matrix", "Scenario", "Dataset", "Dashboard", "Agent"]
+    assert kinds == ["Project", "Calendar", "Template", "Matrix", "Scenario", "Dataset", "Dashboard", "Agent"]
 
 
 def test_integer_parameter_keeps_its_type_and_strings_interpolate() -> None:

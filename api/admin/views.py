@@ -18,9 +18,12 @@ from honeyframe_dagster.clock import from_timestamp
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, LatestRuns
 from honeyframe_dagster.factory.plan import PlannedScenario
 from honeyframe_dagster.factory.planner import Planner, ProjectPlan
+from honeyframe_dagster.model.calendars import Calendar, find_calendar
 from honeyframe_dagster.model.documents import Parameter, Template
+from honeyframe_dagster.model.instants import upcoming
 from honeyframe_dagster.model.triggers import Trigger
-from honeyframe_dagster.store.catalog import template_model
+from honeyframe_dagster.settings import get_settings
+from honeyframe_dagster.store.catalog import load_calendars, template_model
 from honeyframe_dagster.store.tables import DashboardRow, DatasetRow, ProjectRow, ScenarioRow, TemplateRow
 from honeyframe_dagster.tokens import TokenGrant
 
@@ -82,6 +85,8 @@ class Cell:
     # The pickers' options by reference type (`choices`), and what was typed into a form that was refused.
     options: dict[str, list[str]] = field(default_factory=dict)
     typed: dict[str, Any] | None = None
+    # The next five instants it would fire at once enabled (the enable form shows them before saving).
+    upcoming: list[dt.datetime] = field(default_factory=list)
 
     def shown_value(self, name: str) -> Any:
         """An input's value: what was typed when the form was refused, else the stored value."""
@@ -122,16 +127,19 @@ def build_cell(
     plan: ProjectPlan,
     statuses: dict[str, str],
     latest: dict[int, LatestRuns] | None,
+    upcoming_instants: list[dt.datetime] | None = None,
 ) -> Cell:
-    """`latest`: the project's newest runs by scenario id (`newest_runs`), None when unknown."""
+    """`latest`: the project's newest runs by scenario id (`newest_runs`), None when unknown; `upcoming_instants`:
+    what the template's trigger fires in the project (`template_upcoming`)."""
     values = dict(row.parameters) if row is not None else {}
     cell = Cell(template.slug, project_id, None, False, values, missing_values(template, values))
+    cell.upcoming = list(upcoming_instants or [])
     if row is None:
         return cell
     cell.scenario_id, cell.enabled, cell.runs_unknown = row.id, row.enabled, latest is None
     entry = plan.entries.get(row.id)
     if entry is not None:
-        public = scenario_public(entry, statuses, get_current_datetime(), (latest or {}).get(row.id))
+        public = scenario_public(entry, statuses, get_current_datetime(), (latest or {}).get(row.id), plan.paused)
         cell.error, cell.trigger_status, cell.last_run = public.error, public.dagster.trigger_status, public.last_run
         cell.last_run_at = ran_at((latest or {}).get(row.id))
     return cell
@@ -149,13 +157,15 @@ def matrix(
         (row.template_slug, row.project_id): row
         for row in session.scalars(select(ScenarioRow).where(ScenarioRow.template_slug.is_not(None)))
     }
+    calendars = load_calendars(session, [project.id for project in projects])
     lines = []
     for template_row in session.scalars(select(TemplateRow).order_by(TemplateRow.slug)):
         template = template_model(template_row)
         line = TemplateLine(template, template_trigger_words(template))
         for project in projects:
             row = cells.get((template.slug, project.id))
-            cell = build_cell(template, project.id, row, plans[project.id], statuses, latest[project.id])
+            soon = template_upcoming(calendars, template, project)
+            cell = build_cell(template, project.id, row, plans[project.id], statuses, latest[project.id], soon)
             cell.timezone, cell.options = project_timezone(project, default_timezone), options[project.id]
             line.cells.append(cell)
         lines.append(line)
@@ -174,9 +184,10 @@ def one_cell(
     )
     ids = [row.id] if row is not None else []
     statuses = trigger_statuses(client, plan.triggers(ids))
-    cell = build_cell(template, project_id, row, plan, statuses, newest_runs(client, project_id, ids))
     project = session.get(ProjectRow, project_id)
     assert project is not None
+    soon = template_upcoming(load_calendars(session, [project_id]), template, project)
+    cell = build_cell(template, project_id, row, plan, statuses, newest_runs(client, project_id, ids), soon)
     cell.timezone, cell.options = (
         project_timezone(project, default_timezone),
         choices(session, project_id, planner.recipes),
@@ -202,6 +213,11 @@ class ScheduleLine:
     error: str | None
     # Whether run now can launch it (it builds, and there is a Dagster to launch in).
     runnable: bool = False
+    # The next five instants (calendar applied); none while disabled or the project is paused.
+    upcoming: list[dt.datetime] = field(default_factory=list)
+    pause_note: str | None = None
+    paused_by: str | None = None
+    paused_at: dt.datetime | None = None
 
 
 def schedule_lines(
@@ -224,7 +240,7 @@ def schedule_lines(
     for scenario_id, entry in sorted(plan.entries.items()):
         if only is not None and scenario_id != only:
             continue
-        public = scenario_public(entry, statuses, now, (latest or {}).get(scenario_id))
+        public = scenario_public(entry, statuses, now, (latest or {}).get(scenario_id), plan.paused)
         shown = entry.spec or entry.stored
         if shown is not None:
             words = trigger_in_words(shown.trigger, shown.timezone)
@@ -248,9 +264,31 @@ def schedule_lines(
                 job_url=f"{dagster_url}/locations/{plan.location}/jobs/{entry.job_name}" if built else None,
                 error=public.error,
                 runnable=entry.spec is not None and client is not None,
+                upcoming=_upcoming(entry, now) if public.next_run_at is not None else [],
+                pause_note=public.pause_note,
+                paused_by=public.paused_by,
+                paused_at=public.paused_at,
             )
         )
     return lines
+
+
+UPCOMING = 5
+
+
+def template_upcoming(
+    calendars: dict[tuple[str | None, str], Calendar], template: Template, project: ProjectRow
+) -> list[dt.datetime]:
+    """The next five instants of the template's trigger in the project (its timezone and calendars)."""
+    trigger = template.trigger
+    calendar = find_calendar(calendars, project.id, trigger.calendar) if trigger.calendar else None
+    timezone = trigger.timezone or project.timezone or get_settings().default_timezone
+    return upcoming(trigger, timezone, get_current_datetime(), UPCOMING, calendar)
+
+
+def _upcoming(entry: PlannedScenario, now: dt.datetime) -> list[dt.datetime]:
+    spec = entry.spec
+    return [] if spec is None else upcoming(spec.trigger, spec.timezone, now, UPCOMING, spec.calendar)
 
 
 def _template_trigger(entry: PlannedScenario, templates: dict[str, TemplateRow]) -> Trigger | None:

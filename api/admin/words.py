@@ -105,6 +105,11 @@ def interval_in_words(seconds: int) -> str:
 
 def trigger_in_words(trigger: Trigger, timezone: str | None) -> str:
     """`timezone`: the one the schedule runs in (trigger's, else project's, else the org's); shown for crons."""
+    words = _trigger_in_words(trigger, timezone)
+    return f"{words}, on calendar {trigger.calendar}" if trigger.calendar is not None else words
+
+
+def _trigger_in_words(trigger: Trigger, timezone: str | None) -> str:
     if trigger.cron is not None:
         words = cron_in_words(trigger.cron)
         return f"{words}, {timezone}" if timezone else words

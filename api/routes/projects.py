@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Response, status
+from fastapi import Body, HTTPException, Response, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from api.deps import AdminDep, PlannerDep, ReconcilerDep, SessionDep, TokenDep
 from api.errors import translated
 from api.routing import Router
-from api.schemas import ProjectCreate, ProjectList, ProjectPublic, ProjectUpdate, problem_responses
-from api.sync import sync_dagster
+from api.schemas import PauseBody, ProjectCreate, ProjectList, ProjectPublic, ProjectUpdate, problem_responses
+from api.sync import canceled_header_doc, sync_dagster
 from honeyframe_dagster.model.documents import Project
 from honeyframe_dagster.reconciler import Change
 from honeyframe_dagster.store import service, versions
@@ -100,3 +100,50 @@ def update_project(
     sync_dagster(reconciler, response, Change(reload_projects=reload))
     session.refresh(row)
     return project_public(row)
+
+
+@router.post(
+    "/{project_id}/pause",
+    response_model=ProjectPublic,
+    responses=canceled_header_doc(200, "The project, paused"),
+)
+def pause_project(
+    project_id: str,
+    token: TokenDep,
+    session: SessionDep,
+    reconciler: ReconcilerDep,
+    response: Response,
+    body: PauseBody | None = Body(default=None),  # noqa: B008 - an optional body
+) -> ProjectPublic:
+    """Pause the project (an admin, or the project's token): every trigger of it stops in Dagster and its queued
+    runs are canceled; no scenario's `enabled` changes. Its scenarios show `paused: true` and `next_run_at: null`
+    until `POST …/resume`."""
+    project_row(session, token, project_id)
+    with translated():
+        paused = service.pause_project(session, project_id, body.note if body else None)
+    session.commit()
+    # No reload: every trigger is stopped explicitly, so that resuming starts it explicitly (a fresh cadence).
+    change = Change(
+        scenarios=paused.scenarios,
+        explicit=paused.scenarios,
+        stopped=paused.stopped,
+        action=f"paused with project '{project_id}'",
+    )
+    sync_dagster(reconciler, response, change)
+    session.refresh(paused.row)
+    return project_public(paused.row)
+
+
+@router.post("/{project_id}/resume", response_model=ProjectPublic)
+def resume_project(
+    project_id: str, token: TokenDep, session: SessionDep, reconciler: ReconcilerDep, response: Response
+) -> ProjectPublic:
+    """Resume the project: exactly its enabled scenarios' triggers start again, from now (the instants of the
+    pause are not caught up)."""
+    project_row(session, token, project_id)
+    with translated():
+        resumed = service.resume_project(session, project_id)
+    session.commit()
+    sync_dagster(reconciler, response, Change(scenarios=resumed.scenarios, explicit=resumed.scenarios))
+    session.refresh(resumed.row)
+    return project_public(resumed.row)

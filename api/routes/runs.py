@@ -4,6 +4,7 @@ evaluations, all through Dagster."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated, Any
 
 from dagster._core.scheduler.instigation import TickStatus
@@ -12,7 +13,7 @@ from fastapi import Body, HTTPException, Query, Request, status
 from sqlalchemy.orm import Session
 
 from api.deps import BackendsDep, ProjectDep
-from api.errors import ApiValidationError, dagster_unavailable
+from api.errors import ApiValidationError, dagster_unavailable, translated
 from api.present import partitions_of, run_public, run_tags, tick_public
 from api.routing import Router
 from api.schemas import RunAccepted, RunBody, RunPage, TickList, TickOutcome, problem_responses
@@ -22,7 +23,8 @@ from honeyframe_dagster.factory.run_config import run_config
 from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.instants import is_instant, previous_instant
 from honeyframe_dagster.model.scenario import ScenarioSpec
-from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG
+from honeyframe_dagster.model.tags import PARAMETERS_TAG, SCHEDULED_FOR_TAG
+from honeyframe_dagster.store import service
 from honeyframe_dagster.store.service import is_row_id
 from honeyframe_dagster.store.tables import ScenarioRow
 
@@ -30,6 +32,8 @@ router = Router(
     prefix="/api/scheduler/scenarios", tags=["runs"], responses=problem_responses(400, 401, 403, 404, 422, 429, 503)
 )
 MAX_PAGE = 1_000_000
+# Dagster refuses longer tag values.
+MAX_TAG_LENGTH = 4000
 TRIGGER_TAG = "honeyframe/trigger"
 PARTITION_TAG = "dagster/partition"
 
@@ -64,21 +68,30 @@ def run_now(
     entry = plan.entries[scenario_id]
     if entry.spec is None:
         raise HTTPException(409, f"scenario {scenario_id} cannot run: {entry.error}")
+    spec = entry.spec
+    overrides = body.parameters if body is not None and body.parameters is not None else None
+    if overrides is not None:
+        with translated():
+            spec = service.run_with_parameters(
+                backends.session, project_id, scenario_id, overrides, backends.planner.recipes
+            )
     now = get_current_datetime()
     if body is None or body.scheduled_for is None:
         instant, partition = now, None
     else:
-        instant = past_instant(entry.spec, body.scheduled_for, now)
-        partition = partition_key(entry.spec, instant)
-    tags = {**scenario_tags(entry.spec), TRIGGER_TAG: "manual", SCHEDULED_FOR_TAG: instant.isoformat()}
+        instant = past_instant(spec, body.scheduled_for, now)
+        partition = partition_key(spec, instant)
+    tags = {**scenario_tags(spec), TRIGGER_TAG: "manual", SCHEDULED_FOR_TAG: instant.isoformat()}
     if partition is not None:
         tags[PARTITION_TAG] = partition
+    if overrides is not None:
+        tags[PARAMETERS_TAG] = json.dumps(overrides, sort_keys=True, separators=(",", ":"))[:MAX_TAG_LENGTH]
     client = require_dagster(backends.dagster)
     try:
-        run_id = launch(client, plan.location, entry.job_name, tags, run_config(entry.spec))
+        run_id = launch(client, plan.location, entry.job_name, tags, run_config(spec))
     except DagsterUnavailable as exc:
         raise dagster_unavailable(request, "Dagster could not launch the run", exc) from None
-    return RunAccepted(run_id=run_id, scheduled_for=instant, partition=partition)
+    return RunAccepted(run_id=run_id, scheduled_for=instant, partition=partition, parameters=overrides)
 
 
 def past_instant(spec: ScenarioSpec, requested: dt.datetime, now: dt.datetime) -> dt.datetime:

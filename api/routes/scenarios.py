@@ -53,7 +53,7 @@ def present(plan: ProjectPlan, scenario_id: int, client: DagsterClient | None) -
     statuses = trigger_statuses(client, plan.triggers([scenario_id]))
     entry = plan.entries[scenario_id]
     latest = latest_runs(client, entry.record.project_id, [scenario_id]).get(scenario_id)
-    return scenario_public(entry, statuses, get_current_datetime(), latest)
+    return scenario_public(entry, statuses, get_current_datetime(), latest, plan.paused)
 
 
 @router.get("", response_model=ScenarioList)
@@ -83,7 +83,7 @@ def list_scenarios(
     statuses = trigger_statuses(backends.dagster, plan.triggers(ids))
     latest = latest_runs(backends.dagster, project_id, ids)
     now = get_current_datetime()
-    items = [scenario_public(e, statuses, now, latest.get(e.record.id)) for e in entries]
+    items = [scenario_public(e, statuses, now, latest.get(e.record.id), plan.paused) for e in entries]
     return ScenarioList(items=items, total=total, page=page, page_size=page_size)
 
 

@@ -101,7 +101,7 @@ def _cell_response(backends: Backends, written: service.CellWrite, response: Res
     plan = backends.plan_one(project_id, cell_id)
     statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
     latest = latest_runs(dagster, project_id, [cell_id]).get(cell_id)
-    return scenario_public(plan.entries[cell_id], statuses, get_current_datetime(), latest)
+    return scenario_public(plan.entries[cell_id], statuses, get_current_datetime(), latest, plan.paused)
 
 
 @router.post("/{slug}/enable/{project_id}", response_model=ScenarioPublic, responses=WRITE_ERRORS)

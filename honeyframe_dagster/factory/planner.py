@@ -15,7 +15,7 @@ from honeyframe_dagster.model.naming import job_names, location_name, shard_of
 from honeyframe_dagster.model.scenario import Catalog
 from honeyframe_dagster.settings import Settings, get_settings
 from honeyframe_dagster.store.catalog import name_peers, naming_records
-from honeyframe_dagster.store.tables import ScenarioRow
+from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow
 from honeyframe_dagster.store.versions import load_compiled
 
 
@@ -25,6 +25,8 @@ class ProjectPlan:
 
     location: str
     entries: dict[int, PlannedScenario]
+    # The project is paused: every trigger of it is stopped, whatever `enabled` says.
+    paused: bool = False
 
     def trigger(self, scenario_id: int) -> TriggerRef | None:
         entry = self.entries.get(scenario_id)
@@ -78,7 +80,9 @@ class Planner:
         settings = self.settings or get_settings()
         checks = Catalog(default_timezone=settings.default_timezone, python_recipes_dir=settings.python_recipes_dir)
         entries = plan(compiled, self.recipes, names=job_names(named), checks=checks)
-        return ProjectPlan(location_name(project_id, self.locations), {e.record.id: e for e in entries})
+        project = session.get(ProjectRow, project_id)
+        paused = project is not None and project.paused_at is not None
+        return ProjectPlan(location_name(project_id, self.locations), {e.record.id: e for e in entries}, paused)
 
     def locations_of(self, project_ids: Iterable[str]) -> list[str]:
         """The locations serving these projects: what a write that touches them reloads, and nothing more."""

@@ -135,7 +135,7 @@ def time_sensor(spec: ScenarioSpec, job: JobDefinition, name: str, status: Defau
         now = clock.now
         cursor_at = dt.datetime.fromisoformat(context.cursor) if context.cursor else None
         since = handled_until(spec, [cursor_at], clock.started, now)
-        due = due_instants(spec.trigger, spec.timezone, since, now)
+        due = due_instants(spec.trigger, spec.timezone, since, now, spec.calendar)
         cursor = due.handled_until.isoformat()
         if not due.fire:
             return SensorResult(skip_reason=_nothing_due(spec, due, now), cursor=cursor)
@@ -179,7 +179,8 @@ def time_schedule(spec: ScenarioSpec, job: JobDefinition, name: str, grid: Grid)
             if backlog is not None and backlog.active(now):
                 return SkipReason(f"catching up: {CATCHUP_SENSOR} runs the missed instants after {backlog.until}")
         handled = [history.handled_until, backlog.until if backlog else None]
-        due = due_instants(spec.trigger, spec.timezone, handled_until(spec, handled, history.started_at, now), now)
+        since = handled_until(spec, handled, history.started_at, now)
+        due = due_instants(spec.trigger, spec.timezone, since, now, spec.calendar)
         left = _backlog_left(spec, due, now)
         if instance is not None and (left or (backlog is not None and backlog.open)):  # open one, or close a stale one
             write_backlogs(instance, {spec.id: Backlog(due.handled_until, left, now, history.schedule)})
@@ -206,7 +207,7 @@ def _backlog_left(spec: ScenarioSpec, due: Due, now: dt.datetime) -> bool:
     """Catch-up `all` fired its maximum and missed instants up to now remain."""
     if spec.trigger.catchup != "all" or len(due.fire) < MAX_CATCHUP_RUNS:
         return False
-    following = next_instant(spec.trigger, spec.timezone, due.handled_until)
+    following = next_instant(spec.trigger, spec.timezone, due.handled_until, spec.calendar)
     return following is not None and following <= now
 
 
@@ -245,7 +246,7 @@ def catchup_sensor(scheduled: Sequence[tuple[ScenarioSpec, JobDefinition]]) -> S
             if not schedule_running(context.instance, backlog.schedule, spec.enabled):
                 written[scenario_id] = Backlog(backlog.until, False, now, backlog.schedule, True)
                 continue
-            due = due_instants(spec.trigger, spec.timezone, backlog.until, now)
+            due = due_instants(spec.trigger, spec.timezone, backlog.until, now, spec.calendar)
             done = fired_by_a_trigger(context.instance, spec.id, due.fire)
             launched = launch_spec(spec) if due.fire else spec
             requests += [_request(launched, i, job.name) for i in due.fire if i not in done]
@@ -262,10 +263,12 @@ def _iso(instants: list[dt.datetime]) -> str:
 
 
 def _nothing_due(spec: ScenarioSpec, due: Due, now: dt.datetime) -> str:
-    """The tick's reason: what was dropped, else when the next instant comes."""
+    """The tick's reason: what the calendar excluded, what was dropped, else when the next instant comes."""
+    if due.excluded is not None:
+        return due.excluded
     if due.dropped_until is not None:
         return f"missed instants up to {due.dropped_until.isoformat()} not run (catchup: {spec.trigger.catchup})"
-    upcoming = next_instant(spec.trigger, spec.timezone, now)
+    upcoming = next_instant(spec.trigger, spec.timezone, now, spec.calendar)
     return f"next instant {upcoming.isoformat()}" if upcoming else "no instant left (one-shot trigger)"
 
 

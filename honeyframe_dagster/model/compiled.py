@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from honeyframe_dagster.model.calendars import Calendar
 from honeyframe_dagster.model.documents import Project
 from honeyframe_dagster.model.scenario import ScenarioRecord, ScenarioSpec
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
@@ -31,13 +32,23 @@ class CompiledScenarios:
     specs: dict[int, ScenarioSpec] = field(default_factory=dict)
     errors: dict[int, str] = field(default_factory=dict)
 
+    def stopped(self, project_ids: Collection[str]) -> CompiledScenarios:
+        """The same with the scenarios of these (paused) projects as disabled: their triggers' default status in a
+        code location is STOPPED; their `enabled` in the store is untouched."""
+        if not project_ids:
+            return self
+        records = [replace(r, enabled=False) if r.project_id in project_ids else r for r in self.records]
+        by_id = {r.id: r for r in records}
+        specs = {i: replace(s, record=by_id[i]) if i in by_id else s for i, s in self.specs.items()}
+        return CompiledScenarios(records, specs, dict(self.errors))
+
     def named(self, project_id: str, name: str) -> ScenarioRecord | None:
         """The project's oldest scenario called `name` (as `Catalog.scenario_named`)."""
         return next((r for r in self.records if r.project_id == project_id and r.name == name), None)
 
 
 # What a run does not depend on: a version that differs from another only here runs the same.
-NOT_CONFIG = ("enabled", "since")
+NOT_CONFIG = ("enabled", "since", "calendar")
 # Internal bookkeeping that a version's `changes` never lists.
 NOT_CHANGES = ("id", "since")
 
@@ -45,7 +56,7 @@ NOT_CHANGES = ("id", "since")
 def scenario_document(spec: ScenarioSpec, since: dt.datetime | None) -> dict[str, Any]:
     """The version of `spec` as stored (JSON), its cadence started at `since`."""
     record = spec.record
-    return {
+    document = {
         "id": record.id,
         "project": spec.project.model_dump(mode="json", include={"id", "name", "owner_email", "timezone"}),
         "name": record.name,
@@ -58,6 +69,9 @@ def scenario_document(spec: ScenarioSpec, since: dt.datetime | None) -> dict[str
         "owner": spec.owner,
         "since": since.astimezone(dt.UTC).isoformat() if since is not None else None,
     }
+    if spec.calendar is not None:  # only when named: versions without one keep their hash
+        document["calendar"] = spec.calendar.document()
+    return document
 
 
 def step_document(step: Step) -> dict[str, Any]:
@@ -130,7 +144,7 @@ def changed_paths(before: Any, after: Any, path: str = "") -> list[str]:
 
 # Spec parts rebuilt from versions, by (scenario id, version, hash): versions are immutable, so a process rebuilds
 # each once; the hash keeps a store that was reset (tests, a restored backup) from serving another scenario's spec.
-_Parts = tuple[Project, Trigger, str, tuple[Step, ...], str, dt.datetime | None]
+_Parts = tuple[Project, Trigger, str, tuple[Step, ...], str, dt.datetime | None, Calendar | None]
 _SPECS: dict[tuple[int, int, str], _Parts] = {}
 _MAX_CACHED = 20_000
 
@@ -142,8 +156,8 @@ def _key(record: ScenarioRecord) -> tuple[int, int, str] | None:
 
 
 def _spec(record: ScenarioRecord, parts: _Parts) -> ScenarioSpec:
-    project, trigger, timezone, steps, owner, since = parts
-    return ScenarioSpec(record, project, trigger, timezone, steps, owner, record.version or 0, since)
+    project, trigger, timezone, steps, owner, since, calendar = parts
+    return ScenarioSpec(record, project, trigger, timezone, steps, owner, record.version or 0, since, calendar)
 
 
 def cached_spec(record: ScenarioRecord) -> ScenarioSpec | None:
@@ -160,7 +174,8 @@ def spec_from_compiled(record: ScenarioRecord, document: Mapping[str, Any]) -> S
     trigger = Trigger.model_validate(document["trigger"])
     steps = tuple(STEPS_ADAPTER.validate_python(document["steps"]))
     since = dt.datetime.fromisoformat(document["since"]) if document.get("since") else None
-    parts = (project, trigger, str(document["timezone"]), steps, str(document["owner"]), since)
+    calendar = Calendar.model_validate(document["calendar"]) if document.get("calendar") else None
+    parts = (project, trigger, str(document["timezone"]), steps, str(document["owner"]), since, calendar)
     key = _key(record)
     if key is not None:
         if len(_SPECS) >= _MAX_CACHED:

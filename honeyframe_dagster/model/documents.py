@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from honeyframe_dagster import net_policy
+from honeyframe_dagster.model.calendars import Calendar
 from honeyframe_dagster.model.errors import InvalidDocument, Loc, dotted
 from honeyframe_dagster.model.hygiene import (
     INT64_MAX,
@@ -414,12 +415,15 @@ class Agent(_Document):
     api_key_env: EnvName = "HONEYFRAME_AGENT_API_KEY"
 
 
-Document = Annotated[Project | Template | Matrix | Scenario | Dataset | Dashboard | Agent, Field(discriminator="kind")]
+Document = Annotated[
+    Project | Calendar | Template | Matrix | Scenario | Dataset | Dashboard | Agent, Field(discriminator="kind")
+]
 DOCUMENT_ADAPTER: TypeAdapter[Document] = TypeAdapter(Document)
-DOCUMENT_KINDS = ("Project", "Template", "Matrix", "Scenario", "Dataset", "Dashboard", "Agent")
+DOCUMENT_KINDS = ("Project", "Calendar", "Template", "Matrix", "Scenario", "Dataset", "Dashboard", "Agent")
 
 __all__ = [
     "Agent",
+    "Calendar",
     "Card",
     "Dashboard",
     "Dataset",

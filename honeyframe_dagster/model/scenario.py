@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from honeyframe_dagster.model.calendars import Calendar, find_calendar
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument, ScenarioError, dotted
 from honeyframe_dagster.model.kinds import registered
@@ -42,6 +43,10 @@ class ScenarioRecord:
     version: int | None = None
     spec_hash: str | None = None
     compile_error: str | None = None
+    # Why it is paused (`enabled: false` with a note), by whom and when; None while enabled.
+    pause_note: str | None = None
+    paused_by: str | None = None
+    paused_at: dt.datetime | None = None
 
 
 @dataclass
@@ -54,6 +59,8 @@ class Catalog:
     datasets: dict[tuple[str, str], Dataset] = field(default_factory=dict)
     dashboards: dict[tuple[str, str], Dashboard] = field(default_factory=dict)
     agents: dict[tuple[str, str], Agent] = field(default_factory=dict)
+    # Calendars by (project id, None for the org's, calendar id): `trigger.calendar` (model/calendars.py).
+    calendars: dict[tuple[str | None, str], Calendar] = field(default_factory=dict)
     # A cron trigger's timezone: the trigger's, else the project's, else this org default.
     default_timezone: str = "UTC"
     # Where run_python recipes live; None: HONEYFRAME_PYTHON_RECIPES_DIR, read when a step is checked.
@@ -82,6 +89,8 @@ class ScenarioSpec:
     # When the trigger's cadence (re)started: its trigger last changed or it was last enabled. Instants before it
     # are never due (factory/triggers.py); an edit of anything else keeps it, so no due instant is lost.
     since: dt.datetime | None = None
+    # The calendar `trigger.calendar` names, as it was when the version was written (None: no calendar).
+    calendar: Calendar | None = None
 
     @property
     def id(self) -> int:
@@ -120,7 +129,23 @@ def resolve(
     if trigger.upstream is not None:
         check_upstream(record, trigger.upstream.scenario, catalog)
     timezone = trigger.timezone or project.timezone or catalog.default_timezone
-    return ScenarioSpec(record, project, trigger, timezone, tuple(steps), record.owner or project.owner_email)
+    calendar = trigger_calendar(trigger, project.id, catalog)
+    owner = record.owner or project.owner_email
+    return ScenarioSpec(record, project, trigger, timezone, tuple(steps), owner, calendar=calendar)
+
+
+CALENDAR = ("trigger", "calendar")
+
+
+def trigger_calendar(trigger: Trigger, project_id: str, catalog: Catalog) -> Calendar | None:
+    """The calendar the trigger names: the project's own of that id, else the org's; ScenarioError when neither."""
+    if trigger.calendar is None:
+        return None
+    calendar = find_calendar(catalog.calendars, project_id, trigger.calendar)
+    if calendar is None:
+        message = f"unknown calendar '{trigger.calendar}' (neither project '{project_id}''s nor an org-wide one)"
+        raise ScenarioError.at(CALENDAR, message, trigger.calendar)
+    return calendar
 
 
 def render_scenario(record: ScenarioRecord, catalog: Catalog) -> tuple[Project, Trigger, list[Step]]:

@@ -9,3 +9,7 @@ TEMPLATE_TAG = "honeyframe/template"
 SCHEDULED_FOR_TAG = "honeyframe/scheduled_for"
 # The scenario version a run does (store/versions.py): its config is in the run's config, its job is that version's.
 VERSION_TAG = "honeyframe/version"
+# The backfill a run belongs to (POST .../scenarios/{id}/backfill).
+BACKFILL_TAG = "honeyframe/backfill"
+# A run now's parameter overrides (JSON), which its run config renders and nothing stores.
+PARAMETERS_TAG = "honeyframe/parameters"

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from honeyframe_dagster.model.base import CompactModel
+from honeyframe_dagster.model.calendars import CALENDAR_ID_PATTERN
 from honeyframe_dagster.model.hygiene import Name
 from honeyframe_dagster.settings import check_timezone, known_timezones
 
@@ -166,6 +167,13 @@ class Trigger(CompactModel):
         description="Under catchup none: an instant first evaluated at most this late still fires, a later one is "
         f"dropped (0–{MAX_MISFIRE_GRACE_SECONDS}).",
     )
+    calendar: str | None = Field(
+        default=None,
+        max_length=64,
+        description="A Calendar of the project or the org: an instant on a date it excludes (in the trigger's "
+        "timezone) does not fire and is not caught up. Time triggers only.",
+        json_schema_extra={"pattern": CALENDAR_ID_PATTERN},
+    )
 
     @model_serializer(mode="wrap")
     def _omit_none(self, handler: SerializerFunctionWrapHandler):
@@ -205,6 +213,17 @@ class Trigger(CompactModel):
             raise ValueError("start_at applies to interval_seconds triggers only")
         return value
 
+    @field_validator("calendar")
+    @classmethod
+    def _calendar(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(CALENDAR_ID_PATTERN, value):
+            raise ValueError(f"{value!r} is not a calendar id (lowercase letters, digits and '-')")
+        if info.data.get("upstream") is not None:
+            raise ValueError("a calendar applies to time triggers (cron, interval_seconds, run_at), not upstream")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
@@ -229,6 +248,10 @@ class Trigger(CompactModel):
         return "run_at" if self.run_at is not None else "upstream"
 
     def describe(self, timezone: str) -> str:
+        words = self._describe(timezone)
+        return f"{words}, calendar '{self.calendar}'" if self.calendar is not None else words
+
+    def _describe(self, timezone: str) -> str:
         if self.cron is not None:
             return f"cron '{self.cron}' {timezone}"
         if self.interval_seconds is not None:

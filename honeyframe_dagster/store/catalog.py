@@ -12,12 +12,14 @@ from pydantic import ValidationError
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
+from honeyframe_dagster.model.calendars import Calendar
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
 from honeyframe_dagster.model.naming import in_shard, project_identifier
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, render_scenario, upstream_name
 from honeyframe_dagster.settings import Settings, get_settings
 from honeyframe_dagster.store.tables import (
     AgentRow,
+    CalendarRow,
     DashboardRow,
     DatasetRow,
     ProjectObjectRow,
@@ -51,7 +53,18 @@ PROJECT_OBJECTS: tuple[tuple[str, type[ProjectObjectRow], type[Dataset | Dashboa
 )
 # A scenario row's columns read as they are, and those read as text and decoded one row at a time: a row written
 # behind the write path's back (a hand edit, an older release) that does not decode is that scenario's error.
-PLAIN_FIELDS = ("id", "project_id", "name", "enabled", "template_slug", "owner", "version", "compile_error")
+PLAIN_FIELDS = (
+    "id",
+    "project_id",
+    "name",
+    "enabled",
+    "template_slug",
+    "owner",
+    "version",
+    "compile_error",
+    "pause_note",
+    "paused_by",
+)
 TIME_FIELDS = ("created_at", "updated_at")
 JSON_FIELDS = ("parameters", "trigger", "steps")
 # What a timestamp that does not decode reads as (with the scenario's error saying so).
@@ -63,7 +76,7 @@ def scenario_records(session: Session, where: Any, light: bool = False) -> list[
     `light`: without the raw parameters, trigger and steps (a read that shows compiled versions needs none)."""
     json_fields = () if light else JSON_FIELDS
     current = (ScenarioVersionRow.scenario_id == ScenarioRow.id) & (ScenarioVersionRow.version == ScenarioRow.version)
-    as_text = [cast(getattr(ScenarioRow, name), Text).label(name) for name in (*TIME_FIELDS, *json_fields)]
+    as_text = [cast(getattr(ScenarioRow, name), Text).label(name) for name in (*TIME_FIELDS, "paused_at", *json_fields)]
     statement = (
         select(*[getattr(ScenarioRow, name) for name in PLAIN_FIELDS], *as_text, ScenarioVersionRow.spec_hash)
         .outerjoin(ScenarioVersionRow, current)
@@ -79,6 +92,7 @@ def scenario_records(session: Session, where: Any, light: bool = False) -> list[
             if fields[name] is None:
                 fields[name] = UNREADABLE_TIME
                 unreadable.append(name)
+        fields["paused_at"] = _timestamp(row.paused_at)  # None: not paused (or unreadable: shown as not known)
         for name in json_fields:
             ok, fields[name] = _json(getattr(row, name))
             if not ok:
@@ -147,6 +161,7 @@ def load_catalog(
     for attribute, table, model in PROJECT_OBJECTS:
         for row in session.scalars(scoped(select(table), table.project_id)):
             _load_object(getattr(catalog, attribute), model, row)
+    catalog.calendars = load_calendars(session, project_ids)
     # Every project's claims (one short row per table): a project may read a dbt seed only if no other project's
     # dataset stands in for it (model/tenancy.py: readable_tables).
     for claim in session.scalars(select(WarehouseTableRow)):
@@ -201,9 +216,26 @@ def load_scenario_catalog(session: Session, scenario_id: int, settings: Settings
         _add_template(session, catalog, upstream.template_slug)
     catalog.scenarios = sorted(chain, key=lambda record: record.id)
     _add_named_objects(session, catalog, row.project_id)
+    catalog.calendars = load_calendars(session, [row.project_id])
     claims = session.execute(select(WarehouseTableRow.name, WarehouseTableRow.project_id))
     catalog.table_owners.update({name: owner for name, owner in claims})
     return catalog
+
+
+def load_calendars(
+    session: Session, project_ids: Collection[str] | None = None
+) -> dict[tuple[str | None, str], Calendar]:
+    """The org's calendars and those of the given projects (None: every project's), by (project, id)."""
+    statement = select(CalendarRow)
+    if project_ids is not None:
+        statement = statement.where(CalendarRow.project_id.is_(None) | CalendarRow.project_id.in_(list(project_ids)))
+    found: dict[tuple[str | None, str], Calendar] = {}
+    for row in session.scalars(statement):
+        try:
+            found[(row.project_id, row.id)] = Calendar.model_validate(row.document)
+        except ValidationError as exc:  # a hand edit: triggers naming it say it is unknown, with this in the log
+            log.error("stored calendar '%s' is invalid: %s", row.id, exc)
+    return found
 
 
 def _add_template(session: Session, catalog: Catalog, slug: str | None) -> None:

@@ -8,18 +8,22 @@ enabled → disabled) is the caller's; the functions here say which scenarios th
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import uuid
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.model.documents import (
     PROJECT_ID_PATTERN,
     SLUG_PATTERN,
+    Calendar,
     Document,
     Matrix,
     Project,
@@ -27,17 +31,26 @@ from honeyframe_dagster.model.documents import (
     Template,
 )
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument
-from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve, upstream_name
+from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioSpec, resolve, upstream_name
 from honeyframe_dagster.model.suggest import did_you_mean, unknown_field_message
 from honeyframe_dagster.model.tenancy import TenancyError, written_tables
 from honeyframe_dagster.store.catalog import load_catalog, load_scenario_catalog
 from honeyframe_dagster.store.ownership import claim_tables, release_unnamed
 from honeyframe_dagster.store.quotas import check_room
-from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
-from honeyframe_dagster.store.versions import compile_scenario, record_version, reshaped, set_enabled
+from honeyframe_dagster.store.tables import BackfillRow, CalendarRow, ProjectRow, ScenarioRow, TemplateRow
+from honeyframe_dagster.store.versions import (
+    actor_of,
+    compile_scenario,
+    record_version,
+    reshaped,
+    set_enabled,
+    version_spec,
+)
 from honeyframe_dagster.store.writes import (
     ApplyError,
     apply_documents,
+    calendar_row,
+    calendar_users,
     lock_projects,
     projects_of,
     write_scenario_fields,
@@ -341,7 +354,7 @@ def _write_checked(
     document = document or scenario_document(raw)
     row.name = document.name
     try:
-        write_scenario_fields(row, document)
+        write_scenario_fields(row, document, actor_of(session))
         session.flush()
         catalog = load_scenario_catalog(session, row.id)
         record = next(r for r in catalog.scenarios if r.id == row.id)
@@ -397,6 +410,11 @@ def update_scenario(
     lock_projects(session, [project_id])
     row = scenario_row(session, project_id, scenario_id)
     was_enabled = row.enabled
+    note = fields.get("pause_note")
+    if "pause_note" in fields and fields.get("enabled", row.enabled) is not False:
+        message = 'a pause note goes with pausing: send it with "enabled": false (or to a disabled scenario)'
+        raise Invalid([FieldError(("pause_note",), message, note)])
+    fields = {key: value for key, value in fields.items() if key != "pause_note"}
     if row.template_slug is not None:
         others = sorted(set(fields) - {"enabled"})
         if others:
@@ -409,7 +427,9 @@ def update_scenario(
     else:
         _update_own(session, row, fields, recipes)
     if "enabled" in fields:
-        set_enabled(session, row, fields["enabled"])
+        set_enabled(session, row, fields["enabled"], note=note)
+    if note is not None and not row.enabled:
+        row.pause_note = note
     session.flush()
     release_unnamed(session, [project_id])
     disabled = Stopped(project_id, row.id, row.name) if was_enabled and not row.enabled else None
@@ -456,3 +476,152 @@ def delete_scenario(session: Session, row: ScenarioRow) -> Stopped:
     session.flush()
     release_unnamed(session, [deleted.project_id])
     return deleted
+
+
+# --- calendars ---------------------------------------------------------------------------------------------------
+
+
+def calendar_of(session: Session, project_id: str | None, calendar_id: str) -> CalendarRow:
+    names_one = re.fullmatch(SLUG_PATTERN, calendar_id) and (
+        project_id is None or re.fullmatch(PROJECT_ID_PATTERN, project_id)
+    )
+    row = calendar_row(session, project_id, calendar_id) if names_one else None
+    if row is None:
+        where = f"project '{project_id}'" if project_id is not None else "the org"
+        raise NotFound(f"{where} has no calendar '{calendar_id}'")
+    return row
+
+
+@dataclass(frozen=True)
+class CalendarWrite:
+    created: bool
+    # The scenarios whose trigger names the calendar: compiled again (new versions), their locations reload.
+    scenarios: list[int]
+    projects: set[str]
+
+
+def put_calendar(
+    session: Session, calendar: Calendar, recipes: Collection[str] | None, must_exist: bool | None = None
+) -> CalendarWrite:
+    """Create or replace a calendar (`must_exist`: True to replace only, False to create only); the scenarios that
+    name it are compiled again, so their next versions skip what it now excludes."""
+    lock_projects(session, None if calendar.project is None else [calendar.project])
+    if calendar.project is not None:
+        project_row(session, calendar.project)
+    exists = calendar_row(session, calendar.project, calendar.id) is not None
+    if must_exist is False and exists:
+        raise Conflict(f"calendar '{calendar.id}' exists already")
+    if must_exist and not exists:
+        calendar_of(session, calendar.project, calendar.id)
+    try:
+        apply_documents(session, [calendar], recipes)
+    except ApplyError as exc:
+        raise Invalid(exc.errors, None, exc.context) from None
+    users = calendar_users(load_catalog(session, _scope(calendar.project)), calendar.project, calendar.id)
+    return CalendarWrite(not exists, [r.id for r in users], {r.project_id for r in users})
+
+
+def _scope(project_id: str | None) -> list[str] | None:
+    return None if project_id is None else [project_id]
+
+
+def delete_calendar(session: Session, project_id: str | None, calendar_id: str) -> None:
+    """Delete a calendar; Conflict while a trigger names it."""
+    lock_projects(session, _scope(project_id))
+    row = calendar_of(session, project_id, calendar_id)
+    users = calendar_users(load_catalog(session, _scope(project_id)), project_id, calendar_id)
+    if users:
+        named = ", ".join(f"'{r.name}' of project '{r.project_id}'" for r in users[:20])
+        raise Conflict(f"cannot delete calendar '{calendar_id}': the trigger of {named} names it (trigger.calendar)")
+    session.delete(row)
+    session.flush()
+
+
+# --- pausing a project -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectPause:
+    row: ProjectRow
+    # Every scenario of the project: their triggers' status follows (stopped while paused, else `enabled`).
+    scenarios: list[int]
+    # Enabled scenarios that pausing stops: their queued runs are canceled.
+    stopped: list[Stopped]
+
+
+def pause_project(session: Session, project_id: str, note: str | None) -> ProjectPause:
+    """Pause the project: its triggers stop (the reconciler's desired status), no scenario's `enabled` changes."""
+    lock_projects(session, [project_id])
+    row = project_row(session, project_id)
+    if row.paused_at is None:
+        row.paused_at, row.paused_by = utcnow(), actor_of(session)
+    row.pause_note = note
+    scenarios = list(session.scalars(select(ScenarioRow).where(ScenarioRow.project_id == project_id)))
+    stopped = [Stopped(project_id, s.id, s.name) for s in scenarios if s.enabled]
+    session.flush()
+    return ProjectPause(row, [s.id for s in scenarios], stopped)
+
+
+def resume_project(session: Session, project_id: str) -> ProjectPause:
+    """Resume the project: exactly its enabled scenarios' triggers start again (from now: nothing is caught up)."""
+    lock_projects(session, [project_id])
+    row = project_row(session, project_id)
+    row.paused_at, row.paused_by, row.pause_note = None, None, None
+    ids = list(session.scalars(select(ScenarioRow.id).where(ScenarioRow.project_id == project_id)))
+    session.flush()
+    return ProjectPause(row, ids, [])
+
+
+# --- backfills ---------------------------------------------------------------------------------------------------
+
+
+def record_backfill(
+    session: Session,
+    row: ScenarioRow,
+    version: int,
+    bounds: tuple[dt.datetime, dt.datetime],
+    instants: Sequence[dt.datetime],
+) -> BackfillRow:
+    """A backfill of these instants of the scenario's version, before its runs are launched."""
+    backfill = BackfillRow(
+        id=uuid.uuid4().hex[:16],
+        scenario_id=row.id,
+        project_id=row.project_id,
+        version=version,
+        range_from=bounds[0],
+        range_to=bounds[1],
+        instants=[instant.isoformat() for instant in instants],
+        launched=0,
+        created_at=utcnow(),
+        created_by=actor_of(session),
+    )
+    session.add(backfill)
+    session.flush()
+    return backfill
+
+
+# --- run now with parameter overrides ----------------------------------------------------------------------------
+
+
+def run_with_parameters(
+    session: Session, project_id: str, scenario_id: int, parameters: Mapping[str, Any], recipes: Collection[str] | None
+) -> ScenarioSpec:
+    """The scenario's current version with these parameter values over its stored ones, resolved and checked as
+    enabling the template with them would be (Invalid naming the parameter); for one run's config, never stored."""
+    row = scenario_row(session, project_id, scenario_id)
+    if row.template_slug is None:
+        message = "only a template instance has parameters; this scenario is the project's own"
+        raise Invalid([FieldError(("parameters",), message, dict(parameters))])
+    current = version_spec(session, scenario_id, None)
+    if current is None:
+        raise Conflict(f"scenario {scenario_id} has no version to run: {row.compile_error or 'not compiled'}")
+    catalog = load_scenario_catalog(session, scenario_id)
+    merged = {**stored_parameters(row), **parameters}
+    catalog.scenarios = [replace(r, parameters=merged) if r.id == scenario_id else r for r in catalog.scenarios]
+    record = next(r for r in catalog.scenarios if r.id == scenario_id)
+    try:
+        spec = resolve(record, catalog, recipes)
+    except (ScenarioError, TenancyError) as exc:
+        errors = invalid(exc, {"parameters": merged}).errors
+        raise Invalid([_parameter_error(error, merged) for error in errors]) from None
+    return replace(spec, record=current.record, version=current.version, since=current.since)

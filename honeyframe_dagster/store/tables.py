@@ -56,6 +56,10 @@ class ProjectRow(_Timestamps, Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     # The HONEYFRAME_SECRET_* variables the project's documents may name (model/secret_grants.py); admins set it.
     secrets: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    # A paused project (POST .../projects/{id}/pause): every trigger stopped in Dagster, `enabled` untouched.
+    paused_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    paused_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    pause_note: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class TemplateRow(_Timestamps, Base):
@@ -95,6 +99,10 @@ class ScenarioRow(_Timestamps, Base):
     # Whether Dagster ran the trigger when the reconciler (honeyframe_dagster/reconciler.py) last set or saw its
     # status; None: never seen. A Dagster status that differs from it was changed in Dagster (its UI).
     dagster_running: Mapped[bool | None] = mapped_column(Boolean)
+    # Why, by whom (the token's name, `apply`, `dagster-ui`) and when it was disabled; cleared when enabled.
+    pause_note: Mapped[str | None] = mapped_column(Text, default=None)
+    paused_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    paused_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     # Where a migrated scenario came from (legacy table and row id), so a re-run creates no duplicates.
     source_table: Mapped[str | None] = mapped_column(String(64))
     source_id: Mapped[str | None] = mapped_column(String(64))
@@ -125,6 +133,47 @@ class ScenarioVersionRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     # The field paths that changed from the previous version (`steps[1].recipients`).
     changes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class CalendarRow(_Timestamps, Base):
+    """A calendar (model/calendars.py): org-wide (`project_id` NULL) or a project's own."""
+
+    __tablename__ = "calendars"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    # The validated Calendar document as JSON.
+    document: Mapped[dict[str, Any]]
+
+    __table_args__ = (
+        _unique_where("uq_calendars_project_id", "id", "project_id IS NOT NULL"),
+        Index(
+            "uq_calendars_org_id",
+            "id",
+            unique=True,
+            sqlite_where=text("project_id IS NULL"),
+            postgresql_where=text("project_id IS NULL"),
+        ),
+    )
+
+
+class BackfillRow(Base):
+    """A backfill requested through the API: one run per instant, each tagged `honeyframe/backfill` = its id."""
+
+    __tablename__ = "backfills"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    range_from: Mapped[dt.datetime]
+    range_to: Mapped[dt.datetime]
+    # The instants (UTC ISO 8601), oldest first.
+    instants: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # How many runs were handed to Dagster so far; why launching stopped, if it did.
+    launched: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
 
 
 class _ProjectObject(_Timestamps):

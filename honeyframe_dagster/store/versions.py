@@ -138,12 +138,23 @@ def describe_error(record: ScenarioRecord, exc: InvalidDocument) -> str:
     return f"scenario {record.id} '{record.name}' of project '{record.project_id}': {exc}"
 
 
-def set_enabled(session: Session, row: ScenarioRow, enabled: bool, created_by: str | None = None) -> bool:
+def stamp_pause(row: ScenarioRow, enabled: bool, by: str, note: str | None = None) -> None:
+    """A scenario turned off records who paused it, when and why (`note`); turned on, that is cleared."""
+    if enabled:
+        row.pause_note, row.paused_by, row.paused_at = None, None, None
+    else:
+        row.pause_note, row.paused_by, row.paused_at = note, by[:200], utcnow()
+
+
+def set_enabled(
+    session: Session, row: ScenarioRow, enabled: bool, created_by: str | None = None, note: str | None = None
+) -> bool:
     """Turn a scenario on or off as a new version of what it is (nothing is resolved again): a toggle in Dagster's
     UI, a matrix cell disabled. True when it changed."""
     if row.enabled == enabled:
         return False
     row.enabled = enabled
+    stamp_pause(row, enabled, created_by or actor_of(session), note)
     current = _current(session, row)
     if current is not None and row.compile_error is None:
         record = ScenarioRecord(row.id, row.project_id, row.name, enabled, row.template_slug, row.parameters or {})
@@ -311,6 +322,7 @@ __all__ = [
     "reshaped",
     "set_actor",
     "set_enabled",
+    "stamp_pause",
     "uncompiled",
     "version_count",
 ]

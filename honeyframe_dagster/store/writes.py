@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.model.documents import (
     Agent,
+    Calendar,
     Dashboard,
     Dataset,
     Document,
@@ -24,7 +25,7 @@ from honeyframe_dagster.model.documents import (
     Template,
 )
 from honeyframe_dagster.model.errors import InvalidDocument, Loc
-from honeyframe_dagster.model.scenario import Catalog, ScenarioError, resolve
+from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, render_scenario, resolve
 from honeyframe_dagster.model.suggest import did_you_mean
 from honeyframe_dagster.model.tenancy import (
     TenancyError,
@@ -40,16 +41,17 @@ from honeyframe_dagster.store.grants import check_object_secrets
 from honeyframe_dagster.store.ownership import claim_tables
 from honeyframe_dagster.store.quotas import check_room
 from honeyframe_dagster.store.tables import (
+    CalendarRow,
     ProjectObjectRow,
     ProjectRow,
     ScenarioRow,
     TemplateRow,
 )
-from honeyframe_dagster.store.versions import actor_of, compile_scenario, record_version, uncompiled
+from honeyframe_dagster.store.versions import actor_of, compile_scenario, record_version, stamp_pause, uncompiled
 
 # Documents are written in this order so that references within one call resolve, and so that a project
 # created in the same call as a `default_enabled` template gets that template.
-APPLY_ORDER = ("Template", "Project", "Dataset", "Dashboard", "Agent", "Matrix", "Scenario")
+APPLY_ORDER = ("Template", "Project", "Calendar", "Dataset", "Dashboard", "Agent", "Matrix", "Scenario")
 
 
 class ApplyError(ScenarioError):
@@ -135,6 +137,10 @@ def projects_of(documents: Sequence[Document]) -> set[str] | None:
         match document:
             case Template():
                 return None
+            case Calendar():
+                if document.project is None:
+                    return None
+                found.add(document.project)
             case Project():
                 found.add(document.id)
             case Matrix() | Scenario() | Dataset() | Dashboard() | Agent():
@@ -222,7 +228,11 @@ def compile_affected(
     timezone and placeholders come from it, and its new `default_enabled` cells), and the scenarios of the
     documents' projects that did not compile (a dataset, dashboard or agent applied now may mend them). One that
     does not compile records why; it is no error of this write."""
-    named = {d.id if isinstance(d, Project) else d.project for d in documents if not isinstance(d, Template)}
+    named = {
+        name
+        for d in documents
+        if not isinstance(d, Template) and (name := d.id if isinstance(d, Project) else d.project) is not None
+    }
     rows = [row for row in (session.get(ScenarioRow, i) for i in sorted(affected)) if row is not None]
     rows += uncompiled(session, named)
     seen = set(done)
@@ -244,6 +254,8 @@ def upsert(session: Session, document: Document) -> Written:
             return upsert_project(session, document)
         case Template():
             return upsert_template(session, document)
+        case Calendar():
+            return upsert_calendar(session, document)
         case Matrix():
             return upsert_matrix(session, document)
         case Scenario():
@@ -322,6 +334,8 @@ def upsert_matrix(session: Session, document: Matrix) -> Written:
         check_room(session, document.project, ScenarioError)
     new = partial(ScenarioRow, project_id=document.project, name=document.template, template_slug=document.template)
     row, created = found_or_added(session, stored, new)
+    if created or row.enabled != document.enabled:
+        stamp_pause(row, document.enabled, actor_of(session))
     row.enabled, row.parameters = document.enabled, dict(document.parameters)
     session.flush()
     return Written([row.id], created)
@@ -340,7 +354,7 @@ def upsert_scenario(session: Session, document: Scenario) -> Written:
         check_room(session, document.project, ScenarioError)
     new = partial(ScenarioRow, project_id=document.project, name=document.name)
     row, created = found_or_added(session, stored, new)
-    write_scenario_fields(row, document)
+    write_scenario_fields(row, document, actor_of(session))
     session.flush()
     return Written([row.id], created)
 
@@ -364,13 +378,65 @@ def check_new_run_at(trigger: Trigger, stored: Mapping[str, Any] | None) -> None
         )
 
 
-def write_scenario_fields(row: ScenarioRow, document: Scenario) -> None:
-    """Raises ScenarioError (naming the field) when the document cannot be written as it is."""
+def write_scenario_fields(row: ScenarioRow, document: Scenario, actor: str) -> None:
+    """Raises ScenarioError (naming the field) when the document cannot be written as it is; `actor` pauses it
+    when the document turns it off."""
     check_new_run_at(document.trigger, row.trigger)
+    if row.enabled is None or row.enabled != document.enabled:
+        stamp_pause(row, document.enabled, actor)
     row.enabled, row.owner = document.enabled, document.owner
     # Defaults (catchup, overlap) are left out: they mean the same stored or not, and rows stay minimal.
     row.trigger = document.trigger.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     row.steps = [step.model_dump(mode="json", exclude_none=True) for step in document.steps]
+
+
+def calendar_row(session: Session, project_id: str | None, calendar_id: str) -> CalendarRow | None:
+    scope = CalendarRow.project_id.is_(None) if project_id is None else CalendarRow.project_id == project_id
+    return session.scalar(select(CalendarRow).where(scope, CalendarRow.id == calendar_id))
+
+
+def calendar_users(catalog: Catalog, project_id: str | None, calendar_id: str) -> list[ScenarioRecord]:
+    """The scenarios whose trigger names this calendar and resolves to it (a project's own calendar of the same id
+    shadows the org's)."""
+    found = []
+    for record in catalog.scenarios:
+        if project_id is not None and record.project_id != project_id:
+            continue
+        trigger: Trigger | None
+        try:
+            _, trigger, _ = render_scenario(record, catalog)
+        except ScenarioError:
+            trigger = _stored_trigger(record, catalog)
+        if trigger is None or trigger.calendar != calendar_id:
+            continue
+        if project_id is None and (record.project_id, calendar_id) in catalog.calendars:
+            continue
+        found.append(record)
+    return found
+
+
+def _stored_trigger(record: ScenarioRecord, catalog: Catalog) -> Trigger | None:
+    """The trigger of a scenario that does not render (it still names its calendar)."""
+    if record.template_slug is not None:
+        template = catalog.templates.get(record.template_slug)
+        return template.trigger if template is not None else None
+    try:
+        return Trigger.model_validate(record.trigger)
+    except ValueError:
+        return None
+
+
+def upsert_calendar(session: Session, document: Calendar) -> Written:
+    """A calendar: the scenarios whose trigger names it are compiled again (their versions carry it)."""
+    if document.project is not None:
+        check_project(session, document.project)
+    stored = calendar_row(session, document.project, document.id)
+    new = partial(CalendarRow, id=document.id, project_id=document.project)
+    row, created = found_or_added(session, stored, new)
+    row.document = document.document()
+    session.flush()
+    catalog = load_catalog(session, None if document.project is None else [document.project])
+    return Written([], created, [record.id for record in calendar_users(catalog, document.project, document.id)])
 
 
 def upsert_project_object(session: Session, document: Dataset | Dashboard | Agent) -> Written:

@@ -41,6 +41,7 @@ CREATE_EXAMPLES = 200
 # No Dagster webserver and no scheduler heartbeat in this test: these answer their documented 503.
 UNAVAILABLE_HERE = {
     "POST /api/scheduler/scenarios/{scenario_id}/run",
+    "POST /api/scheduler/scenarios/{scenario_id}/backfill",
     "GET /api/scheduler/scenarios/{scenario_id}/runs",
     "GET /api/scheduler/scenarios/{scenario_id}/ticks",
     "GET /api/pipeline/scheduler/health",
