@@ -64,12 +64,12 @@ OUTAGE_DOCS = PROJECTS_YAML + "".join(
 )
 
 
-UP_UNTIL = at("2026-12-01T11:08:33Z")
-BACK_AT = at("2026-12-01T14:00:20Z")
+UP_UNTIL = at("2026-12-01T10:04:33Z")
+BACK_AT = at("2026-12-01T13:00:20Z")
 
 
 def simulate(apply_yaml: ApplyYaml, instance: DagsterInstance, in_process: bool) -> dict[str, list[dt.datetime]]:
-    """A pass a minute until 11:08:33, a daemon outage, then two passes from 14:00:20: what each trigger fired."""
+    """A pass a minute until 10:04:33, a daemon outage, then two passes from 13:00:20: what each trigger fired."""
     apply_at(apply_yaml, CREATED, OUTAGE_DOCS)
     with daemon(instance, in_process) as workspace:
         now = CREATED + MINUTE
@@ -99,12 +99,12 @@ def test_the_same_ticks_give_the_same_runs_in_the_daemons_process_and_in_its_own
     apply_yaml: ApplyYaml, dagster_instance: DagsterInstance, in_process: bool
 ) -> None:
     runs = simulate(apply_yaml, dagster_instance, in_process)
-    on_time = [at("2026-12-01T10:00:00Z"), at("2026-12-01T11:00:00Z")]
-    # The hourly schedule: on time, then the one late tick Dagster evaluates after the outage (14:00), decided by
-    # its scheduled time: its own instant fires; 12:00 and 13:00 are beyond `none`'s grace, `all` runs them.
-    assert runs["hourly-none"] == [*on_time, at("2026-12-01T14:00:00Z")]
-    assert runs["hourly-latest"] == [*on_time, at("2026-12-01T14:00:00Z")]
-    assert runs["hourly-all"] == [*on_time, *(at(f"2026-12-01T{h}:00:00Z") for h in (12, 13, 14))]
+    on_time = [at("2026-12-01T10:00:00Z")]
+    # The hourly schedule: on time, then the one late tick Dagster evaluates after the outage (13:00), decided by
+    # its scheduled time: its own instant fires; 11:00 and 12:00 are beyond `none`'s grace, `all` runs them.
+    assert runs["hourly-none"] == [*on_time, at("2026-12-01T13:00:00Z")]
+    assert runs["hourly-latest"] == [*on_time, at("2026-12-01T13:00:00Z")]
+    assert runs["hourly-all"] == [*on_time, *(at(f"2026-12-01T{h}:00:00Z") for h in (11, 12, 13))]
     # The 90 s interval is a sensor, decided by the daemon's time of each tick: every instant while up; after the
     # outage `none` runs those within its 300 s grace, `latest` those on time (120 s), `all` 25 per pass.
     up = grid(CREATED, UP_UNTIL)

@@ -156,7 +156,9 @@ def test_next_run_at_for_every_trigger_kind(offline_api: Api) -> None:
 def test_next_run_at_presenter_is_the_next_instant_unless_disabled_or_completed() -> None:
     def spec(trigger: dict[str, Any], enabled: bool = True) -> Any:
         """What the presenter reads of a ScenarioSpec."""
-        return SimpleNamespace(trigger=Trigger.model_validate(trigger), timezone="America/New_York", enabled=enabled)
+        return SimpleNamespace(
+            trigger=Trigger.model_validate(trigger), timezone="America/New_York", enabled=enabled, calendar=None
+        )
 
     now = dt.datetime(2026, 3, 8, 6, 0, tzinfo=dt.UTC)  # 01:00 EST, the night clocks spring forward
     # 02:30 does not exist that night: Dagster runs it at 03:00 EDT (07:00 UTC).

@@ -51,18 +51,17 @@ def upgrade() -> None:
         sa.Column('created_by', sa.String(200), nullable=False),
     )
     op.create_index('ix_backfills_scenario_id', 'backfills', ['scenario_id'])
+    # Plain ADD COLUMN, never a batch copy: on SQLite a re-created `projects` or `scenarios` would be dropped first,
+    # and the drop cascades to every scenario, dataset, agent and version.
     for table in ('scenarios', 'projects'):
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column('pause_note', sa.Text(), nullable=True))
-            batch.add_column(sa.Column('paused_by', sa.String(200), nullable=True))
-            batch.add_column(sa.Column('paused_at', sa.DateTime(timezone=True), nullable=True))
+        op.add_column(table, sa.Column('pause_note', sa.Text(), nullable=True))
+        op.add_column(table, sa.Column('paused_by', sa.String(200), nullable=True))
+        op.add_column(table, sa.Column('paused_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     for table in ('scenarios', 'projects'):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column('paused_at')
-            batch.drop_column('paused_by')
-            batch.drop_column('pause_note')
+        for column in ('paused_at', 'paused_by', 'pause_note'):
+            op.drop_column(table, column)
     op.drop_table('backfills')
     op.drop_table('calendars')
