@@ -18,8 +18,9 @@ from typing import Any
 
 from honeyframe_dagster.model.documents import Project
 from honeyframe_dagster.model.scenario import ScenarioRecord, ScenarioSpec
+from honeyframe_dagster.model.sla import Sla
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
-from honeyframe_dagster.model.triggers import Trigger
+from honeyframe_dagster.model.triggers import Trigger, cadence
 
 
 @dataclass
@@ -37,7 +38,7 @@ class CompiledScenarios:
 
 
 # What a run does not depend on: a version that differs from another only here runs the same.
-NOT_CONFIG = ("enabled", "since")
+NOT_CONFIG = ("enabled", "since", "sla")
 # Internal bookkeeping that a version's `changes` never lists.
 NOT_CHANGES = ("id", "since")
 
@@ -45,7 +46,7 @@ NOT_CHANGES = ("id", "since")
 def scenario_document(spec: ScenarioSpec, since: dt.datetime | None) -> dict[str, Any]:
     """The version of `spec` as stored (JSON), its cadence started at `since`."""
     record = spec.record
-    return {
+    document = {
         "id": record.id,
         "project": spec.project.model_dump(mode="json", include={"id", "name", "owner_email", "timezone"}),
         "name": record.name,
@@ -58,6 +59,9 @@ def scenario_document(spec: ScenarioSpec, since: dt.datetime | None) -> dict[str
         "owner": spec.owner,
         "since": since.astimezone(dt.UTC).isoformat() if since is not None else None,
     }
+    if spec.sla is not None:  # only when set: the versions of scenarios without one keep their hashes
+        document["sla"] = spec.sla.dump()
+    return document
 
 
 def step_document(step: Step) -> dict[str, Any]:
@@ -82,7 +86,8 @@ def trigger_unchanged(before: Mapping[str, Any] | None, after: Mapping[str, Any]
     """Whether the cadence goes on: same trigger, same timezone, and enabled before and after."""
     if before is None or not (before.get("enabled") and after.get("enabled")):
         return False
-    return before.get("trigger") == after.get("trigger") and before.get("timezone") == after.get("timezone")
+    same_cadence = cadence(before.get("trigger")) == cadence(after.get("trigger"))
+    return same_cadence and before.get("timezone") == after.get("timezone")
 
 
 def changed_paths(before: Any, after: Any, path: str = "") -> list[str]:
@@ -110,7 +115,7 @@ def changed_paths(before: Any, after: Any, path: str = "") -> list[str]:
 
 # Spec parts rebuilt from versions, by (scenario id, version, hash): versions are immutable, so a process rebuilds
 # each once; the hash keeps a store that was reset (tests, a restored backup) from serving another scenario's spec.
-_Parts = tuple[Project, Trigger, str, tuple[Step, ...], str, dt.datetime | None]
+_Parts = tuple[Project, Trigger, str, tuple[Step, ...], str, dt.datetime | None, Sla | None]
 _SPECS: dict[tuple[int, int, str], _Parts] = {}
 _MAX_CACHED = 20_000
 
@@ -122,8 +127,8 @@ def _key(record: ScenarioRecord) -> tuple[int, int, str] | None:
 
 
 def _spec(record: ScenarioRecord, parts: _Parts) -> ScenarioSpec:
-    project, trigger, timezone, steps, owner, since = parts
-    return ScenarioSpec(record, project, trigger, timezone, steps, owner, record.version or 0, since)
+    project, trigger, timezone, steps, owner, since, sla = parts
+    return ScenarioSpec(record, project, trigger, timezone, steps, owner, record.version or 0, since, sla)
 
 
 def cached_spec(record: ScenarioRecord) -> ScenarioSpec | None:
@@ -140,7 +145,8 @@ def spec_from_compiled(record: ScenarioRecord, document: Mapping[str, Any]) -> S
     trigger = Trigger.model_validate(document["trigger"])
     steps = tuple(STEPS_ADAPTER.validate_python(document["steps"]))
     since = dt.datetime.fromisoformat(document["since"]) if document.get("since") else None
-    parts = (project, trigger, str(document["timezone"]), steps, str(document["owner"]), since)
+    sla = Sla.model_validate(document["sla"]) if document.get("sla") else None
+    parts = (project, trigger, str(document["timezone"]), steps, str(document["owner"]), since, sla)
     key = _key(record)
     if key is not None:
         if len(_SPECS) >= _MAX_CACHED:

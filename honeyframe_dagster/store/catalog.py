@@ -53,7 +53,7 @@ PROJECT_OBJECTS: tuple[tuple[str, type[ProjectObjectRow], type[Dataset | Dashboa
 # behind the write path's back (a hand edit, an older release) that does not decode is that scenario's error.
 PLAIN_FIELDS = ("id", "project_id", "name", "enabled", "template_slug", "owner", "version", "compile_error")
 TIME_FIELDS = ("created_at", "updated_at")
-JSON_FIELDS = ("parameters", "trigger", "steps")
+JSON_FIELDS = ("parameters", "trigger", "steps", "sla")
 # What a timestamp that does not decode reads as (with the scenario's error saying so).
 UNREADABLE_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
