@@ -26,7 +26,7 @@ from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.instants import next_instant
 from honeyframe_dagster.model.scenario import ScenarioRecord, ScenarioSpec
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
-from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG, SCHEDULED_FOR_TAG
+from honeyframe_dagster.model.tags import ENTITY_TAG, PROJECT_TAG, SCENARIO_TAG, SCHEDULED_FOR_TAG
 from honeyframe_dagster.model.triggers import Trigger
 
 log = logging.getLogger("honeyframe.api")
@@ -85,9 +85,14 @@ def completed(spec: ScenarioSpec, fired: RunRecord | None) -> bool:
 
 
 def scenario_public(
-    entry: PlannedScenario, statuses: dict[str, str], now: dt.datetime, latest: LatestRuns | None = None
+    entry: PlannedScenario,
+    statuses: dict[str, str],
+    now: dt.datetime,
+    latest: LatestRuns | None = None,
+    missed: list[dt.datetime] | None = None,
 ) -> ScenarioPublic:
-    """`latest`: the scenario's newest runs (`latest_runs`); None when unknown."""
+    """`latest`: the scenario's newest runs (`latest_runs`); None when unknown. `missed`: its instants that missed
+    its SLA, newest first (store/sla.py `missed_instants`)."""
     latest = latest or LatestRuns()
     record, spec = entry.record, entry.spec
     trigger: Trigger | None
@@ -122,6 +127,8 @@ def scenario_public(
             trigger_status=statuses.get(entry.trigger_name) if entry.trigger_name else None,
         ),
         error=entry.error,
+        sla=shown.sla if shown is not None else None,
+        sla_missed=missed or [],
         version=record.version,
     )
 
@@ -173,6 +180,7 @@ def run_summary(record: RunRecord, partitions: TimeWindowPartitionsDefinition | 
         status=record.dagster_run.status.value,
         trigger=run_trigger(tags),
         scheduled_for=scheduled_for(tags, partitions),
+        entity=tags.get(ENTITY_TAG),
     )
 
 

@@ -20,6 +20,7 @@ from honeyframe_dagster.factory.planner import Planner, ProjectPlan
 from honeyframe_dagster.model.documents import Parameter, Template
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.store.catalog import template_model
+from honeyframe_dagster.store.sla import missed_instants
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
 from honeyframe_dagster.tokens import TokenGrant
 
@@ -154,6 +155,8 @@ class ScheduleLine:
     runs_unknown: bool
     job_url: str | None
     error: str | None
+    # Instants that missed the scenario's SLA, newest first (store/sla.py).
+    sla_missed: list[dt.datetime] = field(default_factory=list)
 
 
 def schedule_lines(
@@ -170,9 +173,10 @@ def schedule_lines(
     latest = newest_runs(client, project.id, sorted(plan.entries))
     templates = {row.slug: row for row in session.scalars(select(TemplateRow))}
     now = get_current_datetime()
+    missed = missed_instants(session, plan.entries)
     lines = []
     for scenario_id, entry in sorted(plan.entries.items()):
-        public = scenario_public(entry, statuses, now, (latest or {}).get(scenario_id))
+        public = scenario_public(entry, statuses, now, (latest or {}).get(scenario_id), missed.get(scenario_id))
         shown = entry.spec or entry.stored
         if shown is not None:
             words = trigger_in_words(shown.trigger, shown.timezone)
@@ -194,6 +198,7 @@ def schedule_lines(
                 runs_unknown=latest is None,
                 job_url=f"{dagster_url}/locations/{plan.location}/jobs/{entry.job_name}" if built else None,
                 error=public.error,
+                sla_missed=public.sla_missed,
             )
         )
     return lines

@@ -115,6 +115,9 @@ def resolve(
     except SecretNotGranted as exc:
         raise ScenarioError([parameter_source(error, record.parameters) for error in exc.errors]) from None
     check_expansion(trigger, steps, project.id, catalog, recipes)
+    if sla is not None and trigger.upstream is not None:
+        message = "applies to time triggers only (an upstream trigger has no instants to be late for)"
+        raise ScenarioError.at(("sla",), message, sla.dump())
     for index, step in enumerate(steps if references else ()):
         if step.has_entity:
             continue  # what an entity's values name is checked when its run renders them (the op)

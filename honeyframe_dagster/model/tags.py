@@ -9,3 +9,7 @@ TEMPLATE_TAG = "honeyframe/template"
 SCHEDULED_FOR_TAG = "honeyframe/scheduled_for"
 # The scenario version a run does (store/versions.py): its config is in the run's config, its job is that version's.
 VERSION_TAG = "honeyframe/version"
+# The `expand_from` row a run is for: the value of its key column (factory/expansion.py).
+ENTITY_TAG = "honeyframe/entity"
+# Set on a run whose instant missed its scenario's `sla` (factory/sla.py).
+SLA_MISSED_TAG = "honeyframe/sla_missed"
