@@ -4,7 +4,6 @@ per late instant, a late success reported once as recovered, `sla_missed` in the
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
