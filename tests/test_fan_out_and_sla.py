@@ -4,6 +4,7 @@ per late instant, a late success reported once as recovered, `sla_missed` in the
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -232,3 +233,21 @@ steps:
     assert apply_yaml(document) != 0
     out = capsys.readouterr()
     assert "steps[0].recipients" in out.out + out.err and "expand_from" in out.out + out.err
+
+
+def test_rows_become_entities_with_unique_keys() -> None:
+    from honeyframe_dagster.factory.expansion import ExpansionError, entities
+
+    rows = [("emea", "eva@acme.example", dt.date(2026, 1, 2)), ("apac", None, None)]
+    found = entities(["region", "manager_email", "since"], rows, None, 100)
+    assert [e.key for e in found] == ["emea", "apac"] and found[0].row["since"] == "2026-01-02"
+    assert [e.key for e in entities(["region", "manager_email", "since"], rows, "manager_email", 100)] == [
+        "eva@acme.example",
+        "",
+    ]
+    with pytest.raises(ExpansionError, match="HONEYFRAME_MAX_EXPANSION=1"):
+        entities(["region"], [("a",), ("b",)], None, 1)
+    with pytest.raises(ExpansionError, match="twice"):
+        entities(["region"], [("a",), ("a",)], None, 10)
+    with pytest.raises(ExpansionError, match="no column 'nope'"):
+        entities(["region"], [("a",)], "nope", 10)

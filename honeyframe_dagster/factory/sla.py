@@ -28,6 +28,7 @@ from dagster import (
     SensorResult,
     sensor,
 )
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.clock import utcnow
@@ -43,6 +44,7 @@ from honeyframe_dagster.steps.notify_webhook.op import post
 from honeyframe_dagster.steps.send_email_report.resource import MailResource
 from honeyframe_dagster.store.engine import get_engine
 from honeyframe_dagster.store.sla import open_misses, record_miss
+from honeyframe_dagster.store.tables import ScenarioRow
 
 SLA_SENSOR = "honeyframe_sla_sensor"
 EVALUATION_SECONDS = 30
@@ -193,8 +195,13 @@ def sla_sensor(specs: Sequence[ScenarioSpec]) -> SensorDefinition | None:
         cursor: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         notes: list[str] = []
         with Session(get_engine(get_settings().store_url)) as session:
+            # Enabled as the store says now (a toggle reloads no location): a disabled trigger's instants never fire.
+            rows = select(ScenarioRow.id, ScenarioRow.enabled).where(ScenarioRow.id.in_(list(targets)))
+            enabled = dict(session.execute(rows).tuples().all())
             for scenario_id, spec in targets.items():
-                if not spec.enabled:
+                if not enabled.get(scenario_id, False):
+                    deadline = now - dt.timedelta(seconds=spec.sla.finish_within_seconds if spec.sla else 0)
+                    cursor[str(scenario_id)] = deadline.isoformat()
                     continue
                 known = cursor.get(str(scenario_id))
                 checked = dt.datetime.fromisoformat(known) if known else None
