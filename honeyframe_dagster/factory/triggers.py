@@ -149,7 +149,9 @@ def time_sensor(spec: ScenarioSpec, job: JobDefinition, name: str, status: Defau
 
 
 def _description(spec: ScenarioSpec) -> str:
-    return f"{spec.trigger.describe(spec.timezone)}; catchup {spec.trigger.catchup}, overlap {spec.trigger.overlap}"
+    policies = f"catchup {spec.trigger.catchup}, overlap {spec.trigger.overlap}"
+    fan_out = "; one run per row of expand_from (per entity)" if spec.trigger.expand_from is not None else ""
+    return f"{spec.trigger.describe(spec.timezone)}; {policies}{fan_out}"
 
 
 def time_schedule(spec: ScenarioSpec, job: JobDefinition, name: str, grid: Grid) -> ScheduleDefinition:
