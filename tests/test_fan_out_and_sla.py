@@ -5,6 +5,7 @@ per late instant, a late success reported once as recovered, `sla_missed` in the
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -15,7 +16,6 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, build_schedule_context
 from dagster._core.scheduler.instigation import TickStatus
 
-from honeyframe_dagster.definitions import load_definitions
 from honeyframe_dagster.model.tags import ENTITY_TAG, SCENARIO_TAG, SLA_MISSED_TAG
 from honeyframe_dagster.settings import get_settings
 from tests.conftest import PROJECTS_YAML, ApplyYaml, granting
@@ -114,7 +114,9 @@ def test_one_run_per_entity_no_duplicate_and_one_alert_per_late_instant(
         assert [c["subject"] for c in configs] == ["Numbers for apac", "Numbers for emea"]
         # Re-evaluating the 10:00 tick adds no run: both entities' runs of that instant exist.
         with build_schedule_context(instance=instance, scheduled_execution_time=at("2026-12-01T10:00:00Z")) as ctx:
-            again = load_definitions().get_schedule_def(SCHEDULE).evaluate_tick(ctx)
+            # The location as the daemon loaded it (a fresh import of the module: tests/test_scheduling_contract.py).
+            location = importlib.import_module("honeyframe_dagster.definitions")
+            again = location.load_definitions().get_schedule_def(SCHEDULE).evaluate_tick(ctx)
         assert not again.run_requests and "already fired" in (again.skip_message or "")
         assert len(runs(instance)) == 2
 
