@@ -253,3 +253,46 @@ def test_rows_become_entities_with_unique_keys() -> None:
         entities(["region"], [("a",), ("a",)], None, 10)
     with pytest.raises(ExpansionError, match="no column 'nope'"):
         entities(["region"], [("a",)], "nope", 10)
+
+
+def test_api_refuses_expand_from_over_another_projects_table_naming_the_field(
+    apply_yaml: ApplyYaml, dagster_instance: DagsterInstance, hook: Hook
+) -> None:
+    assert apply_yaml(DOCUMENTS) == 0
+    body = {
+        "name": "snooping",
+        "trigger": {"cron": "0 * * * *", "expand_from": {"sql": "select region from dim_regions"}},
+        "steps": [{"kind": "run_python", "recipe": "score_inventory"}],
+    }
+    with rest_api() as api:
+        refused = api.call("POST", "/api/scheduler/scenarios", project="acme-sales", json=body)
+        own = api.call("POST", "/api/scheduler/scenarios", project="acme-ops", json=body)
+        late = api.call(
+            "PATCH",
+            f"/api/scheduler/scenarios/{own.json()['id']}",
+            project="acme-ops",
+            json={"sla": {"finish_within_seconds": 600, "notify": {"webhook_env": "HONEYFRAME_SECRET_NOT_GRANTED"}}},
+        )
+    assert refused.status_code == 422
+    assert ["body", "trigger", "expand_from", "sql"] in [error["loc"] for error in refused.json()["detail"]]
+    assert own.status_code == 201 and own.json()["trigger"]["expand_from"]["sql"] == "select region from dim_regions"
+    assert late.status_code == 422
+    assert ["body", "sla", "notify", "webhook_env"] in [error["loc"] for error in late.json()["detail"]]
+
+
+def test_entity_placeholders_are_validated_with_a_sample_and_kept() -> None:
+    from pydantic import ValidationError
+
+    from honeyframe_dagster.model.documents import Scenario
+
+    def scenario(step: dict[str, Any]) -> Scenario:
+        trigger = {"cron": "0 2 * * *", "expand_from": {"sql": "select region from dim_regions"}}
+        return Scenario.model_validate({"project": "p", "name": "x", "trigger": trigger, "steps": [step]})
+
+    report = {"kind": "send_email_report", "dashboard_ids": [], "subject": "For {{ entity.region }}"}
+    kept = scenario({**report, "recipients": ["{{ entity.manager_email }}"]}).steps[0]
+    assert kept.model_dump(mode="json")["recipients"] == ["{{ entity.manager_email }}"] and kept.has_entity
+    with pytest.raises(ValidationError, match="invalid e-mail address 'oops'"):
+        scenario({**report, "recipients": ["{{ entity.manager_email }}", "oops"]})
+    with pytest.raises(ValidationError, match="run_if takes no"):
+        scenario({**report, "recipients": ["a@b.example"], "run_if": "{{ entity.when }}"})

@@ -159,6 +159,7 @@ class _Step(CompactModel):
         if fixed:
             raise ValueError(f"{fixed[0]} takes no {{{{ entity.COLUMN }}}} placeholder (it shapes the job)")
         choice: dict[str, int] = {}
+        tried: list[ValidationError] = []
         while True:
             try:
                 step = handler(sampled(data, choice))
@@ -172,8 +173,11 @@ class _Step(CompactModel):
                     _from_sample(error["input"], SAMPLES[choice.get(str(error["loc"][0]), 0)]) for error in errors
                 ):
                     raise  # a value written as it is, not the sample in a placeholder's place
+                tried.append(exc)
                 if any(choice.get(field, 0) + 1 >= len(SAMPLES) for field in failing):
-                    raise
+                    # No sample fits: the telling error is the last that is not about the sample's type (an
+                    # address that fits beside another value that does not: `recipients: [{{…}}, oops]`).
+                    raise next((e for e in reversed(tried) if not _type_errors(e)), tried[0]) from None
                 choice.update({field: choice.get(field, 0) + 1 for field in failing})
         for field in fields:
             object.__setattr__(step, field, data[field])
@@ -204,6 +208,10 @@ class _Step(CompactModel):
     ) -> None:
         """The kind's own tenancy rules (model/tenancy.py `check_steps`, after the owners of every written table):
         TenancyError naming the field. `readable`: what the project's SQL may read (None: unchecked)."""
+
+
+def _type_errors(exc: ValidationError) -> bool:
+    return any(str(error["type"]).endswith("_type") for error in exc.errors())
 
 
 def _from_sample(value: Any, sample: Any) -> bool:
