@@ -26,7 +26,7 @@ from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.instants import next_instant
 from honeyframe_dagster.model.scenario import ScenarioRecord, ScenarioSpec
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
-from honeyframe_dagster.model.tags import BACKFILL_TAG, PROJECT_TAG, SCENARIO_TAG, SCHEDULED_FOR_TAG
+from honeyframe_dagster.model.tags import BACKFILL_TAG, ENTITY_TAG, PROJECT_TAG, SCENARIO_TAG, SCHEDULED_FOR_TAG
 from honeyframe_dagster.model.triggers import Trigger
 
 log = logging.getLogger("honeyframe.api")
@@ -90,9 +90,10 @@ def scenario_public(
     now: dt.datetime,
     latest: LatestRuns | None = None,
     paused: bool = False,
+    missed: list[dt.datetime] | None = None,
 ) -> ScenarioPublic:
     """`latest`: the scenario's newest runs (`latest_runs`); None when unknown. `paused`: its project is paused
-    (no next run)."""
+    (no next run). `missed`: its instants that missed its SLA, newest first (store/sla.py `missed_instants`)."""
     latest = latest or LatestRuns()
     record, spec = entry.record, entry.spec
     trigger: Trigger | None
@@ -127,6 +128,8 @@ def scenario_public(
             trigger_status=statuses.get(entry.trigger_name) if entry.trigger_name else None,
         ),
         error=entry.error,
+        sla=shown.sla if shown is not None else None,
+        sla_missed=missed or [],
         version=record.version,
         pause_note=record.pause_note,
         paused_by=record.paused_by,
@@ -182,6 +185,7 @@ def run_summary(record: RunRecord, partitions: TimeWindowPartitionsDefinition | 
         status=record.dagster_run.status.value,
         trigger=run_trigger(tags),
         scheduled_for=scheduled_for(tags, partitions),
+        entity=tags.get(ENTITY_TAG),
     )
 
 

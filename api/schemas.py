@@ -11,6 +11,7 @@ from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.calendars import Holidays
 from honeyframe_dagster.model.documents import MAX_PARAMETERS, PROJECT_ID_PATTERN, Parameter
 from honeyframe_dagster.model.hygiene import JsonValue, Line, Name
+from honeyframe_dagster.model.sla import Sla
 from honeyframe_dagster.model.step_base import SecretName
 from honeyframe_dagster.model.steps import MAX_LIST_ITEMS, MAX_RECIPIENTS, MAX_STEPS, Email, Step
 from honeyframe_dagster.model.triggers import Trigger, check_timezone, timezone_enum
@@ -62,19 +63,21 @@ class ScenarioCreate(_Body):
     steps: list[Step] = Field(
         min_length=1, max_length=MAX_STEPS, description="Run in order; consecutive `parallel` steps fan out."
     )
+    sla: Sla | None = Field(default=None, description="Alert when an instant's run has not succeeded in time.")
 
 
 class ScenarioUpdate(CompactModel):
     """Fields to change; absent fields stay (none may be null but `owner`). On a template instance only `enabled`
     may change."""
 
-    schema_nullable = ("owner",)
+    schema_nullable = ("owner", "sla")
     schema_examples = ({"enabled": False}, {"trigger": {"cron": "0 6 * * 1-5"}})
     name: Name | None = None
     enabled: bool | None = None
     owner: Email | None = Field(default=None, description="null: reports render as the project owner again.")
     trigger: Trigger | None = None
     steps: list[Step] | None = Field(default=None, min_length=1, max_length=MAX_STEPS)
+    sla: Sla | None = Field(default=None, description="null: no SLA alerts any more.")
     recipients: list[Email] | None = Field(
         default=None,
         min_length=1,
@@ -106,6 +109,7 @@ class RunPublic(BaseModel):
     status: str = Field(description="Dagster's run status name, e.g. SUCCESS, FAILURE, STARTED, QUEUED.")
     trigger: RunTrigger
     scheduled_for: dt.datetime | None = Field(description="The schedule or interval instant the run is for.")
+    entity: str | None = Field(default=None, description="The expand_from row the run is for (its key); else null.")
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
 
@@ -117,6 +121,7 @@ class RunSummary(BaseModel):
     status: str = Field(description="Dagster's run status name, e.g. SUCCESS, FAILURE, STARTED, QUEUED, CANCELED.")
     trigger: RunTrigger
     scheduled_for: dt.datetime | None = Field(description="The instant the run is for (a manual run: its launch).")
+    entity: str | None = Field(default=None, description="The expand_from row the run is for (its key); else null.")
 
 
 class ScenarioPublic(BaseModel):
@@ -142,6 +147,10 @@ class ScenarioPublic(BaseModel):
     updated_at: dt.datetime
     dagster: DagsterRefs
     error: str | None = Field(default=None, description="Why the scenario cannot be built, if it cannot.")
+    sla: Sla | None = Field(default=None, description="The scenario's SLA, if any.")
+    sla_missed: list[dt.datetime] = Field(
+        default_factory=list, description="Instants whose run had not succeeded within the SLA, newest first (20)."
+    )
     version: int | None = Field(
         default=None,
         description="The scenario's current version (1 when created; every change that compiles adds one); "
@@ -217,10 +226,18 @@ class RunPage(BaseModel):
     total: int
 
 
+class EntityRun(BaseModel):
+    """One run of an expand_from entity."""
+
+    entity: str
+    run_id: str
+
+
 class RunAccepted(BaseModel):
-    """An out-of-band run was handed to Dagster."""
+    """An out-of-band run was handed to Dagster (with expand_from: the first of `runs`)."""
 
     run_id: str
+    runs: list[EntityRun] = Field(default_factory=list, description="With expand_from: each entity's run.")
     scheduled_for: dt.datetime = Field(description="The instant the run is for: now, or the instant rerun.")
     partition: str | None = Field(description="Its partition (cron scenarios, reruns of an instant); else null.")
     parameters: dict[str, Any] | None = Field(default=None, description="The parameter overrides of this run.")
@@ -241,6 +258,12 @@ class RunBody(_Body):
         max_length=MAX_PARAMETERS,
         description="A template instance only: parameter values for this run (over the stored ones), checked as the "
         "matrix checks them; never stored. The run's `honeyframe/parameters` tag shows them.",
+    )
+    entity: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="With trigger.expand_from: run only this entity (the key of one row); default every row.",
+        examples=["emea"],
     )
 
 

@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     agent_timeout_seconds: float = 60.0
     # A run_agent input with more rows than this fails before the first call to the model.
     agent_max_rows: int = Field(default=10_000, ge=1)
+    # The most runs one instant of an `expand_from` trigger may launch (one per row); more fails the tick.
+    max_expansion: int = Field(default=100, ge=1, le=10_000)
     # DuckDB's memory limit for user SQL (card SQL, run_agent input; interrupted after sql_timeout_seconds).
     sql_memory_limit: str = Field(default="1GB", pattern=r"(?i)^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$")
     # The largest YAML file `honeyframe apply` reads (checked before parsing).

@@ -171,12 +171,12 @@ def contract_documents() -> list[dict]:
     return supported_contract_documents()
 
 
-# Contract fields of issues still open (19: expand_from, run_if, sla; 20: calendars). The contract documents are
+# Contract fields of issues still open (20: calendars). The contract documents are
 # applied without them until those land; every other field is applied as the contract writes it.
 UNBUILT_KINDS: set[str] = set()
-UNBUILT_TRIGGER_FIELDS = {"expand_from"}
-UNBUILT_SCENARIO_FIELDS = {"sla"}
-UNBUILT_STEP_FIELDS = {"run_if"}
+UNBUILT_TRIGGER_FIELDS: set[str] = set()
+UNBUILT_SCENARIO_FIELDS: set[str] = set()
+UNBUILT_STEP_FIELDS: set[str] = set()
 
 
 def supported_contract_documents() -> list[dict]:

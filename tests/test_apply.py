@@ -40,6 +40,9 @@ def test_contract_documents_apply_and_reapply_idempotently(apply_yaml: ApplyYaml
     for document in documents:
         if document["kind"] == "Project":
             document["secrets"] = named
+    # The contract's expand_from reads `dim_regions`, a table of the project's own (a dataset it syncs).
+    regions = {"kind": "Dataset", "id": "regions", "project": "acme-sales", "table": "dim_regions"}
+    documents.append({**regions, "connector": {"type": "file", "path": "examples/data/regions.csv"}})
     contract = yaml.safe_dump_all(documents)
     ops_project = "kind: Project\nid: acme-ops\nname: Ops\nowner_email: olaf@acme.example\n---\n"
     assert apply_yaml(ops_project + contract) == 0

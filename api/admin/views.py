@@ -24,6 +24,7 @@ from honeyframe_dagster.model.instants import upcoming
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.catalog import load_calendars, template_model
+from honeyframe_dagster.store.sla import missed_instants
 from honeyframe_dagster.store.tables import DashboardRow, DatasetRow, ProjectRow, ScenarioRow, TemplateRow
 from honeyframe_dagster.tokens import TokenGrant
 
@@ -218,6 +219,8 @@ class ScheduleLine:
     pause_note: str | None = None
     paused_by: str | None = None
     paused_at: dt.datetime | None = None
+    # Instants that missed the scenario's SLA, newest first (store/sla.py).
+    sla_missed: list[dt.datetime] = field(default_factory=list)
 
 
 def schedule_lines(
@@ -236,11 +239,13 @@ def schedule_lines(
     latest = newest_runs(client, project.id, sorted(plan.entries))
     templates = {row.slug: row for row in session.scalars(select(TemplateRow))}
     now = get_current_datetime()
+    missed = missed_instants(session, plan.entries)
     lines = []
     for scenario_id, entry in sorted(plan.entries.items()):
         if only is not None and scenario_id != only:
             continue
-        public = scenario_public(entry, statuses, now, (latest or {}).get(scenario_id), plan.paused)
+        missed_here = missed.get(scenario_id)
+        public = scenario_public(entry, statuses, now, (latest or {}).get(scenario_id), plan.paused, missed_here)
         shown = entry.spec or entry.stored
         if shown is not None:
             words = trigger_in_words(shown.trigger, shown.timezone)
@@ -268,6 +273,7 @@ def schedule_lines(
                 pause_note=public.pause_note,
                 paused_by=public.paused_by,
                 paused_at=public.paused_at,
+                sla_missed=public.sla_missed,
             )
         )
     return lines

@@ -16,14 +16,17 @@ from api.deps import BackendsDep, ProjectDep
 from api.errors import ApiValidationError, dagster_unavailable, translated
 from api.present import partitions_of, run_public, run_tags, tick_public
 from api.routing import Router
-from api.schemas import RunAccepted, RunBody, RunPage, TickList, TickOutcome, problem_responses
+from api.schemas import EntityRun, RunAccepted, RunBody, RunPage, TickList, TickOutcome, problem_responses
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable
+from honeyframe_dagster.factory.expansion import Entity, ExpansionError, expand
 from honeyframe_dagster.factory.jobs import scenario_tags
+from honeyframe_dagster.factory.overlap import entity_serial_tags
 from honeyframe_dagster.factory.run_config import run_config
 from honeyframe_dagster.factory.triggers import cron_partitions
+from honeyframe_dagster.model.entities import EntityRenderError
 from honeyframe_dagster.model.instants import is_instant, previous_instant
 from honeyframe_dagster.model.scenario import ScenarioSpec
-from honeyframe_dagster.model.tags import PARAMETERS_TAG, SCHEDULED_FOR_TAG
+from honeyframe_dagster.model.tags import ENTITY_TAG, PARAMETERS_TAG, SCHEDULED_FOR_TAG
 from honeyframe_dagster.store import service
 from honeyframe_dagster.store.service import is_row_id
 from honeyframe_dagster.store.tables import ScenarioRow
@@ -62,7 +65,8 @@ def run_now(
     Without a body the run is for now: `scheduled_for` is the current instant and there is no partition, so a
     report covers the period that ends now. `{"scheduled_for": ...}` reruns one past instant of the trigger,
     with that instant's partition (cron) and report period. An out-of-band run is not held back by
-    `overlap: skip` (docs/scheduling.md).
+    `overlap: skip` (docs/scheduling.md). With `trigger.expand_from` the query runs now and one run is launched
+    per row, or only the row whose key is `{"entity": "emea"}`; `runs` lists them.
     """
     plan = backends.plan_stored(project_id, scenario_id)
     entry = plan.entries[scenario_id]
@@ -86,12 +90,49 @@ def run_now(
         tags[PARTITION_TAG] = partition
     if overrides is not None:
         tags[PARAMETERS_TAG] = json.dumps(overrides, sort_keys=True, separators=(",", ":"))[:MAX_TAG_LENGTH]
+    entities = chosen_entities(spec, body.entity if body is not None else None)
     client = require_dagster(backends.dagster)
+    launched: list[EntityRun] = []
     try:
-        run_id = launch(client, plan.location, entry.job_name, tags, run_config(spec))
+        if entities is None:
+            run_id = launch(client, plan.location, entry.job_name, tags, run_config(spec))
+        for entity in entities or []:
+            serial = entity_serial_tags(spec.id, spec.trigger.overlap, entity.key)
+            entity_tags = {**tags, ENTITY_TAG: entity.key, **serial}
+            config = run_config(spec, entity.row)
+            launched.append(
+                EntityRun(entity=entity.key, run_id=launch(client, plan.location, entry.job_name, entity_tags, config))
+            )
     except DagsterUnavailable as exc:
         raise dagster_unavailable(request, "Dagster could not launch the run", exc) from None
-    return RunAccepted(run_id=run_id, scheduled_for=instant, partition=partition, parameters=overrides)
+    if entities is not None:
+        run_id = launched[0].run_id
+    return RunAccepted(run_id=run_id, runs=launched, scheduled_for=instant, partition=partition, parameters=overrides)
+
+
+def chosen_entities(spec: ScenarioSpec, wanted: str | None) -> list[Entity] | None:
+    """With expand_from, the rows to run now (every one, or the one whose key is `wanted`); None without it.
+    422 naming `entity` for an unknown key or a scenario without expand_from; 409 when the query cannot run or
+    returns no rows."""
+
+    def refuse(message: str) -> ApiValidationError:
+        return ApiValidationError([{"loc": ["body", "entity"], "msg": message, "input": wanted}])
+
+    if spec.trigger.expand_from is None:
+        if wanted is not None:
+            raise refuse("the scenario's trigger has no expand_from: it has no entities")
+        return None
+    try:
+        found = expand(spec) or []
+    except (ExpansionError, EntityRenderError) as exc:
+        raise HTTPException(409, f"scenario {spec.id} cannot run: {exc}") from None
+    if wanted is not None:
+        found = [entity for entity in found if entity.key == wanted]
+        if not found:
+            raise refuse(f"no row of trigger.expand_from.sql has the key {wanted!r}")
+    if not found:
+        raise HTTPException(409, f"scenario {spec.id}: expand_from returned no rows, so there is nothing to run")
+    return found
 
 
 def past_instant(spec: ScenarioSpec, requested: dt.datetime, now: dt.datetime) -> dt.datetime:

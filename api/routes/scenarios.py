@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from dagster._time import get_current_datetime
 from fastapi import HTTPException, Query, Request, Response, status
+from sqlalchemy.orm import Session
 
 from api.deps import BackendsDep, ProjectDep
 from api.errors import dagster_unavailable, translated
@@ -37,6 +38,7 @@ from honeyframe_dagster.model.steps import STEP_KINDS
 from honeyframe_dagster.reconciler import Change
 from honeyframe_dagster.store import service, versions
 from honeyframe_dagster.store.service import is_row_id
+from honeyframe_dagster.store.sla import missed_instants
 
 router = Router(
     prefix="/api/scheduler/scenarios",
@@ -49,11 +51,12 @@ PAGE_SIZE, MAX_PAGE_SIZE = 100, 500
 WRITE_ERRORS = problem_responses(409, 413, 415)
 
 
-def present(plan: ProjectPlan, scenario_id: int, client: DagsterClient | None) -> ScenarioPublic:
+def present(plan: ProjectPlan, scenario_id: int, client: DagsterClient | None, session: Session) -> ScenarioPublic:
     statuses = trigger_statuses(client, plan.triggers([scenario_id]))
     entry = plan.entries[scenario_id]
     latest = latest_runs(client, entry.record.project_id, [scenario_id]).get(scenario_id)
-    return scenario_public(entry, statuses, get_current_datetime(), latest, plan.paused)
+    missed = missed_instants(session, [scenario_id]).get(scenario_id)
+    return scenario_public(entry, statuses, get_current_datetime(), latest, plan.paused, missed)
 
 
 @router.get("", response_model=ScenarioList)
@@ -83,7 +86,11 @@ def list_scenarios(
     statuses = trigger_statuses(backends.dagster, plan.triggers(ids))
     latest = latest_runs(backends.dagster, project_id, ids)
     now = get_current_datetime()
-    items = [scenario_public(e, statuses, now, latest.get(e.record.id), plan.paused) for e in entries]
+    missed = missed_instants(backends.session, ids)
+    items = [
+        scenario_public(e, statuses, now, latest.get(e.record.id), plan.paused, missed.get(e.record.id))
+        for e in entries
+    ]
     return ScenarioList(items=items, total=total, page=page, page_size=page_size)
 
 
@@ -99,7 +106,7 @@ def create_scenario(
     backends.session.commit()
     change = Change(reload_projects=[project_id], scenarios=[row.id], explicit=[row.id])
     sync_dagster(backends.reconciler, response, change)
-    return present(backends.plan_one(project_id, row.id), row.id, backends.dagster)
+    return present(backends.plan_one(project_id, row.id), row.id, backends.dagster, backends.session)
 
 
 @router.get("/{scenario_id}", response_model=ScenarioDetail)
@@ -107,7 +114,7 @@ def get_scenario(request: Request, scenario_id: int, project_id: ProjectDep, bac
     """A scenario's config and its last 100 runs, newest first."""
     plan = backends.plan_stored(project_id, scenario_id)
     dagster = backends.dagster
-    public = present(plan, scenario_id, dagster)
+    public = present(plan, scenario_id, dagster, backends.session)
     runs = []
     if dagster is not None:
         try:
@@ -146,7 +153,7 @@ def update_scenario(
         stopped=[written.disabled] if written.disabled else [],
     )
     sync_dagster(backends.reconciler, response, change)
-    return present(backends.plan_one(project_id, scenario_id), scenario_id, backends.dagster)
+    return present(backends.plan_one(project_id, scenario_id), scenario_id, backends.dagster, backends.session)
 
 
 @router.delete(

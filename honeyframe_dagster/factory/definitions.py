@@ -10,6 +10,7 @@ from dagster import Definitions, JobDefinition, ScheduleDefinition, SensorDefini
 
 from honeyframe_dagster.factory.jobs import build_job
 from honeyframe_dagster.factory.plan import PlannedScenario
+from honeyframe_dagster.factory.sla import sla_sensor
 from honeyframe_dagster.factory.triggers import build_trigger, catchup_sensor
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
@@ -38,7 +39,8 @@ def build_jobs_and_triggers(
         if isinstance(trigger, ScheduleDefinition):
             scheduled.append((entry.spec, jobs[entry.record.id]))
     drain = catchup_sensor(scheduled)
-    return list(jobs.values()), [*triggers, drain] if drain is not None else triggers
+    sla = sla_sensor([entry.spec for entry in built if entry.spec is not None])
+    return list(jobs.values()), [*triggers, *(sensor for sensor in (drain, sla) if sensor is not None)]
 
 
 def resources() -> dict[str, Any]:

@@ -28,6 +28,7 @@ from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.commit import abort_staged_writes, commit_alias, commit_group_op
 from honeyframe_dagster.steps.context import step_alias
 from honeyframe_dagster.steps.ops import STEP_OPS
+from honeyframe_dagster.steps.run_if import GUARDED_TAG, RUN_OUTCOME, is_guarded, run_outcome_op
 from honeyframe_dagster.steps.transactional import group_needs_commit
 
 
@@ -40,6 +41,8 @@ def scenario_tags(spec: ScenarioSpec) -> dict[str, str]:
     }
     if spec.template_slug is not None:
         tags[TEMPLATE_TAG] = spec.template_slug
+    if is_guarded(spec.steps):
+        tags[GUARDED_TAG] = "guarded"
     return tags
 
 
@@ -102,10 +105,16 @@ def build_job(spec: ScenarioSpec, name: str) -> JobDefinition:
             commit = NodeInvocation(name=commit_group_op.name, alias=commit_alias(group))
             dependencies[commit] = {"after": MultiDependencyDefinition([DependencyDefinition(a) for a in aliases])}
             previous, has_commit = [commit_alias(group)], True
+    guarded = is_guarded(spec.steps)
+    if guarded:  # the last op fails the run when a step failed (steps/run_if.py)
+        last = MultiDependencyDefinition([DependencyDefinition(before) for before in previous])
+        dependencies[NodeInvocation(name=RUN_OUTCOME)] = {"after": last}
     kinds = sorted({step.kind for step in spec.steps})
     graph = GraphDefinition(
         name=name,
-        node_defs=[STEP_OPS[kind].op for kind in kinds] + ([commit_group_op] if has_commit else []),
+        node_defs=[STEP_OPS[kind].op for kind in kinds]
+        + ([commit_group_op] if has_commit else [])
+        + ([run_outcome_op] if guarded else []),
         dependencies=dependencies,
         description=f"{spec.record.name} ({spec.project.name})",
     )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.storage.dagster_run import RunRecord
 
-from honeyframe_dagster.model.tags import SCENARIO_TAG
+from honeyframe_dagster.model.tags import ENTITY_TAG, SCENARIO_TAG
 from honeyframe_dagster.model.triggers import Overlap
 
 SERIAL_TAG = "honeyframe/serial"
@@ -31,11 +31,15 @@ def serial_tags(scenario_id: int, overlap: Overlap) -> dict[str, str]:
     return {} if overlap == "allow" else {SERIAL_TAG: str(scenario_id)}
 
 
-def active_runs(instance: DagsterInstance, scenario_id: int) -> Sequence[RunRecord]:
-    """The scenario's queued and in-progress runs, oldest first."""
-    records = instance.get_run_records(
-        RunsFilter(tags={SCENARIO_TAG: str(scenario_id)}, statuses=ACTIVE_STATUSES), limit=100
-    )
+def entity_serial_tags(scenario_id: int, overlap: Overlap, entity: str) -> dict[str, str]:
+    """An `expand_from` run's serial tag: one run per entity at a time, entities side by side."""
+    return {} if overlap == "allow" else {SERIAL_TAG: f"{scenario_id}|{entity}"}
+
+
+def active_runs(instance: DagsterInstance, scenario_id: int, entity: str | None = None) -> Sequence[RunRecord]:
+    """The scenario's queued and in-progress runs (`entity`: of that entity only), oldest first."""
+    tags = {SCENARIO_TAG: str(scenario_id)} | ({ENTITY_TAG: entity} if entity is not None else {})
+    records = instance.get_run_records(RunsFilter(tags=tags, statuses=ACTIVE_STATUSES), limit=100)
     return sorted(records, key=lambda r: r.create_timestamp)
 
 

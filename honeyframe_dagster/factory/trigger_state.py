@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from honeyframe_dagster.clock import from_timestamp, utcnow
 from honeyframe_dagster.model.compiled import spec_from_compiled
 from honeyframe_dagster.model.scenario import ScenarioSpec
-from honeyframe_dagster.model.tags import SCENARIO_TAG, SCHEDULED_FOR_TAG
+from honeyframe_dagster.model.tags import ENTITY_TAG, SCENARIO_TAG, SCHEDULED_FOR_TAG
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.engine import get_engine
 from honeyframe_dagster.store.tables import ScenarioRow, ScenarioVersionRow
@@ -85,7 +85,9 @@ def schedule_history(context: ScheduleEvaluationContext) -> ScheduleHistory:
     last = previous[0]
     until = from_timestamp(last.timestamp)
     if last.status == TickStatus.SUCCESS:
-        fired = [i for i in (_instant(key) for key in last.tick_data.run_keys or []) if i is not None]
+        # An expand_from run's key is `<instant>|<entity>` (factory/expansion.py).
+        keys = [key.split("|", 1)[0] for key in last.tick_data.run_keys or []]
+        fired = [i for i in (_instant(key) for key in keys) if i is not None]
         until = max(fired, default=until)
     return ScheduleHistory(until, started, (origin, selector))
 
@@ -203,13 +205,14 @@ def schedule_running(instance: DagsterInstance, schedule: tuple[str, str] | None
     return state.status == InstigatorStatus.RUNNING
 
 
-def fired_by_a_trigger(
+def fired_pairs(
     instance: DagsterInstance, scenario_id: int, instants: list[dt.datetime], tick: tuple[str, str] | None = None
-) -> set[dt.datetime]:
+) -> set[tuple[dt.datetime, str | None]]:
     """Which of these instants already have a run made by the scenario's trigger (its schedule or sensor, or the
     catch-up sensor): Dagster's run keys dedupe within one instigator only. `tick`: (schedule name, scheduled
     time) of the tick being evaluated, whose own runs do not count (the daemon resumes an interrupted tick by
-    submitting the runs it already created)."""
+    submitting the runs it already created). Each with its run's entity (`honeyframe/entity`; None without
+    expand_from)."""
     if not instants:
         return set()
     by_text = {i.isoformat(): i for i in instants}
@@ -222,7 +225,7 @@ def fired_by_a_trigger(
         if tick is not None and (tags.get(SCHEDULE_NAME_TAG), tags.get(SCHEDULED_EXECUTION_TIME_TAG)) == tick:
             continue
         if tags.get(SCHEDULED_FOR_TAG) in by_text:
-            found.add(by_text[tags[SCHEDULED_FOR_TAG]])
+            found.add((by_text[tags[SCHEDULED_FOR_TAG]], tags.get(ENTITY_TAG)))
     return found
 
 
@@ -232,8 +235,8 @@ __all__ = [
     "ScheduleHistory",
     "SensorClock",
     "sensor_clock",
+    "fired_pairs",
     "launch_spec",
-    "fired_by_a_trigger",
     "read_backlogs",
     "schedule_history",
     "schedule_running",

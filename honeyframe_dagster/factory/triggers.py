@@ -40,11 +40,12 @@ from dagster import (
 )
 
 from honeyframe_dagster.clock import utcnow
-from honeyframe_dagster.factory.overlap import active_runs, cancel_previous, describe
+from honeyframe_dagster.factory.expansion import Entity, expand, no_rows_key, run_key
+from honeyframe_dagster.factory.overlap import active_runs, cancel_previous, describe, entity_serial_tags
 from honeyframe_dagster.factory.run_config import run_config
 from honeyframe_dagster.factory.trigger_state import (
     Backlog,
-    fired_by_a_trigger,
+    fired_pairs,
     launch_spec,
     read_backlogs,
     schedule_history,
@@ -56,7 +57,7 @@ from honeyframe_dagster.model.catchup import MAX_CATCHUP_RUNS, Due, due_instants
 from honeyframe_dagster.model.instants import next_instant
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.model.schedule_grid import Grid, schedule_grid
-from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG, VERSION_TAG
+from honeyframe_dagster.model.tags import ENTITY_TAG, SCHEDULED_FOR_TAG, VERSION_TAG
 from honeyframe_dagster.model.triggers import Overlap
 
 # Partitions (one per cron instant) reach back to here, so backfills can cover any past instant since.
@@ -139,19 +140,18 @@ def time_sensor(spec: ScenarioSpec, job: JobDefinition, name: str, status: Defau
         cursor = due.handled_until.isoformat()
         if not due.fire:
             return SensorResult(skip_reason=_nothing_due(spec, due, now), cursor=cursor)
-        if not due.catching_up:
-            held = _overlap(context, spec.id, spec.trigger.overlap)
-            if held is not None:
-                return SensorResult(skip_reason=f"skipped {_iso(due.fire)}: {held}", cursor=cursor)
-        launched = launch_spec(spec)
-        requests = [_request(launched, instant) for instant in due.fire]
+        requests, reason = _fire(context, spec, due.fire, due.catching_up)
+        if not requests:
+            return SensorResult(skip_reason=reason, cursor=cursor)
         return SensorResult(run_requests=requests, cursor=cursor)
 
     return _time_trigger
 
 
 def _description(spec: ScenarioSpec) -> str:
-    return f"{spec.trigger.describe(spec.timezone)}; catchup {spec.trigger.catchup}, overlap {spec.trigger.overlap}"
+    policies = f"catchup {spec.trigger.catchup}, overlap {spec.trigger.overlap}"
+    fan_out = "; one run per row of expand_from (per entity)" if spec.trigger.expand_from is not None else ""
+    return f"{spec.trigger.describe(spec.timezone)}; {policies}{fan_out}"
 
 
 def time_schedule(spec: ScenarioSpec, job: JobDefinition, name: str, grid: Grid) -> ScheduleDefinition:
@@ -189,16 +189,9 @@ def time_schedule(spec: ScenarioSpec, job: JobDefinition, name: str, grid: Grid)
         this_tick = None
         if history.schedule is not None:  # evaluated by the daemon, which always passes the tick's time
             this_tick = (name, context.scheduled_execution_time.astimezone(dt.UTC).isoformat())
-        done = fired_by_a_trigger(instance, spec.id, due.fire, this_tick) if instance is not None else set()
-        fire = [instant for instant in due.fire if instant not in done]
-        if not fire:
-            return SkipReason(f"already fired {_iso(due.fire)}")
-        if not due.catching_up:
-            held = _overlap(context, spec.id, spec.trigger.overlap)
-            if held is not None:
-                return SkipReason(f"skipped {_iso(fire)}: {held}")
-        launched = launch_spec(spec)
-        return [_request(launched, instant) for instant in fire]
+        done = fired_pairs(instance, spec.id, due.fire, this_tick) if instance is not None else set()
+        requests, reason = _fire(context, spec, due.fire, due.catching_up, done)
+        return requests if requests else SkipReason(reason)
 
     return _tick
 
@@ -247,9 +240,9 @@ def catchup_sensor(scheduled: Sequence[tuple[ScenarioSpec, JobDefinition]]) -> S
                 written[scenario_id] = Backlog(backlog.until, False, now, backlog.schedule, True)
                 continue
             due = due_instants(spec.trigger, spec.timezone, backlog.until, now, spec.calendar)
-            done = fired_by_a_trigger(context.instance, spec.id, due.fire)
-            launched = launch_spec(spec) if due.fire else spec
-            requests += [_request(launched, i, job.name) for i in due.fire if i not in done]
+            done = fired_pairs(context.instance, spec.id, due.fire)
+            if due.fire:
+                requests += _fire(context, spec, due.fire, True, done, job.name)[0]
             left = _backlog_left(spec, due, now)
             written[scenario_id] = Backlog(due.handled_until, left, now, backlog.schedule, True)
         write_backlogs(context.instance, written)
@@ -272,15 +265,61 @@ def _nothing_due(spec: ScenarioSpec, due: Due, now: dt.datetime) -> str:
     return f"next instant {upcoming.isoformat()}" if upcoming else "no instant left (one-shot trigger)"
 
 
-def _request(spec: ScenarioSpec, instant: dt.datetime, job_name: str | None = None) -> RunRequest:
-    """The run of one instant, with its version's config (`launch_spec`); `job_name` for the catch-up sensor, whose
-    runs of many jobs need distinct keys."""
+def _fire(
+    context: SensorEvaluationContext | ScheduleEvaluationContext,
+    spec: ScenarioSpec,
+    instants: list[dt.datetime],
+    catching_up: bool,
+    done: set[tuple[dt.datetime, str | None]] | None = None,
+    job_name: str | None = None,
+) -> tuple[list[RunRequest], str]:
+    """The runs of these due instants (not those `done`: already made by a trigger), the overlap policy applied
+    unless `catching_up`; with expand_from one per instant and entity, overlap and `done` per entity
+    (factory/expansion.py: the query runs now; ExpansionError fails the tick). The reason when there is none."""
+    done = done or set()
+    found = expand(spec)
+    if found is not None and not found:
+        if context.instance_ref is not None:  # remembered for the SLA check: these instants expect no run
+            context.instance.run_storage.set_cursor_values({no_rows_key(spec.id, i.isoformat()): "1" for i in instants})
+        return [], f"expand_from returned no rows at {_iso(instants)}: no run"
+    launched = launch_spec(spec)
+    requests: list[RunRequest] = []
+    held: list[str] = []
+    for entity in _each(found):
+        name = entity.key if entity is not None else None
+        fire = [instant for instant in instants if (instant, name) not in done]
+        if not fire:
+            continue
+        why = None if catching_up else _overlap(context, spec.id, spec.trigger.overlap, name)
+        if why is not None:
+            held.append(f"skipped {_iso(fire)}{f' for {name!r}' if name is not None else ''}: {why}")
+            continue
+        requests += [_request(launched, instant, job_name, entity) for instant in fire]
+    if requests and held:
+        context.log.info("; ".join(held))
+    return requests, "; ".join(held) or f"already fired {_iso(instants)}"
+
+
+def _each(found: list[Entity] | None) -> list[Entity | None]:
+    """The entities to run (one run of no entity without expand_from)."""
+    return list(found) if found is not None else [None]
+
+
+def _request(
+    spec: ScenarioSpec, instant: dt.datetime, job_name: str | None = None, entity: Entity | None = None
+) -> RunRequest:
+    """The run of one instant (and `entity`), with its version's config (`launch_spec`); `job_name` for the catch-up
+    sensor, whose runs of many jobs need distinct keys."""
+    base = instant.isoformat() if job_name is None else f"{job_name}:{instant.isoformat()}"
+    tags = {SCHEDULED_FOR_TAG: instant.isoformat(), VERSION_TAG: str(spec.version)}
+    if entity is not None:
+        tags |= {ENTITY_TAG: entity.key, **entity_serial_tags(spec.id, spec.trigger.overlap, entity.key)}
     return RunRequest(
-        run_key=instant.isoformat() if job_name is None else f"{job_name}:{instant.isoformat()}",
-        tags={SCHEDULED_FOR_TAG: instant.isoformat(), VERSION_TAG: str(spec.version)},
+        run_key=run_key(base, entity),
+        tags=tags,
         partition_key=partition_key(spec, instant),
         job_name=job_name,
-        run_config=run_config(spec),
+        run_config=run_config(spec, entity.row if entity is not None else None),
     )
 
 
@@ -288,11 +327,13 @@ def _overlap(
     context: SensorEvaluationContext | RunStatusSensorContext | ScheduleEvaluationContext,
     scenario_id: int,
     policy: Overlap,
+    entity: str | None = None,
 ) -> str | None:
-    """Apply the overlap policy to the scenario's active runs; a reason when the new run must not start."""
+    """Apply the overlap policy to the scenario's active runs (`entity`: that entity's); a reason when the new run
+    must not start."""
     if policy in ("allow", "queue"):
         return None  # queue: the run queue holds the new run until the previous ends (factory/overlap.py)
-    runs = active_runs(context.instance, scenario_id)
+    runs = active_runs(context.instance, scenario_id, entity)
     if not runs:
         return None
     if policy == "skip":
@@ -312,13 +353,24 @@ def upstream_sensor(
         request_job=job,
         default_status=status,
     )
-    def _on_upstream_success(context: RunStatusSensorContext) -> RunRequest | SkipReason:
+    def _on_upstream_success(context: RunStatusSensorContext) -> list[RunRequest] | SkipReason:
         upstream_run = context.dagster_run.run_id
-        held = _overlap(context, spec.id, spec.trigger.overlap)
-        if held is not None:
-            return SkipReason(f"skipped the success of upstream run {upstream_run}: {held}")
+        found = expand(spec)
+        if found is not None and not found:
+            return SkipReason(f"expand_from returned no rows at the success of upstream run {upstream_run}: no run")
         launched = launch_spec(spec)
-        tags = {UPSTREAM_RUN_TAG: upstream_run, VERSION_TAG: str(launched.version)}
-        return RunRequest(run_key=upstream_run, tags=tags, run_config=run_config(launched))
+        version = str(launched.version)
+        requests, held = [], []
+        for entity in _each(found):
+            why = _overlap(context, spec.id, spec.trigger.overlap, entity.key if entity is not None else None)
+            if why is not None:
+                held.append(f"skipped the success of upstream run {upstream_run}: {why}")
+                continue
+            tags = {UPSTREAM_RUN_TAG: upstream_run, VERSION_TAG: version}
+            if entity is not None:
+                tags |= {ENTITY_TAG: entity.key, **entity_serial_tags(spec.id, spec.trigger.overlap, entity.key)}
+            config = run_config(launched, entity.row if entity is not None else None)
+            requests.append(RunRequest(run_key=run_key(upstream_run, entity), tags=tags, run_config=config))
+        return requests or SkipReason("; ".join(held))
 
     return _on_upstream_success

@@ -19,8 +19,9 @@ from typing import Any
 from honeyframe_dagster.model.calendars import Calendar
 from honeyframe_dagster.model.documents import Project
 from honeyframe_dagster.model.scenario import ScenarioRecord, ScenarioSpec
+from honeyframe_dagster.model.sla import Sla
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
-from honeyframe_dagster.model.triggers import Trigger
+from honeyframe_dagster.model.triggers import Trigger, cadence
 
 
 @dataclass
@@ -48,7 +49,7 @@ class CompiledScenarios:
 
 
 # What a run does not depend on: a version that differs from another only here runs the same.
-NOT_CONFIG = ("enabled", "since", "calendar")
+NOT_CONFIG = ("enabled", "since", "calendar", "sla")
 # Internal bookkeeping that a version's `changes` never lists.
 NOT_CHANGES = ("id", "since")
 
@@ -71,6 +72,8 @@ def scenario_document(spec: ScenarioSpec, since: dt.datetime | None) -> dict[str
     }
     if spec.calendar is not None:  # only when named: versions without one keep their hash
         document["calendar"] = spec.calendar.document()
+    if spec.sla is not None:  # only when set: the versions of scenarios without one keep their hashes
+        document["sla"] = spec.sla.dump()
     return document
 
 
@@ -116,7 +119,8 @@ def trigger_unchanged(before: Mapping[str, Any] | None, after: Mapping[str, Any]
     """Whether the cadence goes on: same trigger, same timezone, and enabled before and after."""
     if before is None or not (before.get("enabled") and after.get("enabled")):
         return False
-    return before.get("trigger") == after.get("trigger") and before.get("timezone") == after.get("timezone")
+    same_cadence = cadence(before.get("trigger")) == cadence(after.get("trigger"))
+    return same_cadence and before.get("timezone") == after.get("timezone")
 
 
 def changed_paths(before: Any, after: Any, path: str = "") -> list[str]:
@@ -144,7 +148,7 @@ def changed_paths(before: Any, after: Any, path: str = "") -> list[str]:
 
 # Spec parts rebuilt from versions, by (scenario id, version, hash): versions are immutable, so a process rebuilds
 # each once; the hash keeps a store that was reset (tests, a restored backup) from serving another scenario's spec.
-_Parts = tuple[Project, Trigger, str, tuple[Step, ...], str, dt.datetime | None, Calendar | None]
+_Parts = tuple[Project, Trigger, str, tuple[Step, ...], str, dt.datetime | None, Calendar | None, Sla | None]
 _SPECS: dict[tuple[int, int, str], _Parts] = {}
 _MAX_CACHED = 20_000
 
@@ -156,8 +160,9 @@ def _key(record: ScenarioRecord) -> tuple[int, int, str] | None:
 
 
 def _spec(record: ScenarioRecord, parts: _Parts) -> ScenarioSpec:
-    project, trigger, timezone, steps, owner, since, calendar = parts
-    return ScenarioSpec(record, project, trigger, timezone, steps, owner, record.version or 0, since, calendar)
+    project, trigger, timezone, steps, owner, since, calendar, sla = parts
+    version = record.version or 0
+    return ScenarioSpec(record, project, trigger, timezone, steps, owner, version, since, calendar, sla)
 
 
 def cached_spec(record: ScenarioRecord) -> ScenarioSpec | None:
@@ -175,7 +180,8 @@ def spec_from_compiled(record: ScenarioRecord, document: Mapping[str, Any]) -> S
     steps = tuple(STEPS_ADAPTER.validate_python(document["steps"]))
     since = dt.datetime.fromisoformat(document["since"]) if document.get("since") else None
     calendar = Calendar.model_validate(document["calendar"]) if document.get("calendar") else None
-    parts = (project, trigger, str(document["timezone"]), steps, str(document["owner"]), since, calendar)
+    sla = Sla.model_validate(document["sla"]) if document.get("sla") else None
+    parts = (project, trigger, str(document["timezone"]), steps, str(document["owner"]), since, calendar, sla)
     key = _key(record)
     if key is not None:
         if len(_SPECS) >= _MAX_CACHED:

@@ -29,6 +29,7 @@ from honeyframe_dagster.model.hygiene import (
     Name,
 )
 from honeyframe_dagster.model.rendering import PROJECT_FIELDS, has_placeholder, references, render
+from honeyframe_dagster.model.sla import Sla
 from honeyframe_dagster.model.step_base import SecretName
 from honeyframe_dagster.model.steps import (
     MAX_LIST_ITEMS,
@@ -274,6 +275,7 @@ class Scenario(_Document):
     owner: str | None = Field(default=None, description="Renders reports as this user; default project owner.")
     trigger: Trigger
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
+    sla: Sla | None = Field(default=None, description="Alert when an instant's run has not succeeded in time.")
 
     _owner = field_validator("owner")(lambda cls, v: None if v is None else check_email(v))
 

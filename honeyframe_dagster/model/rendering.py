@@ -1,4 +1,5 @@
-"""`{{ param.NAME }}` and `{{ project.FIELD }}` substitution in template step configs."""
+"""`{{ param.NAME }}` and `{{ project.FIELD }}` substitution in template step configs. `{{ entity.COLUMN }}` is
+left as written: each run of an `expand_from` trigger renders it with its row (model/entities.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument, Loc, dotted
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-_REFERENCE = re.compile(r"^(param|project)\.([A-Za-z_][A-Za-z0-9_]*)$")
+_REFERENCE = re.compile(r"^(param|project|entity)\.([A-Za-z_][A-Za-z0-9_]*)$")
 PROJECT_FIELDS = ("id", "name", "owner_email", "timezone")
 
 
@@ -60,6 +61,8 @@ def render(value: Any, params: Mapping[str, Any], project: Mapping[str, Any], pa
     """
     if isinstance(value, str):
         whole = PLACEHOLDER.fullmatch(value.strip())
+        if whole and _parse(whole.group(1), path)[0] == "entity":
+            return value
         if whole:
             return _lookup(_parse(whole.group(1), path), params, project, path)
         return PLACEHOLDER.sub(lambda m: _inline(_parse(m.group(1), path), params, project, path), value)
@@ -76,6 +79,8 @@ def render(value: Any, params: Mapping[str, Any], project: Mapping[str, Any], pa
 
 
 def _inline(ref: tuple[str, str], params: Mapping[str, Any], project: Mapping[str, Any], path: Loc) -> str:
+    if ref[0] == "entity":
+        return "{{ entity." + ref[1] + " }}"
     value = _lookup(ref, params, project, path)
     if isinstance(value, list):
         raise RenderError(path, f"list parameter '{ref[1]}' must be the whole value, not part of a text", ref[1])
@@ -88,7 +93,7 @@ def _parse(expression: str, path: Loc) -> tuple[str, str]:
         raise RenderError(
             path,
             f"unsupported placeholder '{{{{ {expression} }}}}' "
-            "(use '{{ param.NAME }}' or '{{ project.FIELD }}')",
+            "(use '{{ param.NAME }}', '{{ project.FIELD }}' or '{{ entity.COLUMN }}')",
         )
     namespace, name = match.groups()
     if namespace == "project" and name not in PROJECT_FIELDS:

@@ -12,15 +12,17 @@ from pydantic import ValidationError
 
 from honeyframe_dagster.model.calendars import Calendar, find_calendar
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
+from honeyframe_dagster.model.entities import columns, fields_with_entity
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument, ScenarioError, dotted
 from honeyframe_dagster.model.kinds import registered
 from honeyframe_dagster.model.rendering import RenderError
-from honeyframe_dagster.model.secret_grants import SecretNotGranted
+from honeyframe_dagster.model.secret_grants import SecretNotGranted, check_granted
 from honeyframe_dagster.model.secret_grants import check_steps as check_secrets
+from honeyframe_dagster.model.sla import Sla
 from honeyframe_dagster.model.step_base import check_in_project
 from honeyframe_dagster.model.steps import STEPS_ADAPTER, Step
 from honeyframe_dagster.model.suggest import did_you_mean
-from honeyframe_dagster.model.tenancy import TenancyError, check_steps
+from honeyframe_dagster.model.tenancy import TenancyError, check_sql, check_steps, readable_tables
 from honeyframe_dagster.model.triggers import Trigger
 
 
@@ -47,6 +49,8 @@ class ScenarioRecord:
     pause_note: str | None = None
     paused_by: str | None = None
     paused_at: dt.datetime | None = None
+    # The scenario's `sla` as stored (model/sla.py); None: none.
+    sla: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -91,6 +95,7 @@ class ScenarioSpec:
     since: dt.datetime | None = None
     # The calendar `trigger.calendar` names, as it was when the version was written (None: no calendar).
     calendar: Calendar | None = None
+    sla: Sla | None = None
 
     @property
     def id(self) -> int:
@@ -113,11 +118,19 @@ def resolve(
     project, trigger, steps = render_scenario(record, catalog)
     if not steps:
         raise ScenarioError.at(("steps",), "a scenario needs at least one step", steps)
+    sla = read_sla(record)
     try:
         check_secrets(steps, project, catalog)
+        check_granted(sla.variables() if sla is not None else [], project)
     except SecretNotGranted as exc:
         raise ScenarioError([parameter_source(error, record.parameters) for error in exc.errors]) from None
+    check_expansion(trigger, steps, project.id, catalog, recipes)
+    if sla is not None and trigger.upstream is not None:
+        message = "applies to time triggers only (an upstream trigger has no instants to be late for)"
+        raise ScenarioError.at(("sla",), message, sla.dump())
     for index, step in enumerate(steps if references else ()):
+        if step.has_entity:
+            continue  # what an entity's values name is checked when its run renders them (the op)
         try:
             check_references(step, index, project.id, catalog, recipes)
         except ScenarioError as exc:
@@ -131,7 +144,7 @@ def resolve(
     timezone = trigger.timezone or project.timezone or catalog.default_timezone
     calendar = trigger_calendar(trigger, project.id, catalog)
     owner = record.owner or project.owner_email
-    return ScenarioSpec(record, project, trigger, timezone, tuple(steps), owner, calendar=calendar)
+    return ScenarioSpec(record, project, trigger, timezone, tuple(steps), owner, calendar=calendar, sla=sla)
 
 
 CALENDAR = ("trigger", "calendar")
@@ -146,6 +159,44 @@ def trigger_calendar(trigger: Trigger, project_id: str, catalog: Catalog) -> Cal
         message = f"unknown calendar '{trigger.calendar}' (neither project '{project_id}''s nor an org-wide one)"
         raise ScenarioError.at(CALENDAR, message, trigger.calendar)
     return calendar
+
+
+EXPAND_SQL = ("trigger", "expand_from", "sql")
+
+
+def read_sla(record: ScenarioRecord) -> Sla | None:
+    if not record.sla:
+        return None
+    try:
+        return Sla.model_validate(record.sla)
+    except ValidationError as exc:
+        error = first_error(exc)
+        raise ScenarioError.at(("sla", *error.loc), error.msg, error.input) from None
+
+
+def check_expansion(
+    trigger: Trigger, steps: list[Step], project_id: str, catalog: Catalog, recipes: Collection[str] | None
+) -> None:
+    """`expand_from`'s query within the project's SQL policy (as card SQL); `{{ entity.COLUMN }}` only under an
+    `expand_from`, never in the field naming the table a step writes. ScenarioError naming the field."""
+    if trigger.expand_from is not None:
+        try:
+            check_sql(trigger.expand_from.sql, EXPAND_SQL, readable_tables(catalog, project_id, recipes))
+        except TenancyError as exc:
+            raise ScenarioError(exc.errors) from None
+    for index, step in enumerate(steps):
+        fields = fields_with_entity(step.model_dump(mode="json", exclude_none=True))
+        if not fields:
+            continue
+        where = ("steps", index, fields[0])
+        if trigger.expand_from is None:
+            named = sorted(columns(getattr(step, fields[0])))
+            message = f"{{{{ entity.{named[0]} }}}} needs a trigger with expand_from (one run per row)"
+            raise ScenarioError.at(where, message, getattr(step, fields[0]))
+        written = step.written_table(project_id, catalog)
+        if written is not None and written[1] in fields:
+            message = "the table a step writes takes no {{ entity.COLUMN }} placeholder (it is claimed at write)"
+            raise ScenarioError.at(("steps", index, written[1]), message, getattr(step, written[1]))
 
 
 def render_scenario(record: ScenarioRecord, catalog: Catalog) -> tuple[Project, Trigger, list[Step]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple, Self
 
 from pydantic import (
@@ -16,12 +16,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
     model_validator,
 )
 
 from honeyframe_dagster.model.base import CompactModel
+from honeyframe_dagster.model.entities import FIXED_FIELDS, SAMPLES, fields_with_entity, has_entity, sampled
 from honeyframe_dagster.model.errors import Loc, ScenarioError
 from honeyframe_dagster.model.suggest import did_you_mean
 from honeyframe_dagster.settings import ENV_NAME_PATTERN, SECRET_PATTERN, check_env_name, check_secret_name
@@ -101,6 +104,11 @@ EmailText = Annotated[str, Field(json_schema_extra={"pattern": EMAIL_PATTERN, "m
 Email = Annotated[EmailText, AfterValidator(check_email)]
 
 
+# When a step runs (docs/steps.md, "Run conditions"): `success` (the default) only when no earlier step failed,
+# `failure` only when one did, `always` in both cases.
+RunIf = Literal["success", "failure", "always"]
+
+
 class Reference(NamedTuple):
     """A project object a step names: it must exist in the step's project (`check_references`), and loading a
     scenario's catalog loads it (store/catalog.py)."""
@@ -124,6 +132,57 @@ class _Step(CompactModel):
         description="In a parallel group: the group's warehouse writes become visible together, "
         "only when every step of the group succeeded. False: this step commits on its own.",
     )
+    run_if: RunIf | None = Field(
+        default=None,
+        description="When the step runs: success (default: only when no earlier step failed), failure (only when "
+        "one did) or always.",
+    )
+
+    @property
+    def condition(self) -> RunIf:
+        """The step's `run_if`, `success` when unset."""
+        return self.run_if or "success"
+
+    @property
+    def has_entity(self) -> bool:
+        """Whether a field holds an `{{ entity.COLUMN }}` placeholder (model/entities.py)."""
+        return has_entity(self.model_dump(mode="json", exclude_none=True))
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _entity_placeholders(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """A field holding `{{ entity.COLUMN }}` is validated with a sample in its place (the first of
+        model/entities.py `SAMPLES` it accepts) and keeps the placeholder: each run renders it with its row."""
+        if not isinstance(data, Mapping) or not has_entity(data):
+            return handler(data)
+        fields = fields_with_entity(data)
+        fixed = [field for field in fields if field in FIXED_FIELDS]
+        if fixed:
+            raise ValueError(f"{fixed[0]} takes no {{{{ entity.COLUMN }}}} placeholder (it shapes the job)")
+        choice: dict[str, int] = {}
+        tried: list[ValidationError] = []
+        while True:
+            try:
+                step = handler(sampled(data, choice))
+                break
+            except ValidationError as exc:
+                errors = exc.errors()
+                failing = {str(error["loc"][0]) for error in errors if error["loc"]}
+                if not failing or not failing <= set(fields):
+                    raise
+                if not all(
+                    _from_sample(error["input"], SAMPLES[choice.get(str(error["loc"][0]), 0)]) for error in errors
+                ):
+                    raise  # a value written as it is, not the sample in a placeholder's place
+                tried.append(exc)
+                if any(choice.get(field, 0) + 1 >= len(SAMPLES) for field in failing):
+                    # No sample fits: the telling error is the last that is not about the sample's type (an
+                    # address that fits beside another value that does not: `recipients: [{{…}}, oops]`).
+                    raise next((e for e in reversed(tried) if not _type_errors(e)), tried[0]) from None
+                choice.update({field: choice.get(field, 0) + 1 for field in failing})
+        for field in fields:
+            object.__setattr__(step, field, data[field])
+        return step
 
     @property
     def retry_policy(self) -> StepRetry:
@@ -150,6 +209,20 @@ class _Step(CompactModel):
     ) -> None:
         """The kind's own tenancy rules (model/tenancy.py `check_steps`, after the owners of every written table):
         TenancyError naming the field. `readable`: what the project's SQL may read (None: unchecked)."""
+
+
+def _type_errors(exc: ValidationError) -> bool:
+    return any(str(error["type"]).endswith("_type") for error in exc.errors())
+
+
+def _from_sample(value: Any, sample: Any) -> bool:
+    """Whether a failing value is (or holds) the sample standing in for a placeholder."""
+    if isinstance(value, str) and isinstance(sample, str):
+        return sample in value
+    if isinstance(value, list | dict):
+        items = value.values() if isinstance(value, dict) else value
+        return any(_from_sample(item, sample) for item in items)
+    return bool(value == sample)
 
 
 class TimeRange(BaseModel):

@@ -13,3 +13,7 @@ VERSION_TAG = "honeyframe/version"
 BACKFILL_TAG = "honeyframe/backfill"
 # A run now's parameter overrides (JSON), which its run config renders and nothing stores.
 PARAMETERS_TAG = "honeyframe/parameters"
+# The `expand_from` row a run is for: the value of its key column (factory/expansion.py).
+ENTITY_TAG = "honeyframe/entity"
+# Set on a run whose instant missed its scenario's `sla` (factory/sla.py).
+SLA_MISSED_TAG = "honeyframe/sla_missed"

@@ -21,7 +21,7 @@ from pydantic import (
 
 from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.calendars import CALENDAR_ID_PATTERN
-from honeyframe_dagster.model.hygiene import Name
+from honeyframe_dagster.model.hygiene import MAX_SQL_LENGTH, Name
 from honeyframe_dagster.settings import check_timezone, known_timezones
 
 MIN_INTERVAL_SECONDS = 60
@@ -112,6 +112,22 @@ class UpstreamRef(BaseModel):
     scenario: Name = Field(description="Name of the upstream scenario in the same project.")
 
 
+class ExpandFrom(BaseModel):
+    """One run per row of a read-only query at each instant (docs/scheduling.md, "Fan-out per entity")."""
+
+    model_config = ConfigDict(extra="forbid")
+    sql: str = Field(
+        min_length=1,
+        max_length=MAX_SQL_LENGTH,
+        description="One read-only SELECT over tables the project may read (the policy of card SQL).",
+    )
+    key: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+        description="The column naming each run (tag honeyframe/entity); default: the first column.",
+    )
+
+
 _KINDS = ("cron", "interval_seconds", "run_at", "upstream")
 
 
@@ -174,11 +190,19 @@ class Trigger(CompactModel):
         "timezone) does not fire and is not caught up. Time triggers only.",
         json_schema_extra={"pattern": CALENDAR_ID_PATTERN},
     )
+    expand_from: ExpandFrom | None = Field(
+        default=None,
+        description="One run per row of this query at each instant (at most HONEYFRAME_MAX_EXPANSION), each "
+        "tagged honeyframe/entity and with {{ entity.COLUMN }} rendered in its steps.",
+    )
 
     @model_serializer(mode="wrap")
     def _omit_none(self, handler: SerializerFunctionWrapHandler):
-        # As CompactModel, and the misfire grace only where it means something (catchup none) or is not the default.
+        # As CompactModel (a nested expand_from without its key too), and the misfire grace only where it means
+        # something (catchup none) or is not the default.
         data = {key: value for key, value in handler(self).items() if value is not None}
+        if isinstance(data.get("expand_from"), dict):
+            data["expand_from"] = {k: v for k, v in data["expand_from"].items() if v is not None}
         if self.catchup != "none" and self.misfire_grace_seconds == DEFAULT_MISFIRE_GRACE_SECONDS:
             data.pop("misfire_grace_seconds", None)
         return data
@@ -262,4 +286,19 @@ class Trigger(CompactModel):
         return f"on success of '{self.upstream.scenario}'"
 
 
-__all__ = ["Catchup", "Overlap", "Trigger", "UpstreamRef", "check_cron", "check_timezone", "timezone_enum"]
+def cadence(trigger: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored trigger without what does not move its instants (its expand_from), for comparing cadences."""
+    return None if trigger is None else {k: v for k, v in trigger.items() if k != "expand_from"}
+
+
+__all__ = [
+    "Catchup",
+    "ExpandFrom",
+    "Overlap",
+    "Trigger",
+    "cadence",
+    "UpstreamRef",
+    "check_cron",
+    "check_timezone",
+    "timezone_enum",
+]

@@ -22,6 +22,7 @@ from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.steps.context import step_op
+from honeyframe_dagster.steps.run_if import GUARDED_TAG, NotRun, position, recorded
 from honeyframe_dagster.steps.transactional import ForeignTable, abort_run, commit_run, sweep
 
 
@@ -39,6 +40,8 @@ def commit_group_op(
             f"run {context.run_id} is not a Honeyframe scenario run (no {SCENARIO_TAG} tag)", allow_retries=False
         )
     project_id = context.run.tags[PROJECT_TAG]
+    if GUARDED_TAG in context.run.tags:
+        _abort_if_a_step_failed(context, warehouse)
     # Publishing replaces tables: only the project's own, as the store says now (not as the run was planned).
     writable = scenarios.owned_tables(project_id)
 
@@ -59,6 +62,21 @@ def commit_group_op(
     for entry in published:
         yield AssetMaterialization(asset_key=AssetKey([entry.table]), metadata=dict(entry.metadata))
     yield Output(None, metadata={"tables published": len(published), "tables": MetadataValue.text(tables)})
+
+
+def _abort_if_a_step_failed(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
+    """In a run with `run_if` steps a failed step records its failure instead of failing its op (steps/run_if.py),
+    so no failure hook fires: its group's staged writes are discarded here, and nothing is published."""
+    first, last = (int(part) - 1 for part in context.op_handle.name.split("_")[-2:])
+    failed = [
+        key
+        for key, (outcome, _) in recorded(context.instance, context.run_id).items()
+        if outcome == "failure" and (at := position(key)) is not None and first <= at <= last
+    ]
+    if failed:
+        with warehouse.write() as connection:
+            dropped = abort_run(connection, context.run_id)
+        raise NotRun(f"not published: {', '.join(failed)} failed; discarded {len(dropped)} staged table(s)")
 
 
 @failure_hook(name="abort_staged_writes", required_resource_keys={"warehouse"})

@@ -22,12 +22,13 @@ from pydantic import ValidationError
 from honeyframe_dagster.model.compiled import spec_from_run_config
 from honeyframe_dagster.model.scenario import Catalog, ScenarioSpec, first_error
 from honeyframe_dagster.model.secret_grants import SecretNotGranted, check_step
-from honeyframe_dagster.model.step_base import is_deferred
+from honeyframe_dagster.model.step_base import is_deferred, step_groups
 from honeyframe_dagster.model.steps import Step
 from honeyframe_dagster.model.tags import SCENARIO_TAG, VERSION_TAG
 from honeyframe_dagster.net_policy import redact_url
 from honeyframe_dagster.resources.scenarios import ScenarioNotFound, ScenarioStoreResource
 from honeyframe_dagster.steps.redaction import redacting
+from honeyframe_dagster.steps.run_if import GUARDED_TAG, FailedStep, NotRun, decide, earlier_failures, guarding
 
 _ALIAS = re.compile(r"^step_(\d+)_")
 # Anything URL-shaped inside a config value (a connector URL, a link in a prompt): its userinfo and query values
@@ -44,13 +45,15 @@ STEP_CONFIG = {
     "scenario": Field(Permissive(), is_required=False, description="The scenario version this run does."),
     "step": Field(Permissive(), is_required=False, description="This step's config as that version says."),
     "deferred": Field(bool, is_required=False, default_value=False),
+    "stage": Field(int, is_required=False, description="Position of the first step of this step's stage."),
 }
 
 
 def step_op(name: str, kind: str | None = None, configured: bool = True) -> Callable[[Callable[..., Any]], Any]:
     """The `@op` of a step kind's op (and, not `configured`, of a group's commit): no data in or out, only `after`,
     the ordering input the job wires to the previous stage (factory/jobs.py); `kind`: the tag Dagster's UI shows.
-    Whatever the op logs, yields, returns or fails with has the secrets it may see redacted (steps/redaction.py)."""
+    Whatever the op logs, yields, returns or fails with has the secrets it may see redacted (steps/redaction.py);
+    in a job with `run_if` steps it records its failure instead of raising (steps/run_if.py)."""
     decorate = op(
         name=name,
         ins={"after": In(Nothing)},
@@ -58,7 +61,7 @@ def step_op(name: str, kind: str | None = None, configured: bool = True) -> Call
         tags={"kind": kind} if kind else None,
         config_schema=STEP_CONFIG if configured else None,
     )
-    return lambda fn: decorate(redacting(fn))
+    return lambda fn: decorate(redacting(guarding(fn)))
 
 
 def step_alias(index: int, kind: str) -> str:
@@ -74,6 +77,8 @@ class StepRun(Generic[StepT]):
     index: int
     # Its writes wait for its transactional group's commit op (steps/transactional.py).
     deferred: bool = False
+    # In a run with `run_if` steps: the steps of earlier stages that failed (steps/run_if.py).
+    failures: tuple[FailedStep, ...] = ()
 
     def project_entry(self, known: Mapping[tuple[str, str], EntryT], noun: str, name: str) -> EntryT:
         """The scenario's project's `noun` called `name` in the catalog mapping `known`. The scenario was checked
@@ -99,11 +104,13 @@ def current_step(context: OpExecutionContext, scenarios: ScenarioStoreResource, 
         if config.get("step") and config.get("scenario"):
             spec, step = spec_from_run_config(config["scenario"], config["step"])
             deferred = bool(config.get("deferred"))
+            stage = int(config.get("stage", index))
         else:
             version = int(tags[VERSION_TAG]) if tags.get(VERSION_TAG, "").isdigit() else None
             spec = scenarios.version_spec(scenario_id, version)
             step = spec.steps[index] if index < len(spec.steps) else None
             deferred = is_deferred(spec.steps, index) if step is not None else False
+            stage = stage_start(spec.steps, index)
         catalog = scenarios.project_catalog(spec.project.id)
     except (ScenarioNotFound, ValidationError, KeyError, TypeError, ValueError) as exc:
         # A version that is gone or does not load stays so: retries would not help.
@@ -111,6 +118,13 @@ def current_step(context: OpExecutionContext, scenarios: ScenarioStoreResource, 
     if not isinstance(step, kind):
         raise Failure(
             f"scenario {scenario_id} version {spec.version}: step {index + 1} is not a {context.op_def.name} step",
+            allow_retries=False,
+        )
+    failures = _failures(context, step, stage)
+    if step.has_entity:
+        raise Failure(
+            f"scenario {scenario_id}: this run has no entity's values for its {{{{ entity.COLUMN }}}} placeholders "
+            "(launch it by the trigger or the API's run now, which expand_from's rows fill)",
             allow_retries=False,
         )
     # The project's grants as they are now (an admin may have revoked one since the version was written): checked
@@ -123,7 +137,24 @@ def current_step(context: OpExecutionContext, scenarios: ScenarioStoreResource, 
     except SecretNotGranted as exc:
         raise Failure(f"scenario {scenario_id}: {exc}", allow_retries=False) from None
     _record_config(context, spec, step, index)
-    return StepRun(catalog, spec, step, index, deferred)
+    return StepRun(catalog, spec, step, index, deferred, failures)
+
+
+def stage_start(steps: tuple[Step, ...], index: int) -> int:
+    """The position of the first step of the stage `index` is in (its parallel group)."""
+    return next((group[0] for group in step_groups(steps) if index in group), index)
+
+
+def _failures(context: OpExecutionContext, step: Step, stage: int) -> tuple[FailedStep, ...]:
+    """In a guarded run (steps/run_if.py): the earlier stages' failures; NotRun when the step's `run_if` says it
+    does not run after them."""
+    if GUARDED_TAG not in context.run.tags:
+        return ()
+    failures = earlier_failures(context.instance, context.run_id, stage)
+    reason = decide(step.condition, failures)
+    if reason is not None:
+        raise NotRun(reason)
+    return tuple(failures)
 
 
 def _describe(exc: Exception) -> str:

@@ -66,7 +66,7 @@ PLAIN_FIELDS = (
     "paused_by",
 )
 TIME_FIELDS = ("created_at", "updated_at")
-JSON_FIELDS = ("parameters", "trigger", "steps")
+JSON_FIELDS = ("parameters", "trigger", "steps", "sla")
 # What a timestamp that does not decode reads as (with the scenario's error saying so).
 UNREADABLE_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

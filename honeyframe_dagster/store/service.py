@@ -456,6 +456,7 @@ def _update_own(session: Session, row: ScenarioRow, fields: Mapping[str, Any], r
         "owner": fields.get("owner", row.owner),
         "trigger": fields.get("trigger", row.trigger),
         "steps": steps,
+        "sla": fields.get("sla", row.sla),
     }
     _write_checked(session, row, merged, recipes)
 

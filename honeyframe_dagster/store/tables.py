@@ -91,6 +91,8 @@ class ScenarioRow(_Timestamps, Base):
     steps: Mapped[list[Any] | None] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     owner: Mapped[str | None] = mapped_column(String(254))
+    # Its `sla` (model/sla.py) as JSON; None: none. Misses are rows of `sla_misses`.
+    sla: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The scenario as compiled at its last write (store/versions.py): its current version (None: not compiled
     # yet), why it does not compile (None: it does), the kind of its trigger (schedule, sensor; None: broken).
     version: Mapped[int | None] = mapped_column(Integer)
@@ -114,6 +116,19 @@ class ScenarioRow(_Timestamps, Base):
         # Ids are never reused (migration 0003): runs in Dagster are found by the scenario id tag.
         {"sqlite_autoincrement": True},
     )
+
+
+class SlaMissRow(Base):
+    """An instant of a scenario whose run had not succeeded within its `sla` (factory/sla.py): alerted once, and
+    `recovered_at` once a late success was reported."""
+
+    __tablename__ = "sla_misses"
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"), primary_key=True)
+    instant: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    # What the run was at the check: never created, QUEUED, STARTED, FAILURE, ...
+    state: Mapped[str] = mapped_column(String(64))
+    alerted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    recovered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ScenarioVersionRow(Base):

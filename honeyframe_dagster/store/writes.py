@@ -388,6 +388,7 @@ def write_scenario_fields(row: ScenarioRow, document: Scenario, actor: str) -> N
     # Defaults (catchup, overlap) are left out: they mean the same stored or not, and rows stay minimal.
     row.trigger = document.trigger.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     row.steps = [step.model_dump(mode="json", exclude_none=True) for step in document.steps]
+    row.sla = document.sla.dump() if document.sla is not None else None
 
 
 def calendar_row(session: Session, project_id: str | None, calendar_id: str) -> CalendarRow | None:

@@ -18,6 +18,7 @@ from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.context import current_step, step_op
 from honeyframe_dagster.steps.entry import StepOp
 from honeyframe_dagster.steps.notify_webhook.model import NotifyWebhookStep
+from honeyframe_dagster.steps.run_if import recorded
 
 _OUTCOMES = {
     DagsterEventType.STEP_START: "running",
@@ -38,6 +39,10 @@ def step_outcomes(instance: DagsterInstance, run_id: str, exclude: str) -> list[
         event = record.event_log_entry.dagster_event
         if event is not None and event.step_key and event.step_key != exclude:
             outcomes[event.step_key] = _OUTCOMES[event.event_type]
+    # In a run with run_if steps a failed step records its failure and its op succeeds (steps/run_if.py).
+    for step, (outcome, _) in recorded(instance, run_id).items():
+        if step in outcomes and step != exclude:
+            outcomes[step] = {"failure": "failure", "not run": "skipped"}.get(outcome, outcomes[step])
     return [{"step": step, "status": status} for step, status in outcomes.items()]
 
 
@@ -46,9 +51,13 @@ def run_url(run_id: str) -> str | None:
     return f"{base}/runs/{run_id}" if base else None
 
 
-def summary(spec: ScenarioSpec, run_id: str, steps: list[dict[str, str]]) -> dict[str, Any]:
+def summary(
+    spec: ScenarioSpec, run_id: str, steps: list[dict[str, str]], failures: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """The payload; `failures` (the failed steps with their error summary, secrets masked: steps/run_if.py) is
+    added as `failed` when a step failed."""
     failed = any(s["status"] == "failure" for s in steps)
-    return {
+    body: dict[str, Any] = {
         "scenario": {"id": spec.id, "name": spec.record.name, "template": spec.template_slug},
         "project": {"id": spec.project.id, "name": spec.project.name},
         "run_id": run_id,
@@ -56,6 +65,9 @@ def summary(spec: ScenarioSpec, run_id: str, steps: list[dict[str, str]]) -> dic
         "status": "failure" if failed else "success",
         "steps": steps,
     }
+    if failures:
+        body["failed"] = failures
+    return body
 
 
 def _mrkdwn(text: str) -> str:
@@ -70,7 +82,12 @@ def slack_message(body: dict[str, Any]) -> dict[str, Any]:
         f"Honeyframe: scenario '{scenario['name']}' of {project['name']}, run {body['run_id'][:8]}: "
         f"{counts['success']} step(s) succeeded, {counts['failure']} failed"
     )
-    lines = [f"{_ICONS.get(s['status'], ':hourglass:')} `{s['step']}` {s['status']}" for s in body["steps"]]
+    errors = {f["step"]: f["error"] for f in body.get("failed", [])}
+    lines = [
+        f"{_ICONS.get(s['status'], ':hourglass:')} `{s['step']}` {s['status']}"
+        + (f": {_mrkdwn(errors[s['step']])}" if s["step"] in errors else "")
+        for s in body["steps"]
+    ]
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_mrkdwn(text)}*"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines) or "_no earlier step_"}},
@@ -111,7 +128,7 @@ def notify_webhook_op(context: OpExecutionContext, scenarios: ScenarioStoreResou
     if not url:
         raise Failure(f"url_env: environment variable {step.url_env} is not set", allow_retries=False)
     steps = step_outcomes(context.instance, context.run_id, context.op_handle.name)
-    body = summary(run.scenario, context.run_id, steps)
+    body = summary(run.scenario, context.run_id, steps, [f.public() for f in run.failures])
     status = post(url, step.url_env, slack_message(body) if step.format == "slack" else body)
     context.log.info(f"notified the webhook in {step.url_env} ({step.format}): {len(steps)} step outcome(s)")
     metadata: dict[str, Any] = {

@@ -15,6 +15,7 @@ from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.model.tags import SCHEDULED_FOR_TAG
 from honeyframe_dagster.reports.data import load_dashboards
 from honeyframe_dagster.reports.mail import Attachment, DeliveryError, check_address, check_header, compose
+from honeyframe_dagster.reports.notice import failure_notice
 from honeyframe_dagster.reports.render import Report, cover_html, cover_text, render_html, render_text
 from honeyframe_dagster.reports.time_filters import resolve_period
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
@@ -101,6 +102,28 @@ def save(report_dir: Path, files: dict[str, bytes]) -> Path:
     return report_dir
 
 
+def send_failure_notice(
+    context: OpExecutionContext, run: StepRun[SendEmailReportStep], mail: MailResource
+) -> Output[None]:
+    """After a failure (a step under `run_if: failure`, or `always` in a run where a step failed): the recipients
+    get what failed instead of the dashboards (steps/run_if.py; error texts have secrets masked)."""
+    step, spec = run.step, run.scenario
+    failures = [f.public() for f in run.failures]
+    notice = failure_notice(spec.project.name, spec.record.name, context.run_id, failures, step.subject)
+    try:
+        message = compose(mail.sender, step.recipients, notice.subject, notice.text, notice.html)
+    except ValueError as exc:
+        raise Failure(f"send_email_report (step {run.index + 1}): {exc}", allow_retries=False) from None
+    try:
+        refused = mail.send(message, step.recipients)
+    except DeliveryError as exc:
+        raise Failure(str(exc)) from None
+    context.log.info(
+        f"sent what failed ({len(failures)} step(s)) to {len(step.recipients) - len(refused)} recipient(s)"
+    )
+    return Output(None, metadata={"emails sent": 1, "failure notice": True, "failed steps": len(failures)})
+
+
 @step_op("send_email_report", "email")
 def send_email_report_op(
     context: OpExecutionContext, scenarios: ScenarioStoreResource, warehouse: WarehouseResource, mail: MailResource
@@ -109,6 +132,8 @@ def send_email_report_op(
     only delivery failures are retried (see `Failure(allow_retries)`)."""
     run = current_step(context, scenarios, SendEmailReportStep)
     step = run.step
+    if run.failures and step.condition != "success":
+        return send_failure_notice(context, run, mail)
     scheduled = scheduled_time(context, run.scenario.timezone)
     try:
         # The model checked these on apply; checked again here because they become headers (compose checks the rest).

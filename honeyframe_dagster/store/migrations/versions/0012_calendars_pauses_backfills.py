@@ -4,7 +4,7 @@
 scenario and of a paused project, and the backfills requested through the API.
 
 Revision ID: 0012
-Revises: 0010 (to become 0011 once that migration lands)
+Revises: 0011 (to become 0011 once that migration lands)
 """
 from collections.abc import Sequence
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0012'
-down_revision: str | Sequence[str] | None = '0010'
+down_revision: str | Sequence[str] | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
