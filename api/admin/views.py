@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagster._time import get_current_datetime
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from honeyframe_dagster.factory.planner import Planner, ProjectPlan
 from honeyframe_dagster.model.calendars import Calendar, find_calendar
 from honeyframe_dagster.model.documents import Parameter, Template
 from honeyframe_dagster.model.instants import upcoming
+from honeyframe_dagster.model.scenario import first_error
 from honeyframe_dagster.model.triggers import Trigger
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.catalog import load_calendars, template_model
@@ -101,10 +103,21 @@ class TemplateLine:
     template: Template
     trigger_words: str
     cells: list[Cell] = field(default_factory=list)
+    # Why the stored template does not load (a hand edit, an older release): its row shows this instead of cells.
+    error: str | None = None
 
     @property
     def parameters(self) -> list[Parameter]:
-        return self.template.parameters
+        return self.template.parameters if self.error is None else []
+
+
+def broken_template_line(row: TemplateRow, exc: ValidationError) -> TemplateLine:
+    """A stored template that does not validate: shown by name with its first error, without cells."""
+    shown = Template.model_construct(  # type: ignore[call-arg]  # no trigger or steps: none validates
+        slug=row.slug, display_name=row.display_name, default_enabled=row.default_enabled, parameters=[]
+    )
+    error = f"stored template '{row.slug}' is invalid: {first_error(exc).line}"
+    return TemplateLine(shown, "—", error=error)
 
 
 def template_trigger_words(template: Template) -> str:
@@ -161,7 +174,11 @@ def matrix(
     calendars = load_calendars(session, [project.id for project in projects])
     lines = []
     for template_row in session.scalars(select(TemplateRow).order_by(TemplateRow.slug)):
-        template = template_model(template_row)
+        try:
+            template = template_model(template_row)
+        except ValidationError as exc:  # that template's error, never the page's
+            lines.append(broken_template_line(template_row, exc))
+            continue
         line = TemplateLine(template, template_trigger_words(template))
         for project in projects:
             row = cells.get((template.slug, project.id))

@@ -259,3 +259,24 @@ def test_pages_render_while_dagster_is_down(store_url: str, apply_yaml: Any, mon
         assert matrix.status_code == 200 and "UNKNOWN" in matrix.text
         schedules = client.get("/admin/projects/acme-sales/schedules")
         assert schedules.status_code == 200 and "run-unknown" in schedules.text
+
+
+def test_a_broken_template_is_that_templates_error_on_the_matrix_not_a_500(api: Api, store_url: str) -> None:
+    """A template row that no longer validates (a hand edit, an older release): the matrix lists it with its error;
+    the other templates and their cells show as usual."""
+    from sqlalchemy import text
+
+    with get_engine(store_url).begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO templates (slug, display_name, default_enabled, document, version, created_at, "
+                "updated_at) VALUES ('broken', 'Broken one', false, :d, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"d": '{"slug": "broken", "display_name": "Broken one", "trigger": {"cron": "61 * * * *"}, "steps": []}'},
+        )
+    log_in(api, "admin")
+    page = api.client.get("/admin/templates")
+    assert page.status_code == 200, page.text
+    (error,) = re.findall(r'data-role="template-error">(.*?)</div>', page.text, re.S)
+    assert "stored template &#39;broken&#39; is invalid" in error and "cron" in error
+    assert 'id="cell-nightly-mart-refresh--acme-sales"' in page.text
