@@ -34,14 +34,6 @@ SCHEDULED_FOR = "honeyframe/scheduled_for"
 LOCATION = "honeyframe"
 BASE = "/api/scheduler/scenarios"
 STEP = "[{kind: run_python, recipe: score_inventory}]"
-# Runs stay QUEUED: nothing executes, and the overlap and cancel logic sees them.
-PAUSED_QUEUE = """
-telemetry: {enabled: false}
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
-  config: {max_concurrent_runs: 0}
-"""
 
 
 def scenario(name: str, trigger: str, enabled: bool = True, project: str = "acme-ops") -> str:
