@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.calendars import Holidays
@@ -102,26 +102,42 @@ class DagsterRefs(BaseModel):
     )
 
 
-class RunPublic(BaseModel):
+class _EntityRun(BaseModel):
+    """A run whose `entity` (an expand_from row's key) is shown only when it has one."""
+
+    @model_serializer(mode="wrap")
+    def _omit_no_entity(self, handler: SerializerFunctionWrapHandler):
+        # No return annotation: pydantic documents the output with the model's own schema.
+        data = handler(self)
+        if data.get("entity") is None:
+            data.pop("entity", None)
+        return data
+
+
+class RunPublic(_EntityRun):
     """One run of a scenario, from Dagster's run storage."""
 
     run_id: str
     status: str = Field(description="Dagster's run status name, e.g. SUCCESS, FAILURE, STARTED, QUEUED.")
     trigger: RunTrigger
     scheduled_for: dt.datetime | None = Field(description="The schedule or interval instant the run is for.")
-    entity: str | None = Field(default=None, description="The expand_from row the run is for (its key); else null.")
+    entity: str | None = Field(
+        default=None, description="The expand_from row the run is for (its key); absent for a run of no entity."
+    )
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
 
 
-class RunSummary(BaseModel):
+class RunSummary(_EntityRun):
     """A scenario's newest run."""
 
     run_id: str
     status: str = Field(description="Dagster's run status name, e.g. SUCCESS, FAILURE, STARTED, QUEUED, CANCELED.")
     trigger: RunTrigger
     scheduled_for: dt.datetime | None = Field(description="The instant the run is for (a manual run: its launch).")
-    entity: str | None = Field(default=None, description="The expand_from row the run is for (its key); else null.")
+    entity: str | None = Field(
+        default=None, description="The expand_from row the run is for (its key); absent for a run of no entity."
+    )
 
 
 class ScenarioPublic(BaseModel):

@@ -145,6 +145,8 @@ def reconcile_after_apply(engine: Engine, change: Change) -> None:
         return
     # The instance of `honeyframe up` when DAGSTER_HOME is not set here (stack.prepare_dagster_home).
     home = None if settings.dagster_home else settings.dagster_home_dir
+    if home is not None and not (home / "dagster.yaml").is_file():
+        home = None  # no instance there (`up` never ran here): Dagster's instance is not read, and says so
     client = DagsterClient(url, home)
     try:
         outcome = Reconciler(client, engine, location_count(engine, settings.code_locations or 1)).after_write(change)

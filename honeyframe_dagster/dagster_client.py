@@ -191,8 +191,6 @@ class DagsterClient:
     @cached_property
     def instance(self) -> DagsterInstance:
         if self.dagster_home is not None:
-            if not (self.dagster_home / "dagster.yaml").is_file():
-                raise DagsterUnavailable(f"no Dagster instance at {self.dagster_home} (dagster.yaml is missing)")
             return DagsterInstance.from_config(str(self.dagster_home))
         try:
             return DagsterInstance.get()

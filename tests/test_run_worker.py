@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -105,7 +106,8 @@ def test_reconstruction_builds_the_requested_job_only_without_reading_the_shard(
     )
     load_data = repository.get_definition().repository_load_data
     # A run worker is a fresh process: nothing initialized, only the metadata its run carries.
-    scenario_location._initialized.clear()
+    # The module Dagster loads: another test may have re-imported it (a fresh module object) since this one did.
+    importlib.import_module("honeyframe_dagster.definitions")._initialized.clear()
     from honeyframe_dagster import boot as boot_module
     from honeyframe_dagster.factory import definitions as factory
 
