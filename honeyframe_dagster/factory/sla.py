@@ -41,7 +41,7 @@ from honeyframe_dagster.reports.mail import compose
 from honeyframe_dagster.reports.notice import dagster_run_url, sla_notice
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.notify_webhook.op import post
-from honeyframe_dagster.steps.send_email_report.resource import MailResource
+from honeyframe_dagster.steps.send_email_report.resource import mail_resource
 from honeyframe_dagster.store.engine import get_engine
 from honeyframe_dagster.store.sla import open_misses, record_miss
 from honeyframe_dagster.store.tables import ScenarioRow
@@ -134,15 +134,7 @@ def _mail(
     notice = sla_notice(
         spec.project.name, spec.record.name, instant.isoformat(), spec.sla.finish_within_seconds, state.state, recovered
     )
-    mail = MailResource(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        sender=settings.smtp_from,
-        timeout_seconds=settings.smtp_timeout_seconds,
-        security=settings.smtp_security,
-        user=settings.smtp_user,
-        password=settings.smtp_password,
-    )
+    mail = mail_resource(settings, resolved=True)
     try:
         mail.send(compose(mail.sender, recipients, notice.subject, notice.text, notice.html), recipients)
     except Exception as exc:  # DeliveryError, a refused header: said in the tick, the check goes on

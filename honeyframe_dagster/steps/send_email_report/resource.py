@@ -41,7 +41,12 @@ class MailResource(ConfigurableResource):
         return deliver(message, self.sender, recipients, self.smtp_settings())
 
 
-def mail_resource(settings: Settings) -> MailResource:
+def mail_resource(settings: Settings, resolved: bool = False) -> MailResource:
+    """The org's mail connector. Its password is an EnvVar, so Dagster's UI shows the variable's name only;
+    `resolved`: the value itself, for a sender outside Dagster's config (the SLA sensor: factory/sla.py)."""
+    password: str | EnvVar | None = settings.smtp_password
+    if password is not None and not resolved:
+        password = EnvVar("HONEYFRAME_SMTP_PASSWORD")
     return MailResource(
         host=settings.smtp_host,
         port=settings.smtp_port,
@@ -49,5 +54,5 @@ def mail_resource(settings: Settings) -> MailResource:
         timeout_seconds=settings.smtp_timeout_seconds,
         security=settings.smtp_security,
         user=settings.smtp_user,
-        password=EnvVar("HONEYFRAME_SMTP_PASSWORD") if settings.smtp_password is not None else None,
+        password=password,
     )
