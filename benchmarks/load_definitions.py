@@ -32,6 +32,7 @@ TEMPLATE_STEPS = [
 def seed_store(url: str, pairs: int, templates: int) -> None:
     from sqlalchemy.orm import Session
 
+    from honeyframe_dagster.boot import compile_stored
     from honeyframe_dagster.store import schema
     from honeyframe_dagster.store.engine import get_engine
     from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
@@ -70,6 +71,8 @@ def seed_store(url: str, pairs: int, templates: int) -> None:
             for p in range(projects)
             for t in range(templates)
         )
+    # Scenarios are read from their compiled versions (store/versions.py): compile the rows written above.
+    compile_stored(engine)
 
 
 def naive_definitions(planned, manifest):  # type: ignore[no-untyped-def]
@@ -86,9 +89,10 @@ def naive_definitions(planned, manifest):  # type: ignore[no-untyped-def]
         op,
     )
 
-    from honeyframe_dagster.factory.definitions import resources
     from honeyframe_dagster.factory.jobs import scenario_tags, step_groups
+    from honeyframe_dagster.factory.resources import BUILDERS
     from honeyframe_dagster.factory.triggers import build_trigger, cron_partitions
+    from honeyframe_dagster.settings import get_settings
 
     jobs, triggers = [], []
     for entry in planned:
@@ -128,12 +132,15 @@ def naive_definitions(planned, manifest):  # type: ignore[no-untyped-def]
         )
         jobs.append(job)
         triggers.append(build_trigger(spec, job, entry.trigger_name, None))
-    from honeyframe_dagster.warehouse_definitions import build_dbt_assets
+    from honeyframe_dagster.warehouse_definitions import build_dbt_assets, dbt_cli
 
     schedules = [t for t in triggers if isinstance(t, ScheduleDefinition)]
     sensors = [t for t in triggers if not isinstance(t, ScheduleDefinition)]
+    # What a user writes: every resource bound at the top, configurable, so every job carries all their fields.
+    settings = get_settings()
+    resources = {"dbt": dbt_cli(), **{key: build(settings) for key, build in BUILDERS.items()}}
     return Definitions(
-        assets=[build_dbt_assets(manifest)], jobs=jobs, schedules=schedules, sensors=sensors, resources=resources()
+        assets=[build_dbt_assets(manifest)], jobs=jobs, schedules=schedules, sensors=sensors, resources=resources
     )
 
 

@@ -59,14 +59,14 @@ def build_run_job(name: str, scenario_id: int, version: int | None) -> JobDefini
     """One scenario's job, built from the version the code location had loaded when the run was launched (an
     immutable row of the store): what a run worker needs, nothing more, and the same job however the scenario was
     edited since."""
-    from honeyframe_dagster.factory.definitions import build_single_job
+    from honeyframe_dagster.factory.jobs import build_job
     from honeyframe_dagster.store.versions import version_spec
 
     with Session(get_engine(get_settings().store_url)) as session:
         spec = version_spec(session, scenario_id, version)
     if spec is None:
         raise LookupError(f"job {name}: version {version} of scenario {scenario_id} is no longer in the store")
-    return build_single_job(spec, name)
+    return build_job(spec, name)
 
 
 def _on_demand(name: str, scenario_id: int, version: int | None) -> Callable[[], JobDefinition]:

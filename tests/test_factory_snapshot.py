@@ -15,6 +15,7 @@ from dagster import (
     Definitions,
     JobDefinition,
     OpDefinition,
+    ResourceDefinition,
     RunStatusSensorDefinition,
     ScheduleDefinition,
     SensorDefinition,
@@ -49,6 +50,13 @@ def _executor(job: JobDefinition) -> dict[str, Any]:
     return {"name": executor.name, "config": (configured or {}).get("config")}
 
 
+def _config_fields(resource: ResourceDefinition) -> list[str] | str:
+    """A resource's config fields, or the kind of its config when it has none (`Any`: nothing to fill)."""
+    config_type = resource.config_schema.as_field().config_type
+    fields = getattr(config_type, "fields", None)
+    return sorted(fields) if fields is not None else config_type.kind.value
+
+
 def _job(job: JobDefinition) -> dict[str, Any]:
     structure = job.graph.dependency_structure
     nodes = {}
@@ -70,6 +78,8 @@ def _job(job: JobDefinition) -> dict[str, Any]:
         "executor": _executor(job),
         "partitions": _partitions(job),
         "nodes": nodes,
+        # Lean jobs: only the resources their ops use, none with a config field (factory/resources.py).
+        "resources": {key: _config_fields(job.resource_defs[key]) for key in sorted(job.resource_defs)},
     }
 
 

@@ -43,7 +43,14 @@ steps:
   - {kind: run_recipe, recipe: mart_revenue}
 """
 # dbt and dagster-dbt; the store's migrations, the legacy migration and the readiness check (code servers only).
-NOT_IMPORTED = ("dagster_dbt", "dbt", "honeyframe_dagster.boot", "honeyframe_dagster.store.schema")
+# A run worker builds its one job (factory/jobs.py): not the location's triggers and sensors, nor dbt's manifest.
+NOT_IMPORTED = (
+    "dagster_dbt",
+    "dbt",
+    "honeyframe_dagster.boot",
+    "honeyframe_dagster.store.schema",
+    "honeyframe_dagster.factory.definitions",
+)
 
 
 def imported_modules(importtime_stderr: str) -> set[str]:
@@ -93,7 +100,7 @@ def test_a_run_worker_builds_only_its_job_and_imports_no_dbt(
     started = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.STEP_START).records
     assert [r.event_log_entry.step_key for r in started] == ["step_1_run_python"]
     imported = imported_modules(worker.stderr)
-    assert {"honeyframe_dagster.factory.definitions", "honeyframe_dagster.steps.run_python"} <= imported
+    assert {"honeyframe_dagster.factory.jobs", "honeyframe_dagster.steps.run_python"} <= imported
     assert not imported & set(NOT_IMPORTED), imported & set(NOT_IMPORTED)
 
 
@@ -109,7 +116,7 @@ def test_reconstruction_builds_the_requested_job_only_without_reading_the_shard(
     # The module Dagster loads: another test may have re-imported it (a fresh module object) since this one did.
     importlib.import_module("honeyframe_dagster.definitions")._initialized.clear()
     from honeyframe_dagster import boot as boot_module
-    from honeyframe_dagster.factory import definitions as factory
+    from honeyframe_dagster.factory import jobs as factory
 
     built: list[str] = []
     build_job = factory.build_job
@@ -126,7 +133,7 @@ def test_reconstruction_builds_the_requested_job_only_without_reading_the_shard(
     job = repository.with_repository_load_data(load_data).get_reconstructable_job("acme_ops__quick").get_definition()
     assert job.name == "acme_ops__quick" and built == ["acme_ops__quick"]
     assert job.tags["honeyframe/project_id"] == "acme-ops"
-    assert {"scenarios", "python_recipes", "warehouse"} <= set(job.resource_defs)
+    assert set(job.resource_defs) == {"io_manager", "scenarios", "python_recipes"}  # what its one step uses
 
 
 def test_a_store_behind_head_fails_to_load_naming_honeyframe_init(hf_home: Path) -> None:

@@ -4,19 +4,14 @@ location's catch-up sensor when a schedule needs it (factory/triggers.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from dagster import Definitions, JobDefinition, ScheduleDefinition, SensorDefinition
 
 from honeyframe_dagster.factory.jobs import build_job
 from honeyframe_dagster.factory.plan import PlannedScenario
+from honeyframe_dagster.factory.resources import location_resources
 from honeyframe_dagster.factory.sla import sla_sensor
 from honeyframe_dagster.factory.triggers import build_trigger, catchup_sensor
-from honeyframe_dagster.model.scenario import ScenarioSpec
-from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
-from honeyframe_dagster.resources.warehouse import WarehouseResource
-from honeyframe_dagster.settings import get_settings
-from honeyframe_dagster.steps.ops import STEP_OPS
 
 
 def build_jobs_and_triggers(
@@ -43,17 +38,6 @@ def build_jobs_and_triggers(
     return list(jobs.values()), [*triggers, *(sensor for sensor in (drain, sla) if sensor is not None)]
 
 
-def resources() -> dict[str, Any]:
-    """The location's resources, filled here from the settings once: the shared ones, then each step kind's."""
-    settings = get_settings()
-    kinds = {name: build(settings) for entry in STEP_OPS.values() for name, build in entry.resources.items()}
-    return {
-        "scenarios": ScenarioStoreResource.from_settings(settings),
-        "warehouse": WarehouseResource.from_settings(settings),
-        **kinds,
-    }
-
-
 def build_definitions(planned: Sequence[PlannedScenario]) -> Definitions:
     """Jobs and triggers of a shard (the dbt assets, datasets and heartbeat are the warehouse location's:
     honeyframe_dagster/warehouse_definitions.py)."""
@@ -62,10 +46,5 @@ def build_definitions(planned: Sequence[PlannedScenario]) -> Definitions:
         jobs=jobs,
         schedules=[t for t in triggers if isinstance(t, ScheduleDefinition)],
         sensors=[t for t in triggers if isinstance(t, SensorDefinition)],
-        resources=resources(),
+        resources=location_resources(),
     )
-
-
-def build_single_job(spec: ScenarioSpec, name: str) -> JobDefinition:
-    """One job with the location's resources bound, as `build_definitions` would give it (run workers)."""
-    return Definitions(jobs=[build_job(spec, name)], resources=resources()).get_job_def(name)

@@ -14,11 +14,11 @@ from dagster import (
     MultiDependencyDefinition,
     NodeInvocation,
     RetryPolicy,
-    in_process_executor,
     multiprocess_executor,
 )
 
 from honeyframe_dagster.factory.overlap import serial_tags
+from honeyframe_dagster.factory.resources import IN_PROCESS_EXECUTOR, LOGGERS, job_resources
 from honeyframe_dagster.factory.triggers import cron_partitions
 from honeyframe_dagster.model.scenario import ScenarioSpec
 from honeyframe_dagster.model.step_base import step_groups
@@ -110,11 +110,14 @@ def build_job(spec: ScenarioSpec, name: str) -> JobDefinition:
         last = MultiDependencyDefinition([DependencyDefinition(before) for before in previous])
         dependencies[NodeInvocation(name=RUN_OUTCOME)] = {"after": last}
     kinds = sorted({step.kind for step in spec.steps})
+    node_defs = [
+        *(STEP_OPS[kind].op for kind in kinds),
+        *([commit_group_op] if has_commit else []),
+        *([run_outcome_op] if guarded else []),
+    ]
     graph = GraphDefinition(
         name=name,
-        node_defs=[STEP_OPS[kind].op for kind in kinds]
-        + ([commit_group_op] if has_commit else [])
-        + ([run_outcome_op] if guarded else []),
+        node_defs=node_defs,
         dependencies=dependencies,
         description=f"{spec.record.name} ({spec.project.name})",
     )
@@ -124,5 +127,8 @@ def build_job(spec: ScenarioSpec, name: str) -> JobDefinition:
         tags=scenario_tags(spec),
         partitions_def=cron_partitions(spec.trigger.cron, spec.timezone) if spec.trigger.cron else None,
         # A process per op only where steps really run side by side; otherwise one process is much faster.
-        executor_def=parallel_executor(widest_group) if widest_group > 1 else in_process_executor,
+        executor_def=parallel_executor(widest_group) if widest_group > 1 else IN_PROCESS_EXECUTOR,
+        # Only what its ops use, and no config fields: a lean snapshot (factory/resources.py).
+        resource_defs=job_resources(node_defs, abort_staged_writes.required_resource_keys if has_commit else ()),
+        logger_defs=LOGGERS,
     )

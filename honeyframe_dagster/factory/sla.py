@@ -134,7 +134,7 @@ def _mail(
     notice = sla_notice(
         spec.project.name, spec.record.name, instant.isoformat(), spec.sla.finish_within_seconds, state.state, recovered
     )
-    mail = mail_resource(settings, resolved=True)
+    mail = mail_resource(settings)
     try:
         mail.send(compose(mail.sender, recipients, notice.subject, notice.text, notice.html), recipients)
     except Exception as exc:  # DeliveryError, a refused header: said in the tick, the check goes on

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dagster import ConfigurableResource, EnvVar
+from dagster import ConfigurableResource
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.dbt import load_manifest, recipe_names
@@ -30,10 +30,9 @@ class ScenarioStoreResource(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScenarioStoreResource:
-        """HONEYFRAME_DATABASE_URL as an EnvVar, so the UI shows the variable's name and never its password;
-        unset: the SQLite file under HONEYFRAME_HOME, which holds no secret."""
-        if settings.database_url:
-            return cls(url=EnvVar("HONEYFRAME_DATABASE_URL"))
+        """The scenario store (HONEYFRAME_DATABASE_URL, else the SQLite file under HONEYFRAME_HOME).
+
+        Built in the process that runs a step, never part of run config, so its password is shown nowhere."""
         return cls(url=settings.store_url)
 
     def version_spec(self, scenario_id: int, version: int | None) -> ScenarioSpec:

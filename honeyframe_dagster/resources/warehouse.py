@@ -29,8 +29,10 @@ class WarehouseResource(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
-        """HONEYFRAME_WAREHOUSE (default under HONEYFRAME_HOME), HONEYFRAME_WAREHOUSE_LOCK_TIMEOUT_SECONDS,
-        HONEYFRAME_SQL_TIMEOUT_SECONDS and HONEYFRAME_SQL_MEMORY_LIMIT."""
+        """The DuckDB warehouse and the limits of user SQL (HONEYFRAME_WAREHOUSE, HONEYFRAME_SQL_*).
+
+        HONEYFRAME_WAREHOUSE defaults to a file under HONEYFRAME_HOME; HONEYFRAME_WAREHOUSE_LOCK_TIMEOUT_SECONDS is how
+        long a writer waits for the lock."""
         return cls(
             warehouse_path=str(settings.warehouse_path),
             lock_timeout_seconds=settings.warehouse_lock_timeout_seconds,

@@ -42,6 +42,8 @@ def check_run_queue(instance: DagsterInstance) -> None:
     queue = instance.get_concurrency_config().run_queue_config
     assert queue is not None and queue.max_concurrent_runs == 10
     assert list(queue.tag_concurrency_limits) == [PROJECT_LIMIT, SERIAL_LIMIT]
+    # A queued run is picked up within a second, not Dagster's default 5 s.
+    assert instance.run_coordinator.dequeue_interval_seconds == 1
 
 
 def test_sqlite_default(hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,6 @@ import os
 
 from dagster import Definitions, ScheduleDefinition, SensorDefinition
 
-from honeyframe_dagster.factory.definitions import resources
 from honeyframe_dagster.factory.jobs import build_job
 from honeyframe_dagster.factory.triggers import build_trigger, catchup_sensor
 from honeyframe_dagster.model.documents import Project
@@ -60,7 +59,7 @@ def build(scenarios: dict | None = None) -> Definitions:
             sensors.append(trigger)
     drain = catchup_sensor(scheduled)
     all_sensors: list[SensorDefinition] = [*sensors, drain] if drain is not None else sensors
-    return Definitions(jobs=jobs, schedules=schedules, sensors=all_sensors, resources=resources())
+    return Definitions(jobs=jobs, schedules=schedules, sensors=all_sensors)
 
 
 defs = build()

@@ -46,6 +46,7 @@ class AgentsResource(ConfigurableResource):
 
 
 def agents_resource(settings: Settings) -> AgentsResource:
+    """How agent steps call their models (HONEYFRAME_AGENT_*)."""
     return AgentsResource(
         batch_size=settings.agent_batch_size,
         concurrency=settings.agent_concurrency,

@@ -124,6 +124,7 @@ class PythonRecipesResource(ConfigurableResource):
 
 
 def python_recipes_resource(settings: Settings) -> PythonRecipesResource:
+    """The Python recipes' folder and default timeout (HONEYFRAME_PYTHON_RECIPE*)."""
     return PythonRecipesResource(
         directory=str(settings.python_recipes_dir),
         default_timeout_seconds=settings.python_recipe_timeout_seconds,

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from email.message import EmailMessage
 
-from dagster import ConfigurableResource, EnvVar
+from dagster import ConfigurableResource
 
 from honeyframe_dagster.reports.mail import SECURITY_MODES, SmtpSettings, default_security, deliver
 from honeyframe_dagster.settings import Settings
 
 
 class MailResource(ConfigurableResource):
-    """Where and as whom reports are sent. The password is an `EnvVar` (resolved in the run, shown in the UI as
-    the variable's name only), so no credential reaches run config."""
+    """Where and as whom reports are sent (HONEYFRAME_SMTP_*): built from the settings where it is used, never part
+    of run config, so the password reaches no snapshot, run or page."""
 
     host: str
     port: int
@@ -41,12 +41,8 @@ class MailResource(ConfigurableResource):
         return deliver(message, self.sender, recipients, self.smtp_settings())
 
 
-def mail_resource(settings: Settings, resolved: bool = False) -> MailResource:
-    """The org's mail connector. Its password is an EnvVar, so Dagster's UI shows the variable's name only;
-    `resolved`: the value itself, for a sender outside Dagster's config (the SLA sensor: factory/sla.py)."""
-    password: str | EnvVar | None = settings.smtp_password
-    if password is not None and not resolved:
-        password = EnvVar("HONEYFRAME_SMTP_PASSWORD")
+def mail_resource(settings: Settings) -> MailResource:
+    """The org's mail connector (HONEYFRAME_SMTP_*)."""
     return MailResource(
         host=settings.smtp_host,
         port=settings.smtp_port,
@@ -54,5 +50,5 @@ def mail_resource(settings: Settings, resolved: bool = False) -> MailResource:
         timeout_seconds=settings.smtp_timeout_seconds,
         security=settings.smtp_security,
         user=settings.smtp_user,
-        password=password,
+        password=settings.smtp_password,
     )

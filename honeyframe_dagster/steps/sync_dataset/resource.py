@@ -53,6 +53,7 @@ class ConnectorsResource(ConfigurableResource):
 
 
 def connectors_resource(settings: Settings) -> ConnectorsResource:
+    """Where dataset connectors read files, and how long they wait (HONEYFRAME_DATA_DIR, …)."""
     private = [
         settings.home.expanduser().resolve(),
         settings.warehouse_path,
