@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import psycopg
-
 from honeyframe_dagster.model.documents import SqlConnector
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.sync_dataset.connectors.extract import ConnectorError, RowsExtract
@@ -57,17 +55,26 @@ def fetch_sql(connector: SqlConnector, data_dir: Path, private: list[Path]) -> R
             f"query via {connector.url_env} was stopped after HONEYFRAME_SQL_TIMEOUT_SECONDS={timeout:g}",
             retryable=False,
         ) from None
-    except (psycopg.Error, sqlite3.Error) as exc:
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    except (_DriverError, sqlite3.Error) as exc:
+        error = exc.error if isinstance(exc, _DriverError) else exc
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
         password = target.password if isinstance(target, PostgresTarget) else None
         # Connecting may work next time; a query the database refused (syntax, a write, a second statement) not.
-        retryable = isinstance(exc, psycopg.OperationalError)
+        retryable = isinstance(exc, _DriverError) and exc.retryable
         message = f"query via {connector.url_env} failed: {_redact(detail, (url, password))}"
         raise ConnectorError(message, retryable=retryable) from None
 
 
 class _TimedOut(Exception):
     pass
+
+
+class _DriverError(Exception):
+    """A psycopg error, carried out of `_postgres_query` so that only a Postgres query imports psycopg."""
+
+    def __init__(self, error: Exception, retryable: bool) -> None:
+        super().__init__(str(error))
+        self.error, self.retryable = error, retryable
 
 
 def _query(target: SqlTarget, query: str, timeout: float) -> RowsExtract:
@@ -77,28 +84,34 @@ def _query(target: SqlTarget, query: str, timeout: float) -> RowsExtract:
 
 
 def _postgres_query(target: PostgresTarget, query: str, timeout: float) -> RowsExtract:
+    # Imported here: every run worker imports this module, and psycopg costs a few hundred milliseconds.
+    import psycopg
+
     milliseconds = max(1, int(timeout * 1000))
     parameters: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, **target.parameters}
     options = f"-c default_transaction_read_only=on -c statement_timeout={milliseconds}"
-    with psycopg.connect(
-        host=target.host,
-        hostaddr=target.address,
-        port=target.port,
-        dbname=target.database,
-        user=target.user,
-        password=target.password,
-        options=options,
-        **parameters,
-    ) as connection:
-        try:
-            connection.execute("SET TRANSACTION READ ONLY")
-            connection.execute(f"SET LOCAL statement_timeout = {milliseconds}")
-            cursor = connection.execute(query, prepare=True)
-        except psycopg.errors.QueryCanceled:
-            raise _TimedOut from None
-        columns = [column.name for column in cursor.description or ()]
-        rows = [tuple(row) for row in cursor.fetchall()]
-        connection.rollback()
+    try:
+        with psycopg.connect(
+            host=target.host,
+            hostaddr=target.address,
+            port=target.port,
+            dbname=target.database,
+            user=target.user,
+            password=target.password,
+            options=options,
+            **parameters,
+        ) as connection:
+            try:
+                connection.execute("SET TRANSACTION READ ONLY")
+                connection.execute(f"SET LOCAL statement_timeout = {milliseconds}")
+                cursor = connection.execute(query, prepare=True)
+            except psycopg.errors.QueryCanceled:
+                raise _TimedOut from None
+            columns = [column.name for column in cursor.description or ()]
+            rows = [tuple(row) for row in cursor.fetchall()]
+            connection.rollback()
+    except psycopg.Error as exc:
+        raise _DriverError(exc, retryable=isinstance(exc, psycopg.OperationalError)) from None
     return RowsExtract(columns, rows)
 
 
