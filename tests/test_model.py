@@ -125,3 +125,33 @@ def test_recipients_refuse_header_injection() -> None:
         SendEmailReportStep.model_validate(
             {"kind": "send_email_report", "recipients": ["a@b.example\r\nBcc: evil@x.example"]}
         )
+
+
+def test_no_field_checks_a_pattern_whose_error_would_show_the_regular_expression() -> None:
+    """pydantic's error for `Field(pattern=...)` is "String should match pattern '^[a-z0-9](?:…'"; the types of
+    model/identifiers.py check the same patterns with a message in words (the JSON schema keeps the pattern)."""
+    import ast
+
+    from honeyframe_dagster.settings import REPO_ROOT
+
+    found = []
+    for package in ("honeyframe_dagster", "api"):
+        for path in (REPO_ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and any(keyword.arg == "pattern" for keyword in node.keywords):
+                    found.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
+    assert found == []
+
+
+def test_an_id_or_name_error_says_what_is_allowed_in_words() -> None:
+    with pytest.raises(ValidationError) as raised:
+        Project(id="-acme", name="Acme", owner_email="ana@acme.example")
+    (error,) = raised.value.errors()
+    assert error["loc"] == ("id",) and error["input"] == "-acme"
+    assert (
+        error["msg"]
+        == "Value error, must be 1 to 64 lowercase letters, digits and '-', not starting or ending with '-'"
+    )
+    # A trailing newline is not let through by the pattern's `$`.
+    with pytest.raises(ValidationError):
+        RunRecipeStep(kind="run_recipe", recipe="mart_revenue\n")

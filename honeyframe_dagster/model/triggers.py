@@ -20,8 +20,8 @@ from pydantic import (
 )
 
 from honeyframe_dagster.model.base import CompactModel
-from honeyframe_dagster.model.calendars import CALENDAR_ID_PATTERN
 from honeyframe_dagster.model.hygiene import MAX_SQL_LENGTH, Name
+from honeyframe_dagster.model.identifiers import Identifier, Slug
 from honeyframe_dagster.settings import check_timezone, known_timezones
 
 MIN_INTERVAL_SECONDS = 60
@@ -121,9 +121,8 @@ class ExpandFrom(BaseModel):
         max_length=MAX_SQL_LENGTH,
         description="One read-only SELECT over tables the project may read (the policy of card SQL).",
     )
-    key: str | None = Field(
+    key: Identifier | None = Field(
         default=None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
         description="The column naming each run (tag honeyframe/entity); default: the first column.",
     )
 
@@ -183,12 +182,10 @@ class Trigger(CompactModel):
         description="Under catchup none: an instant first evaluated at most this late still fires, a later one is "
         f"dropped (0–{MAX_MISFIRE_GRACE_SECONDS}).",
     )
-    calendar: str | None = Field(
+    calendar: Slug | None = Field(
         default=None,
-        max_length=64,
         description="A Calendar of the project or the org: an instant on a date it excludes (in the trigger's "
         "timezone) does not fire and is not caught up. Time triggers only.",
-        json_schema_extra={"pattern": CALENDAR_ID_PATTERN},
     )
     expand_from: ExpandFrom | None = Field(
         default=None,
@@ -242,8 +239,6 @@ class Trigger(CompactModel):
     def _calendar(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        if not re.fullmatch(CALENDAR_ID_PATTERN, value):
-            raise ValueError(f"{value!r} is not a calendar id (lowercase letters, digits and '-')")
         if info.data.get("upstream") is not None:
             raise ValueError("a calendar applies to time triggers (cron, interval_seconds, run_at), not upstream")
         return value
