@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
+from honeyframe_dagster.clock import utcnow
+from honeyframe_dagster.sample_data import follow_today, seed_last_day
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.tables import ScenarioVersionRow
 from tests.conftest import ApplyYaml
@@ -50,9 +53,13 @@ def test_run_recipe_builds_the_mart_and_records_materializations(
     assert result.dagster_run.tags["honeyframe/project_id"] == "acme-ops"
     assert result.dagster_run.tags["dagster/partition"] == "2026-11-20"
     with duckdb.connect(str(hf_home / "warehouse.duckdb"), read_only=True) as warehouse:
-        rows, amount = warehouse.execute("select count(*), sum(amount) from mart_revenue").fetchone()
+        rows, amount, last_day = warehouse.execute(
+            "select count(*), sum(amount), max(order_date) from mart_revenue"
+        ).fetchone()
         (kpi_days,) = warehouse.execute("select count(*) from mart_ops_kpis").fetchone()
     assert rows > 0 and amount > 0 and kpi_days > 0
+    # A home that does not follow today (sample_data.py) keeps the seed's dates.
+    assert last_day == seed_last_day()
     materialized = [e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
     assert {AssetKey("mart_revenue"), AssetKey("mart_ops_kpis"), AssetKey("stg_orders")} <= set(materialized)
     latest = instance.get_latest_materialization_event(AssetKey("mart_revenue"))
@@ -176,3 +183,19 @@ def test_scenario_builds_leave_the_dbt_assets_in_sync_with_their_checks_reported
     stale = _warehouse_asset_nodes(instance)["stg_orders"]
     assert stale["staleStatus"] == "STALE"
     assert stale["staleCauses"] == [{"key": {"path": ["raw_orders"]}, "reason": "has a new data version"}]
+
+
+def test_once_the_home_follows_today_the_sample_orders_end_yesterday(
+    apply_yaml: ApplyYaml,
+    projects: None,
+    load_defs: Callable[[], Definitions],
+    instance: DagsterInstance,
+    hf_home: Path,
+) -> None:
+    follow_today(get_settings())  # what the first `honeyframe up` does
+    assert apply_yaml(SCENARIO) == 0
+    job = load_defs().get_job_def("acme_ops__revenue_build")
+    assert job.execute_in_process(instance=instance, partition_key="2026-11-20").success
+    with duckdb.connect(str(hf_home / "warehouse.duckdb"), read_only=True) as warehouse:
+        (last_day,) = warehouse.execute("select max(order_date) from mart_revenue").fetchone()
+    assert last_day == utcnow().date() - dt.timedelta(days=1)
