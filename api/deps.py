@@ -27,7 +27,7 @@ from api.errors import translated
 from api.limits import SlidingWindow
 from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.factory.planner import Planner, ProjectPlan
-from honeyframe_dagster.model.documents import PROJECT_ID_PATTERN
+from honeyframe_dagster.model.identifiers import PROJECT_ID_PATTERN
 from honeyframe_dagster.reconciler import Reconciler
 from honeyframe_dagster.store import service
 from honeyframe_dagster.store.tables import ProjectRow

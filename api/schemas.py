@@ -9,8 +9,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SerializerFun
 
 from honeyframe_dagster.model.base import CompactModel
 from honeyframe_dagster.model.calendars import Holidays
-from honeyframe_dagster.model.documents import MAX_PARAMETERS, PROJECT_ID_PATTERN, Parameter
+from honeyframe_dagster.model.documents import MAX_PARAMETERS, Parameter
 from honeyframe_dagster.model.hygiene import JsonValue, Line, Name
+from honeyframe_dagster.model.identifiers import ProjectId
 from honeyframe_dagster.model.sla import Sla
 from honeyframe_dagster.model.step_base import SecretName
 from honeyframe_dagster.model.steps import MAX_LIST_ITEMS, MAX_RECIPIENTS, MAX_STEPS, Email, Step
@@ -339,7 +340,7 @@ class EnableBody(_Body):
 class ProjectCreate(_Body):
     """A new project (admin). It starts with every `default_enabled` template enabled."""
 
-    id: str = Field(pattern=PROJECT_ID_PATTERN, description="Lowercase letters, digits and '-'; cannot change.")
+    id: ProjectId = Field(description="Lowercase letters, digits and '-'; cannot change.")
     name: ProjectName
     owner_email: Email
     timezone: Timezone | None = Field(default=None, description="Default timezone of the project's cron triggers.")

@@ -4,17 +4,20 @@ Sensors decide what is due from Dagster's clock, and they compare it with times 
 `updated_at` is when it was last enabled). Both must read the same clock, or a test that freezes Dagster's clock
 (`dagster._core.test_utils.freeze_time`) sees store times from the real one, and the outcome depends on the hour
 the suite runs at. In production the two clocks are the same.
+
+Dagster is imported when the clock is first read, not with this module: the model and the store import it, and a
+command that never reads the time (`honeyframe list`) need not pay for Dagster.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from dagster._time import get_current_datetime
-
 
 def utcnow() -> dt.datetime:
     """Now, timezone-aware UTC, from Dagster's clock."""
+    from dagster._time import get_current_datetime
+
     return get_current_datetime()
 
 

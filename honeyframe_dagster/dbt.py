@@ -8,6 +8,7 @@ and run `dbt build` as a program. The dbt assets themselves live in the `warehou
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -29,6 +30,8 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 RECIPE_RESOURCE_TYPES = ("model", "seed", "snapshot")
 # Tables that only dbt builds: no dataset may load into them (a dataset may stand in for a seed).
 BUILT_RESOURCE_TYPES = ("model", "snapshot")
+# The nodes an asset's lineage runs through: its dbt parents that are assets, and sources (dagster-dbt's upstreams).
+UPSTREAM_RESOURCE_TYPES = (*RECIPE_RESOURCE_TYPES, "source")
 PROJECT_INPUTS = ("models", "seeds", "macros", "snapshots", "dbt_project.yml", "profiles.yml")
 
 
@@ -113,6 +116,32 @@ def asset_key_path(node: Mapping[str, Any]) -> list[str]:
     return [schema, node["name"]] if schema is not None else [node["name"]]
 
 
+def code_version(node: Mapping[str, Any]) -> str | None:
+    """A node's code version as dagster-dbt's default translator gives it: the sha1 of its SQL, else dbt's checksum of
+    its file (a seed's CSV). The warehouse location's assets declare it and `run_recipe` records it with each
+    materialization, so Dagster compares like with like when it tells whether an asset is in sync."""
+    code = node.get("raw_sql") or node.get("raw_code")
+    if code:
+        return hashlib.sha1(code.encode("utf-8"), usedforsecurity=False).hexdigest()
+    checksum: str | None = node.get("checksum", {}).get("checksum")
+    return checksum
+
+
+def parent_key_paths(node: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
+    """The asset keys a node's asset depends on, as in dagster-dbt's lineage: its direct parents that are models,
+    seeds, snapshots or sources (the project has no ephemeral models, which dagster-dbt would look through)."""
+    parents = [nodes[unique_id] for unique_id in node.get("depends_on", {}).get("nodes", []) if unique_id in nodes]
+    return [asset_key_path(parent) for parent in parents if parent["resource_type"] in UPSTREAM_RESOURCE_TYPES]
+
+
+def tested_key_path(test: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> list[str] | None:
+    """The asset key whose check a dbt test is, as dagster-dbt names it: the node a generic test is attached to,
+    or a singular test's only parent; None for a test over several nodes (dagster-dbt declares no check for it)."""
+    upstream = test.get("depends_on", {}).get("nodes", [])
+    attached: str | None = test.get("attached_node") or (upstream[0] if len(upstream) == 1 else None)
+    return asset_key_path(nodes[attached]) if attached is not None and attached in nodes else None
+
+
 def finish_invocation(invocation_target: Path) -> None:
     """After a dbt build: save its partial-parse state as the project's, so the next build with the same profile
     (warehouse path) skips dbt's full re-parse (every invocation is seeded from the project's copy), then remove
@@ -137,10 +166,17 @@ def invocation_target(label: str) -> Path:
 
 @dataclass(frozen=True)
 class NodeResult:
+    """One node of a dbt invocation's results, with what Dagster records of it: the asset it is (models, seeds,
+    snapshots) with its code version and parents, or the asset a test checks."""
+
     unique_id: str
+    name: str
     resource_type: str
     status: str
     asset_key: list[str]
+    code_version: str | None
+    parent_keys: list[list[str]]
+    tested_key: list[str] | None
     execution_time: float
     message: str | None
 
@@ -185,9 +221,13 @@ class Invocation:
             results.append(
                 NodeResult(
                     unique_id=result["unique_id"],
+                    name=node["name"],
                     resource_type=node["resource_type"],
                     status=result["status"],
                     asset_key=asset_key_path(node),
+                    code_version=code_version(node),
+                    parent_keys=parent_key_paths(node, nodes),
+                    tested_key=tested_key_path(node, nodes) if node["resource_type"] == "test" else None,
                     execution_time=float(result.get("execution_time") or 0.0),
                     message=result.get("message"),
                 )

@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     # The most runs one instant of an `expand_from` trigger may launch (one per row); more fails the tick.
     max_expansion: int = Field(default=100, ge=1, le=10_000)
     # DuckDB's memory limit for user SQL (card SQL, run_agent input; interrupted after sql_timeout_seconds).
-    sql_memory_limit: str = Field(default="1GB", pattern=r"(?i)^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$")
+    sql_memory_limit: str = "1GB"
     # The largest YAML file `honeyframe apply` reads (checked before parsing).
     max_document_bytes: int = Field(default=5_000_000, ge=1)
     platform_url: str | None = None
@@ -149,6 +149,13 @@ class Settings(BaseSettings):
     @classmethod
     def _timezone(cls, value: str) -> str:
         return check_timezone(value)
+
+    @field_validator("sql_memory_limit")
+    @classmethod
+    def _memory_limit(cls, value: str) -> str:
+        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*[KMGT]i?B\s*", value, flags=re.IGNORECASE):
+            raise ValueError(f"expected a size such as 512MB, 1GB or 2GiB, got {value!r}")
+        return value
 
     @field_validator("public_url")
     @classmethod

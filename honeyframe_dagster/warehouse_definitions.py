@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import check_ready
 from honeyframe_dagster.clock import utcnow
-from honeyframe_dagster.dbt import dbt_executable, finish_invocation, load_manifest
+from honeyframe_dagster.dbt import code_version, dbt_executable, finish_invocation, load_manifest
 from honeyframe_dagster.factory.datasets import dataset_asset_specs
 from honeyframe_dagster.model.documents import Dataset
 from honeyframe_dagster.resources.warehouse import WarehouseResource
@@ -30,12 +30,16 @@ from honeyframe_dagster.store.tables import DatasetRow
 
 
 class HoneyframeDbtTranslator(DagsterDbtTranslator):
-    """dbt sources are warehouse tables that `sync_dataset` loads: their asset key is the table name."""
+    """dbt sources are warehouse tables that `sync_dataset` loads: their asset key is the table name. Code versions
+    are the ones `run_recipe` records with its materializations (honeyframe_dagster.dbt.code_version)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return AssetKey([dbt_resource_props["identifier"]])
         return super().get_asset_key(dbt_resource_props)
+
+    def get_code_version(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return code_version(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         # The project's folders (seeds, staging, marts) are the lineage's layers in the UI.

@@ -158,3 +158,44 @@ def test_format_characters_in_names_are_refused_naming_the_code_point(apply_yaml
     assert apply_yaml(project) == 1
     assert "name: must be one line of printable text; U+200B at position 3 is not allowed" in capsys.readouterr().err
     assert apply_yaml(project.replace("\\u200b", "")) == 0
+
+
+MALFORMED_NAMES = """
+kind: Project
+id: Acme_Sales
+name: Acme Sales
+owner_email: ana@acme.example
+---
+kind: Dataset
+id: "orders!"
+project: acme-ops
+table: 2024_orders
+connector: {type: http, url: "ftp://user:secret@files.example/orders.csv"}
+---
+kind: Scenario
+project: acme-ops
+name: malformed
+trigger: {interval_seconds: 3600, expand_from: {sql: "select 1 as r", key: "region name"}}
+steps:
+  - {kind: run_python, recipe: "score-inventory"}
+"""
+
+
+def test_a_malformed_id_or_name_says_in_words_what_is_allowed(apply_yaml: ApplyYaml, capsys) -> None:
+    assert apply_yaml(MALFORMED_NAMES) == 1
+    err = capsys.readouterr().err
+    lowercase = "must be 1 to 64 lowercase letters, digits and '-', not starting or ending with '-'"
+    identifier = "must be 1 to 63 letters, digits and '_', not starting with a digit"
+    for line in (
+        f"document[0]: id: {lowercase} (value: 'Acme_Sales')",
+        "document[1]: id: must be 1 to 128 letters, digits, '_', '.' and '-', starting with a letter or '_' "
+        "(value: 'orders!')",
+        f"document[1]: table: {identifier} (value: '2024_orders')",
+        "document[1]: connector.url: must be an address starting with http:// or https:// "
+        "(value: 'ftp://files.example/orders.csv')",
+        f"document[2]: trigger.expand_from.key: {identifier} (value: 'region name')",
+        "document[2]: steps[0].recipe: must be 1 to 128 letters, digits and '_', not starting with a digit "
+        "(value: 'score-inventory')",
+    ):
+        assert line in err, (line, err)
+    assert "pattern" not in err and "[a-z" not in err and "secret" not in err

@@ -115,7 +115,7 @@ def test_intervals_on_a_minute_grid_are_schedules_and_upstream_triggers_sensors(
     assert interval.cron_schedule == "0,10,20,30,40,50 * * * *" and interval.execution_timezone == "UTC"
     assert interval.default_status == DefaultScheduleStatus.RUNNING
     # Every policy but overlap: allow serializes the scenario's runs in the run queue.
-    assert defs.get_job_def("acme_sales__fan_out").tags["honeyframe/serial"].isdigit()
+    assert defs.get_job_def("acme_sales__fan_out").tags[".dagster/honeyframe_serial"].isdigit()
     upstream = defs.get_sensor_def("acme_sales__after_fan_out_sensor")
     assert upstream.default_status == DefaultSensorStatus.STOPPED
     assert upstream.job_name == "acme_sales__after_fan_out"

@@ -125,3 +125,63 @@ def test_recipients_refuse_header_injection() -> None:
         SendEmailReportStep.model_validate(
             {"kind": "send_email_report", "recipients": ["a@b.example\r\nBcc: evil@x.example"]}
         )
+
+
+def test_no_field_checks_a_pattern_whose_error_would_show_the_regular_expression() -> None:
+    """pydantic's error for `Field(pattern=...)` is "String should match pattern '^[a-z0-9](?:…'"; the types of
+    model/identifiers.py check the same patterns with a message in words (the JSON schema keeps the pattern)."""
+    import ast
+
+    from honeyframe_dagster.settings import REPO_ROOT
+
+    found = []
+    for package in ("honeyframe_dagster", "api"):
+        for path in (REPO_ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and any(keyword.arg == "pattern" for keyword in node.keywords):
+                    found.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
+    assert found == []
+
+
+def test_an_id_or_name_error_says_what_is_allowed_in_words() -> None:
+    with pytest.raises(ValidationError) as raised:
+        Project(id="-acme", name="Acme", owner_email="ana@acme.example")
+    (error,) = raised.value.errors()
+    assert error["loc"] == ("id",) and error["input"] == "-acme"
+    assert (
+        error["msg"]
+        == "Value error, must be 1 to 64 lowercase letters, digits and '-', not starting or ending with '-'"
+    )
+    # A trailing newline is not let through by the pattern's `$`.
+    with pytest.raises(ValidationError):
+        RunRecipeStep(kind="run_recipe", recipe="mart_revenue\n")
+
+
+PLAIN_CRONS = ["0 2 * * *", "*/90 5-1 * * 7-0", "00 01 29 2 *", "1,2,3-10/3 * * * 0-7", "0 0 31 2 *", "0 0 1 * MON"]
+
+
+def test_a_plain_cron_is_one_dagster_accepts_and_the_rest_are_asked_of_dagster() -> None:
+    """model/triggers.py tells plain crons valid without importing Dagster; Dagster must accept every one."""
+    import random
+
+    from dagster._utils.schedules import is_valid_cron_string
+
+    from honeyframe_dagster.model.triggers import CRON_FIELDS, _plain, check_cron
+
+    def item(low: int, high: int) -> str:
+        a, b, step = rng.randint(low, high), rng.randint(low, high), rng.choice([1, 2, 7, 59, 60, 400])
+        return rng.choice(["*", f"*/{step}", f"{a}", f"0{a}", f"{a}-{b}", f"{b}-{a}/{step}", f"{low}-{high}"])
+
+    rng = random.Random(7)
+    plain = 0
+    for _ in range(3000):
+        fields = [",".join(item(low, high) for _ in range(rng.randint(1, 2))) for _, low, high in CRON_FIELDS]
+        if _plain(fields):
+            plain += 1
+            assert is_valid_cron_string(" ".join(fields)), fields
+    assert plain > 1000
+    # Days 30 and 31 (February 30 is no day), names, steps of one value: Dagster's parser decides.
+    assert [_plain(cron.split()) for cron in PLAIN_CRONS] == [True, True, True, True, False, False]
+    assert check_cron("0 0 1 * MON") == "0 0 1 * MON"
+    with pytest.raises(ValueError, match="invalid cron"):
+        check_cron("0 0 31 2 *")

@@ -146,7 +146,7 @@ def test_an_edit_after_an_instant_before_its_tick_still_fires_it_once(
     assert len(runs) == 1
     # It fires with the new version, whose step config its run carries.
     (run,) = runs
-    assert run.tags["honeyframe/version"] == "2"
+    assert run.tags[".dagster/honeyframe_version"] == "2"
     assert run.run_config["ops"]["step_1_run_python"]["config"]["step"]["args"] == {"v": 2}
 
 

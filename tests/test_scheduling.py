@@ -69,7 +69,7 @@ SERIAL_QUEUE = {
         "config": {
             "max_concurrent_runs": 10,
             "tag_concurrency_limits": [
-                {"key": "honeyframe/serial", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+                {"key": ".dagster/honeyframe_serial", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
             ],
         },
     },
@@ -125,8 +125,30 @@ def test_overlap_queue_holds_the_new_run_until_the_previous_ends(tmp_path) -> No
         list(queue.run_iteration(workspace))
         released = instance.get_run_by_id(second.run_id).status
     print(f"\noverlap queue: second run {held.value} while the first runs, then {released.value}")
-    assert second.tags["honeyframe/serial"] == "2"
+    assert second.tags[".dagster/honeyframe_serial"] == "2"
     assert held == DagsterRunStatus.QUEUED and released == DagsterRunStatus.STARTING
+
+
+RUN_TAGS_QUERY = "query($runId: ID!) { runOrError(runId: $runId) { ... on Run { tags { key value } } } }"
+
+
+def test_a_runs_row_in_dagster_shows_its_ids_and_hides_the_machinery_tags(instance: DagsterInstance) -> None:
+    from dagster_graphql.test.utils import execute_dagster_graphql
+
+    with daemon(instance, {"hourly": hourly("queue", version=3)}) as workspace:
+        evaluate(workspace, HOURLY_AT - 10 * MINUTE)
+        evaluate(workspace, HOURLY_AT + dt.timedelta(seconds=20))
+        [run] = runs_of(instance, 2)
+        result = execute_dagster_graphql(workspace.create_request_context(), RUN_TAGS_QUERY, {"runId": run.run_id})
+    shown = {tag["key"]: tag["value"] for tag in result.data["runOrError"]["tags"]}
+    ours = {key: value for key, value in shown.items() if key.startswith("honeyframe/")}
+    assert ours == {
+        "honeyframe/scenario_id": "2",
+        "honeyframe/project_id": "acme-sales",
+        "honeyframe/scheduled_for": HOURLY_AT.isoformat(),
+    }
+    # The queue's serial key and the version are on the run, for the machinery that reads them.
+    assert run.tags[".dagster/honeyframe_serial"] == "2" and run.tags[".dagster/honeyframe_version"] == "3"
 
 
 def test_overlap_allow_runs_side_by_side(instance: DagsterInstance) -> None:
@@ -134,7 +156,7 @@ def test_overlap_allow_runs_side_by_side(instance: DagsterInstance) -> None:
         first_run_started(instance, workspace)
         evaluate(workspace, HOURLY_AT + dt.timedelta(hours=1, seconds=20))
     runs = runs_of(instance, 2)
-    assert len(runs) == 2 and "honeyframe/serial" not in runs[1].tags
+    assert len(runs) == 2 and ".dagster/honeyframe_serial" not in runs[1].tags
 
 
 def test_overlap_cancel_previous_terminates_the_running_one_and_starts_the_new(instance: DagsterInstance) -> None:

@@ -2,9 +2,9 @@
 
 A backfill is recorded in the store (its instants, the version its runs run) and its runs are handed to Dagster
 one per instant, after the answer: each with the version's run config (factory/run_config.py), the tags of a
-scheduled run of that instant (`honeyframe/scheduled_for`, `honeyframe/version`, the cron partition) and
+scheduled run of that instant (`honeyframe/scheduled_for`, `.dagster/honeyframe_version`, the cron partition) and
 `honeyframe/backfill` = the backfill's id, by which `GET …/backfills` counts their statuses. The runs wait their
-turn in the run queue like any run of the scenario (docs/scheduling.md: `honeyframe/serial`).
+turn in the run queue like any run of the scenario (docs/scheduling.md: `.dagster/honeyframe_serial`).
 """
 
 from __future__ import annotations

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.storage.dagster_run import RunRecord
 
-from honeyframe_dagster.model.tags import ENTITY_TAG, SCENARIO_TAG
+from honeyframe_dagster.model.tags import ENTITY_TAG, HIDDEN_TAG_PREFIX, SCENARIO_TAG
 from honeyframe_dagster.model.triggers import Overlap
 
-SERIAL_TAG = "honeyframe/serial"
+# Hidden (model/tags.py): the queue's key, the scenario id again, which the run already shows.
+SERIAL_TAG = f"{HIDDEN_TAG_PREFIX}honeyframe_serial"
 # Queued or in progress: the run holds (or waits for) the scenario's turn.
 ACTIVE_STATUSES = [
     DagsterRunStatus.QUEUED,

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 import holidays as holiday_library
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-CALENDAR_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+from honeyframe_dagster.model.identifiers import ProjectId, Slug
+
 MAX_CALENDAR_DATES = 1000
 
 
@@ -59,10 +60,9 @@ class Calendar(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["Calendar"] = "Calendar"
-    id: str = Field(pattern=CALENDAR_ID_PATTERN, description="Lowercase letters, digits and '-'.")
-    project: str | None = Field(
+    id: Slug = Field(description="Lowercase letters, digits and '-'.")
+    project: ProjectId | None = Field(
         default=None,
-        pattern=CALENDAR_ID_PATTERN,
         description="The project whose calendar it is; absent: org-wide (admins only).",
     )
     business_days: bool = Field(default=False, description="Monday to Friday only.")

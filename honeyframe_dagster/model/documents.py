@@ -28,6 +28,7 @@ from honeyframe_dagster.model.hygiene import (
     Line,
     Name,
 )
+from honeyframe_dagster.model.identifiers import CatalogName, Identifier, ProjectId, Slug, WebUrl
 from honeyframe_dagster.model.rendering import PROJECT_FIELDS, has_placeholder, references, render
 from honeyframe_dagster.model.sla import Sla
 from honeyframe_dagster.model.step_base import SecretName
@@ -35,7 +36,6 @@ from honeyframe_dagster.model.steps import (
     MAX_LIST_ITEMS,
     MAX_STEPS,
     MAX_TIMEOUT_SECONDS,
-    NAME_PATTERN,
     STEP_ADAPTER,
     STEP_KINDS,
     EnvName,
@@ -45,9 +45,6 @@ from honeyframe_dagster.model.steps import (
 )
 from honeyframe_dagster.model.triggers import Trigger, check_timezone
 
-PROJECT_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
-SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
-IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 MAX_PARAMETERS = 50
 MAX_CARDS = 100
 ScalarParameterType = Literal["string", "recipe_ref", "dashboard_ref", "dataset_ref", "email", "integer"]
@@ -89,7 +86,7 @@ class Project(_Document):
     """A project: the tenant that owns scenarios, datasets, dashboards and agents."""
 
     kind: Literal["Project"] = "Project"
-    id: str = Field(pattern=PROJECT_ID_PATTERN, description="Lowercase letters, digits and '-'.")
+    id: ProjectId = Field(description="Lowercase letters, digits and '-'.")
     name: Name
     owner_email: str
     timezone: str | None = Field(default=None, description="Default timezone of the project's cron triggers.")
@@ -117,7 +114,7 @@ class Parameter(BaseModel):
     """A template parameter: `{{ param.NAME }}` in the template's steps, valued per project by the matrix."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+    name: Identifier
     type: ParameterType
     default: JsonValue = None
 
@@ -164,7 +161,7 @@ class Template(_Document):
     """An org-wide scenario shape with parameters, instantiated per project by the enable matrix."""
 
     kind: Literal["Template"] = "Template"
-    slug: str = Field(pattern=SLUG_PATTERN)
+    slug: Slug
     display_name: Name
     default_enabled: bool = False
     parameters: list[Parameter] = Field(default_factory=list, max_length=MAX_PARAMETERS)
@@ -259,8 +256,8 @@ class Matrix(_Document):
     """One cell of the per-project enable matrix."""
 
     kind: Literal["Matrix"] = "Matrix"
-    template: str = Field(pattern=SLUG_PATTERN)
-    project: str = Field(pattern=PROJECT_ID_PATTERN)
+    template: Slug
+    project: ProjectId
     enabled: bool = True
     parameters: dict[str, JsonValue] = Field(default_factory=dict, max_length=MAX_PARAMETERS)
 
@@ -269,7 +266,7 @@ class Scenario(_Document):
     """A project's own scenario: a trigger plus ordered steps."""
 
     kind: Literal["Scenario"] = "Scenario"
-    project: str = Field(pattern=PROJECT_ID_PATTERN)
+    project: ProjectId
     name: Name
     enabled: bool = True
     owner: str | None = Field(default=None, description="Renders reports as this user; default project owner.")
@@ -321,7 +318,7 @@ class FileConnector(BaseModel):
 class HttpConnector(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["http"]
-    url: str = Field(pattern=r"^https?://", max_length=2048)
+    url: WebUrl = Field(max_length=2048)
     format: Literal["csv", "json"] = "csv"
     timeout_seconds: float = Field(default=60, gt=0, le=MAX_TIMEOUT_SECONDS)
 
@@ -353,9 +350,9 @@ class Dataset(_Document):
     """A project's dataset and the connector that fills it."""
 
     kind: Literal["Dataset"] = "Dataset"
-    id: str = Field(pattern=NAME_PATTERN)
-    project: str = Field(pattern=PROJECT_ID_PATTERN)
-    table: str | None = Field(default=None, pattern=IDENTIFIER_PATTERN)
+    id: CatalogName
+    project: ProjectId
+    table: Identifier | None = None
     connector: Connector
 
     @property
@@ -400,8 +397,8 @@ class Card(BaseModel):
 
 class Dashboard(_Document):
     kind: Literal["Dashboard"] = "Dashboard"
-    id: str = Field(pattern=NAME_PATTERN)
-    project: str = Field(pattern=PROJECT_ID_PATTERN)
+    id: CatalogName
+    project: ProjectId
     title: Name
     default_time_filter: TimeFilter = "last_30_days"
     cards: list[Card] = Field(default_factory=list, max_length=MAX_CARDS)
@@ -409,8 +406,8 @@ class Dashboard(_Document):
 
 class Agent(_Document):
     kind: Literal["Agent"] = "Agent"
-    id: str = Field(pattern=NAME_PATTERN)
-    project: str = Field(pattern=PROJECT_ID_PATTERN)
+    id: CatalogName
+    project: ProjectId
     model: Line = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     system_prompt: str = Field(default="", max_length=MAX_SQL_LENGTH)
     base_url_env: EnvName = "HONEYFRAME_AGENT_BASE_URL"

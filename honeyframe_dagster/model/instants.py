@@ -4,7 +4,8 @@
 Cron instants come from Dagster's own cron iterator (DST rules included: a nonexistent local time runs at the
 next existing time, an ambiguous one once), so what we advertise is what the scheduler fires. Interval
 instants are `start_at + k × interval_seconds` (k >= 0, start_at default the Unix epoch), one-shot triggers
-have the single instant `run_at`, upstream triggers have none. All results are aware datetimes in UTC.
+have the single instant `run_at`, upstream triggers have none. All results are aware datetimes in UTC. Dagster is
+imported when a cron's instants are first asked for, not with this module (the model is imported without it).
 
 With a calendar (model/calendars.py, `trigger.calendar`), an instant whose local date the calendar excludes is no
 instant: it is never next, never due and never caught up. An excluded day is skipped whole (the iteration starts
@@ -17,8 +18,6 @@ import datetime as dt
 from collections.abc import Iterator
 from itertools import islice
 from zoneinfo import ZoneInfo
-
-from dagster._utils.schedules import cron_string_iterator
 
 from honeyframe_dagster.model.calendars import Calendar, local_date
 from honeyframe_dagster.model.triggers import Trigger
@@ -76,6 +75,8 @@ def _day_start(when: dt.datetime, timezone: str) -> dt.datetime:
 def _every(trigger: Trigger, timezone: str, after: dt.datetime) -> Iterator[dt.datetime]:
     """Every instant strictly after `after`, oldest first (endless for cron and interval)."""
     if trigger.cron is not None:
+        from dagster._utils.schedules import cron_string_iterator
+
         for when in cron_string_iterator(after.timestamp(), trigger.cron, timezone):
             if when.timestamp() > after.timestamp():
                 yield when.astimezone(dt.UTC)
@@ -118,6 +119,8 @@ def previous_instant(
 
 def _previous(trigger: Trigger, timezone: str, at_or_before: dt.datetime) -> dt.datetime | None:
     if trigger.cron is not None:
+        from dagster._utils.schedules import cron_string_iterator
+
         for when in cron_string_iterator(at_or_before.timestamp(), trigger.cron, timezone, ascending=False):
             if when.timestamp() <= at_or_before.timestamp():
                 return when.astimezone(dt.UTC)

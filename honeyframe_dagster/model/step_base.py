@@ -32,9 +32,6 @@ from honeyframe_dagster.settings import ENV_NAME_PATTERN, SECRET_PATTERN, check_
 if TYPE_CHECKING:
     from honeyframe_dagster.model.scenario import Catalog
 
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$"
-PYTHON_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
-TABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 MAX_STEPS = 100
 MAX_RECIPIENTS = 100
 MAX_LIST_ITEMS = 100

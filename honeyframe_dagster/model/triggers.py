@@ -7,7 +7,6 @@ import re
 from functools import lru_cache
 from typing import Any, Literal, Self
 
-from dagster._utils.schedules import is_valid_cron_string
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -20,8 +19,8 @@ from pydantic import (
 )
 
 from honeyframe_dagster.model.base import CompactModel
-from honeyframe_dagster.model.calendars import CALENDAR_ID_PATTERN
 from honeyframe_dagster.model.hygiene import MAX_SQL_LENGTH, Name
+from honeyframe_dagster.model.identifiers import Identifier, Slug
 from honeyframe_dagster.settings import check_timezone, known_timezones
 
 MIN_INTERVAL_SECONDS = 60
@@ -88,8 +87,37 @@ def check_cron(expression: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _valid_cron(expression: str) -> bool:
-    # croniter's check expands every field (~0.1 ms); a project's scenarios share few crons, read at every list.
+    """Dagster's verdict. A plain cron is one its parser accepts, told without importing Dagster (every stored cron
+    is checked again when read, by `honeyframe list` too); anything else is asked of the parser itself. croniter's
+    check expands every field (~0.1 ms); a project's scenarios share few crons, read at every list."""
+    if _plain(expression.split()):
+        return True
+    from dagster._utils.schedules import is_valid_cron_string
+
     return is_valid_cron_string(expression)
+
+
+# `*`, `a` or `a-b` (either way round), `*/n` or `a-b/n`: what `_plain` reads without Dagster.
+_PLAIN_ITEM = re.compile(r"(\*|([0-9]+)(-([0-9]+))?)(/([0-9]+))?")
+
+
+def _plain(fields: list[str]) -> bool:
+    """Five fields of numbers in range, `*`, ranges, lists and steps of at least 1, with no day of month 30 or 31
+    (Dagster refuses February 30 and 31). tests/test_model.py checks that Dagster accepts every such cron."""
+    if len(fields) != len(CRON_FIELDS):
+        return False
+    for value, (name, low, high) in zip(fields, CRON_FIELDS, strict=True):
+        for item in value.split(","):
+            match = _PLAIN_ITEM.fullmatch(item)
+            if match is None:
+                return False
+            first, last, step = match.group(2), match.group(4), match.group(6)
+            if step is not None and (int(step) == 0 or (first is not None and last is None)):
+                return False
+            numbers = [int(n) for n in (first, last) if n is not None]
+            if any(not low <= n <= high for n in numbers) or (name == "day of month" and {30, 31} & set(numbers)):
+                return False
+    return True
 
 
 def _explain_cron(fields: list[str]) -> str:
@@ -121,9 +149,8 @@ class ExpandFrom(BaseModel):
         max_length=MAX_SQL_LENGTH,
         description="One read-only SELECT over tables the project may read (the policy of card SQL).",
     )
-    key: str | None = Field(
+    key: Identifier | None = Field(
         default=None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
         description="The column naming each run (tag honeyframe/entity); default: the first column.",
     )
 
@@ -183,12 +210,10 @@ class Trigger(CompactModel):
         description="Under catchup none: an instant first evaluated at most this late still fires, a later one is "
         f"dropped (0–{MAX_MISFIRE_GRACE_SECONDS}).",
     )
-    calendar: str | None = Field(
+    calendar: Slug | None = Field(
         default=None,
-        max_length=64,
         description="A Calendar of the project or the org: an instant on a date it excludes (in the trigger's "
         "timezone) does not fire and is not caught up. Time triggers only.",
-        json_schema_extra={"pattern": CALENDAR_ID_PATTERN},
     )
     expand_from: ExpandFrom | None = Field(
         default=None,
@@ -242,8 +267,6 @@ class Trigger(CompactModel):
     def _calendar(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        if not re.fullmatch(CALENDAR_ID_PATTERN, value):
-            raise ValueError(f"{value!r} is not a calendar id (lowercase letters, digits and '-')")
         if info.data.get("upstream") is not None:
             raise ValueError("a calendar applies to time triggers (cron, interval_seconds, run_at), not upstream")
         return value

@@ -4,7 +4,7 @@ showing them.
 An op's config is the run's (factory/jobs.py `run_config`): the scenario version the run was launched with, never
 the store's current state, so an edit after the launch does not change the run and a re-execution does the same.
 A run without it (launched from Dagster's UI without config, or by a backfill) reads the version of its
-`honeyframe/version` tag, an immutable row of the store. Each step records its config and version in the run's
+`.dagster/honeyframe_version` tag, an immutable row of the store. Each step records its config and version in the run's
 event log.
 """
 

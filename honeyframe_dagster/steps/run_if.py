@@ -38,9 +38,11 @@ from dagster import (
 )
 
 from honeyframe_dagster.model.step_base import RunIf, _Step
+from honeyframe_dagster.model.tags import HIDDEN_TAG_PREFIX
 from honeyframe_dagster.steps.redaction import step_redactor
 
-GUARDED_TAG = "honeyframe/run_if"
+# Hidden (model/tags.py): only the ops read it.
+GUARDED_TAG = f"{HIDDEN_TAG_PREFIX}honeyframe_run_if"
 OUTCOME = "step outcome"
 ERROR = "error"
 MAX_ERROR = 500

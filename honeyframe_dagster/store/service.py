@@ -21,8 +21,6 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.model.documents import (
-    PROJECT_ID_PATTERN,
-    SLUG_PATTERN,
     Calendar,
     Document,
     Matrix,
@@ -31,6 +29,7 @@ from honeyframe_dagster.model.documents import (
     Template,
 )
 from honeyframe_dagster.model.errors import FieldError, InvalidDocument
+from honeyframe_dagster.model.identifiers import PROJECT_ID_PATTERN, SLUG_PATTERN
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioSpec, resolve, upstream_name
 from honeyframe_dagster.model.suggest import did_you_mean, unknown_field_message
 from honeyframe_dagster.model.tenancy import TenancyError, written_tables

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar, cast
 
-from dagster._time import get_current_datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.model.documents import (
     Agent,
     Calendar,
@@ -368,7 +368,7 @@ def check_new_run_at(trigger: Trigger, stored: Mapping[str, Any] | None) -> None
     if previous is not None and dt.datetime.fromisoformat(previous) == trigger.run_at:
         return
     # Dagster's clock, as the triggers use (frozen in tests).
-    now = get_current_datetime()
+    now = utcnow()
     if trigger.run_at <= now:
         raise ScenarioError.at(
             ("trigger", "run_at"),

@@ -56,7 +56,7 @@ def test_a_backfill_from_the_api_runs_each_instant_with_its_versions_config(live
         "2026-12-01T05:00:00+00:00",
         "2026-12-02T05:00:00+00:00",
     ]
-    assert len(runs) == 8 and all(r.tags["honeyframe/version"] == str(scenario["version"]) for r in runs)
+    assert len(runs) == 8 and all(r.tags[".dagster/honeyframe_version"] == str(scenario["version"]) for r in runs)
     assert runs[0].tags["dagster/partition"] == "2026-12-01"
     config = runs[0].run_config["ops"]["step_1_run_recipe"]["config"]
     assert config["scenario"]["version"] == scenario["version"] and config["step"]["recipe"] == "stg_orders"
@@ -85,7 +85,7 @@ def test_run_now_with_parameter_overrides_renders_them_into_that_run_only(live_a
         instance.dispose()
     assert run is not None
     assert json.loads(run.tags["honeyframe/parameters"]) == {"mart_recipe": "stg_orders"}
-    assert run.tags["honeyframe/version"] == str(cell["version"])
+    assert run.tags[".dagster/honeyframe_version"] == str(cell["version"])
     assert run.run_config["ops"]["step_1_run_recipe"]["config"]["step"]["recipe"] == "stg_orders"
     # Never stored: the cell and its next runs keep their values.
     shown = live_api.call("GET", f"{BASE}/{cell['id']}").json()

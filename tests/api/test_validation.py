@@ -157,3 +157,26 @@ def test_body_over_one_mebibyte_is_413(api: Api) -> None:
     streamed = api.call("POST", BASE, content=chunks(), headers={"Content-Type": "application/json"})
     assert streamed.status_code == 413
     assert not [s for s in api.call("GET", BASE).json()["items"] if s["template_slug"] is None]
+
+
+def test_a_malformed_id_or_name_is_a_422_that_says_in_words_what_is_allowed(api: Api) -> None:
+    project = {"id": "Acme_Sales", "name": "Acme", "owner_email": "ana@acme.example"}
+    response = api.call("POST", "/api/scheduler/projects", json=project)
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {
+            "loc": ["body", "id"],
+            "msg": "must be 1 to 64 lowercase letters, digits and '-', not starting or ending with '-'",
+            "input": "Acme_Sales",
+        }
+    ]
+    steps = [{"kind": "run_recipe", "recipe": "mart revenue"}]
+    response = api.call("POST", BASE, json=scenario({"interval_seconds": 3600}, steps))
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {
+            "loc": ["body", "steps", 0, "recipe"],
+            "msg": "must be 1 to 128 letters, digits, '_', '.' and '-', starting with a letter or '_'",
+            "input": "mart revenue",
+        }
+    ]

@@ -20,7 +20,7 @@ from honeyframe_dagster.settings import get_settings
 
 PROJECT_LIMIT = {"key": "honeyframe/project_id", "value": {"applyLimitPerUniqueValue": True}, "limit": 2}
 # One run at a time per scenario whose overlap policy is not `allow` (factory/overlap.py).
-SERIAL_LIMIT = {"key": "honeyframe/serial", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+SERIAL_LIMIT = {"key": ".dagster/honeyframe_serial", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
 
 
 @pytest.fixture

@@ -114,4 +114,4 @@ def test_a_job_without_run_if_is_unchanged(
     assert apply_yaml(documents.replace(", run_if: always", "")) == 0
     job = load_defs().get_job_def(JOB)
     assert "run_outcome" not in {node.name for node in job.nodes}
-    assert "honeyframe/run_if" not in job.tags
+    assert ".dagster/honeyframe_run_if" not in job.tags

@@ -490,11 +490,11 @@ def test_a_run_launched_before_an_edit_mails_what_its_version_said(
             instance=instance,
             run_config=config,
             partition_key="2026-10-05",
-            tags={"honeyframe/version": "1"},
+            tags={".dagster/honeyframe_version": "1"},
             raise_on_error=False,
         )
         assert result.success
-        assert result.dagster_run.tags["honeyframe/version"] == "1"
+        assert result.dagster_run.tags[".dagster/honeyframe_version"] == "1"
         assert output_metadata(result)["scenario version"] == 1
     messages = sink.messages()
     assert len(messages) == 2

@@ -97,7 +97,7 @@ def test_every_step_kind_records_its_config_and_the_scenario_version(
         assert metadata["step config"]["kind"] == kind
         versions.add(metadata["scenario version"])
     assert versions == {1}  # the scenario's first version, as the run's tag says
-    assert result.dagster_run.tags["honeyframe/version"] == "1"
+    assert result.dagster_run.tags[".dagster/honeyframe_version"] == "1"
     # What the op itself reports is still there, next to the config.
     python = output_metadata(result, "step_3_run_python")
     assert python["recipe"] == "pause" and python["paused seconds"] == 0

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field
 
 from honeyframe_dagster.model.hygiene import MAX_SQL_LENGTH
+from honeyframe_dagster.model.identifiers import CatalogName, Identifier
 from honeyframe_dagster.model.kinds import StepKind
-from honeyframe_dagster.model.step_base import NAME_PATTERN, TABLE_PATTERN, Reference, StepRetry, _Step
+from honeyframe_dagster.model.step_base import Reference, StepRetry, _Step
 from honeyframe_dagster.model.tenancy import check_not_dbt, check_sql
 
 if TYPE_CHECKING:
@@ -21,11 +22,11 @@ class RunAgentStep(_Step):
 
     default_retry: ClassVar[StepRetry] = StepRetry(max_retries=2, delay_seconds=10, backoff="exponential")
     kind: Literal["run_agent"]
-    agent: str = Field(pattern=NAME_PATTERN)
+    agent: CatalogName
     input: str = Field(
         min_length=1, max_length=MAX_SQL_LENGTH, description="A SQL query over the warehouse, or a dataset id."
     )
-    output_table: str = Field(pattern=TABLE_PATTERN)
+    output_table: Identifier
 
     def references(self) -> list[Reference]:
         return [Reference("agents", "agent", self.agent, "agent")]

@@ -9,12 +9,12 @@ from pydantic import Field
 
 from honeyframe_dagster.model.errors import Loc, ScenarioError
 from honeyframe_dagster.model.hygiene import JsonValue
+from honeyframe_dagster.model.identifiers import PythonName
 from honeyframe_dagster.model.kinds import StepKind
 from honeyframe_dagster.model.step_base import (
     MAX_LIST_ITEMS,
     MAX_SECRETS,
     MAX_TIMEOUT_SECONDS,
-    PYTHON_NAME_PATTERN,
     SecretName,
     _Step,
 )
@@ -29,7 +29,7 @@ class RunPythonStep(_Step):
     """Run a standalone Python recipe in a subprocess through Dagster Pipes."""
 
     kind: Literal["run_python"]
-    recipe: str = Field(pattern=PYTHON_NAME_PATTERN)
+    recipe: PythonName
     args: dict[str, JsonValue] = Field(default_factory=dict, max_length=MAX_LIST_ITEMS)
     timeout_seconds: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS, description="At most 24 h.")
     secrets: list[SecretName] = Field(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Annotated, Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import Field, model_validator
 
 from honeyframe_dagster.model.errors import ScenarioError
+from honeyframe_dagster.model.identifiers import CatalogName
 from honeyframe_dagster.model.kinds import StepKind
-from honeyframe_dagster.model.step_base import MAX_LIST_ITEMS, NAME_PATTERN, _Step
+from honeyframe_dagster.model.step_base import MAX_LIST_ITEMS, _Step
 from honeyframe_dagster.model.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -21,8 +22,8 @@ class RunRecipeStep(_Step):
 
     schema_one_of = ({"required": ["recipe"]}, {"required": ["recipes"]})
     kind: Literal["run_recipe"]
-    recipe: str | None = Field(default=None, pattern=NAME_PATTERN)
-    recipes: list[Annotated[str, Field(pattern=NAME_PATTERN)]] | None = Field(
+    recipe: CatalogName | None = None
+    recipes: list[CatalogName] | None = Field(
         default=None, max_length=MAX_LIST_ITEMS, json_schema_extra={"minItems": 1}
     )
 

@@ -1,8 +1,9 @@
 """`run_recipe`: `dbt build` of the step's recipes (and what they are built from), run as the dbt program.
 
 The op records a materialization of each model, seed and snapshot dbt built, under the asset keys of the
-`warehouse` code location's dbt assets, so each model's history there shows the scenario runs that built it. It
-imports neither dbt nor dagster-dbt: a run without a `run_recipe` step never loads them.
+`warehouse` code location's dbt assets, so each model's history there shows the scenario runs that built it, and
+each test dbt ran as an evaluation of that location's asset check (events.py). It imports neither dbt nor
+dagster-dbt: a run without a `run_recipe` step never loads them.
 """
 
 from collections.abc import Iterator
@@ -10,7 +11,6 @@ from typing import Any
 
 from dagster import (
     AssetKey,
-    AssetMaterialization,
     Failure,
     MetadataValue,
     OpExecutionContext,
@@ -18,16 +18,21 @@ from dagster import (
 )
 
 from honeyframe_dagster.clock import utcnow
-from honeyframe_dagster.dbt import RECIPE_RESOURCE_TYPES, Invocation, finish_invocation, invocation_target
+from honeyframe_dagster.dbt import RECIPE_RESOURCE_TYPES, Invocation, NodeResult, finish_invocation, invocation_target
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.sample_data import dbt_vars_args
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.context import current_step, step_op
 from honeyframe_dagster.steps.entry import StepOp
+from honeyframe_dagster.steps.run_recipe.events import TEST_OUTCOMES, check_evaluation, materialization
 from honeyframe_dagster.steps.run_recipe.model import RunRecipeStep
 
 BUILT = "success"
+
+
+def _built(result: NodeResult) -> bool:
+    return result.status == BUILT and result.resource_type in RECIPE_RESOURCE_TYPES
 
 
 @step_op("run_recipe", "dbt")
@@ -50,19 +55,19 @@ def run_recipe_op(
         results = invocation.results()
     finally:
         finish_invocation(invocation.target)
-    built = [r for r in results if r.status == BUILT and r.resource_type in RECIPE_RESOURCE_TYPES]
-    for result in built:
-        yield AssetMaterialization(
-            asset_key=AssetKey(result.asset_key),
-            description=f"dbt {result.resource_type} {result.unique_id}, built by run_recipe",
-            metadata={"unique_id": result.unique_id, "Execution Duration": result.execution_time},
-        )
+    # In dbt's order: a node's parents are recorded before it, a model before its tests.
+    for result in results:
+        if _built(result):
+            yield materialization(result, context.instance, context.run_id)
+        elif result.tested_key is not None and result.status in TEST_OUTCOMES:
+            yield check_evaluation(result, result.tested_key, context.instance)
     if invocation.returncode != 0:
         failed = [f"{r.unique_id}: {r.status} ({r.message})" for r in results if r.status not in (BUILT, "pass")]
         raise Failure(
             f"dbt build --select {selection} exited with {invocation.returncode}",
             metadata={"failed nodes": MetadataValue.text("\n".join(failed) or "see the step's log")},
         )
+    built = [r for r in results if _built(r)]
     keys = [AssetKey(r.asset_key).to_user_string() for r in built]
     yield Output(
         None,

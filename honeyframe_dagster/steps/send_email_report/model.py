@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from honeyframe_dagster.model.hygiene import Line
+from honeyframe_dagster.model.identifiers import CatalogName
 from honeyframe_dagster.model.kinds import StepKind
 from honeyframe_dagster.model.step_base import (
     MAX_LIST_ITEMS,
     MAX_RECIPIENTS,
-    NAME_PATTERN,
     EmailText,
     Reference,
     StepRetry,
@@ -27,9 +27,7 @@ class SendEmailReportStep(_Step):
     # The product doc promises e-mail delivery retries (factory/jobs.py: first delay from the settings).
     default_retry: ClassVar[StepRetry] = StepRetry(max_retries=3, delay_seconds=2, backoff="exponential")
     kind: Literal["send_email_report"]
-    dashboard_ids: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(
-        default_factory=list, max_length=MAX_LIST_ITEMS
-    )
+    dashboard_ids: list[CatalogName] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
     recipients: list[EmailText] = Field(min_length=1, max_length=MAX_RECIPIENTS)
     format: Literal["pdf", "html"] = "pdf"
     time_filter: TimeFilter | None = None

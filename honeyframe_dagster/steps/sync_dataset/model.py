@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import Field
-
+from honeyframe_dagster.model.identifiers import CatalogName
 from honeyframe_dagster.model.kinds import StepKind
-from honeyframe_dagster.model.step_base import NAME_PATTERN, Reference, StepRetry, _Step
+from honeyframe_dagster.model.step_base import Reference, StepRetry, _Step
 
 if TYPE_CHECKING:
     from honeyframe_dagster.model.scenario import Catalog
@@ -18,7 +17,7 @@ class SyncDatasetStep(_Step):
 
     default_retry: ClassVar[StepRetry] = StepRetry(max_retries=2, delay_seconds=10, backoff="exponential")
     kind: Literal["sync_dataset"]
-    dataset: str = Field(pattern=NAME_PATTERN)
+    dataset: CatalogName
 
     def references(self) -> list[Reference]:
         return [Reference("datasets", "dataset", self.dataset, "dataset")]
