@@ -31,7 +31,6 @@ from sqlalchemy import event
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, SessionTransaction
 
-from api.errors import translated
 from api.limits import SlidingWindow
 from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.factory.planner import Planner, ProjectPlan
@@ -247,10 +246,12 @@ class Backends:
         return self.planner.plan_one(self.session, project_id, scenario_id)
 
     def plan_stored(self, project_id: str, scenario_id: int) -> ProjectPlan:
-        """`plan_one` of a scenario the project has; 404 for an unknown id or another project's."""
-        with translated():
-            service.scenario_row(self.session, project_id, scenario_id)
-        return self.plan_one(project_id, scenario_id)
+        """`plan_one` of a scenario the project has; 404 for an unknown id or another project's (which `plan_one`,
+        reading the project's scenario of that id, does not find)."""
+        plan = self.plan_one(project_id, scenario_id) if service.is_row_id(scenario_id) else None
+        if plan is None or scenario_id not in plan.entries:
+            raise HTTPException(404, f"no scenario {scenario_id} in project '{project_id}'")
+        return plan
 
 
 async def get_backends(  # as get_dagster
