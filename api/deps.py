@@ -8,10 +8,11 @@ takes one of `app.state.db_slots` (fewer than the pool's connections), waiting o
 and a thread never waits for a connection. The session is closed (its connection handed back) right after the
 response is serialized, before it is sent, by threads of their own (`app.state.closers`; SQLite's on the loop).
 
-A request never waits on Dagster with a slot or a connection: a write commits, then gives both back for as long as
-Dagster is asked to follow it (`store_released`: reloads, trigger statuses, run launches), and takes a slot again
-for what it answers; its reads of Dagster come after its reads of the store are done (`end_reads`). A slow
-Dagster so slows the requests that wait on it, never the store's other requests.
+A write never waits on Dagster holding a slot or a connection: it commits, then gives both back for as long as
+Dagster is asked to follow it (`store_released`: reloads, trigger status changes, run launches), and takes a slot
+again for what it answers. So a slow Dagster slows the writes that wait on it, not the store's other requests. Where
+an answer shows what Dagster says (trigger statuses, last runs), the store is read first and the connection handed
+back before Dagster is read (`end_reads`); the slot stays held for those reads.
 """
 
 from __future__ import annotations
