@@ -7,23 +7,31 @@ connection would have waited for threads that all waited for a connection (30 s,
 takes one of `app.state.db_slots` (fewer than the pool's connections), waiting on the event loop, not in a thread,
 and a thread never waits for a connection. The session is closed (its connection handed back) right after the
 response is serialized, before it is sent, by threads of their own (`app.state.closers`; SQLite's on the loop).
+
+A write never waits on Dagster holding a slot or a connection: it commits, then gives both back for as long as
+Dagster is asked to follow it (`store_released`: reloads, trigger status changes, run launches), and takes a slot
+again for what it answers. So a slow Dagster slows the writes that wait on it, not the store's other requests. Where
+an answer shows what Dagster says (trigger statuses, last runs), the store is read first and the connection handed
+back before Dagster is read (`end_reads`); the slot stays held for those reads.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import event
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
-from api.errors import translated
 from api.limits import SlidingWindow
 from honeyframe_dagster.dagster_client import DagsterClient
 from honeyframe_dagster.factory.planner import Planner, ProjectPlan
@@ -39,16 +47,41 @@ SLOT_TIMEOUT_SECONDS = 30.0
 _bearer = HTTPBearer(auto_error=False, description="A token from `honeyframe token create`.")
 
 
+class StoreSlot:
+    """A request's hold on one of `app.state.db_slots`, which it may give back and take again (from its worker
+    thread: `store_released`); the slot is borrowed on behalf of this object, not of a task."""
+
+    def __init__(self, slots: anyio.CapacityLimiter) -> None:
+        self.slots = slots
+        self.held = False
+
+    async def take(self) -> None:
+        """Wait on the event loop for a slot; 503 (as an exhausted pool answered) after SLOT_TIMEOUT_SECONDS."""
+        try:
+            with anyio.fail_after(SLOT_TIMEOUT_SECONDS):
+                await self.slots.acquire_on_behalf_of(self)
+        except TimeoutError:
+            # Every slot held that long (a store that hangs): 503, as the pool answered.
+            raise SQLAlchemyTimeoutError(f"no store session came free within {SLOT_TIMEOUT_SECONDS} s") from None
+        self.held = True
+
+    def give_back(self) -> None:
+        """On the event loop."""
+        if self.held:
+            self.held = False
+            self.slots.release_on_behalf_of(self)
+
+
+_SLOT = "honeyframe_store_slot"
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     state = request.app.state
-    try:
-        with anyio.fail_after(SLOT_TIMEOUT_SECONDS):
-            await state.db_slots.acquire()
-    except TimeoutError:
-        # Every slot held that long (a store that hangs, writes waiting for Dagster): 503, as the pool answered.
-        raise SQLAlchemyTimeoutError(f"no store session came free within {SLOT_TIMEOUT_SECONDS} s") from None
+    slot = StoreSlot(state.db_slots)
+    await slot.take()
     try:
         session = Session(state.engine)  # no I/O until it is used
+        session.info[_SLOT] = slot
         try:
             yield session
         finally:
@@ -58,7 +91,41 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             else:
                 session.close()  # nothing to hand back, or SQLite's rollback: a few microseconds in this process
     finally:
-        state.db_slots.release()
+        slot.give_back()
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _no_store_without_a_slot(session: Session, transaction: SessionTransaction) -> None:
+    """A request's session begins a transaction (and so takes a pooled connection) only while the request holds a
+    slot: never during `store_released`."""
+    slot = session.info.get(_SLOT)
+    if slot is not None and not slot.held and transaction.parent is None:
+        raise RuntimeError("the store was used while the request gave its slot back (store_released)")
+
+
+def end_reads(session: Session) -> None:
+    """The request's store reads are done (a commit: nothing is pending): its connection goes back to the pool before
+    it reads Dagster. The slot stays held."""
+    if session.in_transaction():
+        session.commit()
+
+
+@contextmanager
+def store_released(session: Session) -> Iterator[None]:
+    """For the block (a wait on Dagster), the request holds neither a connection nor a slot: what it wrote is
+    committed, its connection back in the pool and its slot free for another request; after the block it waits for a
+    slot again, on the event loop. Called in the route's worker thread; the block must not use the session (nor its
+    ORM objects). A session that is not a request's (the CLI, a test) only commits."""
+    session.commit()
+    slot = session.info.get(_SLOT)
+    if not isinstance(slot, StoreSlot) or not slot.held:
+        yield
+        return
+    anyio.from_thread.run_sync(slot.give_back)
+    try:
+        yield
+    finally:
+        anyio.from_thread.run(slot.take)
 
 
 # "function": closed once the route returned and its response is serialized, not after a (slow) client read it.
@@ -180,10 +247,12 @@ class Backends:
         return self.planner.plan_one(self.session, project_id, scenario_id)
 
     def plan_stored(self, project_id: str, scenario_id: int) -> ProjectPlan:
-        """`plan_one` of a scenario the project has; 404 for an unknown id or another project's."""
-        with translated():
-            service.scenario_row(self.session, project_id, scenario_id)
-        return self.plan_one(project_id, scenario_id)
+        """`plan_one` of a scenario the project has; 404 for an unknown id or another project's (which `plan_one`,
+        reading the project's scenario of that id, does not find)."""
+        plan = self.plan_one(project_id, scenario_id) if service.is_row_id(scenario_id) else None
+        if plan is None or scenario_id not in plan.entries:
+            raise HTTPException(404, f"no scenario {scenario_id} in project '{project_id}'")
+        return plan
 
 
 async def get_backends(  # as get_dagster

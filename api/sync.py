@@ -11,7 +11,9 @@ Disabling or deleting a scenario also cancels its QUEUED runs (runs in progress 
 from __future__ import annotations
 
 from fastapi import Response
+from sqlalchemy.orm import Session
 
+from api.deps import store_released
 from honeyframe_dagster.reconciler import Change, Reconciler
 
 SYNC_HEADER = "X-Honeyframe-Dagster-Sync"
@@ -28,12 +30,15 @@ def canceled_header_doc(code: int, description: str) -> dict[int | str, dict[str
     return {code: {"description": description, "headers": {CANCELED_HEADER: header}}}
 
 
-def sync_dagster(reconciler: Reconciler | None, response: Response, change: Change) -> None:
-    """Run the post-commit work of `change` and say how it went in the response's headers."""
+def sync_dagster(session: Session, reconciler: Reconciler | None, response: Response, change: Change) -> None:
+    """Run the post-commit work of `change` and say how it went in the response's headers. The request's connection
+    and store slot are given back while Dagster is waited on (api/deps.py `store_released`, which commits first); the
+    session is usable again after."""
     if reconciler is None:
         response.headers[SYNC_HEADER] = "skipped"
         return
-    outcome = reconciler.after_write(change)
+    with store_released(session):
+        outcome = reconciler.after_write(change)
     if change.stopped:
         response.headers[CANCELED_HEADER] = str(outcome.canceled or 0)
     response.headers[SYNC_HEADER] = "ok" if outcome.ok else "failed"

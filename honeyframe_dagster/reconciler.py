@@ -33,9 +33,9 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.clock import utcnow
 from honeyframe_dagster.dagster_client import DagsterClient, DagsterUnavailable, TriggerRef
-from honeyframe_dagster.model.naming import TriggerKind, job_names, location_name, shard_of, trigger_name
+from honeyframe_dagster.model.naming import TriggerKind, location_name, shard_of, trigger_name
 from honeyframe_dagster.model.tags import PROJECT_TAG, SCENARIO_TAG
-from honeyframe_dagster.store.catalog import name_peers, naming_records
+from honeyframe_dagster.store.catalog import name_peers, stored_job_names
 from honeyframe_dagster.store.service import Stopped
 from honeyframe_dagster.store.tables import DeploymentSettingRow, ProjectRow, ScenarioRow
 from honeyframe_dagster.store.versions import set_actor, set_enabled
@@ -266,7 +266,7 @@ class Reconciler:
             shard = (shard_of(project_id, self.locations), self.locations) if self.locations > 1 else None
             peers = name_peers(session, project_id, shard)
             done.update(peers)
-            names.update(job_names(naming_records(session, peers)))
+            names.update(stored_job_names(session, peers))
         return names
 
     def _cancel(self, stopped: Sequence[Stopped], action: str) -> int | None:

@@ -4,7 +4,9 @@ overlap with a run in progress, one-shot runs across a restart, and toggles that
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Iterator
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -21,6 +23,7 @@ from tests.scheduling.harness import (
     runs_of,
     schedule_pass,
     scheduled_for,
+    sensor_pass,
     set_status,
     ticks,
     toggle,
@@ -376,4 +379,80 @@ def test_a_backlog_the_catch_up_sensor_abandoned_is_taken_over_by_the_next_tick(
         stuck = len(runs_of(instance, 2))
         evaluate(workspace, HOURLY_AT + 2 * DAY + dt.timedelta(hours=1, seconds=20))  # the 15:00 tick
     assert stuck == 25
+    assert scheduled_for(runs_of(instance, 2)) == [HOURLY_AT + dt.timedelta(hours=k) for k in range(50)]
+
+
+class DaemonDied(KeyboardInterrupt):
+    """The daemon process killed mid-iteration (Dagster's own crash tests send it a signal): the sensor daemon
+    writes nothing more on a KeyboardInterrupt, so its tick stays STARTED and its cursor where it was."""
+
+
+def dies_at(target: str, call: int) -> Any:
+    """`target` (a function of Dagster's daemons) raising DaemonDied at its `call`-th call (1: the first)."""
+    module, name = target.rsplit(".", 1)
+    original = getattr(importlib.import_module(module), name)
+    calls = iter(range(1, 1_000_000))
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        if next(calls) == call:
+            raise DaemonDied(target)
+        return original(*args, **kwargs)
+
+    return mock.patch(target, dying)
+
+
+CATCHUP = "honeyframe_catchup_sensor"
+BEHIND = HOURLY_AT + 2 * DAY + 30 * MINUTE  # 49 hourly instants due: 14:00 Dec 1 .. 14:00 Dec 3
+
+
+@pytest.mark.parametrize(
+    ("where", "call"),
+    [
+        # After its evaluation returned the runs it asks for, before the daemon recorded any of them.
+        ("dagster._daemon.sensor._handle_run_requests_and_automation_condition_evaluations", 1),
+        # After the tick recorded the requests with the cursor, and the first 10 of 24 runs exist.
+        ("dagster._daemon.sensor._submit_run_request", 11),
+    ],
+    ids=["before-its-runs", "after-10-runs"],
+)
+def test_a_catch_up_sensor_that_dies_mid_batch_loses_no_instant_and_runs_none_twice(
+    instance: DagsterInstance, where: str, call: int
+) -> None:
+    """The catch-up sensor's progress is its cursor, committed by Dagster with the tick's runs: a sensor daemon
+    that dies between an evaluation and its runs asks for the same runs again (or Dagster resumes the tick), and the
+    run keys let it create each only once."""
+    with daemon(instance, {"hourly": hourly("allow", catchup="all")}) as workspace:
+        evaluate(workspace, HOURLY_AT - 10 * MINUTE)
+        evaluate(workspace, BEHIND)  # the schedule's tick runs 25, the catch-up sensor takes the backlog over
+        assert len(runs_of(instance, 2)) == 25
+        with dies_at(where, call), pytest.raises(DaemonDied):
+            sensor_pass(workspace, BEHIND + MINUTE)  # the other 24: the daemon dies on the way
+        died_with = len(runs_of(instance, 2))
+        sensor_pass(workspace, BEHIND + 2 * MINUTE)  # back up
+        sensor_pass(workspace, BEHIND + 3 * MINUTE)
+        closed = ticks(instance, workspace, CATCHUP)[0]
+        evaluate(workspace, HOURLY_AT + 2 * DAY + dt.timedelta(hours=1, seconds=20))  # the 15:00 tick
+    fired = scheduled_for(runs_of(instance, 2))
+    print(f"\ncatch-up sensor died with {died_with} of 49 runs created; {len(fired)} runs in the end")
+    assert died_with == 25 + call - 1
+    assert fired == [HOURLY_AT + dt.timedelta(hours=k) for k in range(50)]  # every instant once, 15:00 included
+    assert closed.tick_data.skip_reason == "backlogs closed"
+
+
+@pytest.mark.parametrize("sensor_first", [False, True], ids=["scheduler-back-first", "sensor-back-first"])
+def test_a_schedule_that_dies_before_its_catch_up_runs_loses_none(
+    instance: DagsterInstance, sensor_first: bool
+) -> None:
+    """The scheduler dies after its tick handed the backlog over, before the tick's 25 runs exist: the tick is
+    evaluated again and runs them, or, when the catch-up sensor took the backlog over first, the sensor does."""
+    with daemon(instance, {"hourly": hourly("allow", catchup="all")}) as workspace:
+        evaluate(workspace, HOURLY_AT - 10 * MINUTE)
+        with dies_at("dagster._scheduler.scheduler._submit_run_request", 1), pytest.raises(DaemonDied):
+            schedule_pass(workspace, BEHIND)
+        assert runs_of(instance, 2) == []
+        if sensor_first:
+            sensor_pass(workspace, BEHIND + MINUTE)
+        for minute in range(2, 6):
+            evaluate(workspace, BEHIND + minute * MINUTE)
+        evaluate(workspace, HOURLY_AT + 2 * DAY + dt.timedelta(hours=1, seconds=20))  # the 15:00 tick
     assert scheduled_for(runs_of(instance, 2)) == [HOURLY_AT + dt.timedelta(hours=k) for k in range(50)]

@@ -57,7 +57,7 @@ def list_calendars(token: TokenDep, session: SessionDep) -> CalendarList:
 def _written(backends: Backends, calendar: Calendar, written: service.CalendarWrite, response: Response) -> None:
     backends.session.commit()
     change = Change(reload_projects=written.projects, scenarios=written.scenarios)
-    sync_dagster(backends.reconciler, response, change)
+    sync_dagster(backends.session, backends.reconciler, response, change)
 
 
 def _public(backends: Backends, calendar: Calendar) -> CalendarPublic:

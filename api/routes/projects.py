@@ -62,7 +62,7 @@ def create_project(
         raise HTTPException(409, f"project '{body.id}' exists already") from None
     # The inherited template instances get their jobs and triggers, RUNNING like any enabled cell.
     cells = list(session.scalars(select(ScenarioRow.id).where(ScenarioRow.project_id == body.id)))
-    sync_dagster(reconciler, response, Change(reload_projects=[body.id], scenarios=cells))
+    sync_dagster(session, reconciler, response, Change(reload_projects=[body.id], scenarios=cells))
     row = session.get(ProjectRow, body.id)
     assert row is not None
     return project_public(row)
@@ -97,7 +97,7 @@ def update_project(
     # Cron triggers carry their timezone, and template steps may render the project's fields: the location reloads
     # when a job or trigger changed shape.
     reload = [project_id] if versions.reshaped(session) else []
-    sync_dagster(reconciler, response, Change(reload_projects=reload))
+    sync_dagster(session, reconciler, response, Change(reload_projects=reload))
     session.refresh(row)
     return project_public(row)
 
@@ -129,7 +129,7 @@ def pause_project(
         stopped=paused.stopped,
         action=f"paused with project '{project_id}'",
     )
-    sync_dagster(reconciler, response, change)
+    sync_dagster(session, reconciler, response, change)
     session.refresh(paused.row)
     return project_public(paused.row)
 
@@ -144,6 +144,6 @@ def resume_project(
     with translated():
         resumed = service.resume_project(session, project_id)
     session.commit()
-    sync_dagster(reconciler, response, Change(scenarios=resumed.scenarios, explicit=resumed.scenarios))
+    sync_dagster(session, reconciler, response, Change(scenarios=resumed.scenarios, explicit=resumed.scenarios))
     session.refresh(resumed.row)
     return project_public(resumed.row)

@@ -12,7 +12,7 @@ from dagster._time import get_current_datetime
 from fastapi import Body, HTTPException, Query, Request, status
 from sqlalchemy.orm import Session
 
-from api.deps import BackendsDep, ProjectDep
+from api.deps import BackendsDep, ProjectDep, store_released
 from api.errors import ApiValidationError, dagster_unavailable, translated
 from api.present import partitions_of, run_public, run_tags, tick_public
 from api.routing import Router
@@ -93,18 +93,21 @@ def run_now(
     entities = chosen_entities(spec, body.entity if body is not None else None)
     client = require_dagster(backends.dagster)
     launched: list[EntityRun] = []
-    try:
-        if entities is None:
-            run_id = launch(client, plan.location, entry.job_name, tags, run_config(spec))
-        for entity in entities or []:
-            serial = entity_serial_tags(spec.id, spec.trigger.overlap, entity.key)
-            entity_tags = {**tags, ENTITY_TAG: entity.key, **serial}
-            config = run_config(spec, entity.row)
-            launched.append(
-                EntityRun(entity=entity.key, run_id=launch(client, plan.location, entry.job_name, entity_tags, config))
-            )
-    except DagsterUnavailable as exc:
-        raise dagster_unavailable(request, "Dagster could not launch the run", exc) from None
+    location, job_name = plan.location, entry.job_name
+    # No connection or store slot is held while Dagster launches (api/deps.py `store_released`).
+    with store_released(backends.session):
+        try:
+            if entities is None:
+                run_id = launch(client, location, job_name, tags, run_config(spec))
+            for entity in entities or []:
+                serial = entity_serial_tags(spec.id, spec.trigger.overlap, entity.key)
+                entity_tags = {**tags, ENTITY_TAG: entity.key, **serial}
+                config = run_config(spec, entity.row)
+                launched.append(
+                    EntityRun(entity=entity.key, run_id=launch(client, location, job_name, entity_tags, config))
+                )
+        except DagsterUnavailable as exc:
+            raise dagster_unavailable(request, "Dagster could not launch the run", exc) from None
     if entities is not None:
         run_id = launched[0].run_id
     return RunAccepted(run_id=run_id, runs=launched, scheduled_for=instant, partition=partition, parameters=overrides)

@@ -8,7 +8,7 @@ from dagster._time import get_current_datetime
 from fastapi import HTTPException, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
-from api.deps import BackendsDep, ProjectDep
+from api.deps import BackendsDep, ProjectDep, end_reads
 from api.errors import dagster_unavailable, translated
 from api.present import (
     latest_runs,
@@ -52,10 +52,12 @@ WRITE_ERRORS = problem_responses(409, 413, 415)
 
 
 def present(plan: ProjectPlan, scenario_id: int, client: DagsterClient | None, session: Session) -> ScenarioPublic:
+    """The scenario as the API shows it; the store is read first, then Dagster (api/deps.py `end_reads`)."""
+    missed = missed_instants(session, [scenario_id]).get(scenario_id)
+    end_reads(session)
     statuses = trigger_statuses(client, plan.triggers([scenario_id]))
     entry = plan.entries[scenario_id]
     latest = latest_runs(client, entry.record.project_id, [scenario_id]).get(scenario_id)
-    missed = missed_instants(session, [scenario_id]).get(scenario_id)
     return scenario_public(entry, statuses, get_current_datetime(), latest, plan.paused, missed)
 
 
@@ -81,12 +83,13 @@ def list_scenarios(
     if page is not None or page_size is not None:
         page, page_size = page or 1, page_size or PAGE_SIZE
         entries = entries[(page - 1) * page_size : page * page_size]
-    # Dagster is read for the scenarios shown only, each read in one batch.
+    # Dagster is read for the scenarios shown only, each read in one batch, once the store's reads are done.
     ids = [e.record.id for e in entries]
+    missed = missed_instants(backends.session, ids)
+    end_reads(backends.session)
     statuses = trigger_statuses(backends.dagster, plan.triggers(ids))
     latest = latest_runs(backends.dagster, project_id, ids)
     now = get_current_datetime()
-    missed = missed_instants(backends.session, ids)
     items = [
         scenario_public(e, statuses, now, latest.get(e.record.id), plan.paused, missed.get(e.record.id))
         for e in entries
@@ -103,10 +106,11 @@ def create_scenario(
         row = service.create_scenario(
             backends.session, project_id, body.model_dump(mode="json", exclude_none=True), backends.planner.recipes
         )
+    scenario_id = row.id
     backends.session.commit()
-    change = Change(reload_projects=[project_id], scenarios=[row.id], explicit=[row.id])
-    sync_dagster(backends.reconciler, response, change)
-    return present(backends.plan_one(project_id, row.id), row.id, backends.dagster, backends.session)
+    change = Change(reload_projects=[project_id], scenarios=[scenario_id], explicit=[scenario_id])
+    sync_dagster(backends.session, backends.reconciler, response, change)
+    return present(backends.plan_one(project_id, scenario_id), scenario_id, backends.dagster, backends.session)
 
 
 @router.get("/{scenario_id}", response_model=ScenarioDetail)
@@ -152,7 +156,7 @@ def update_scenario(
         explicit=[scenario_id] if "enabled" in fields else [],
         stopped=[written.disabled] if written.disabled else [],
     )
-    sync_dagster(backends.reconciler, response, change)
+    sync_dagster(backends.session, backends.reconciler, response, change)
     return present(backends.plan_one(project_id, scenario_id), scenario_id, backends.dagster, backends.session)
 
 
@@ -171,7 +175,7 @@ def delete_scenario(scenario_id: int, project_id: ProjectDep, backends: Backends
     deleted = service.delete_scenario(backends.session, row)
     backends.session.commit()
     change = Change(reload_projects=[project_id], stopped=[deleted], deleted=triggers, action="deleted")
-    sync_dagster(backends.reconciler, response, change)
+    sync_dagster(backends.session, backends.reconciler, response, change)
     return response
 
 

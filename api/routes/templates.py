@@ -9,7 +9,7 @@ from fastapi import Body, Response, status
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from api.deps import AdminDep, Backends, BackendsDep, SessionDep, TokenDep
+from api.deps import AdminDep, Backends, BackendsDep, SessionDep, TokenDep, end_reads
 from api.errors import translated
 from api.present import latest_runs, scenario_public, trigger_statuses
 from api.routing import Router
@@ -77,7 +77,7 @@ def put_template(body: Template, token: AdminDep, backends: BackendsDep, respons
     changed = versions.reshaped(session)
     reload = {project_id for scenario_id, project_id in cells if scenario_id in changed}
     change = Change(reload_projects=reload, scenarios=[i for i, _ in cells])
-    sync_dagster(backends.reconciler, response, change)
+    sync_dagster(backends.session, backends.reconciler, response, change)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     row = session.get(TemplateRow, body.slug)
     assert row is not None
@@ -97,8 +97,9 @@ def _cell_response(backends: Backends, written: service.CellWrite, response: Res
         explicit=[cell_id],
         stopped=[written.disabled] if written.disabled else [],
     )
-    sync_dagster(backends.reconciler, response, change)
+    sync_dagster(backends.session, backends.reconciler, response, change)
     plan = backends.plan_one(project_id, cell_id)
+    end_reads(backends.session)
     statuses = trigger_statuses(dagster, plan.triggers([cell_id]))
     latest = latest_runs(dagster, project_id, [cell_id]).get(cell_id)
     return scenario_public(plan.entries[cell_id], statuses, get_current_datetime(), latest, plan.paused)

@@ -14,8 +14,8 @@ from honeyframe_dagster.model.compiled import CompiledScenarios
 from honeyframe_dagster.model.naming import job_names, location_name, shard_of
 from honeyframe_dagster.model.scenario import Catalog
 from honeyframe_dagster.settings import Settings, get_settings
-from honeyframe_dagster.store.catalog import name_peers, naming_records
-from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow
+from honeyframe_dagster.store.catalog import peers_and_pause, stored_job_names
+from honeyframe_dagster.store.tables import ScenarioRow
 from honeyframe_dagster.store.versions import load_compiled
 
 
@@ -75,13 +75,12 @@ class Planner:
         # Job names are unique per location: a clash suffix depends on the scenarios of every project with the same
         # identifier there, so names come from those (a light read) unless the records hold them all.
         shard = (shard_of(project_id, self.locations), self.locations) if self.locations > 1 else None
-        peers = name_peers(session, project_id, shard)
-        named = compiled.records if whole and peers == [project_id] else naming_records(session, peers)
+        peers, paused = peers_and_pause(session, project_id, shard)
+        whole = whole and peers == [project_id]
+        names = job_names(compiled.records) if whole else stored_job_names(session, peers)
         settings = self.settings or get_settings()
         checks = Catalog(default_timezone=settings.default_timezone, python_recipes_dir=settings.python_recipes_dir)
-        entries = plan(compiled, self.recipes, names=job_names(named), checks=checks)
-        project = session.get(ProjectRow, project_id)
-        paused = project is not None and project.paused_at is not None
+        entries = plan(compiled, self.recipes, names=names, checks=checks)
         return ProjectPlan(location_name(project_id, self.locations), {e.record.id: e for e in entries}, paused)
 
     def locations_of(self, project_ids: Iterable[str]) -> list[str]:

@@ -6,13 +6,19 @@ the evaluation's log key); from it:
 - the schedule's previous completed tick (SUCCESS or SKIPPED, before this one): every instant up to its time was
   handled (fired, dropped by catch-up, or skipped for overlap), or, when it fired, up to its newest run key (an
   instant: catch-up `all` fires at most 25 per evaluation). A FAILED tick handled nothing: its instants count as
-  missed at the next one. Re-evaluating a tick reads the same previous tick, so it asks for the same runs, and the
-  daemon's run-key check makes that idempotent;
+  missed at the next one; neither did a tick skipped because the catch-up sensor was draining a backlog
+  (`CATCHING_UP`): what the sensor ran is the backlog's. Re-evaluating a tick reads the same previous tick, so it
+  asks for the same runs, and the daemon's run-key check makes that idempotent;
 - the schedule's start (the instigator state's `start_timestamp`: the API's startSchedule, or the daemon's first
   sight of a schedule whose default status is RUNNING): instants before it are never due.
 
 A catch-up `all` backlog (more than 25 missed instants) is drained by the location's catch-up sensor between
-ticks; its progress is one row per scenario in Dagster's key-value store (`Backlog`).
+ticks. Who drains it, and up to where it is known to be handled, is one row per scenario in Dagster's key-value
+store (`Backlog`); that row only ever holds progress that Dagster has committed with the runs: the schedule hands
+over the start of its batch (its tick records the batch's run keys once the runs exist), and the sensor's own
+progress is its cursor (`Progress`), which the sensor daemon stores with the tick's run requests and makes the
+sensor's cursor once they are all submitted. A crash between an evaluation and its runs leaves the cursor where it
+was: the next evaluation asks for the same runs (same run keys) again.
 """
 
 from __future__ import annotations
@@ -23,7 +29,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from dagster import DagsterInstance, RunsFilter, ScheduleEvaluationContext, SensorEvaluationContext
-from dagster._core.scheduler.instigation import InstigatorStatus, ScheduleInstigatorData, TickStatus
+from dagster._core.scheduler.instigation import (
+    InstigatorStatus,
+    InstigatorTick,
+    ScheduleInstigatorData,
+    SensorInstigatorData,
+    TickStatus,
+)
 from dagster._core.storage.tags import SCHEDULE_NAME_TAG, SCHEDULED_EXECUTION_TIME_TAG, SENSOR_NAME_TAG
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -41,6 +53,11 @@ from honeyframe_dagster.store.tables import ScenarioRow, ScenarioVersionRow
 # A backlog the catch-up sensor has not touched for this long is taken as abandoned (sensor stopped or gone): the
 # schedule's own ticks take over its draining.
 BACKLOG_STALE = dt.timedelta(minutes=5)
+# How a schedule's tick that leaves its instants to the catch-up sensor begins its skip reason: such a tick handled
+# nothing itself (`schedule_history` looks past it).
+CATCHING_UP = "catching up:"
+# Ticks read per query when looking past those.
+_TICK_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -77,19 +94,43 @@ def schedule_history(context: ScheduleEvaluationContext) -> ScheduleHistory:
     # sight of a schedule that runs by default does not (the version's `since` says when it was enabled).
     explicit = state is not None and state.status == InstigatorStatus.RUNNING
     started = from_timestamp(data.start_timestamp) if explicit and isinstance(data, ScheduleInstigatorData) else None
-    previous = instance.get_ticks(
-        origin, selector, before=tick.timestamp, limit=1, statuses=[TickStatus.SUCCESS, TickStatus.SKIPPED]
-    )
-    if not previous:
+    last = _last_handling_tick(instance, origin, selector, tick.timestamp)
+    if last is None:
         return ScheduleHistory(None, started, (origin, selector))
-    last = previous[0]
-    until = from_timestamp(last.timestamp)
-    if last.status == TickStatus.SUCCESS:
-        # An expand_from run's key is `<instant>|<entity>` (factory/expansion.py).
-        keys = [key.split("|", 1)[0] for key in last.tick_data.run_keys or []]
-        fired = [i for i in (_instant(key) for key in keys) if i is not None]
-        until = max(fired, default=until)
+    # A tick that fired handled up to its newest run (catch-up `all`: at most 25 of the instants due), one that
+    # skipped up to its time.
+    fired = fired_until(last) if last.status == TickStatus.SUCCESS else None
+    until = fired if fired is not None else from_timestamp(last.timestamp)
     return ScheduleHistory(until, started, (origin, selector))
+
+
+def _last_handling_tick(instance: DagsterInstance, origin: str, selector: str, before: float) -> InstigatorTick | None:
+    """The schedule's newest completed tick before `before` that handled its instants: not one skipped while the
+    catch-up sensor drained a backlog (`CATCHING_UP`)."""
+    statuses = [TickStatus.SUCCESS, TickStatus.SKIPPED]
+    while True:
+        page = instance.get_ticks(origin, selector, before=before, limit=_TICK_PAGE, statuses=statuses)
+        for tick in page:
+            if tick.status != TickStatus.SKIPPED or not (tick.tick_data.skip_reason or "").startswith(CATCHING_UP):
+                return tick
+        if len(page) < _TICK_PAGE:
+            return None
+        before = float(page[-1].timestamp)
+
+
+def fired_until(tick: InstigatorTick) -> dt.datetime | None:
+    """The newest instant a schedule's tick made a run for: its run keys (recorded once the runs exist) are
+    instants, `<instant>|<entity>` with expand_from (factory/expansion.py)."""
+    keys = [key.split("|", 1)[0] for key in tick.tick_data.run_keys or []]
+    return max((i for i in (_instant(key) for key in keys) if i is not None), default=None)
+
+
+def schedule_progress(instance: DagsterInstance, schedule: tuple[str, str] | None) -> dt.datetime | None:
+    """The newest instant the schedule's runs covered: that of its newest SUCCESS tick (None: none, or unknown)."""
+    if schedule is None:
+        return None
+    ticks = instance.get_ticks(*schedule, limit=1, statuses=[TickStatus.SUCCESS])
+    return fired_until(ticks[0]) if ticks else None
 
 
 @dataclass(frozen=True)
@@ -98,6 +139,8 @@ class SensorClock:
 
     now: dt.datetime
     started: dt.datetime | None
+    # The sensor's (origin id, selector id), when evaluated by the daemon.
+    instigator: tuple[str, str] | None = None
 
 
 def sensor_clock(context: SensorEvaluationContext) -> SensorClock:
@@ -116,7 +159,8 @@ def sensor_clock(context: SensorEvaluationContext) -> SensorClock:
     state = instance.get_instigator_state(tick.instigator_origin_id, tick.selector_id) if tick.selector_id else None
     explicit = state is not None and state.status == InstigatorStatus.RUNNING
     started = from_timestamp(context.last_sensor_start_time) if explicit else None
-    return SensorClock(from_timestamp(tick.timestamp) or utcnow(), started)
+    instigator = (tick.instigator_origin_id, tick.selector_id) if tick.selector_id else None
+    return SensorClock(from_timestamp(tick.timestamp) or utcnow(), started, instigator)
 
 
 def launch_spec(spec: ScenarioSpec) -> ScenarioSpec:
@@ -149,8 +193,9 @@ def launch_spec(spec: ScenarioSpec) -> ScenarioSpec:
 
 @dataclass(frozen=True)
 class Backlog:
-    """A catch-up `all` trigger's missed instants being run 25 at a time: handled up to `until`; `open` while
-    instants up to now remain; `at`: when it was last written."""
+    """A catch-up `all` trigger's missed instants being run 25 at a time, as Dagster's key-value store holds it:
+    known handled up to `until` (never beyond what committed records show: see the module's docstring); `open`
+    while the catch-up sensor is to drain it; `at`: when it was last written."""
 
     until: dt.datetime
     open: bool
@@ -160,6 +205,8 @@ class Backlog:
     # Written by the catch-up sensor (`at` is its evaluation time); a schedule writes its tick's scheduled time,
     # which the sensor's clock is not compared with: it takes the backlog over first, then drains it at its pace.
     by_sensor: bool = False
+    # The catch-up sensor's instigator (origin id, selector id): whose committed cursor holds its progress.
+    sensor: tuple[str, str] | None = None
 
     def active(self, now: dt.datetime) -> bool:
         return self.open and now - self.at < BACKLOG_STALE
@@ -167,11 +214,16 @@ class Backlog:
     def dump(self) -> str:
         data = {"until": self.until.isoformat(), "open": self.open, "at": self.at.isoformat()}
         schedule = list(self.schedule) if self.schedule else None
-        return json.dumps({**data, "schedule": schedule, "by_sensor": self.by_sensor})
+        sensor = list(self.sensor) if self.sensor else None
+        return json.dumps({**data, "schedule": schedule, "by_sensor": self.by_sensor, "sensor": sensor})
 
 
 def backlog_key(scenario_id: int) -> str:
     return f"honeyframe/catchup/{scenario_id}"
+
+
+def _pair(value: object) -> tuple[str, str] | None:
+    return (str(value[0]), str(value[1])) if isinstance(value, list) and len(value) == 2 else None
 
 
 def read_backlogs(instance: DagsterInstance, scenario_ids: Iterable[int]) -> dict[int, Backlog]:
@@ -186,15 +238,60 @@ def read_backlogs(instance: DagsterInstance, scenario_ids: Iterable[int]) -> dic
                 continue
             data = json.loads(raw)
             until, at = _instant(data.get("until")), _instant(data.get("at"))
-            schedule = tuple(data["schedule"]) if data.get("schedule") else None
             if until is not None and at is not None:
-                found[scenario_id] = Backlog(until, bool(data.get("open")), at, schedule, bool(data.get("by_sensor")))
+                found[scenario_id] = Backlog(
+                    until,
+                    bool(data.get("open")),
+                    at,
+                    _pair(data.get("schedule")),
+                    bool(data.get("by_sensor")),
+                    _pair(data.get("sensor")),
+                )
     return found
 
 
 def write_backlogs(instance: DagsterInstance, backlogs: Mapping[int, Backlog]) -> None:
     if backlogs:
         instance.run_storage.set_cursor_values({backlog_key(i): b.dump() for i, b in backlogs.items()})
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far the catch-up sensor got with one scenario's backlog: its runs cover the instants up to `until`
+    (asked for by the tick that wrote it; Dagster hands the cursor on only once they are all submitted); `open`:
+    instants up to that evaluation's time remain."""
+
+    until: dt.datetime
+    open: bool
+
+
+def read_progress(cursor: str | None) -> dict[int, Progress]:
+    """The catch-up sensor's cursor: its progress per scenario (empty for none, or one it cannot read)."""
+    try:
+        data = json.loads(cursor) if cursor else {}
+    except ValueError:
+        return {}
+    found: dict[int, Progress] = {}
+    for key, value in data.items() if isinstance(data, dict) else ():
+        until = _instant(value.get("until")) if isinstance(value, dict) and str(key).isdigit() else None
+        if until is not None:
+            found[int(key)] = Progress(until, bool(value.get("open")))
+    return found
+
+
+def dump_progress(progress: Mapping[int, Progress]) -> str:
+    return json.dumps({str(i): {"until": p.until.isoformat(), "open": p.open} for i, p in sorted(progress.items())})
+
+
+def confirmed_until(instance: DagsterInstance, scenario_id: int, backlog: Backlog | None) -> dt.datetime | None:
+    """Up to where a scenario's backlog is handled by what Dagster has committed: the row's `until` or, for one
+    the catch-up sensor drains, its committed cursor (ahead of the row by the batch the row was written with)."""
+    if backlog is None:
+        return None
+    state = instance.get_instigator_state(*backlog.sensor) if backlog.by_sensor and backlog.sensor else None
+    data = state.instigator_data if state is not None else None
+    progress = read_progress(data.cursor if isinstance(data, SensorInstigatorData) else None).get(scenario_id)
+    return max(backlog.until, progress.until) if progress is not None else backlog.until
 
 
 def schedule_running(instance: DagsterInstance, schedule: tuple[str, str] | None, default: bool) -> bool:
@@ -231,14 +328,21 @@ def fired_pairs(
 
 __all__ = [
     "BACKLOG_STALE",
+    "CATCHING_UP",
     "Backlog",
+    "Progress",
     "ScheduleHistory",
     "SensorClock",
-    "sensor_clock",
+    "confirmed_until",
+    "dump_progress",
     "fired_pairs",
+    "fired_until",
     "launch_spec",
     "read_backlogs",
+    "read_progress",
     "schedule_history",
+    "schedule_progress",
     "schedule_running",
+    "sensor_clock",
     "write_backlogs",
 ]

@@ -44,11 +44,17 @@ from honeyframe_dagster.factory.expansion import Entity, expand, no_rows_key, ru
 from honeyframe_dagster.factory.overlap import active_runs, cancel_previous, describe, entity_serial_tags
 from honeyframe_dagster.factory.run_config import run_config
 from honeyframe_dagster.factory.trigger_state import (
+    CATCHING_UP,
     Backlog,
+    Progress,
+    confirmed_until,
+    dump_progress,
     fired_pairs,
     launch_spec,
     read_backlogs,
+    read_progress,
     schedule_history,
+    schedule_progress,
     schedule_running,
     sensor_clock,
     write_backlogs,
@@ -176,14 +182,19 @@ def time_schedule(spec: ScenarioSpec, job: JobDefinition, name: str, grid: Grid)
         backlog = None
         if instance is not None and spec.trigger.catchup == "all":
             backlog = read_backlogs(instance, [spec.id]).get(spec.id)
-            if backlog is not None and backlog.active(now):
-                return SkipReason(f"catching up: {CATCHUP_SENSOR} runs the missed instants after {backlog.until}")
-        handled = [history.handled_until, backlog.until if backlog else None]
+            # One this very tick handed over is not another's: the tick is evaluated again after an interruption
+            # (the daemon died before its runs existed), and asks for the same runs.
+            own = backlog is not None and not backlog.by_sensor and backlog.at == now
+            if backlog is not None and backlog.active(now) and not own:
+                return SkipReason(f"{CATCHING_UP} {CATCHUP_SENSOR} runs the missed instants after {backlog.until}")
+        handled = [history.handled_until, confirmed_until(instance, spec.id, backlog) if instance else None]
         since = handled_until(spec, handled, history.started_at, now)
         due = due_instants(spec.trigger, spec.timezone, since, now, spec.calendar)
         left = _backlog_left(spec, due, now)
         if instance is not None and (left or (backlog is not None and backlog.open)):  # open one, or close a stale one
-            write_backlogs(instance, {spec.id: Backlog(due.handled_until, left, now, history.schedule)})
+            # The batch's start, not its end: this tick's runs do not exist yet. Once they do, its run keys say how
+            # far it got (trigger_state.schedule_progress), and the catch-up sensor goes on from there.
+            write_backlogs(instance, {spec.id: Backlog(since, left, now, history.schedule)})
         if not due.fire:
             return SkipReason(_nothing_due(spec, due, now))
         this_tick = None
@@ -207,7 +218,13 @@ def _backlog_left(spec: ScenarioSpec, due: Due, now: dt.datetime) -> bool:
 def catchup_sensor(scheduled: Sequence[tuple[ScenarioSpec, JobDefinition]]) -> SensorDefinition | None:
     """One sensor per location that runs the backlogs schedules of catch-up `all` triggers leave (at most
     `MAX_CATCHUP_RUNS` per trigger and evaluation, as a time sensor would); None when no such trigger exists.
-    Between backlogs an evaluation is one read of Dagster's key-value store."""
+    Between backlogs an evaluation is one read of Dagster's key-value store.
+
+    Its progress is its cursor, which Dagster commits with the tick's run requests and hands on once they are
+    submitted; every run has a run key (`<job>:<instant>`), so an evaluation after a crash asks for the same runs
+    and the daemon creates only those that are missing. The key-value rows it writes (`Backlog`) carry the progress
+    its cursor had when handed to it: a backlog is closed one evaluation after its last batch, when those runs
+    exist."""
     targets = {spec.id: (spec, job) for spec, job in scheduled if spec.trigger.catchup == "all"}
     if not targets:
         return None
@@ -220,33 +237,55 @@ def catchup_sensor(scheduled: Sequence[tuple[ScenarioSpec, JobDefinition]]) -> S
         description="Runs the missed instants of catch-up `all` schedules beyond the 25 their tick ran",
     )
     def _drain(context: SensorEvaluationContext) -> SensorResult:
-        now = sensor_clock(context).now
+        clock = sensor_clock(context)
+        now, instance = clock.now, context.instance
         # A batch every EVALUATION_SECONDS per trigger, counted from the last one (the schedule's tick or ours).
         pace = dt.timedelta(seconds=EVALUATION_SECONDS)
-        stored = read_backlogs(context.instance, targets)
-        # A backlog a schedule just left is taken over (timed by this sensor's clock from now on), then drained.
-        taken = {
-            i: Backlog(b.until, b.open, now, b.schedule, True) for i, b in stored.items() if b.open and not b.by_sensor
-        }
-        write_backlogs(context.instance, taken)
-        backlogs = {i: b for i, b in stored.items() if b.open and b.by_sensor and now - b.at >= pace}
-        if not backlogs:
-            waiting = sum(1 for b in stored.values() if b.open)
-            return SensorResult(skip_reason=f"{waiting} backlog(s) waiting" if waiting else "no catch-up backlog")
-        requests, written = [], {}
-        for scenario_id, backlog in backlogs.items():
+        stored = {i: b for i, b in read_backlogs(instance, targets).items() if b.open}
+        # The progress the previous evaluation's runs made: Dagster hands the cursor on once they were submitted
+        # (a crash before that leaves the previous one, and this evaluation asks for the same runs again).
+        progress = read_progress(context.cursor)
+        kept: dict[int, Progress] = {}  # this evaluation's cursor
+        published: dict[int, Backlog] = {}  # the rows, with progress that committed records show only
+        requests: list[RunRequest] = []
+        waiting = 0
+        for scenario_id, backlog in stored.items():
             spec, job = targets[scenario_id]
-            if not schedule_running(context.instance, backlog.schedule, spec.enabled):
-                written[scenario_id] = Backlog(backlog.until, False, now, backlog.schedule, True)
+            mine = progress.get(scenario_id)
+            if mine is not None and mine.until < backlog.until:
+                mine = None  # an earlier backlog's
+            if not backlog.by_sensor:
+                # A schedule just handed it over: taken (timed by this sensor's clock from now on), then drained
+                # from where the schedule's runs got.
+                start = max(backlog.until, schedule_progress(instance, backlog.schedule) or backlog.until)
+                published[scenario_id] = Backlog(backlog.until, True, now, backlog.schedule, True, clock.instigator)
+                kept[scenario_id] = Progress(start, True)
+                waiting += 1
                 continue
-            due = due_instants(spec.trigger, spec.timezone, backlog.until, now, spec.calendar)
-            done = fired_pairs(context.instance, spec.id, due.fire)
+            if mine is not None:
+                until = mine.until
+            else:  # no cursor of it (lost, or the take-over's tick did not finish): what the schedule ran
+                until = max(backlog.until, schedule_progress(instance, backlog.schedule) or backlog.until)
+            if (mine is not None and not mine.open) or not schedule_running(instance, backlog.schedule, spec.enabled):
+                # Drained (its last runs exist now), or its schedule stopped: the schedule's again, from there.
+                published[scenario_id] = Backlog(until, False, now, backlog.schedule, True, clock.instigator)
+                continue
+            if now - backlog.at < pace:
+                kept[scenario_id] = Progress(until, True)
+                waiting += 1
+                continue
+            due = due_instants(spec.trigger, spec.timezone, until, now, spec.calendar)
+            done = fired_pairs(instance, spec.id, due.fire)
             if due.fire:
                 requests += _fire(context, spec, due.fire, True, done, job.name)[0]
-            left = _backlog_left(spec, due, now)
-            written[scenario_id] = Backlog(due.handled_until, left, now, backlog.schedule, True)
-        write_backlogs(context.instance, written)
-        return SensorResult(run_requests=requests, skip_reason=None if requests else "backlogs closed")
+            kept[scenario_id] = Progress(due.handled_until, _backlog_left(spec, due, now))
+            published[scenario_id] = Backlog(until, True, now, backlog.schedule, True, clock.instigator)
+        write_backlogs(instance, published)
+        cursor = dump_progress(kept)
+        if requests:
+            return SensorResult(run_requests=requests, cursor=cursor)
+        reason = f"{waiting} backlog(s) waiting" if waiting else "backlogs closed" if stored else "no catch-up backlog"
+        return SensorResult(skip_reason=reason, cursor=cursor)
 
     return _drain
 

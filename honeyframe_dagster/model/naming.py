@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable
-from typing import Literal
-
-from honeyframe_dagster.model.scenario import ScenarioRecord
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any, Literal, Protocol
 
 # What Dagster instigator a scenario's trigger is (factory/triggers.py `build_trigger`).
 TriggerKind = Literal["schedule", "sensor"]
 _NOT_IDENTIFIER = re.compile(r"[^a-z0-9]+")
 
 
+class Named(Protocol):
+    """What a job name depends on (a ScenarioRecord)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def project_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def template_slug(self) -> str | None: ...
+
+
+# A name is computed at every read that names jobs, for every scenario of the project: the same few texts, over and
+# over (a pure function of the text).
+@lru_cache(maxsize=65_536)
 def _identifier(text: str) -> str:
     return _NOT_IDENTIFIER.sub("_", text.lower()).strip("_") or "scenario"
 
@@ -23,28 +38,34 @@ def project_identifier(project_id: str) -> str:
     return _identifier(project_id)
 
 
-def base_job_name(record: ScenarioRecord) -> str:
-    return f"{project_identifier(record.project_id)}__{_identifier(record.template_slug or record.name)}"
+def base_job_name(record: Named) -> str:
+    return f"{_identifier(record.project_id)}__{_identifier(record.template_slug or record.name)}"
 
 
-def job_names(records: Iterable[ScenarioRecord]) -> dict[int, str]:
+def job_names(records: Iterable[Named]) -> dict[int, str]:
     """`<project>__<template slug or scenario name>`; a clash (e.g. 'a b' and 'a-b') gets `_<id>` on the newer
     (`_<id>_2`, … when that is taken too).
 
     Only `id`, `project_id`, `name` and `template_slug` matter: a name depends on the scenarios of the projects
     with the same identifier in the same code location (store/catalog.py `name_peers`), nothing else."""
+    return assign_job_names(sorted((r.id, r.project_id, r.template_slug or r.name) for r in records))
+
+
+def assign_job_names(scenarios: Iterable[Sequence[Any]]) -> dict[int, str]:
+    """`job_names` of (id, project id, template slug or else name) rows in id order (store/catalog.py
+    `stored_job_names` reads them so)."""
     names: dict[int, str] = {}
     taken: set[str] = set()
-    for record in sorted(records, key=lambda r: r.id):
-        base = name = base_job_name(record)
+    for scenario_id, project_id, text in scenarios:
+        base = name = f"{_identifier(project_id)}__{_identifier(text)}"
         # The suffixed name may itself be taken (`x`, then `x 3`, then `X` with id 3): Dagster would refuse the
         # duplicate and the whole code location, every project's schedules with it, would fail to load.
         attempt = 1
         while name in taken:
-            name = f"{base}_{record.id}" + (f"_{attempt}" if attempt > 1 else "")
+            name = f"{base}_{scenario_id}" + (f"_{attempt}" if attempt > 1 else "")
             attempt += 1
         taken.add(name)
-        names[record.id] = name
+        names[scenario_id] = name
     return names
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, func, literal, select, true, union_all
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.model.calendars import Calendar
 from honeyframe_dagster.model.documents import Agent, Dashboard, Dataset, Project, Template
-from honeyframe_dagster.model.naming import in_shard, project_identifier
+from honeyframe_dagster.model.naming import assign_job_names, in_shard, project_identifier
 from honeyframe_dagster.model.scenario import Catalog, ScenarioError, ScenarioRecord, render_scenario, upstream_name
 from honeyframe_dagster.settings import Settings, get_settings
 from honeyframe_dagster.store.tables import (
@@ -158,9 +158,9 @@ def load_catalog(
     catalog.scenarios = scenario_records(
         session, everything if project_ids is None else ScenarioRow.project_id.in_(list(project_ids))
     )
-    for attribute, table, model in PROJECT_OBJECTS:
-        for row in session.scalars(scoped(select(table), table.project_id)):
-            _load_object(getattr(catalog, attribute), model, row)
+    _load_objects(
+        session, catalog, lambda table: true() if project_ids is None else table.project_id.in_(list(project_ids))
+    )
     catalog.calendars = load_calendars(session, project_ids)
     # Every project's claims (one short row per table): a project may read a dbt seed only if no other project's
     # dataset stands in for it (model/tenancy.py: readable_tables).
@@ -176,6 +176,18 @@ def _load_template(catalog: Catalog, row: TemplateRow) -> None:
         # A hand-edited template breaks its own instances (their error says so), not every read of the store.
         catalog.broken_templates[row.slug] = _first_error(exc)
         log.error("stored template '%s' is invalid: %s", row.slug, catalog.broken_templates[row.slug])
+
+
+def _load_objects(session: Session, catalog: Catalog, where: Callable[[type[ProjectObjectRow]], Any]) -> None:
+    """The datasets, dashboards and agents `where` selects (of each table), in one read: the three tables have the
+    same columns."""
+    parts = [
+        select(literal(attribute).label("kind"), table.project_id, table.id, table.document).where(where(table))
+        for attribute, table, _ in PROJECT_OBJECTS
+    ]
+    models = {attribute: model for attribute, _, model in PROJECT_OBJECTS}
+    for row in session.execute(union_all(*parts)):
+        _load_object(getattr(catalog, row.kind), models[row.kind], row)
 
 
 def _load_object(target: dict[tuple[str, str], Any], model: type[Dataset | Dashboard | Agent], row: Any) -> None:
@@ -257,11 +269,10 @@ def _add_named_objects(session: Session, catalog: Catalog, project_id: str) -> N
         for step in steps:
             for reference in step.references():
                 named[reference.collection].add(reference.name)
-    for attribute, table, model in PROJECT_OBJECTS:
-        if named[attribute]:
-            rows = session.scalars(select(table).where(table.project_id == project_id, table.id.in_(named[attribute])))
-            for row in rows:
-                _load_object(getattr(catalog, attribute), model, row)
+    kinds = {table: named[attribute] for attribute, table, _ in PROJECT_OBJECTS}
+    if any(kinds.values()):
+        # A table none is named from reads nothing (`IN ()` is false).
+        _load_objects(session, catalog, lambda table: (table.project_id == project_id) & table.id.in_(kinds[table]))
 
 
 def name_peers(session: Session, project_id: str, shard: tuple[int, int] | None) -> list[str]:
@@ -269,16 +280,32 @@ def name_peers(session: Session, project_id: str, shard: tuple[int, int] | None)
     project with the same identifier (`a-b`, `a--b`) in the same code location, this one included. Project ids are
     lowercase letters, digits and '-', so a LIKE on the identifier's parts finds every candidate; the identifier
     itself decides."""
+    return peers_and_pause(session, project_id, shard)[0]
+
+
+def peers_and_pause(session: Session, project_id: str, shard: tuple[int, int] | None) -> tuple[list[str], bool]:
+    """`name_peers`, and whether the project is paused, in one read (the project is one of its candidates)."""
     identifier = project_identifier(project_id)
-    candidates = session.scalars(select(ProjectRow.id).where(ProjectRow.id.like("%".join(identifier.split("_")))))
-    return sorted(p for p in candidates if project_identifier(p) == identifier and in_shard(p, shard))
+    pattern = "%".join(identifier.split("_"))
+    candidates = session.execute(select(ProjectRow.id, ProjectRow.paused_at).where(ProjectRow.id.like(pattern)))
+    peers, paused, found = [], False, False
+    for candidate, paused_at in candidates:
+        if project_identifier(candidate) == identifier and in_shard(candidate, shard):
+            peers.append(candidate)
+        if candidate == project_id:
+            found, paused = True, paused_at is not None
+    if not found:  # an id that is not one (a row written behind the write path's back): asked for by its key
+        row = session.get(ProjectRow, project_id)
+        paused = row is not None and row.paused_at is not None
+    return sorted(peers), paused
 
 
-def naming_records(session: Session, project_ids: Collection[str]) -> list[ScenarioRecord]:
-    """The projects' scenarios as records that carry only what a job name depends on."""
-    columns = (ScenarioRow.id, ScenarioRow.project_id, ScenarioRow.name, ScenarioRow.template_slug)
-    rows = session.execute(select(*columns).where(ScenarioRow.project_id.in_(list(project_ids))))
-    return [
-        ScenarioRecord(id=i, project_id=project, name=name, enabled=True, template_slug=slug)
-        for i, project, name, slug in rows
-    ]
+def stored_job_names(session: Session, project_ids: Collection[str]) -> dict[int, str]:
+    """The job names of the projects' scenarios (model/naming.py `job_names`), from the columns they depend on: one
+    read of plain rows (a project may have thousands)."""
+    text = func.coalesce(func.nullif(ScenarioRow.template_slug, ""), ScenarioRow.name)  # `template_slug or name`
+    statement = select(ScenarioRow.id, ScenarioRow.project_id, text).where(
+        ScenarioRow.project_id.in_(list(project_ids))
+    )
+    # Plain rows in id order (the order names are given in), without the ORM's row handling.
+    return assign_job_names(session.connection().execute(statement.order_by(ScenarioRow.id)).all())

@@ -3,6 +3,7 @@ the list pages, and the API's job names are the factory's (SQLite and Postgres).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -72,6 +73,41 @@ def test_get_one_reads_one_scenario_whatever_the_project_size(api: Api, store_ur
         if "scenarios.steps" in s and "scenarios.project_id" in s.partition("WHERE")[2] and "scenarios.name =" not in s
     ]
     assert whole == [], whole
+
+
+def tables_read(statements: list[str]) -> list[str]:
+    """The table each statement reads from (its first FROM), in order."""
+    found = []
+    for statement in statements:
+        match = re.search(r"\bFROM\s+\(?\s*(?:SELECT .*? FROM\s+)?\"?(\w+)", statement, re.S)
+        found.append(match.group(1) if match else statement.split()[0])
+    return found
+
+
+# Every request: its token, then its project (api/deps.py).
+REQUEST_CHECKS = ["api_tokens", "projects"]
+
+
+def test_the_list_and_get_one_read_the_catalog_once_per_table(api: Api, store_url: str) -> None:
+    """The list reads the project's scenarios (with their current versions' hashes, a join), the project with the
+    projects whose job names share its own (one LIKE, with its pause) and the SLA misses: one statement per table.
+    GET one reads its scenario, those projects, the job names of their scenarios (the names depend on them) and its
+    SLA misses. Versions this process has compiled are not read again (the warm-up read them)."""
+    ids = add_scenarios(store_url, "acme-sales", [f"s{n}" for n in range(5)])
+    expected = {
+        BASE: ["scenarios", "projects", "sla_misses"],
+        f"{BASE}/{ids[2]}": ["scenarios", "projects", "scenarios", "sla_misses"],
+    }
+    for path, catalog in expected.items():
+        warm = api.call("GET", path)  # and the token's last-use write, at most once a minute
+        with counted_statements(store_url) as statements:
+            response = api.call("GET", path)
+        assert response.status_code == 200 and response.json() == warm.json(), response.text
+        assert tables_read(statements) == REQUEST_CHECKS + catalog, statements
+    # The scenario's names and pause are as the list shows them.
+    listed = {item["id"]: item for item in api.call("GET", BASE).json()["items"]}
+    one = api.call("GET", f"{BASE}/{ids[2]}").json()
+    assert {key: value for key, value in one.items() if key != "runs"} == listed[ids[2]]
 
 
 def test_list_pages_ordered_by_id_with_total(api: Api, store_url: str) -> None:

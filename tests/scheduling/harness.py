@@ -74,12 +74,17 @@ def schedule_pass(workspace: Any, now: dt.datetime) -> None:
         list(launch_scheduled_runs(workspace, LOG, end_datetime_utc=now, iteration_times=iteration_times(workspace)))
 
 
+def sensor_pass(workspace: Any, now: dt.datetime) -> None:
+    """One sensor daemon iteration at `now`: each running sensor whose minimum interval has passed is evaluated."""
+    with freeze_time(now):
+        list(execute_sensor_iteration(workspace, LOG, None, None))
+
+
 def evaluate(workspace: Any, now: dt.datetime) -> None:
     """One pass of the scheduler daemon, then of the sensor daemon, at `now` (each schedule runs if a tick is due,
     each sensor if its minimum interval has passed)."""
     schedule_pass(workspace, now)
-    with freeze_time(now):
-        list(execute_sensor_iteration(workspace, LOG, None, None))
+    sensor_pass(workspace, now)
 
 
 def run_every(workspace: Any, start: dt.datetime, end: dt.datetime, step: dt.timedelta) -> None:
