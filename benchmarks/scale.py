@@ -518,6 +518,8 @@ def idle_cpu(root_pid: int, seconds: float) -> dict[str, float]:
 
 def process_kind(argv: list[str], parent_kind: str = "") -> str:
     text = " ".join(argv)
+    if "resource_tracker" in text:
+        return "multiprocessing resource trackers"
     if "multiprocessing" in text:
         # uvicorn's workers, and the run workers a code server starts (StartRun), are spawned interpreters.
         return "run workers" if parent_kind.startswith("code server") else parent_kind or "?"
@@ -528,8 +530,10 @@ def process_kind(argv: list[str], parent_kind: str = "") -> str:
         ("execute_run", "run workers"),
         ("dagster-webserver", "webserver"),
         ("dagster-daemon", "daemon"),
+        ("dagster_daemon.py", "daemon"),
         ("uvicorn", "API (uvicorn)"),
         ("mailsink", "mail sink"),
+        ("mailsink.py", "mail sink"),
         ("honeyframe up", "honeyframe up"),
     ):
         if marker in text:

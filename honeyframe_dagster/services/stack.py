@@ -196,11 +196,28 @@ def connect_host(bind: str) -> str:
     return HOST if bind in ("0.0.0.0", "::", "") else bind  # noqa: S104 - recognising the wildcard, not binding it
 
 
+# The local mail sink (`honeyframe mailsink`), run as a script: it needs aiosmtpd, not the CLI's imports.
+MAIL_SINK = Path(__file__).with_name("mailsink.py")
+# Dagster's daemon, refreshing its whole workspace hourly rather than every minute (services/dagster_daemon.py).
+DAGSTER_DAEMON = Path(__file__).with_name("dagster_daemon.py")
+# A code location's server: `dagster api grpc` behind the product's lean proxy (services/grpc_proxy.py), run as a
+# script so that it imports grpcio only.
+GRPC_PROXY = Path(__file__).with_name("grpc_proxy.py")
+
+
 def code_server(name: str, module: str, host: str, port: int, env: dict[str, str], log_dir: Path) -> Process:
-    """`dagster code-server start`: it stays up across reloads, each reload re-importing `module` in a fresh child;
-    the runs it launches (DefaultRunLauncher) run on its host."""
-    argv = [str(BIN / "dagster"), "code-server", "start", "-m", module, "-h", host, "-p", str(port)]
-    return Process(name, [*argv, "--location-name", name], env, log_dir, ready=lambda: port_open(port, host))
+    """The location's server on `host:port`: it stays up across reloads, each reload re-importing `module` in a
+    fresh `dagster api grpc` child while the runs of the previous one finish; the runs it launches
+    (DefaultRunLauncher) run on its host. It listens once the first import is done."""
+    return Process(name, code_server_argv(name, module, host, port), env, log_dir, ready=lambda: port_open(port, host))
+
+
+def code_server_argv(name: str, module: str, host: str, port: int) -> list[str]:
+    return [sys.executable, str(GRPC_PROXY), "-m", module, "--location-name", name, "-h", host, "-p", str(port)]
+
+
+def daemon_argv(workspace: Path) -> list[str]:
+    return [sys.executable, str(DAGSTER_DAEMON), "run", "-w", str(workspace)]
 
 
 def shard_env(env: dict[str, str], index: int, count: int) -> dict[str, str]:
@@ -228,7 +245,7 @@ def ui_processes(settings: Settings, env: dict[str, str], workspace: Path, host:
             log_dir,
             ready=lambda: http_ok(f"{ui}/server_info"),
         ),
-        Process("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, log_dir),
+        Process("dagster-daemon", daemon_argv(workspace), env, log_dir),
         Process(
             "api",
             # One worker per core: its start-up only checks the store, migrated by `up` before (boot.open_store).
@@ -334,7 +351,8 @@ def plan_all(
     workspace = write_workspace(settings, [(name, connect_host(host), port) for name, _, port in locations])
     clients = ui_processes(settings, env, workspace, host, log_dir)
     if mail_sink:
-        servers.insert(0, Process("mail-sink", [str(BIN / "honeyframe"), "mailsink"], env, log_dir))
+        sink = [sys.executable, str(MAIL_SINK), HOST, str(settings.smtp_port), str(settings.home_dir / "mail")]
+        servers.insert(0, Process("mail-sink", sink, env, log_dir))
     return Plan(servers, clients, summary(settings, log_dir, mail_sink, host), *running_here(settings, host))
 
 

@@ -29,7 +29,7 @@ from tests.api.conftest import free_port, wait_for
 PROXY = Path(grpc_proxy.__file__)
 LOCATION = "proxied"
 
-DEFINITIONS = '''
+DEFINITIONS = """
 import os
 import time
 from pathlib import Path
@@ -54,7 +54,7 @@ def gated() -> None:
 
 
 defs = Definitions(jobs=[gated])
-'''
+"""
 
 
 def test_the_forwarded_calls_are_dagsters_with_their_streaming() -> None:
@@ -153,9 +153,7 @@ def location(tmp_path: Path) -> Iterator[tuple[Location, subprocess.Popen[bytes]
     }
     argv = [sys.executable, str(PROXY), "-m", "proxy_defs", "--location-name", LOCATION, "-h", "127.0.0.1"]
     with (tmp_path / "proxy.log").open("wb") as out:
-        proxy = subprocess.Popen(
-            [*argv, "-p", str(port)], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        proxy = subprocess.Popen([*argv, "-p", str(port)], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
     location = Location(tmp_path, port)
     try:
         wait_for(lambda: proxy.poll() is not None or _answers(location), "the proxy", timeout=120)
