@@ -535,6 +535,7 @@ def process_kind(argv: list[str], parent_kind: str = "") -> str:
         ("mailsink", "mail sink"),
         ("mailsink.py", "mail sink"),
         ("honeyframe up", "honeyframe up"),
+        ("supervisor.py", "honeyframe up"),
     ):
         if marker in text:
             return kind

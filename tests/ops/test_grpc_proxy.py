@@ -211,7 +211,8 @@ def test_reload_switches_to_fresh_code_while_earlier_runs_finish_and_stay_cancel
         wait_for(lambda run_id=run_id: loc.status(run_id) == DagsterRunStatus.SUCCESS, f"run {run_id}", timeout=60)
     # Its runs done, the first child exits; the second serves on.
     wait_for(lambda: first_child not in children(proxy.pid), "the first child exits", timeout=60)
-    assert loc.server_id() == second_id and loc.current_runs() == []
+    assert loc.server_id() == second_id
+    wait_for(lambda: loc.current_runs() == [], "the run workers exit", timeout=30)
 
 
 def test_a_child_that_dies_is_replaced_under_a_new_server_id(
