@@ -9,8 +9,9 @@ For every size and layout it prints:
   enable/disable  matrix enable/disable through the API, p50/p99
   API reads       50 clients, mixed GET list / GET one, with Dagster: throughput, p50/p99
   idle CPU        with nothing due, each process kind's CPU time over two minutes (/proc utime+stime), as % of
-                  one core, after a minute to settle
-  RSS             summed over `honeyframe up`'s process tree, per process kind: idle, and after the work
+                  one core, after four minutes to settle (measured too: the daemon's first pass over the schedules)
+  RSS             summed over `honeyframe up`'s process tree, per process kind: idle, and after the work; and the
+                  PSS total (shared pages split among the processes that map them)
 and, once per store backend, the API alone (HONEYFRAME_DAGSTER_URL="", uvicorn as `honeyframe up` runs it) on a
 project of 1,000 scenarios: GET one, the full list, and 50 clients of mixed reads.
 
@@ -442,6 +443,9 @@ class Proc:
     kind: str
     rss_mb: float
     cpu_seconds: float
+    # Proportional set size: resident memory with each shared page split among the processes that map it (shared
+    # libraries count once over the stack, not once per process as in the RSS sum).
+    pss_mb: float = 0.0
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -484,7 +488,12 @@ def read_proc(pid: int, parent_kind: str) -> Proc | None:
     # utime and stime: fields 14 and 15 of /proc/PID/stat, 12 and 13 after the command name.
     cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     kind = process_kind([a.decode(errors="replace") for a in argv if a], parent_kind)
-    return Proc(pid, kind, kb / 1024, cpu)
+    try:
+        rollup = (Path("/proc") / str(pid) / "smaps_rollup").read_text()
+        pss = next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+    except OSError:
+        pss = 0
+    return Proc(pid, kind, kb / 1024, cpu, pss / 1024)
 
 
 def rss(root_pid: int) -> dict[str, float]:
@@ -590,9 +599,11 @@ def measure_stack(args: argparse.Namespace, pairs: int, sharded: bool) -> Figure
 
 
 def idle(stack: Stack, args: argparse.Namespace, figures: Figures) -> None:
-    """With nothing due (the seeded crons fire at 03:00-03:19 and 04:00 UTC): after `--settle-seconds` (the
-    daemon's first evaluations), each process kind's CPU over `--idle-seconds`, then its resident memory."""
-    time.sleep(args.settle_seconds)
+    """With nothing due (the seeded crons fire at 03:00-03:19 and 04:00 UTC): the stack's CPU over the first
+    `--settle-seconds` after every location loaded (the daemon's first pass over the schedules writes each one's
+    state), then each process kind's CPU over `--idle-seconds`, then its resident memory."""
+    settling = idle_cpu(stack.process.pid, args.settle_seconds)
+    figures.rows[f"CPU, first {args.settle_seconds:g} s after loaded"] = f"{sum(settling.values()):.1f} % of a core"
     cpu = idle_cpu(stack.process.pid, args.idle_seconds)
     minutes = f"{args.idle_seconds / 60:g} min"
     figures.rows[f"idle CPU over {minutes}, nothing due"] = f"{sum(cpu.values()):.1f} % of a core"
@@ -602,6 +613,9 @@ def idle(stack: Stack, args: argparse.Namespace, figures: Figures) -> None:
     figures.rows["RSS by process kind, idle"] = f"{sum(memory.values()):.0f} MB ({sum(processes.values())} proc.)"
     for kind, mb in sorted(memory.items(), key=lambda item: -item[1]):
         figures.rows[f"  RSS {kind}"] = f"{mb:.0f} MB ({processes.get(kind, 0)})"
+    figures.rows["  PSS total (shared pages split)"] = (
+        f"{sum(proc.pss_mb for proc in process_tree(stack.process.pid)):.0f} MB"
+    )
 
 
 @contextmanager
@@ -695,7 +709,7 @@ def main() -> None:
     parser.add_argument("--sharded-only", action="store_true", help="leave out the one-location columns")
     parser.add_argument("--idle-only", action="store_true", help="cold start, idle CPU and RSS only")
     parser.add_argument("--idle-seconds", type=float, default=120, help="how long idle CPU is measured")
-    parser.add_argument("--settle-seconds", type=float, default=60, help="wait after every location loaded")
+    parser.add_argument("--settle-seconds", type=float, default=240, help="measured apart, after every location loaded")
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.runs, args.writes, args.requests, args.samples = [20], 3, 3, 300, 30
