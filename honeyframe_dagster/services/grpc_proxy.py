@@ -67,6 +67,12 @@ START_RUN_DRAIN_SECONDS = 120.0
 RESTART_PAUSE_SECONDS = (1.0, 60.0)
 RESTART_HEALTHY_SECONDS = 120.0
 WORKERS = 32
+# The snapshots a child serves (its repository, each job), which are the same for every caller since a child imports
+# the definitions once, are kept for this long after it starts serving: a reload makes the webserver load the
+# location twice (its reload, then its server watcher seeing the new server id) and the daemon once, and a child
+# builds a job's snapshot anew for each call (Dagster caches none).
+SNAPSHOT_CACHE_SECONDS = 120.0
+SNAPSHOTS = ("ListRepositories", "ExternalRepository", "StreamingExternalRepository", "ExternalJob")
 
 RPC = re.compile(r"\brpc\s+(\w+)\s*\(\s*(stream\s+)?[\w.]+\s*\)\s*returns\s*\(\s*(stream\s+)?[\w.]+\s*\)")
 
@@ -181,6 +187,8 @@ class Child:
     started_at: float = field(default_factory=time.monotonic)
     retired: bool = False
     exited: bool = False
+    # Replies to SNAPSHOTS calls by (method, request), while SNAPSHOT_CACHE_SECONDS last (then None).
+    snapshots: dict[tuple[str, bytes], Any] | None = field(default_factory=dict)
 
     @property
     def pid(self) -> int:
@@ -211,7 +219,25 @@ class Child:
                 time.sleep(0.1)
 
     def close(self) -> None:
+        self.snapshots = None
         self.channel.close()
+
+    def forget_snapshots(self) -> None:
+        self.snapshots = None
+        release_memory()
+
+
+def release_memory() -> None:
+    """Give the heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing): the snapshots just
+    dropped were megabytes, which the allocator would otherwise keep for this process."""
+    import ctypes
+
+    try:
+        trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # this process's own symbols, libc's among them
+    except OSError:
+        return
+    if trim is not None:
+        trim(0)
 
 
 def child_channel(port: int) -> grpc.Channel:
@@ -288,28 +314,47 @@ class Proxy(grpc.GenericRpcHandler):
         return child
 
     def _forwarder(self, path: str, streams_in: bool, streams_out: bool) -> grpc.RpcMethodHandler:
+        method = path.rsplit("/", 1)[-1]
+        cached = method in SNAPSHOTS and not streams_in
+
         def call(request: Any, context: grpc.ServicerContext) -> Any:
-            channel = self._child(context).channel
+            child = self._child(context)
             timeout = context.time_remaining()
+            snapshots = child.snapshots if cached else None
+            if snapshots is not None and (method, request) in snapshots:
+                return snapshots[method, request]
             try:
                 if streams_in and streams_out:
-                    return channel.stream_stream(path)(request, timeout=timeout)
+                    return child.channel.stream_stream(path)(request, timeout=timeout)
                 if streams_in:
-                    return channel.stream_unary(path)(request, timeout=timeout)
-                return channel.unary_unary(path)(request, timeout=timeout)
+                    return child.channel.stream_unary(path)(request, timeout=timeout)
+                reply = child.channel.unary_unary(path)(request, timeout=timeout)
             except grpc.RpcError as exc:
                 abort_like(context, exc)
+            # A job's reply holds its snapshot (field 1) or the error of building it: only a snapshot is kept.
+            if snapshots is not None and (method != "ExternalJob" or string_field(reply, 1)):
+                snapshots[method, request] = reply
+            return reply
 
         def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            channel = self._child(context).channel
+            child = self._child(context)
             timeout = context.time_remaining()
+            snapshots = child.snapshots if cached else None
+            if snapshots is not None and (method, request) in snapshots:
+                yield from snapshots[method, request]
+                return
+            chunks = []
             try:
                 if streams_in:
-                    yield from channel.stream_stream(path)(request, timeout=timeout)
-                else:
-                    yield from channel.unary_stream(path)(request, timeout=timeout)
+                    yield from child.channel.stream_stream(path)(request, timeout=timeout)
+                    return
+                for chunk in child.channel.unary_stream(path)(request, timeout=timeout):
+                    chunks.append(chunk)
+                    yield chunk
             except grpc.RpcError as exc:
                 abort_like(context, exc)
+            if snapshots is not None:
+                snapshots[method, request] = chunks
 
         if streams_out:
             if streams_in:
@@ -406,6 +451,9 @@ class Proxy(grpc.GenericRpcHandler):
                     continue
                 raise
             threading.Thread(target=self._watch, args=(child,), name=f"watch-{popen.pid}", daemon=True).start()
+            forget = threading.Timer(SNAPSHOT_CACHE_SECONDS, child.forget_snapshots)
+            forget.daemon = True
+            forget.start()
             log(self.name, f"`dagster api grpc` pid {popen.pid} serves on port {port}")
             return child
         raise ChildFailed("`dagster api grpc` did not start")
