@@ -8,7 +8,10 @@ For every size and layout it prints:
   edit-to-live    API PATCH of a cron -> 2xx with the new cron in the webserver's workspace (GraphQL), p50/p99
   enable/disable  matrix enable/disable through the API, p50/p99
   API reads       50 clients, mixed GET list / GET one, with Dagster: throughput, p50/p99
-  RSS             summed over `honeyframe up`'s process tree, per process kind
+  idle CPU        with nothing due, each process kind's CPU time over two minutes (/proc utime+stime), as % of
+                  one core, after four minutes to settle (measured too: the daemon's first pass over the schedules)
+  RSS             summed over `honeyframe up`'s process tree, per process kind: idle, and after the work; and the
+                  PSS total (shared pages split among the processes that map them)
 and, once per store backend, the API alone (HONEYFRAME_DAGSTER_URL="", uvicorn as `honeyframe up` runs it) on a
 project of 1,000 scenarios: GET one, the full list, and 50 clients of mixed reads.
 
@@ -16,6 +19,7 @@ The pairs are 20 templates x (pairs / 20) projects, each template one `run_pytho
 in one `honeyframe apply` of generated documents before the stack starts.
 
     .venv/bin/python benchmarks/scale.py [--sizes 20 2000 10000] [--skip-10k] [--postgres] [--quick]
+    .venv/bin/python benchmarks/scale.py --sizes 20 2000 --skip-api --sharded-only --idle-only
 """
 
 from __future__ import annotations
@@ -431,8 +435,25 @@ def scenario_targets(api: str, token: str, projects: list[str]) -> list[tuple[st
     return targets
 
 
-def rss(root_pid: int) -> dict[str, float]:
-    """MB of resident memory over the process tree under `root_pid`, by process kind."""
+@dataclass(frozen=True)
+class Proc:
+    """One process of the stack's tree: its kind, resident memory (MB) and CPU time so far (s)."""
+
+    pid: int
+    kind: str
+    rss_mb: float
+    cpu_seconds: float
+    # Proportional set size: resident memory with each shared page split among the processes that map it (shared
+    # libraries count once over the stack, not once per process as in the RSS sum).
+    pss_mb: float = 0.0
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(root_pid: int) -> list[Proc]:
+    """Every process under `root_pid` (itself included), each with its kind (`process_kind`, from its own command
+    line and its parent's kind: a multiprocessing child is a uvicorn worker or a run worker by its parent)."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -441,36 +462,89 @@ def rss(root_pid: int) -> dict[str, float]:
                 parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
-    tree, frontier = {root_pid}, [root_pid]
+    children: dict[int, list[int]] = defaultdict(list)
+    for child, parent in parents.items():
+        children[parent].append(child)
+    found: list[Proc] = []
+    frontier: list[tuple[int, str]] = [(root_pid, "")]
     while frontier:
-        pid = frontier.pop()
-        children = [child for child, parent in parents.items() if parent == pid]
-        tree.update(children)
-        frontier += children
-    kinds: dict[str, float] = defaultdict(float)
-    for pid in tree:
-        try:
-            status = (Path("/proc") / str(pid) / "status").read_text()
-            argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
-        except OSError:
+        pid, parent_kind = frontier.pop()
+        proc = read_proc(pid, parent_kind)
+        if proc is None:
             continue
-        kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-        kinds[process_kind([a.decode(errors="replace") for a in argv if a])] += kb / 1024
+        found.append(proc)
+        frontier += [(child, proc.kind) for child in children.get(pid, [])]
+    return found
+
+
+def read_proc(pid: int, parent_kind: str) -> Proc | None:
+    try:
+        status = (Path("/proc") / str(pid) / "status").read_text()
+        argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    # utime and stime: fields 14 and 15 of /proc/PID/stat, 12 and 13 after the command name.
+    cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    kind = process_kind([a.decode(errors="replace") for a in argv if a], parent_kind)
+    try:
+        rollup = (Path("/proc") / str(pid) / "smaps_rollup").read_text()
+        pss = next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+    except OSError:
+        pss = 0
+    return Proc(pid, kind, kb / 1024, cpu, pss / 1024)
+
+
+def rss(root_pid: int) -> dict[str, float]:
+    """MB of resident memory over the process tree under `root_pid`, by process kind."""
+    kinds: dict[str, float] = defaultdict(float)
+    for proc in process_tree(root_pid):
+        kinds[proc.kind] += proc.rss_mb
     return dict(kinds)
 
 
-def process_kind(argv: list[str]) -> str:
+def counted(root_pid: int) -> dict[str, int]:
+    kinds: dict[str, int] = defaultdict(int)
+    for proc in process_tree(root_pid):
+        kinds[proc.kind] += 1
+    return dict(kinds)
+
+
+def idle_cpu(root_pid: int, seconds: float) -> dict[str, float]:
+    """Percent of one core each process kind used over `seconds` (utime + stime from /proc; a process that started
+    meanwhile counts from zero, one that ended is lost with what it used)."""
+    before = {proc.pid: proc.cpu_seconds for proc in process_tree(root_pid)}
+    started = time.monotonic()
+    time.sleep(seconds)
+    after = process_tree(root_pid)
+    elapsed = time.monotonic() - started
+    kinds: dict[str, float] = defaultdict(float)
+    for proc in after:
+        kinds[proc.kind] += (proc.cpu_seconds - before.get(proc.pid, 0.0)) / elapsed * 100
+    return dict(kinds)
+
+
+def process_kind(argv: list[str], parent_kind: str = "") -> str:
     text = " ".join(argv)
+    if "resource_tracker" in text:
+        return "multiprocessing resource trackers"
+    if "multiprocessing" in text:
+        # uvicorn's workers, and the run workers a code server starts (StartRun), are spawned interpreters.
+        return "run workers" if parent_kind.startswith("code server") else parent_kind or "?"
     for marker, kind in (
-        ("code-server", "code servers"),
-        ("api grpc", "code servers"),
+        ("code-server start", "code server proxies (Dagster)"),
+        ("grpc_proxy", "code server proxies (honeyframe)"),
+        ("api grpc", "code servers (dagster api grpc)"),
         ("execute_run", "run workers"),
         ("dagster-webserver", "webserver"),
         ("dagster-daemon", "daemon"),
+        ("dagster_daemon.py", "daemon"),
         ("uvicorn", "API (uvicorn)"),
-        ("multiprocessing", "API (uvicorn)"),
         ("mailsink", "mail sink"),
+        ("mailsink.py", "mail sink"),
         ("honeyframe up", "honeyframe up"),
+        ("supervisor.py", "honeyframe up"),
     ):
         if marker in text:
             return kind
@@ -505,6 +579,9 @@ def measure_stack(args: argparse.Namespace, pairs: int, sharded: bool) -> Figure
         stack = start_stack(env, root, figures)
         try:
             print(f"[scale] {figures.label}: up ({figures.rows['cold start (summary / all loaded)']})", flush=True)
+            idle(stack, args, figures)
+            if args.idle_only:
+                return figures
             listed = httpx.get(stack.api + BASE, headers=headers(token, EDIT_PROJECT), timeout=120).json()["items"]
             edit = next(item for item in listed if item["name"] == EDIT_SCENARIO)
             instance = next(item for item in listed if item["template_slug"] == "t0")
@@ -515,12 +592,30 @@ def measure_stack(args: argparse.Namespace, pairs: int, sharded: bool) -> Figure
             targets = scenario_targets(stack.api, token, projects)
             figures.rows["API reads, 50 clients"] = mixed_reads(stack.api, token, targets, args.requests, 50)
             memory = rss(stack.process.pid)
-            figures.rows["RSS total"] = f"{sum(memory.values()):.0f} MB"
-            for kind, mb in sorted(memory.items()):
-                figures.rows[f"  RSS {kind}"] = f"{mb:.0f} MB"
+            figures.rows["RSS total, after the work"] = f"{sum(memory.values()):.0f} MB"
         finally:
             stack.stop()
     return figures
+
+
+def idle(stack: Stack, args: argparse.Namespace, figures: Figures) -> None:
+    """With nothing due (the seeded crons fire at 03:00-03:19 and 04:00 UTC): the stack's CPU over the first
+    `--settle-seconds` after every location loaded (the daemon's first pass over the schedules writes each one's
+    state), then each process kind's CPU over `--idle-seconds`, then its resident memory."""
+    settling = idle_cpu(stack.process.pid, args.settle_seconds)
+    figures.rows[f"CPU, first {args.settle_seconds:g} s after loaded"] = f"{sum(settling.values()):.1f} % of a core"
+    cpu = idle_cpu(stack.process.pid, args.idle_seconds)
+    minutes = f"{args.idle_seconds / 60:g} min"
+    figures.rows[f"idle CPU over {minutes}, nothing due"] = f"{sum(cpu.values()):.1f} % of a core"
+    for kind, percent in sorted(cpu.items(), key=lambda item: -item[1]):
+        figures.rows[f"  CPU {kind}"] = f"{percent:.2f} %"
+    memory, processes = rss(stack.process.pid), counted(stack.process.pid)
+    figures.rows["RSS by process kind, idle"] = f"{sum(memory.values()):.0f} MB ({sum(processes.values())} proc.)"
+    for kind, mb in sorted(memory.items(), key=lambda item: -item[1]):
+        figures.rows[f"  RSS {kind}"] = f"{mb:.0f} MB ({processes.get(kind, 0)})"
+    figures.rows["  PSS total (shared pages split)"] = (
+        f"{sum(proc.pss_mb for proc in process_tree(stack.process.pid)):.0f} MB"
+    )
 
 
 @contextmanager
@@ -612,6 +707,9 @@ def main() -> None:
     parser.add_argument("--skip-api", action="store_true", help="leave out the API-alone measurements")
     parser.add_argument("--skip-stack", action="store_true", help="leave out the real-stack measurements")
     parser.add_argument("--sharded-only", action="store_true", help="leave out the one-location columns")
+    parser.add_argument("--idle-only", action="store_true", help="cold start, idle CPU and RSS only")
+    parser.add_argument("--idle-seconds", type=float, default=120, help="how long idle CPU is measured")
+    parser.add_argument("--settle-seconds", type=float, default=240, help="measured apart, after every location loaded")
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.runs, args.writes, args.requests, args.samples = [20], 3, 3, 300, 30

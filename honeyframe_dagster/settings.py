@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     # None: chosen from the store's size (pairs_per_location), then kept in the store (honeyframe_dagster.shards).
     code_locations: int | None = Field(default=None, ge=1, le=64)
     # The size a code location is kept near: an edit reloads only its project's location, in time ~ its size.
-    pairs_per_location: int = Field(default=500, ge=1)
+    pairs_per_location: int = Field(default=1000, ge=1)
     # The code servers of the shards, in shard order (`host:port,host:port`), for `honeyframe up --only ui`.
     code_servers: str | None = None
     ui_port: int = 3000

@@ -50,3 +50,11 @@ def serve(host: str, port: int, directory: Path) -> None:
         stop.wait()
     finally:
         controller.stop()
+
+
+if __name__ == "__main__":
+    # `honeyframe up` runs the sink as a script (`python mailsink.py HOST PORT DIR`): the `honeyframe mailsink`
+    # command would import the whole CLI (Dagster included) into a process that only needs aiosmtpd.
+    import sys
+
+    serve(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]))

@@ -3,29 +3,24 @@ API and a local mail sink — started in order, supervised, and stopped together
 `--only code-server --shard i/n` starts one shard's code server and `--only ui` the webserver, daemon and API over
 the code servers that HONEYFRAME_CODE_SERVERS names (docs/deploy.md).
 
-The terminal shows only what a person needs: one line per process started, a summary once everything answers and
-one line when everything has stopped. Each process writes its own output (Dagster's run events included) to
-`$HONEYFRAME_HOME/logs/<process>.log`, as plain text (the colour codes Dagster's loggers write are taken out). The
-URLs of what runs here are recorded under HONEYFRAME_HOME (honeyframe_dagster/running.py), so that the CLI in
-another terminal finds them.
+This module plans: settings, store, shard count, ports, dbt manifest. Then `honeyframe up` hands over to the lean
+supervisor (services/supervisor.py), which runs the plan in the same process. The terminal shows only what a person
+needs: one line per process started, a summary once everything answers and one line when everything has stopped.
+Each process writes its own output (Dagster's run events included) to `$HONEYFRAME_HOME/logs/<process>.log`, as plain
+text (the colour codes Dagster's loggers write are taken out). The URLs of what runs here are recorded under
+HONEYFRAME_HOME (honeyframe_dagster/running.py), so that the CLI in another terminal finds them.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -33,9 +28,9 @@ from sqlalchemy.orm import Session
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dbt import ensure_manifest
 from honeyframe_dagster.model.naming import WAREHOUSE_LOCATION, location_names, shard_location_name
-from honeyframe_dagster.running import RunningSystem, forget_running, record_running
 from honeyframe_dagster.sample_data import follow_today
 from honeyframe_dagster.services.instance_config import dagster_postgres_url, install_instance_yaml
+from honeyframe_dagster.services.supervisor import HOST, Plan, Process, Ready, hand_over, port_open, wait_until
 from honeyframe_dagster.settings import EXAMPLES_DIR, REPO_ROOT, Settings, child_environment, get_settings
 from honeyframe_dagster.shards import check_shard, choose_count, save_count, stored_count
 from honeyframe_dagster.store.tables import ProjectRow
@@ -43,7 +38,6 @@ from honeyframe_dagster.store.tables import ProjectRow
 # The CLI's apply: (paths, reload) -> exit status.
 ApplyPaths = Callable[[list[Path], bool], int]
 
-HOST = "127.0.0.1"
 BIN = Path(sys.executable).parent
 SCENARIOS_MODULE = "honeyframe_dagster.definitions"
 # The dbt assets, datasets and heartbeat: one location per deployment, the only one that imports dagster-dbt.
@@ -52,73 +46,6 @@ WAREHOUSE_MODULE = "honeyframe_dagster.warehouse_definitions"
 
 # Warnings every Dagster process prints on start that say nothing about this system (beta/preview APIs).
 QUIET_WARNINGS = "ignore::UserWarning,ignore::DeprecationWarning,ignore::FutureWarning"
-# Terminal control sequences (colours, cursor moves): Dagster's loggers colour their lines even into a file.
-ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]")
-
-
-def plain_text(line: bytes) -> bytes:
-    """`line` without terminal control sequences: what a log file should hold."""
-    return ANSI.sub(b"", line)
-
-
-def copy_plain(source: IO[bytes], log_path: Path) -> None:
-    """Append what a process writes to its log, line by line, as plain text (until the process and every child
-    that shares its output have closed it)."""
-    with source, log_path.open("ab") as log:
-        for line in iter(source.readline, b""):
-            log.write(plain_text(line))
-            log.flush()
-
-
-@dataclass
-class Process:
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_dir: Path
-    # Answers once the process serves (checked before the next group of processes starts).
-    ready: Callable[[], bool] | None = field(default=None, repr=False)
-    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    copier: threading.Thread | None = field(default=None, repr=False)
-
-    @property
-    def log_path(self) -> Path:
-        return self.log_dir / f"{self.name}.log"
-
-    def start(self) -> None:
-        print(f"[honeyframe] starting {self.name} (log: {self.log_path})", flush=True)
-        # Own process group, so that stopping it also stops the children it spawns (e.g. code server workers).
-        self.popen = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            cwd=REPO_ROOT,
-            start_new_session=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        assert self.popen.stdout is not None
-        self.copier = threading.Thread(
-            target=copy_plain, args=(self.popen.stdout, self.log_path), name=f"log-{self.name}", daemon=True
-        )
-        self.copier.start()
-
-    def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
-
-    def kill(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"{what} did not come up within {timeout:.0f}s")
 
 
 def port_free(host: str, port: int) -> bool:
@@ -133,14 +60,6 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def port_open(port: int, host: str = HOST) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def check_ports(host: str, listeners: list[tuple[str, int]]) -> None:
     """Refuse to start when two of our processes would share a port or one is taken already: otherwise one of them
     dies after the others have started, and the message is a gRPC bind error deep in its log."""
@@ -152,14 +71,6 @@ def check_ports(host: str, listeners: list[tuple[str, int]]) -> None:
     for port, what in owners.items():
         if not port_free(host, port):
             raise ValueError(f"port {port} for {what} is in use on {host} by another program")
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL we built
-            return response.status < 500
-    except OSError:
-        return False
 
 
 def prepare_dagster_home(settings: Settings, env: dict[str, str], migrate: bool = True) -> Path:
@@ -196,11 +107,28 @@ def connect_host(bind: str) -> str:
     return HOST if bind in ("0.0.0.0", "::", "") else bind  # noqa: S104 - recognising the wildcard, not binding it
 
 
+# The local mail sink (`honeyframe mailsink`), run as a script: it needs aiosmtpd, not the CLI's imports.
+MAIL_SINK = Path(__file__).with_name("mailsink.py")
+# Dagster's daemon, refreshing its whole workspace hourly rather than every minute (services/dagster_daemon.py).
+DAGSTER_DAEMON = Path(__file__).with_name("dagster_daemon.py")
+# A code location's server: `dagster api grpc` behind the product's lean proxy (services/grpc_proxy.py), run as a
+# script so that it imports grpcio only.
+GRPC_PROXY = Path(__file__).with_name("grpc_proxy.py")
+
+
 def code_server(name: str, module: str, host: str, port: int, env: dict[str, str], log_dir: Path) -> Process:
-    """`dagster code-server start`: it stays up across reloads, each reload re-importing `module` in a fresh child;
-    the runs it launches (DefaultRunLauncher) run on its host."""
-    argv = [str(BIN / "dagster"), "code-server", "start", "-m", module, "-h", host, "-p", str(port)]
-    return Process(name, [*argv, "--location-name", name], env, log_dir, ready=lambda: port_open(port, host))
+    """The location's server on `host:port`: it stays up across reloads, each reload re-importing `module` in a
+    fresh `dagster api grpc` child while the runs of the previous one finish; the runs it launches
+    (DefaultRunLauncher) run on its host. It listens once the first import is done."""
+    return Process(name, code_server_argv(name, module, host, port), env, log_dir, Ready(port=port, host=host))
+
+
+def code_server_argv(name: str, module: str, host: str, port: int) -> list[str]:
+    return [sys.executable, str(GRPC_PROXY), "-m", module, "--location-name", name, "-h", host, "-p", str(port)]
+
+
+def daemon_argv(workspace: Path) -> list[str]:
+    return [sys.executable, str(DAGSTER_DAEMON), "run", "-w", str(workspace)]
 
 
 def shard_env(env: dict[str, str], index: int, count: int) -> dict[str, str]:
@@ -226,16 +154,16 @@ def ui_processes(settings: Settings, env: dict[str, str], workspace: Path, host:
             [str(BIN / "dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(settings.ui_port)],
             env,
             log_dir,
-            ready=lambda: http_ok(f"{ui}/server_info"),
+            ready=Ready(url=f"{ui}/server_info"),
         ),
-        Process("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, log_dir),
+        Process("dagster-daemon", daemon_argv(workspace), env, log_dir),
         Process(
             "api",
             # One worker per core: its start-up only checks the store, migrated by `up` before (boot.open_store).
             api_argv(host, settings.api_port, settings.api_workers or os.cpu_count() or 1),
             env,
             log_dir,
-            ready=lambda: port_open(settings.api_port, connect_host(host)),
+            ready=Ready(port=settings.api_port, host=connect_host(host)),
         ),
     ]
 
@@ -273,11 +201,10 @@ def summary(settings: Settings, log_dir: Path, mail_sink: bool, host: str = HOST
     return "\n".join(lines)
 
 
-def running_here(settings: Settings, host: str) -> tuple[RunningSystem, Path]:
-    """The record of the URLs this `honeyframe up` serves, and the home it goes in."""
+def running_here(settings: Settings, host: str) -> tuple[tuple[str, str], Path]:
+    """The URLs this `honeyframe up` serves (the Dagster UI's, the REST API's), and the home they are recorded in."""
     where = connect_host(host)
-    urls = RunningSystem(f"http://{where}:{settings.ui_port}", f"http://{where}:{settings.api_port}", os.getpid())
-    return urls, settings.home_dir
+    return (f"http://{where}:{settings.ui_port}", f"http://{where}:{settings.api_port}"), settings.home_dir
 
 
 @dataclass(frozen=True)
@@ -289,18 +216,6 @@ class Piece:
     host: str = HOST
     port: int | None = None
     shard: tuple[int, int] | None = None
-
-
-@dataclass
-class Plan:
-    """The processes of a piece: `servers` start first and answer before `clients` start."""
-
-    servers: list[Process]
-    clients: list[Process]
-    summary: str
-    # Where the CLI in another terminal finds what this piece serves (None: it serves no people, a code server).
-    running: RunningSystem | None = None
-    home: Path | None = None
 
 
 def plan_all(
@@ -334,8 +249,9 @@ def plan_all(
     workspace = write_workspace(settings, [(name, connect_host(host), port) for name, _, port in locations])
     clients = ui_processes(settings, env, workspace, host, log_dir)
     if mail_sink:
-        servers.insert(0, Process("mail-sink", [str(BIN / "honeyframe"), "mailsink"], env, log_dir))
-    return Plan(servers, clients, summary(settings, log_dir, mail_sink, host), *running_here(settings, host))
+        sink = [sys.executable, str(MAIL_SINK), HOST, str(settings.smtp_port), str(settings.home_dir / "mail")]
+        servers.insert(0, Process("mail-sink", sink, env, log_dir))
+    return Plan(servers, clients, summary(settings, log_dir, mail_sink, host), *running_here(settings, host), REPO_ROOT)
 
 
 def plan_code_server(settings: Settings, engine: Engine, env: dict[str, str], piece: Piece, log_dir: Path) -> Plan:
@@ -351,7 +267,7 @@ def plan_code_server(settings: Settings, engine: Engine, env: dict[str, str], pi
     name, port = shard_location_name(index, count), piece.port or settings.code_server_port + index
     server = code_server(name, SCENARIOS_MODULE, piece.host, port, shard_env(env, index, count), log_dir)
     text = f"\nCode location {name} (shard {index}/{count}) is up on {piece.host}:{port}; log: {server.log_path}\n"
-    return Plan([server], [], text)
+    return Plan([server], [], text, cwd=REPO_ROOT)
 
 
 def plan_ui(settings: Settings, engine: Engine, env: dict[str, str], piece: Piece, log_dir: Path) -> Plan:
@@ -383,6 +299,7 @@ def plan_ui(settings: Settings, engine: Engine, env: dict[str, str], piece: Piec
         ui_processes(settings, env, workspace, piece.host, log_dir),
         summary(settings, log_dir, False, piece.host),
         *running_here(settings, piece.host),
+        REPO_ROOT,
     )
 
 
@@ -415,61 +332,7 @@ def up(piece: Piece, apply_examples: ApplyPaths) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return supervise(plan)
-
-
-def supervise(plan: Plan) -> int:
-    """Start the servers, then (once they answer) the clients; stop everything together on SIGTERM/SIGINT, when
-    one process exits, or when our parent (`make run`) goes away."""
-    processes = [*plan.servers, *plan.clients]
-    stopping = False
-    # `make run` is our parent: if it is killed (SIGTERM to make does not reach us), stop as well.
-    parent = os.getppid()
-
-    def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        for group in (plan.servers, plan.clients):
-            # A group starts at once (code servers load in parallel), then every member must answer.
-            for process in group:
-                process.start()
-            for process in group:
-                if process.ready is not None:
-                    wait_until(process.ready, process.name)
-        if plan.running is not None and plan.home is not None:
-            record_running(plan.home, plan.running)
-        print(plan.summary, flush=True)
-        while not stopping and os.getppid() == parent:
-            exited = [p for p in processes if p.popen is not None and p.popen.poll() is not None]
-            if exited:
-                print(
-                    f"[honeyframe] {exited[0].name} exited with {exited[0].popen.returncode}; stopping "  # type: ignore[union-attr]
-                    f"(see {exited[0].log_path})",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                return 1
-            time.sleep(0.5)
-        return 0
-    finally:
-        if plan.home is not None:
-            forget_running(plan.home, os.getpid())
-        print("[honeyframe] stopping", flush=True)
-        for process in reversed(processes):
-            process.stop()
-        deadline = time.monotonic() + 20
-        for process in processes:
-            if process.popen is not None:
-                try:
-                    process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.popen.wait()
-            if process.copier is not None:
-                process.copier.join(timeout=2)
-        started = [p for p in processes if p.popen is not None]
-        print(f"[honeyframe] everything has stopped ({len(started)} processes)", flush=True)
+    engine.dispose()
+    # This process becomes the lean supervisor of the plan (same process id): the product's code is not needed
+    # to wait for Ctrl-C.
+    hand_over(plan, settings.home_dir)

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
+from honeyframe_dagster.services.stack import SCENARIOS_MODULE, code_server_argv, daemon_argv
 from honeyframe_dagster.settings import REPO_ROOT, Settings, get_settings
 from honeyframe_dagster.tokens import create_token
 from tests.conftest import PROJECTS_YAML
@@ -171,16 +172,13 @@ def start_stack(root: Path, daemon: bool) -> Stack:
     stack.dagster_url = f"http://127.0.0.1:{web_port}"
     env["HONEYFRAME_DAGSTER_URL"] = stack.dagster_url
     try:
-        stack.start(
-            "code-server",
-            [str(BIN / "dagster"), "code-server", "start", "-m", "honeyframe_dagster.definitions"]
-            + ["-h", "127.0.0.1", "-p", str(code_port), "--location-name", "honeyframe"],
-        )
+        # The code server and daemon as `honeyframe up` runs them (services/grpc_proxy.py, services/dagster_daemon.py).
+        stack.start("code-server", code_server_argv("honeyframe", SCENARIOS_MODULE, "127.0.0.1", code_port))
         wait_for(lambda: _port_open(code_port), "code server")
         workspace = ["-w", str(root / "workspace.yaml")]
         stack.start("webserver", [str(BIN / "dagster-webserver"), *workspace, "-h", "127.0.0.1", "-p", str(web_port)])
         if daemon:
-            stack.start("daemon", [str(BIN / "dagster-daemon"), "run", *workspace])
+            stack.start("daemon", daemon_argv(root / "workspace.yaml"))
         wait_for(lambda: _location_loaded(stack.dagster_url), "webserver with the honeyframe location")
     except BaseException:
         stack.stop()

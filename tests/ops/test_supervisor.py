@@ -1,0 +1,68 @@
+"""What `honeyframe up` runs besides Dagster's servers: the lean supervisor it becomes once it has planned
+(services/supervisor.py) and the daemon's launcher (services/dagster_daemon.py). The whole stack under them is
+tests/ops/test_restart.py's and tests/ops/test_first_run.py's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from honeyframe_dagster import running
+from honeyframe_dagster.services import dagster_daemon, supervisor
+from honeyframe_dagster.services.supervisor import Plan, Process, Ready, forget_running, record_running
+from honeyframe_dagster.settings import Settings
+
+
+def test_the_plan_crosses_the_hand_over_intact(tmp_path: Path) -> None:
+    plan = Plan(
+        [Process("code", ["python", "x.py"], {"A": "1"}, tmp_path, Ready(port=4266, host="127.0.0.2"))],
+        [
+            Process("web", ["web"], {}, tmp_path, Ready(url="http://127.0.0.1:3000/server_info")),
+            Process("d", [], {}, tmp_path),
+        ],
+        "up.",
+        ("http://127.0.0.1:3000", "http://127.0.0.1:8000"),
+        tmp_path,
+        tmp_path,
+    )
+    assert Plan.from_json(plan.to_json()) == plan
+
+
+def test_the_supervisor_imports_neither_the_product_nor_dagster() -> None:
+    check = (
+        "import runpy, sys; runpy.run_path(sys.argv[1]); "
+        "print(sorted(m for m in sys.modules if m.startswith(('dagster', 'honeyframe', 'sqlalchemy', 'pydantic'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check, supervisor.__file__], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_cli_in_another_terminal_reads_what_the_supervisor_records(tmp_path: Path) -> None:
+    urls = ("http://127.0.0.1:3999", "http://127.0.0.1:8999")
+    record_running(tmp_path, urls)
+    found = running.read_running(tmp_path)
+    assert found == running.RunningSystem(*urls, os.getpid())
+    assert running.api_url(Settings(home=tmp_path)) == urls[1]
+    forget_running(tmp_path)
+    assert running.read_running(tmp_path) is None
+
+
+def test_the_daemon_refreshes_its_workspace_hourly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster's constant still exists and is what the launcher sets (a Dagster upgrade that renames it fails
+    here, not silently in production)."""
+    from dagster._daemon import cli, controller
+
+    assert isinstance(controller.RELOAD_WORKSPACE_INTERVAL, int)
+    seen = []
+    monkeypatch.setattr(controller, "RELOAD_WORKSPACE_INTERVAL", controller.RELOAD_WORKSPACE_INTERVAL)
+    monkeypatch.setattr(cli, "main", lambda: seen.append(controller.RELOAD_WORKSPACE_INTERVAL))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "argv", ["dagster_daemon.py", "run"])
+    assert dagster_daemon.main() == 0
+    assert seen == [dagster_daemon.WORKSPACE_REFRESH_SECONDS]
