@@ -198,10 +198,12 @@ class Child:
         call = self.channel.unary_unary(f"/{SERVICE}/{method}")
         return bytes(call(request, timeout=timeout))
 
-    def wait_ready(self, deadline: float) -> None:
+    def wait_ready(self, deadline: float, stopping: threading.Event) -> None:
         """Until the child listens (Dagster's server binds its port once the definitions are imported) and
-        answers GetServerId; ChildFailed if it exits first or `deadline` (monotonic) passes."""
+        answers GetServerId; ChildFailed if it exits first, `deadline` (monotonic) passes or the proxy stops."""
         while True:
+            if stopping.is_set():
+                raise ChildFailed("the proxy is stopping")
             if self.popen.poll() is not None:
                 raise ChildFailed(f"`dagster api grpc` exited with {self.popen.returncode} while starting")
             if time.monotonic() > deadline:
@@ -439,14 +441,14 @@ class Proxy(grpc.GenericRpcHandler):
             popen = subprocess.Popen(self.command(port), stdin=subprocess.DEVNULL)
             child = Child(popen, port, child_channel(port))
             try:
-                child.wait_ready(deadline)
+                child.wait_ready(deadline, self.stopping)
             except ChildFailed as exc:
                 child.close()
                 if popen.poll() is None:
                     popen.kill()
                 popen.wait()
                 # Another program took the port between our probe and the child's bind: try another port.
-                if attempt < 2 and popen.returncode not in (0, None) and time.monotonic() < deadline:
+                if attempt < 2 and popen.returncode > 0 and not self.stopping.is_set() and time.monotonic() < deadline:
                     log(self.name, f"{exc}; starting it again")
                     continue
                 raise
@@ -640,9 +642,14 @@ def main(argv: Iterable[str] | None = None) -> int:
     if "ReloadCode" not in shapes:
         raise RuntimeError(f"no DagsterApi service in {dagster_proto()}")
     proxy = Proxy(args.location_name, child_command(args), shapes, startup_timeout=args.startup_timeout)
+
     # SIGTERM, SIGINT, or ShutdownServer once every child has exited: the proxy stops.
-    signal.signal(signal.SIGTERM, lambda *_: proxy.finished.set())
-    signal.signal(signal.SIGINT, lambda *_: proxy.finished.set())
+    def stop(_signum: int, _frame: object) -> None:
+        proxy.stopping.set()
+        proxy.finished.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         proxy.start()
     except ChildFailed as exc:
