@@ -379,6 +379,25 @@ def edit_to_live(stack: Stack, token: str, scenario: dict[str, Any], writes: int
     figures.timing("  its API answer p50 / p99", answers)
 
 
+def non_shape_edit(stack: Stack, token: str, scenario: dict[str, Any], writes: int, figures: Figures) -> None:
+    """PATCH a step's `args` (the job's shape stays): live once the 2xx came, since a run reads the version the store
+    holds when it launches (no reload); checked by reading it back."""
+    delays = []
+    for n in range(writes):
+        steps = [{"kind": "run_python", "recipe": "pause", "args": {"seconds": n % 2}}]
+        sent = time.perf_counter()
+        response = httpx.patch(
+            f"{stack.api}{BASE}/{scenario['id']}",
+            headers=headers(token, EDIT_PROJECT),
+            json={"steps": steps},
+            timeout=600,
+        )
+        response.raise_for_status()
+        delays.append(time.perf_counter() - sent)
+        assert response.json()["steps"][0]["args"] == {"seconds": n % 2}, response.text
+    figures.timing("non-shape edit (a step's args) p50 / p99", delays)
+
+
 def enable_disable(stack: Stack, token: str, writes: int, figures: Figures) -> None:
     delays = []
     for n in range(writes):
@@ -587,6 +606,7 @@ def measure_stack(args: argparse.Namespace, pairs: int, sharded: bool) -> Figure
             instance = next(item for item in listed if item["template_slug"] == "t0")
             run_start(stack, token, instance["id"], args.runs, figures)
             edit_to_live(stack, token, edit, args.writes, figures)
+            non_shape_edit(stack, token, edit, args.writes, figures)
             enable_disable(stack, token, args.writes, figures)
             projects = [f"p{p}" for p in range(min(max(1, pairs // TEMPLATES), 50))]
             targets = scenario_targets(stack.api, token, projects)
