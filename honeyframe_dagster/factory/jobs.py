@@ -129,6 +129,6 @@ def build_job(spec: ScenarioSpec, name: str) -> JobDefinition:
         # A process per op only where steps really run side by side; otherwise one process is much faster.
         executor_def=parallel_executor(widest_group) if widest_group > 1 else IN_PROCESS_EXECUTOR,
         # Only what its ops use, and no config fields: a lean snapshot (factory/resources.py).
-        resource_defs=job_resources(node_defs, abort_staged_writes.required_resource_keys if has_commit else ()),
+        resource_defs=job_resources(node_defs, {hook for node in dependencies for hook in node.hook_defs or ()}),
         logger_defs=LOGGERS,
     )

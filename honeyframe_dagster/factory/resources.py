@@ -17,6 +17,7 @@ from typing import Any
 
 from dagster import (
     ExecutorDefinition,
+    HookDefinition,
     InitResourceContext,
     IOManager,
     LoggerDefinition,
@@ -56,9 +57,10 @@ def resource_definition(key: str) -> ResourceDefinition:
     return ResourceDefinition(resource_fn=lambda _context: build(get_settings()), description=summary or None)
 
 
-def job_resources(nodes: Iterable[OpDefinition], hook_keys: Iterable[str] = ()) -> dict[str, ResourceDefinition]:
-    """The resources that `nodes` (and the hooks on them) require, and the step-outputs IO manager."""
-    keys = {key for node in nodes for key in node.required_resource_keys} | set(hook_keys)
+def job_resources(nodes: Iterable[OpDefinition], hooks: Iterable[HookDefinition] = ()) -> dict[str, ResourceDefinition]:
+    """The resources that `nodes` and the hooks on them require, and the step-outputs IO manager."""
+    keys = {key for node in nodes for key in node.required_resource_keys}
+    keys |= {key for hook in hooks for key in hook.required_resource_keys}
     return {"io_manager": step_outputs_io_manager, **{key: resource_definition(key) for key in sorted(keys)}}
 
 
