@@ -39,7 +39,12 @@ def project_identifier(project_id: str) -> str:
 
 
 def base_job_name(record: Named) -> str:
-    return f"{_identifier(record.project_id)}__{_identifier(record.template_slug or record.name)}"
+    return _base_name(record.project_id, record.template_slug or record.name)
+
+
+def _base_name(project_id: str, text: str) -> str:
+    """`<project>__<template slug or scenario name>`, before any clash suffix."""
+    return f"{project_identifier(project_id)}__{_identifier(text)}"
 
 
 def job_names(records: Iterable[Named]) -> dict[int, str]:
@@ -57,7 +62,7 @@ def assign_job_names(scenarios: Iterable[Sequence[Any]]) -> dict[int, str]:
     names: dict[int, str] = {}
     taken: set[str] = set()
     for scenario_id, project_id, text in scenarios:
-        base = name = f"{_identifier(project_id)}__{_identifier(text)}"
+        base = name = _base_name(project_id, text)
         # The suffixed name may itself be taken (`x`, then `x 3`, then `X` with id 3): Dagster would refuse the
         # duplicate and the whole code location, every project's schedules with it, would fail to load.
         attempt = 1
