@@ -553,8 +553,8 @@ def process_kind(argv: list[str], parent_kind: str = "") -> str:
         return "run workers" if parent_kind.startswith("code server") else parent_kind or "?"
     for marker, kind in (
         ("code-server start", "code server proxies (Dagster)"),
-        ("grpc_proxy", "code server proxies (honeyframe)"),
         ("api grpc", "code servers (dagster api grpc)"),
+        ("services.code_server", "code servers (honeyframe)"),
         ("execute_run", "run workers"),
         ("dagster-webserver", "webserver"),
         ("dagster-daemon", "daemon"),

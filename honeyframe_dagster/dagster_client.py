@@ -6,6 +6,7 @@ state, start and stop) send their own GraphQL over the same transport (gql + req
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -17,10 +18,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import grpc
 import requests
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.definitions.selector import InstigatorSelector
-from dagster._core.errors import DagsterHomeNotSetError
+from dagster._core.errors import DagsterHomeNotSetError, DagsterUserCodeUnreachableError
 from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorTick, TickStatus
 from dagster._core.storage.dagster_run import RunRecord
 from dagster._core.storage.runs.schema import RunsTable, RunTagsTable
@@ -51,6 +53,9 @@ REPOSITORY_NAME = "__repository__"
 # A reload re-imports the location; Dagster's own gRPC load timeout is 180 s.
 RELOAD_TIMEOUT_SECONDS = 240
 CALL_TIMEOUT_SECONDS = 30
+# How often a reload asks the webserver whether it has loaded the location's new server id (its watcher asks the
+# server every second).
+RELOAD_POLL_SECONDS = 0.1
 # Triggers whose status one GraphQL call asks the webserver for (a list of a thousand scenarios: a few calls).
 STATUS_BATCH = 200
 # How long a status the webserver computed from the code's default is reused (a read of a big list must not ask the
@@ -113,6 +118,18 @@ _SCHEDULE_STATE_QUERY = """
 query TriggerState($schedule: ScheduleSelector!) {
   scheduleOrError(scheduleSelector: $schedule) {
     __typename ... on Schedule { scheduleState { id status } } ... on PythonError { message }
+  }
+}
+"""
+_LOCATION_QUERY = """
+query Location($name: String!) {
+  workspaceLocationEntryOrError(name: $name) {
+    __typename
+    ... on WorkspaceLocationEntry {
+      versionKey updatedTimestamp displayMetadata { key value }
+      locationOrLoadError { __typename ... on PythonError { message } }
+    }
+    ... on PythonError { message }
   }
 }
 """
@@ -275,6 +292,11 @@ class DagsterClient:
                 state.done = covers
 
     def _reload_once(self, location: str) -> None:
+        entry = self._location_entry(location)
+        metadata = {item["key"]: item["value"] for item in entry.get("displayMetadata") or []}
+        if "host" in metadata and "port" in metadata:
+            self._reload_in_place(location, metadata["host"], int(metadata["port"]))
+            return
         with self._answers():
             info = self._client(RELOAD_TIMEOUT_SECONDS).reload_repository_location(location)
         if info.status == ReloadRepositoryLocationStatus.SUCCESS:
@@ -282,6 +304,42 @@ class DagsterClient:
         if info.failure_type == "PythonError":
             raise DagsterUnavailable(f"code location '{location}' failed to load: {info.message}")
         raise DagsterUnavailable(f"Dagster answered {info.failure_type}: {info.message}")
+
+    def _location_entry(self, location: str) -> Mapping[str, Any]:
+        entry = self._call(_LOCATION_QUERY, {"name": location})["workspaceLocationEntryOrError"]
+        return self._ok(entry, "WorkspaceLocationEntry")
+
+    def _reload_in_place(self, location: str, host: str, port: int) -> None:
+        """A gRPC server location (services/code_server.py): ask the server itself to reload, then wait until the
+        webserver has loaded the new server id. Asking the webserver instead (its reload mutation) makes it load
+        the location twice: once for the mutation, once more when its server watcher sees the id change."""
+        from dagster._grpc.client import DagsterGrpcClient
+
+        asked = time.time()
+        client = DagsterGrpcClient(host=host, port=port)
+        try:
+            client.reload_code(timeout=RELOAD_TIMEOUT_SECONDS)
+            server_id = client.get_server_id(timeout=CALL_TIMEOUT_SECONDS)
+        except DagsterUserCodeUnreachableError as exc:
+            cause = exc.__cause__
+            details = str(cause.details()) if isinstance(cause, grpc.RpcError) else ""
+            if details.startswith("code location"):  # the server's own refusal (services/code_server.py)
+                raise DagsterUnavailable(details) from None
+            code = cause.code().name if isinstance(cause, grpc.RpcError) else type(cause).__name__
+            raise DagsterUnavailable(f"code location '{location}' at {host}:{port} unreachable ({code})") from None
+        deadline = time.monotonic() + RELOAD_TIMEOUT_SECONDS
+        while True:
+            entry = self._location_entry(location)
+            loaded = entry.get("locationOrLoadError") or {}
+            if _server_id(entry.get("versionKey")) == server_id:
+                if loaded.get("__typename") == "PythonError":
+                    raise DagsterUnavailable(f"code location '{location}' failed to load: {loaded.get('message')}")
+                return
+            if loaded.get("__typename") == "PythonError" and float(entry.get("updatedTimestamp") or 0) > asked:
+                raise DagsterUnavailable(f"code location '{location}' failed to load: {loaded.get('message')}")
+            if time.monotonic() > deadline:
+                raise DagsterUnavailable(f"the Dagster webserver did not load code location '{location}' in time")
+            time.sleep(RELOAD_POLL_SECONDS)
 
     def _selector(self, trigger: TriggerRef) -> dict[str, Any]:
         return {
@@ -508,6 +566,15 @@ class DagsterClient:
                 self.instance.report_run_canceled(run, message=reason)
                 canceled += 1
         return canceled
+
+
+def _server_id(version_key: object) -> str | None:
+    """The server id in a gRPC location's version key (Dagster writes `[server id, image]` as JSON)."""
+    try:
+        value = json.loads(str(version_key))
+    except ValueError:
+        return None
+    return str(value[0]) if isinstance(value, list) and value else None
 
 
 @contextmanager

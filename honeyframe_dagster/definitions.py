@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from dagster import Definitions, JobDefinition, RepositoryDefinition, definitions
 from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext, DefinitionsLoadType
@@ -24,11 +25,17 @@ from sqlalchemy.orm import Session
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.engine import get_engine
 
+if TYPE_CHECKING:
+    from honeyframe_dagster.model.scenario import ScenarioSpec
+
 JOBS_METADATA_KEY = "honeyframe/jobs"
 
 # This process's latest initialization, by its load id: a code server loads `defs` twice (initialization, then
 # reconstruction from the metadata the first load left), and must serve the full definitions both times.
 _initialized: dict[str, Definitions] = {}
+# The jobs of this process's latest initialization, with their specs: the next load (a reload in place,
+# services/code_server.py) takes the unchanged ones as they are.
+_built_jobs: dict[str, tuple[ScenarioSpec, JobDefinition]] = {}
 
 
 def load_definitions() -> Definitions:
@@ -49,9 +56,11 @@ def load_definitions() -> Definitions:
     index = {"load": load_id, "jobs": jobs}
     metadata = {JOBS_METADATA_KEY: json.dumps(index, separators=(",", ":"))}
     DefinitionsLoadContext.get().add_to_pending_reconstruction_metadata(JOBS_METADATA_KEY, metadata[JOBS_METADATA_KEY])
-    built = build_definitions(planned)
+    built = build_definitions(planned, _built_jobs)
     _initialized.clear()
     _initialized[load_id] = built
+    _built_jobs.clear()
+    _built_jobs.update({e.job_name: (e.spec, built.get_job_def(e.job_name)) for e in planned if e.spec is not None})
     return built
 
 

@@ -73,24 +73,48 @@ def test_a_refused_launch_names_dagster_s_answer_not_the_query(serve: Any) -> No
     assert str(raised.value) == "Dagster answered PythonError: job not found in location"
 
 
+def reload_answers(reloaded: dict[str, Any]) -> Answer:
+    """A location that is not a gRPC server (no host and port to ask directly): reloaded by the webserver."""
+    entry = {"__typename": "WorkspaceLocationEntry", "versionKey": "1.5", "displayMetadata": [], "updatedTimestamp": 1}
+
+    def answer(request: dict[str, Any]) -> tuple[int, str, bytes]:
+        if "workspaceLocationEntryOrError" in request["query"]:
+            return as_json(200, {"data": {"workspaceLocationEntryOrError": entry}})
+        return as_json(200, {"data": {"reloadRepositoryLocation": reloaded}})
+
+    return answer
+
+
 def test_reload_succeeds_or_names_the_load_error(serve: Any) -> None:
     loaded = {"__typename": "WorkspaceLocationEntry", "locationOrLoadError": {"__typename": "RepositoryLocation"}}
-    client, graphql = serve(data(reloadRepositoryLocation=loaded))
+    client, graphql = serve(reload_answers(loaded))
     client.reload("shard_1")
-    assert graphql.requests[0]["variables"] == {"repositoryLocationName": "shard_1"}
+    assert [r["variables"] for r in graphql.requests] == [{"name": "shard_1"}, {"repositoryLocationName": "shard_1"}]
 
     broken = {
         "__typename": "WorkspaceLocationEntry",
         "locationOrLoadError": {"__typename": "PythonError", "message": "ImportError: no module x"},
     }
-    client, _ = serve(data(reloadRepositoryLocation=broken))
+    client, _ = serve(reload_answers(broken))
     with pytest.raises(DagsterUnavailable, match="code location 'shard_1' failed to load: ImportError: no module x"):
         client.reload("shard_1")
 
-    missing = {"__typename": "RepositoryLocationNotFound", "message": "Location shard_9 does not exist"}
-    client, _ = serve(data(reloadRepositoryLocation=missing))
-    with pytest.raises(DagsterUnavailable, match="answered RepositoryLocationNotFound: Location shard_9 does not"):
+    missing = {"__typename": "PythonError", "message": "Location shard_9 does not exist"}
+    client, _ = serve(data(workspaceLocationEntryOrError=missing))
+    with pytest.raises(DagsterUnavailable, match="answered PythonError: Location shard_9 does not"):
         client.reload("shard_9")
+
+
+def test_a_grpc_server_location_is_asked_to_reload_itself_and_an_unreachable_one_is_named(serve: Any) -> None:
+    """With the server's address in the webserver's workspace, the client asks the server (no second load in the
+    webserver); a server that cannot be reached is a DagsterUnavailable naming the location, not a hang."""
+    address = [{"key": "host", "value": "127.0.0.1"}, {"key": "port", "value": closed_port_url().rsplit(":", 1)[1]}]
+    entry = {"__typename": "WorkspaceLocationEntry", "versionKey": '["a", null]', "displayMetadata": address}
+    client, graphql = serve(data(workspaceLocationEntryOrError=entry))
+    with pytest.raises(DagsterUnavailable) as raised:
+        client.reload("shard_1")
+    assert "reloadRepositoryLocation" not in json.dumps(graphql.requests)
+    assert str(raised.value) == f"code location 'shard_1' at 127.0.0.1:{address[1]['value']} unreachable (UNAVAILABLE)"
 
 
 def test_sensor_state_start_and_stop_use_their_own_queries(serve: Any) -> None:

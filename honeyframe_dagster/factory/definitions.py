@@ -3,7 +3,7 @@ location's catch-up sensor when a schedule needs it (factory/triggers.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dagster import Definitions, JobDefinition, ScheduleDefinition, SensorDefinition
 
@@ -12,16 +12,25 @@ from honeyframe_dagster.factory.plan import PlannedScenario
 from honeyframe_dagster.factory.resources import location_resources
 from honeyframe_dagster.factory.sla import sla_sensor
 from honeyframe_dagster.factory.triggers import build_trigger, catchup_sensor
+from honeyframe_dagster.model.scenario import ScenarioSpec
+
+# Jobs built by an earlier load, by name, with the spec each was built from.
+BuiltJobs = Mapping[str, tuple[ScenarioSpec, JobDefinition]]
 
 
 def build_jobs_and_triggers(
-    planned: Sequence[PlannedScenario],
+    planned: Sequence[PlannedScenario], earlier: BuiltJobs | None = None
 ) -> tuple[list[JobDefinition], list[SensorDefinition | ScheduleDefinition]]:
+    """A job and a trigger per buildable scenario. A job of `earlier` whose spec is equal is taken as it is (a job
+    is a function of its spec and name): Dagster keeps a job's snapshot on the object, so a reload in place
+    (services/code_server.py) snapshots the changed jobs only."""
     jobs: dict[int, JobDefinition] = {}
     built = [entry for entry in planned if entry.spec is not None]
     for entry in built:
         assert entry.spec is not None
-        jobs[entry.record.id] = build_job(entry.spec, entry.job_name)
+        kept = (earlier or {}).get(entry.job_name)
+        unchanged = kept is not None and kept[0] == entry.spec
+        jobs[entry.record.id] = kept[1] if kept and unchanged else build_job(entry.spec, entry.job_name)
     by_name = {(e.record.project_id, e.record.name): e.record.id for e in built}
     triggers: list[SensorDefinition | ScheduleDefinition] = []
     scheduled = []
@@ -38,10 +47,10 @@ def build_jobs_and_triggers(
     return list(jobs.values()), [*triggers, *(sensor for sensor in (drain, sla) if sensor is not None)]
 
 
-def build_definitions(planned: Sequence[PlannedScenario]) -> Definitions:
+def build_definitions(planned: Sequence[PlannedScenario], earlier: BuiltJobs | None = None) -> Definitions:
     """Jobs and triggers of a shard (the dbt assets, datasets and heartbeat are the warehouse location's:
-    honeyframe_dagster/warehouse_definitions.py)."""
-    jobs, triggers = build_jobs_and_triggers(planned)
+    honeyframe_dagster/warehouse_definitions.py); jobs of `earlier` are reused as build_jobs_and_triggers says."""
+    jobs, triggers = build_jobs_and_triggers(planned, earlier)
     return Definitions(
         jobs=jobs,
         schedules=[t for t in triggers if isinstance(t, ScheduleDefinition)],

@@ -6,7 +6,7 @@ Dagster's daemon reloads every code location of its workspace every `RELOAD_WORK
 and hashed again, whether or not anything changed. With 2,000 scenarios that was 27 % of a core with nothing due, and
 it grows with the scenarios. Nothing of ours needs it: our locations are `grpc_server` entries, which the daemon
 also watches (Dagster's server watcher asks each for its server id every second and reloads a location as soon as
-the id changes, which every reload does: a fresh `dagster api grpc` child, services/grpc_proxy.py), and a location
+the id changes, which every reload does: services/code_server.py), and a location
 that could not be reached is retried every 10 s by the same watcher. So the periodic refresh is only a safety net,
 kept once an hour.
 

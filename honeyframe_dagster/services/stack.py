@@ -111,20 +111,19 @@ def connect_host(bind: str) -> str:
 MAIL_SINK = Path(__file__).with_name("mailsink.py")
 # Dagster's daemon, refreshing its whole workspace hourly rather than every minute (services/dagster_daemon.py).
 DAGSTER_DAEMON = Path(__file__).with_name("dagster_daemon.py")
-# A code location's server: `dagster api grpc` behind the product's lean proxy (services/grpc_proxy.py), run as a
-# script so that it imports grpcio only.
-GRPC_PROXY = Path(__file__).with_name("grpc_proxy.py")
 
 
 def code_server(name: str, module: str, host: str, port: int, env: dict[str, str], log_dir: Path) -> Process:
-    """The location's server on `host:port`: it stays up across reloads, each reload re-importing `module` in a
-    fresh `dagster api grpc` child while the runs of the previous one finish; the runs it launches
-    (DefaultRunLauncher) run on its host. It listens once the first import is done."""
-    return Process(name, code_server_argv(name, module, host, port), env, log_dir, Ready(port=port, host=host))
+    """The location's server on `host:port` (services/code_server.py): it stays up across reloads, each reload
+    loading `module`'s definitions again in place; the runs it launches (DefaultRunLauncher) run on its host. It
+    listens once the first load is done; the supervisor starts it again should it exit."""
+    ready = Ready(port=port, host=host)
+    return Process(name, code_server_argv(name, module, host, port), env, log_dir, ready, restart=True)
 
 
 def code_server_argv(name: str, module: str, host: str, port: int) -> list[str]:
-    return [sys.executable, str(GRPC_PROXY), "-m", module, "--location-name", name, "-h", host, "-p", str(port)]
+    server = ["-m", "honeyframe_dagster.services.code_server"]
+    return [sys.executable, *server, "-m", module, "--location-name", name, "-h", host, "-p", str(port)]
 
 
 def daemon_argv(workspace: Path) -> list[str]:

@@ -36,6 +36,10 @@ HOST = "127.0.0.1"
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]")
 # The record of where the system answers: honeyframe_dagster/running.py (`RUNNING_FILE`, `RunningSystem`) reads it.
 RUNNING_FILE = "running.json"
+# A process that is started again when it exits (a code server) waits this long first, doubled while it keeps exiting
+# (up to the maximum); one that served RESTART_HEALTHY_SECONDS starts over from the minimum.
+RESTART_PAUSE_SECONDS = (1.0, 60.0)
+RESTART_HEALTHY_SECONDS = 120.0
 
 
 def plain_text(line: bytes) -> bytes:
@@ -99,8 +103,14 @@ class Process:
     log_dir: Path
     # Answers once the process serves (checked before the next group of processes starts).
     ready: Ready | None = None
+    # Started again when it exits (a code server: the others serve nothing without it); otherwise its exit stops all.
+    restart: bool = False
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     copier: threading.Thread | None = field(default=None, repr=False)
+    started_at: float = field(default=0.0, repr=False)
+    pause: float = field(default=RESTART_PAUSE_SECONDS[0], repr=False)
+    # When an exited process that restarts is started again (monotonic); None while it runs.
+    restart_at: float | None = field(default=None, repr=False)
 
     @property
     def log_path(self) -> Path:
@@ -108,6 +118,7 @@ class Process:
 
     def start(self, cwd: Path | None = None) -> None:
         print(f"[honeyframe] starting {self.name} (log: {self.log_path})", flush=True)
+        self.started_at, self.restart_at = time.monotonic(), None
         # Own process group, so that stopping it also stops the children it spawns (e.g. code server workers).
         self.popen = subprocess.Popen(
             self.argv,
@@ -132,14 +143,27 @@ class Process:
         if self.popen is not None and self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGKILL)
 
+    def exited(self) -> bool:
+        return self.popen is not None and self.popen.poll() is not None
+
+    def schedule_restart(self) -> float:
+        """Note when to start it again; the pause it will wait."""
+        if time.monotonic() - self.started_at > RESTART_HEALTHY_SECONDS:
+            self.pause = RESTART_PAUSE_SECONDS[0]
+        pause, self.pause = self.pause, min(RESTART_PAUSE_SECONDS[1], self.pause * 2)
+        self.restart_at = time.monotonic() + pause
+        return pause
+
     def to_json(self) -> dict[str, Any]:
         ready = None if self.ready is None else asdict(self.ready)
-        return {"name": self.name, "argv": self.argv, "env": self.env, "log_dir": str(self.log_dir), "ready": ready}
+        fields = {"name": self.name, "argv": self.argv, "env": self.env, "log_dir": str(self.log_dir)}
+        return {**fields, "ready": ready, "restart": self.restart}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Process:
         ready = None if data["ready"] is None else Ready(**data["ready"])
-        return cls(data["name"], list(data["argv"]), dict(data["env"]), Path(data["log_dir"]), ready)
+        fields = (data["name"], list(data["argv"]), dict(data["env"]), Path(data["log_dir"]), ready)
+        return cls(*fields, restart=bool(data.get("restart")))
 
 
 @dataclass
@@ -216,7 +240,7 @@ def _staged(directory: Path) -> tuple[int, str]:
 
 def supervise(plan: Plan) -> int:
     """Start the servers, then (once they answer) the clients; stop everything together on SIGTERM/SIGINT, when
-    one process exits, or when our parent (`make run`) goes away."""
+    a process exits (one that restarts is started again instead), or when our parent (`make run`) goes away."""
     processes = [*plan.servers, *plan.clients]
     stopping = False
     # `make run` is our parent: if it is killed (SIGTERM to make does not reach us), stop as well.
@@ -240,15 +264,25 @@ def supervise(plan: Plan) -> int:
             record_running(plan.home, plan.urls)
         print(plan.summary, flush=True)
         while not stopping and os.getppid() == parent:
-            exited = [p for p in processes if p.popen is not None and p.popen.poll() is not None]
-            if exited:
-                print(
-                    f"[honeyframe] {exited[0].name} exited with {exited[0].popen.returncode}; stopping "  # type: ignore[union-attr]
-                    f"(see {exited[0].log_path})",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                return 1
+            for process in (p for p in processes if p.exited()):
+                code = process.popen.returncode  # type: ignore[union-attr]
+                if not process.restart:
+                    print(
+                        f"[honeyframe] {process.name} exited with {code}; stopping (see {process.log_path})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    return 1
+                if process.restart_at is None:
+                    pause = process.schedule_restart()
+                    print(
+                        f"[honeyframe] {process.name} exited with {code}; starting it again in {pause:.0f}s "
+                        f"(see {process.log_path})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                elif time.monotonic() >= process.restart_at:
+                    process.start(plan.cwd)
             time.sleep(0.5)
         return 0
     finally:

@@ -172,7 +172,7 @@ def start_stack(root: Path, daemon: bool) -> Stack:
     stack.dagster_url = f"http://127.0.0.1:{web_port}"
     env["HONEYFRAME_DAGSTER_URL"] = stack.dagster_url
     try:
-        # The code server and daemon as `honeyframe up` runs them (services/grpc_proxy.py, services/dagster_daemon.py).
+        # The code server and daemon as `honeyframe up` runs them (services/code_server.py, services/dagster_daemon.py).
         stack.start("code-server", code_server_argv("honeyframe", SCENARIOS_MODULE, "127.0.0.1", code_port))
         wait_for(lambda: _port_open(code_port), "code server")
         workspace = ["-w", str(root / "workspace.yaml")]

@@ -4,9 +4,11 @@ tests/ops/test_restart.py's and tests/ops/test_first_run.py's."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from honeyframe_dagster.settings import Settings
 
 def test_the_plan_crosses_the_hand_over_intact(tmp_path: Path) -> None:
     plan = Plan(
-        [Process("code", ["python", "x.py"], {"A": "1"}, tmp_path, Ready(port=4266, host="127.0.0.2"))],
+        [Process("code", ["python", "x.py"], {"A": "1"}, tmp_path, Ready(port=4266, host="127.0.0.2"), restart=True)],
         [
             Process("web", ["web"], {}, tmp_path, Ready(url="http://127.0.0.1:3000/server_info")),
             Process("d", [], {}, tmp_path),
@@ -30,6 +32,52 @@ def test_the_plan_crosses_the_hand_over_intact(tmp_path: Path) -> None:
         tmp_path,
     )
     assert Plan.from_json(plan.to_json()) == plan
+
+
+def _supervise(tmp_path: Path, plan: Plan) -> subprocess.Popen[str]:
+    staged = tmp_path / "plan.json"
+    staged.write_text(json.dumps(plan.to_json()))
+    command = [sys.executable, supervisor.__file__, str(staged)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_a_code_server_that_exits_is_started_again_and_the_rest_stays_up(tmp_path: Path) -> None:
+    """A process marked `restart` (the code servers) is started again after a pause; the others keep running."""
+    starts = tmp_path / "starts"
+    crashing = [sys.executable, "-c", f"open({str(starts)!r}, 'a').write('x'); raise SystemExit(3)"]
+    idle = [sys.executable, "-c", "import time; time.sleep(120)"]
+    plan = Plan(
+        [Process("code", crashing, dict(os.environ), tmp_path, restart=True)],
+        [Process("web", idle, dict(os.environ), tmp_path)],
+        "up.",
+    )
+    process = _supervise(tmp_path, plan)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(starts.read_text() if starts.exists() else "") < 3:
+            time.sleep(0.2)
+        # Started three times: at once, after 1 s, after 2 s; the supervisor still runs.
+        assert starts.read_text() == "xxx"
+        assert process.poll() is None
+    finally:
+        process.terminate()
+    output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output
+    assert "code exited with 3; starting it again in 1s" in output
+    assert "code exited with 3; starting it again in 2s" in output
+
+
+def test_a_process_that_does_not_restart_stops_everything_when_it_exits(tmp_path: Path) -> None:
+    plan = Plan(
+        [Process("code", [sys.executable, "-c", "import time; time.sleep(120)"], dict(os.environ), tmp_path)],
+        [Process("web", [sys.executable, "-c", "raise SystemExit(2)"], dict(os.environ), tmp_path)],
+        "up.",
+    )
+    process = _supervise(tmp_path, plan)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 1
+    assert "web exited with 2; stopping" in output
+    assert "everything has stopped (2 processes)" in output
 
 
 def test_the_supervisor_imports_neither_the_product_nor_dagster() -> None:
