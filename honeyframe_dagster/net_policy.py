@@ -1,4 +1,4 @@
-"""Which hosts connectors, agents and webhooks may reach, and HTTP clients that enforce it on every connection.
+"""Which hosts connectors, agents and webhooks may reach (net_clients.py: HTTP clients that enforce it).
 
 The rule (docs/security.md, "Connectors and secrets"):
 
@@ -9,25 +9,22 @@ The rule (docs/security.md, "Connectors and secrets"):
   multicast, reserved, unspecified or cloud metadata addresses, nor names such as `localhost`.
 
 `check_url` decides what can be decided without DNS (at `apply`, naming the field). The clients from
-`guarded_client` / `guarded_async_client` check the host again at every new connection (redirect hops
-included), resolve it once, check every address and connect only to a checked address, so a name cannot
-pass the check and then be rebound elsewhere. URLs in messages go through `redact_url`: no userinfo, no
-query values.
+`net_clients.guarded_client` / `guarded_async_client` check the host again at every new connection (redirect hops
+included), resolve it once, check every address and connect only to a checked address, so a name cannot pass the
+check and then be rebound elsewhere. URLs in messages go through `redact_url`: no userinfo, no query values.
+
+This module imports no HTTP library: a code location checks URLs with it (documents, step resources), only a run
+worker makes requests (with httpx and httpcore, ~10 MB with what they pull in).
 """
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import ipaddress
 import re
 import socket
 import typing
 from urllib.parse import parse_qsl, urlencode, urlsplit
-
-import anyio
-import httpcore
-import httpx
 
 from honeyframe_dagster.settings import get_settings
 
@@ -43,8 +40,11 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NUMERIC_V4 = re.compile(r"^[0-9a-fx.]+$")
 
 
-class EgressRefused(httpx.ConnectError):
-    """A host or address the policy forbids; `reason` says why without the URL (which may be a secret)."""
+class EgressRefused(Exception):
+    """A host or address the policy forbids; `reason` says why without the URL (which may be a secret).
+
+    A guarded client raises it as an httpx.ConnectError too (net_clients.EgressRefused, a subclass), so that a
+    refused connection fails its request like any other connection error."""
 
     def __init__(self, host: str, reason: str) -> None:
         super().__init__(f"host '{host}' {reason}")
@@ -158,7 +158,7 @@ def checked_addresses(host: str, port: int) -> list[str]:
     OSError when the name does not resolve."""
     check_host(host)
     infos = socket.getaddrinfo(_canonical(host), port, type=socket.SOCK_STREAM)
-    return _resolved(host, infos)
+    return allowed_addresses(host, infos)
 
 
 def check_url(url: str) -> None:
@@ -196,113 +196,11 @@ def scrub(text: str, url: str) -> str:
     return text
 
 
-def _resolved(host: str, infos: list[tuple[typing.Any, ...]]) -> list[str]:
+def allowed_addresses(host: str, infos: list[tuple[typing.Any, ...]]) -> list[str]:
+    """The addresses of `getaddrinfo` results for `host`, each allowed by the policy (EgressRefused otherwise)."""
     addresses = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
     if not addresses:
         raise EgressRefused(host, "does not resolve to any address")
     for address in addresses:
         check_address(host, ipaddress.ip_address(address))
     return addresses
-
-
-@contextlib.contextmanager
-def _lookup(host: str) -> typing.Iterator[str]:
-    """The name to resolve for `host` once the policy allows it (EgressRefused otherwise); a failed lookup is the
-    connection's failure (ConnectError)."""
-    check_host(host)
-    try:
-        yield host.strip("[]")
-    except OSError as exc:
-        raise httpcore.ConnectError(str(exc)) from exc
-
-
-class _Attempts:
-    """Connecting to each checked address in turn: `with attempts:` keeps a ConnectError and lets the next address
-    be tried; `failed()` raises the last one when none connected."""
-
-    def __init__(self) -> None:
-        self.error: httpcore.ConnectError | None = None
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> bool:
-        if isinstance(error, httpcore.ConnectError):
-            self.error = error
-            return True
-        return False
-
-    def failed(self) -> typing.NoReturn:
-        assert self.error is not None
-        raise self.error
-
-
-# Both backends connect only to checked addresses of an allowed host; httpcore's connection options (timeout,
-# local address, socket options) are passed on as they come.
-class _GuardedBackend(httpcore.NetworkBackend):
-    def __init__(self) -> None:
-        self._inner = httpcore.SyncBackend()
-
-    def connect_tcp(self, host: str, port: int, *options: typing.Any, **named: typing.Any) -> httpcore.NetworkStream:
-        with _lookup(host) as name:
-            infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
-        attempts = _Attempts()
-        for address in _resolved(host, infos):
-            with attempts:
-                return self._inner.connect_tcp(address, port, *options, **named)
-        attempts.failed()
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self, host: str, port: int, *options: typing.Any, **named: typing.Any
-    ) -> httpcore.AsyncNetworkStream:
-        with _lookup(host) as name:
-            infos = await anyio.getaddrinfo(name, port, type=socket.SOCK_STREAM)
-        attempts = _Attempts()
-        for address in _resolved(host, infos):
-            with attempts:
-                return await self._inner.connect_tcp(address, port, *options, **named)
-        attempts.failed()
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-def _transport() -> httpx.HTTPTransport:
-    transport = httpx.HTTPTransport(trust_env=False)
-    # httpx has no public hook for the network backend; its pool is the documented httpcore one.
-    transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=_GuardedBackend())
-    return transport
-
-
-def _async_transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
-    transport = httpx.AsyncHTTPTransport(trust_env=False)
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=_AsyncGuardedBackend(),
-    )
-    return transport
-
-
-def guarded_client(**kwargs: typing.Any) -> httpx.Client:
-    """An httpx.Client under the policy: no environment proxies; redirects (followed unless told otherwise,
-    at most MAX_REDIRECTS) reach only hosts the policy allows, since every new connection is checked."""
-    kwargs.setdefault("follow_redirects", True)
-    return httpx.Client(transport=_transport(), trust_env=False, max_redirects=MAX_REDIRECTS, **kwargs)
-
-
-def guarded_async_client(**kwargs: typing.Any) -> httpx.AsyncClient:
-    """An httpx.AsyncClient under the policy (see `guarded_client`)."""
-    limits = kwargs.pop("limits", httpx.Limits(max_connections=100, max_keepalive_connections=20))
-    kwargs.setdefault("follow_redirects", True)
-    return httpx.AsyncClient(transport=_async_transport(limits), trust_env=False, max_redirects=MAX_REDIRECTS, **kwargs)

@@ -15,7 +15,6 @@ from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-import holidays as holiday_library
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from honeyframe_dagster.model.identifiers import ProjectId, Slug
@@ -25,6 +24,9 @@ MAX_CALENDAR_DATES = 1000
 
 @lru_cache(maxsize=1)
 def _supported() -> dict[str, list[str]]:
+    # imported here (and in holiday_names): the `holidays` library (~4 MB) only for a calendar that names holidays
+    import holidays as holiday_library
+
     return {code: list(subdivisions) for code, subdivisions in holiday_library.list_supported_countries().items()}
 
 
@@ -106,6 +108,8 @@ class Calendar(BaseModel):
 
 @lru_cache(maxsize=256)
 def holiday_names(country: str, subdivision: str | None, year: int) -> Mapping[dt.date, str]:
+    import holidays as holiday_library  # imported here: see _supported
+
     return dict(holiday_library.country_holidays(country, subdiv=subdivision, years=year).items())
 
 

@@ -18,16 +18,16 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from functools import cache
+from typing import TYPE_CHECKING, NamedTuple
 
-from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import Token, TokenType
+if TYPE_CHECKING:
+    # sqlglot (~30 MB) is imported only in the functions that parse: a code location imports this module (through
+    # model/tenancy.py, for every step kind) but parses SQL only when a trigger's `expand_from` query runs.
+    from sqlglot import exp
+    from sqlglot.tokens import Token, TokenType
 
 DIALECT = "duckdb"
 READ_ONLY = "one read-only SELECT or WITH statement"
-# Table functions that only compute rows; every other table function is refused.
-_ROW_GENERATORS = (exp.GenerateSeries, exp.Unnest, exp.ExplodingGenerateSeries)
 _ROW_GENERATOR_NAMES = frozenset({"range", "generate_series", "unnest"})
 # Functions (in any position) that reach files, other databases, settings, secrets or the environment.
 _SYSTEM_FUNCTIONS = frozenset(
@@ -41,16 +41,39 @@ _BIND_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SNIPPET = 80
 # How deep a query may nest: far beyond what people write, far below what the recursive parser can take.
 MAX_NESTING = 64
-_OPENERS = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE})
-_CLOSERS = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE, TokenType.END})
-# A run of these (`not not not x`, `- - -1`) nests as deep as it is long.
-_PREFIX_OPERATORS = frozenset({TokenType.NOT, TokenType.DASH, TokenType.PLUS, TokenType.TILDE})
-# Statements that may hide inside a query's tree (sqlglot parses `WITH x AS (ATTACH …)`, for one).
-_STATEMENTS: tuple[type[exp.Expr], ...] = (exp.DML, exp.DDL, exp.Copy, exp.Command, exp.Into, exp.Pragma, exp.Set)
-_STATEMENTS += (exp.Attach, exp.Detach)
-_STATEMENTS += (exp.Use, exp.Describe, exp.Show, exp.Summarize, exp.Analyze, exp.Transaction, exp.Commit)
-_STATEMENTS += (exp.Rollback, exp.Kill, exp.LoadData, exp.Install, exp.Export, exp.Grant, exp.Revoke, exp.Refresh)
-_STATEMENTS += (exp.Cache, exp.Uncache, exp.Comment, exp.Declare)
+
+
+class _Nodes(NamedTuple):
+    """The sqlglot token and node types the policy tells apart (`_nodes`)."""
+
+    openers: frozenset[TokenType]
+    closers: frozenset[TokenType]
+    # A run of these (`not not not x`, `- - -1`) nests as deep as it is long.
+    prefix_operators: frozenset[TokenType]
+    # Table functions that only compute rows; every other table function is refused.
+    row_generators: tuple[type[exp.Expr], ...]
+    # Statements that may hide inside a query's tree (sqlglot parses `WITH x AS (ATTACH …)`, for one).
+    statements: tuple[type[exp.Expr], ...]
+
+
+@cache
+def _nodes() -> _Nodes:
+    # imported here: a code location loads this module but parses SQL only when a query runs (see the top)
+    from sqlglot import exp
+    from sqlglot.tokens import TokenType
+
+    statements: tuple[type[exp.Expr], ...] = (exp.DML, exp.DDL, exp.Copy, exp.Command, exp.Into, exp.Pragma, exp.Set)
+    statements += (exp.Attach, exp.Detach)
+    statements += (exp.Use, exp.Describe, exp.Show, exp.Summarize, exp.Analyze, exp.Transaction, exp.Commit)
+    statements += (exp.Rollback, exp.Kill, exp.LoadData, exp.Install, exp.Export, exp.Grant, exp.Revoke, exp.Refresh)
+    statements += (exp.Cache, exp.Uncache, exp.Comment, exp.Declare)
+    return _Nodes(
+        openers=frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE}),
+        closers=frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE, TokenType.END}),
+        prefix_operators=frozenset({TokenType.NOT, TokenType.DASH, TokenType.PLUS, TokenType.TILDE}),
+        row_generators=(exp.GenerateSeries, exp.Unnest, exp.ExplodingGenerateSeries),
+        statements=statements,
+    )
 
 
 class SqlPolicyError(ValueError):
@@ -72,13 +95,14 @@ def check_query(sql: str, readable: Collection[str] | None) -> frozenset[str]:
 
 def check_nesting(tokens: list[Token]) -> None:
     """At most MAX_NESTING levels of brackets, CASE and prefix operators; SqlPolicyError naming the line."""
+    nodes = _nodes()
     depth = run = 0
     for token in tokens:
-        if token.token_type in _OPENERS:
+        if token.token_type in nodes.openers:
             depth += 1
-        elif token.token_type in _CLOSERS:
+        elif token.token_type in nodes.closers:
             depth = max(depth - 1, 0)
-        run = run + 1 if token.token_type in _PREFIX_OPERATORS else 0
+        run = run + 1 if token.token_type in nodes.prefix_operators else 0
         if depth + run > MAX_NESTING:
             raise SqlPolicyError(
                 f"is nested more than {MAX_NESTING} levels deep (line {token.line}, column {token.col}); "
@@ -87,6 +111,11 @@ def check_nesting(tokens: list[Token]) -> None:
 
 
 def _check_query(sql: str, readable: Collection[str] | None) -> frozenset[str]:
+    # imported here: a code location loads this module but parses SQL only when a query runs (see the top)
+    from sqlglot import exp
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.errors import ParseError, TokenError
+
     dialect = Dialect.get_or_raise(DIALECT)
     try:
         tokens = dialect.tokenize(sql)
@@ -109,7 +138,7 @@ def _check_query(sql: str, readable: Collection[str] | None) -> frozenset[str]:
         raise SqlPolicyError(f"must be {READ_ONLY}, not {_kind(statement)} ({_snippet(statement)})")
     read: set[str] = set()
     for node in statement.walk():
-        if isinstance(node, _STATEMENTS):
+        if isinstance(node, _nodes().statements):
             raise SqlPolicyError(f"must be {READ_ONLY}; {_kind(node)} is not allowed ({_snippet(node)})")
         if isinstance(node, exp.Func) and _is_system_function(_function_name(node)):
             raise SqlPolicyError(f"function '{_function_name(node)}' is not allowed (no file or system access)")
@@ -183,10 +212,12 @@ def _closing_quote(sql: str, start: int) -> int:
 
 def _table_read(table: exp.Table, readable: Collection[str] | None) -> str | None:
     """The table a FROM/JOIN item reads (None for a CTE or a row generator); raises if it may not be read."""
+    from sqlglot import exp  # imported here: see the top
+
     source = table.this
     if not isinstance(source, exp.Identifier):
         name = _function_name(source) if isinstance(source, exp.Func) else type(source).__name__.lower()
-        if isinstance(source, _ROW_GENERATORS) or name in _ROW_GENERATOR_NAMES:
+        if isinstance(source, _nodes().row_generators) or name in _ROW_GENERATOR_NAMES:
             return None
         raise SqlPolicyError(f"table function '{name}' is not allowed")
     qualified = ".".join(part for part in (table.catalog, table.db, table.name) if part)
@@ -212,6 +243,8 @@ def _table_read(table: exp.Table, readable: Collection[str] | None) -> str | Non
 def _is_cte(table: exp.Table) -> bool:
     """Whether an unqualified name refers to a CTE in scope: one of the WITH of an enclosing query, defined
     before the CTE the reference sits in (or that CTE itself, under WITH RECURSIVE). Anything else is a table."""
+    from sqlglot import exp  # imported here: see the top
+
     name = table.name.lower()
     ancestors = list(_ancestors(table))
     inside = {id(node) for node in ancestors}
@@ -238,6 +271,8 @@ def _ancestors(node: exp.Expr) -> list[exp.Expr]:
 
 
 def _function_name(node: exp.Expr) -> str:
+    from sqlglot import exp  # imported here: see the top
+
     if isinstance(node, exp.Anonymous):
         return str(node.name).lower()
     if isinstance(node, exp.Func):
@@ -256,7 +291,7 @@ def is_system_table(name: str) -> bool:
 @cache
 def _catalog_views() -> frozenset[str]:
     """The catalog views of the installed DuckDB that an unqualified name reaches (not `information_schema`'s)."""
-    import duckdb
+    import duckdb  # imported here: only a check of a table name needs DuckDB, not a process that loads this module
 
     with duckdb.connect(":memory:") as connection:
         rows = connection.execute(

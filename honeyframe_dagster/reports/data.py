@@ -6,14 +6,17 @@ from collections.abc import Collection, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from honeyframe_dagster.model.documents import Card, Dashboard
 from honeyframe_dagster.model.sql_policy import SqlPolicyError, bind_parameters, check_card_query
 from honeyframe_dagster.reports.time_filters import Period
 from honeyframe_dagster.resources.warehouse_access import SqlLimitExceeded, SqlLimits, sandboxed_read, within_limits
+
+if TYPE_CHECKING:
+    # DuckDB (~20 MB) is imported where cards are queried: a code location loads this module (the report step's
+    # op) to build jobs, only a run worker queries the warehouse.
+    import duckdb
 
 # How many rows each display keeps: more would not be readable in an e-mail.
 ROW_LIMITS = {"metric": 1, "table": 50, "bar": 30, "line": 400}
@@ -56,6 +59,8 @@ def query_card(
     connection: duckdb.DuckDBPyConnection, dashboard: Dashboard, card: Card, period: Period, limits: SqlLimits
 ) -> CardData:
     """One card's rows, within `limits`; `load_dashboards` has checked its SQL against the policy first."""
+    import duckdb  # imported here: see the top
+
     sql, names = bind_parameters(card.sql)
     values = period.bind_values()
     limit = ROW_LIMITS[card.display]
@@ -86,6 +91,8 @@ def load_dashboards(
     warehouse (taken under the writers' lock, waiting at most `lock_timeout`): it can read the warehouse but never
     change it, nor reach a file, nor keep a writer waiting; each card's query stops at `limits`.
     """
+    import duckdb  # imported here: see the top
+
     limits = limits or SqlLimits()
     if not dashboards:
         return []

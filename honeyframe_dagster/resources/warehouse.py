@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 from dagster import ConfigurableResource
 
 from honeyframe_dagster.resources.warehouse_access import (
@@ -16,6 +16,10 @@ from honeyframe_dagster.resources.warehouse_access import (
     write_transaction,
 )
 from honeyframe_dagster.settings import Settings, export_to_children
+
+if TYPE_CHECKING:
+    # Types only: a code location binds this resource to jobs, only a run worker connects (warehouse_access.py).
+    import duckdb
 
 
 class WarehouseResource(ConfigurableResource):

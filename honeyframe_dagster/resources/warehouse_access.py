@@ -25,15 +25,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 from filelock import FileLock, Timeout
-from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
+if TYPE_CHECKING:
+    # DuckDB (~20 MB) and tenacity are imported in the functions that connect: a code location imports this module
+    # (through the steps' ops and resources) but opens the warehouse only when a trigger's `expand_from` query runs.
+    import duckdb
 
 # Linux's FICLONE ioctl: a copy-on-write clone of a file (btrfs, XFS, …), instant whatever its size.
 _FICLONE = 0x40049409
 # Fills the given (schema-qualified, quoted) table with new rows; the table does not exist yet.
-Loader = Callable[[duckdb.DuckDBPyConnection, str], None]
+Loader = Callable[["duckdb.DuckDBPyConnection", str], None]
 
 
 def quote(identifier: str) -> str:
@@ -87,6 +91,8 @@ def connect_sandboxed(warehouse: Path, limits: SqlLimits | None = None) -> duckd
     """A sandboxed read-only connection to `warehouse` (for user SQL: a snapshot, see `sandboxed_read`); a warehouse
     that does not exist yet (fresh install, before any dbt run or sync) is an empty in-memory database, so SQL that
     reads no table still works."""
+    import duckdb  # imported here: see the top
+
     config = (limits or SqlLimits()).config()
     if not warehouse.exists():
         return duckdb.connect(":memory:", config=config)
@@ -98,6 +104,8 @@ def within_limits(connection: duckdb.DuckDBPyConnection, limits: SqlLimits) -> I
     """Interrupt what `connection` runs (a query, its fetches) once `limits.timeout_seconds` have passed; that, or
     running out of the connection's memory limit, is SqlLimitExceeded naming the setting. A watchdog timer calls
     DuckDB's `interrupt()`, which stops the query from another thread."""
+    import duckdb  # imported here: see the top
+
     seconds, fired = limits.timeout_seconds, threading.Event()
 
     def stop() -> None:
@@ -125,12 +133,17 @@ def within_limits(connection: duckdb.DuckDBPyConnection, limits: SqlLimits) -> I
 
 
 def _locked_by_another_program(exc: BaseException) -> bool:
+    import duckdb  # imported here: see the top
+
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
 def _connect_retrying(warehouse: Path, timeout: float, sandboxed: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the file (`sandboxed`: for user SQL), waiting (0.05 s doubling to 1 s) up to `timeout` while another
     program holds DuckDB's lock."""
+    import duckdb  # imported here: see the top
+    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
     retrying = Retrying(
         retry=retry_if_exception(_locked_by_another_program),
         stop=stop_after_delay(timeout),

@@ -28,9 +28,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 from dagster import AssetKey, AssetMaterialization, MetadataValue, OpExecutionContext, Output
 
 from honeyframe_dagster.model.steps import Step
@@ -38,6 +37,10 @@ from honeyframe_dagster.resources.warehouse import WarehouseResource
 from honeyframe_dagster.resources.warehouse_access import Loader, quote
 from honeyframe_dagster.steps.context import StepRun
 from honeyframe_dagster.steps.registry import KINDS
+
+if TYPE_CHECKING:
+    # Types only: a code location loads this module to build jobs, only a run worker connects (warehouse_access.py).
+    import duckdb
 
 STAGING_SCHEMA = "honeyframe_staging"
 MANIFEST = f"{STAGING_SCHEMA}.staged_writes"

@@ -8,11 +8,10 @@ never logged, never put in metadata and never quoted in an error; its host must 
 
 from typing import Any
 
-import httpx
 from dagster import DagsterEventType, DagsterInstance, Failure, OpExecutionContext, Output
 
 from honeyframe_dagster.model.scenario import ScenarioSpec
-from honeyframe_dagster.net_policy import EgressRefused, check_url, guarded_client
+from honeyframe_dagster.net_policy import EgressRefused, check_url
 from honeyframe_dagster.resources.scenarios import ScenarioStoreResource
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.context import current_step, step_op
@@ -104,6 +103,11 @@ def post(url: str, url_env: str, payload: dict[str, Any]) -> int:
     A refused host or a malformed URL is not retried (the step's `retry` would not help); network errors and
     HTTP errors are.
     """
+    # imported here: a code location loads this module to build jobs, only a run worker posts
+    import httpx
+
+    from honeyframe_dagster.net_clients import guarded_client
+
     where = f"url_env: the webhook in {url_env}"
     try:
         check_url(url)

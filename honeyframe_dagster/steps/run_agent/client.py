@@ -13,12 +13,12 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_incrementing
-
-from honeyframe_dagster.net_policy import guarded_async_client
+if TYPE_CHECKING:
+    # httpx (and net_clients) and tenacity are imported where rows are sent: a code location loads this module (the
+    # step's op) to build jobs, only a run worker calls the agent.
+    import httpx
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ATTEMPTS = 2
@@ -88,6 +88,8 @@ def _retryable(exc: BaseException) -> bool:
 
 
 async def _attempt(client: httpx.AsyncClient, payload: Mapping[str, Any]) -> str:
+    import httpx  # imported here: see the top
+
     try:
         response = await client.post("/chat/completions", json=payload)
     except httpx.HTTPError as exc:
@@ -101,6 +103,9 @@ async def _attempt(client: httpx.AsyncClient, payload: Mapping[str, Any]) -> str
 
 
 async def complete_row(client: httpx.AsyncClient, endpoint: Endpoint, row: Mapping[str, Any]) -> RowResult:
+    # imported here: see the top
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_incrementing
+
     text = canonical(row)
     payload = {
         "model": endpoint.model,
@@ -125,6 +130,8 @@ async def _complete_all(
     concurrency: int,
     progress: Callable[[int, int], None],
 ) -> list[RowResult]:
+    from honeyframe_dagster.net_clients import guarded_async_client  # imported here: see the top
+
     headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
     limit = asyncio.Semaphore(concurrency)
     results: list[RowResult] = []

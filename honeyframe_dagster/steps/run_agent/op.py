@@ -10,9 +10,8 @@ the step fails only when the share of failing rows exceeds HONEYFRAME_AGENT_FAIL
 """
 
 from collections.abc import Collection, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 from dagster import Failure, OpExecutionContext
 
 from honeyframe_dagster.clock import utcnow
@@ -27,6 +26,10 @@ from honeyframe_dagster.steps.run_agent.client import RowResult, complete_rows
 from honeyframe_dagster.steps.run_agent.model import RunAgentStep
 from honeyframe_dagster.steps.run_agent.resource import AgentEndpointMissing, AgentsResource, agents_resource
 from honeyframe_dagster.steps.transactional import ForeignTable, TableWrite, write_step_table
+
+if TYPE_CHECKING:
+    # Types only: the op imports DuckDB when it runs (run_agent_op).
+    import duckdb
 
 OUTPUT_COLUMNS = (
     "row_key VARCHAR, input VARCHAR, output VARCHAR, error VARCHAR, agent VARCHAR, model VARCHAR, "
@@ -52,7 +55,7 @@ class TooManyRows(ValueError):
 
 
 def read_rows(
-    connection: duckdb.DuckDBPyConnection, query: str, max_rows: int, limits: SqlLimits
+    connection: "duckdb.DuckDBPyConnection", query: str, max_rows: int, limits: SqlLimits
 ) -> list[dict[str, Any]]:
     """At most `max_rows` rows (one more is fetched to tell: TooManyRows), the query within `limits`
     (SqlLimitExceeded)."""
@@ -71,7 +74,7 @@ def read_rows(
 def results_loader(results: Sequence[RowResult], agent: str, model: str) -> Loader:
     now = utcnow().replace(tzinfo=None)
 
-    def load(connection: duckdb.DuckDBPyConnection, table: str) -> None:
+    def load(connection: "duckdb.DuckDBPyConnection", table: str) -> None:
         connection.execute(f"CREATE TABLE {table} ({OUTPUT_COLUMNS})")
         # The same input row twice has one key: keep one result per key.
         unique = {r.row_key: r for r in results}.values()
@@ -86,6 +89,8 @@ def results_loader(results: Sequence[RowResult], agent: str, model: str) -> Load
 def run_agent_op(
     context: OpExecutionContext, scenarios: ScenarioStoreResource, agents: AgentsResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
+    import duckdb  # imported here: a code location loads this module to build jobs, only a run worker runs the op
+
     run = current_step(context, scenarios, RunAgentStep)
     step, project_id = run.step, run.scenario.project.id
     agent = run.project_entry(run.catalog.agents, "agent", step.agent)

@@ -11,7 +11,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from dagster import Failure, OpExecutionContext
 
 from honeyframe_dagster.model.documents import Dataset
@@ -42,6 +41,8 @@ def sync_dataset_op(
     connectors: ConnectorsResource,
     warehouse: WarehouseResource,
 ) -> Iterator[Any]:
+    import duckdb  # imported here: a code location loads this module to build jobs, only a run worker runs the op
+
     run = current_step(context, scenarios, SyncDatasetStep)
     dataset = run.project_entry(run.catalog.datasets, "dataset", run.step.dataset)
     where = f"dataset '{dataset.id}' ({dataset.connector.type} connector)"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import duckdb
+from typing import TYPE_CHECKING, Any, Literal
 
 from honeyframe_dagster.resources.warehouse_access import Loader, quote
+
+if TYPE_CHECKING:
+    # Types only: a code location loads the connectors to build jobs, only a run worker loads rows.
+    import duckdb
 
 FileFormat = Literal["csv", "parquet", "json"]
 _READERS: dict[str, str] = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-
-from honeyframe_dagster.net_policy import EgressRefused, guarded_client, redact_url, scrub
+from honeyframe_dagster.net_policy import EgressRefused, redact_url, scrub
 from honeyframe_dagster.steps.sync_dataset.connectors.extract import ConnectorError, FileExtract, FileFormat
+
+if TYPE_CHECKING:
+    # Types only: httpx is imported by the functions that make requests.
+    import httpx
 
 
 def download(client: httpx.Client, url: str, target: Path, what: str) -> None:
     """Stream a response body to `target`; errors name `what`, the status and the URL without its credentials."""
+    import httpx  # imported here: a code location loads the connectors to build jobs, only a run worker fetches
+
     try:
         with client.stream("GET", url) as response:
             if response.status_code >= 400:
@@ -33,6 +38,9 @@ def download(client: httpx.Client, url: str, target: Path, what: str) -> None:
 
 
 def fetch_http(url: str, file_format: FileFormat, workdir: Path, timeout: float) -> FileExtract:
+    # imported here: a code location loads the connectors to build jobs, only a run worker fetches (httpx)
+    from honeyframe_dagster.net_clients import guarded_client
+
     target = workdir / f"download.{file_format}"
     with guarded_client(timeout=timeout) as client:
         download(client, url, target, "connector.url")

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import httpx
-
 from honeyframe_dagster.model.documents import PlatformConnector
-from honeyframe_dagster.net_policy import guarded_client, redact_url, scrub
+from honeyframe_dagster.net_policy import redact_url, scrub
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.steps.sync_dataset.connectors.extract import ConnectorError, FileExtract
 from honeyframe_dagster.steps.sync_dataset.connectors.http import download
+
+if TYPE_CHECKING:
+    # Types only: httpx is imported by the functions that make requests.
+    import httpx
 
 _FORMATS = {"csv", "json"}
 
@@ -63,6 +66,11 @@ def wait_for_sync(client: httpx.Client, sync_id: str, timeout: float, poll: floa
 
 
 def fetch_platform(connector: PlatformConnector, workdir: Path, request_timeout: float) -> FileExtract:
+    # imported here: a code location loads the connectors to build jobs, only a run worker fetches
+    import httpx
+
+    from honeyframe_dagster.net_clients import guarded_client
+
     base_url = get_settings().secret(connector.base_url_env)
     if not base_url:
         raise ConnectorError(
