@@ -16,6 +16,7 @@ run`) goes away.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -54,6 +55,13 @@ def copy_plain(source: IO[bytes], log_path: Path) -> None:
         for line in iter(source.readline, b""):
             log.write(plain_text(line))
             log.flush()
+
+
+def say(message: str, stream: IO[str] | None = None) -> None:
+    """Print a line for the terminal, if it is still there: with the reader of our output gone (a closed terminal,
+    a killed pipe), writing fails, and that must not stop the supervisor from stopping its processes."""
+    with contextlib.suppress(OSError):  # BrokenPipeError among them
+        print(message, file=stream or sys.stdout, flush=True)
 
 
 def port_open(port: int, host: str = HOST) -> bool:
@@ -117,7 +125,7 @@ class Process:
         return self.log_dir / f"{self.name}.log"
 
     def start(self, cwd: Path | None = None) -> None:
-        print(f"[honeyframe] starting {self.name} (log: {self.log_path})", flush=True)
+        say(f"[honeyframe] starting {self.name} (log: {self.log_path})")
         self.started_at, self.restart_at = time.monotonic(), None
         # Own process group, so that stopping it also stops the children it spawns (e.g. code server workers).
         self.popen = subprocess.Popen(
@@ -262,24 +270,20 @@ def supervise(plan: Plan) -> int:
                     wait_until(process.ready, process.name)
         if plan.urls is not None and plan.home is not None:
             record_running(plan.home, plan.urls)
-        print(plan.summary, flush=True)
+        say(plan.summary)
         while not stopping and os.getppid() == parent:
             for process in (p for p in processes if p.exited()):
                 code = process.popen.returncode  # type: ignore[union-attr]
                 if not process.restart:
-                    print(
-                        f"[honeyframe] {process.name} exited with {code}; stopping (see {process.log_path})",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+                    stopping_line = f"[honeyframe] {process.name} exited with {code}; stopping (see {process.log_path})"
+                    say(stopping_line, sys.stderr)
                     return 1
                 if process.restart_at is None:
                     pause = process.schedule_restart()
-                    print(
+                    say(
                         f"[honeyframe] {process.name} exited with {code}; starting it again in {pause:.0f}s "
                         f"(see {process.log_path})",
-                        file=sys.stderr,
-                        flush=True,
+                        sys.stderr,
                     )
                 elif time.monotonic() >= process.restart_at:
                     process.start(plan.cwd)
@@ -288,7 +292,7 @@ def supervise(plan: Plan) -> int:
     finally:
         if plan.home is not None:
             forget_running(plan.home)
-        print("[honeyframe] stopping", flush=True)
+        say("[honeyframe] stopping")
         for process in reversed(processes):
             process.stop()
         deadline = time.monotonic() + 20
@@ -302,7 +306,7 @@ def supervise(plan: Plan) -> int:
             if process.copier is not None:
                 process.copier.join(timeout=2)
         started = [p for p in processes if p.popen is not None]
-        print(f"[honeyframe] everything has stopped ({len(started)} processes)", flush=True)
+        say(f"[honeyframe] everything has stopped ({len(started)} processes)")
 
 
 def main(argv: list[str]) -> int:

@@ -80,6 +80,30 @@ def test_a_process_that_does_not_restart_stops_everything_when_it_exits(tmp_path
     assert "everything has stopped (2 processes)" in output
 
 
+def test_it_stops_its_processes_even_when_nobody_reads_its_output_any_more(tmp_path: Path) -> None:
+    """`honeyframe up | tee log` with tee gone: the lines it prints while stopping must not stop it from stopping."""
+    pid_file = tmp_path / "pid"
+    idle = [
+        sys.executable,
+        "-c",
+        f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)",
+    ]
+    process = _supervise(tmp_path, Plan([Process("code", idle, dict(os.environ), tmp_path)], [], "up."))
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("[honeyframe] starting code")
+    deadline = time.monotonic() + 30
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    process.stdout.close()
+    process.terminate()
+    assert process.wait(timeout=30) == 0
+    with pytest.raises(ProcessLookupError):
+        for _ in range(100):  # the child may still be exiting
+            os.kill(child, 0)
+            time.sleep(0.1)
+
+
 def test_the_supervisor_imports_neither_the_product_nor_dagster() -> None:
     check = (
         "import runpy, sys; runpy.run_path(sys.argv[1]); "
