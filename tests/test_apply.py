@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.settings import get_settings
 from honeyframe_dagster.store.tables import ProjectRow, ScenarioRow, TemplateRow
-from tests.conftest import ApplyYaml, supported_contract_documents
+from tests.conftest import PROJECTS_YAML, ApplyYaml, supported_contract_documents
 
 SCENARIO = """
 kind: Scenario
@@ -50,6 +50,25 @@ def test_contract_documents_apply_and_reapply_idempotently(apply_yaml: ApplyYaml
     assert first == (2, 1, 2)
     assert apply_yaml(ops_project + contract) == 0
     assert counts() == first
+
+
+def test_reapplying_the_same_documents_writes_no_new_version_disabled_scenarios_included(apply_yaml: ApplyYaml) -> None:
+    """A version is a change: writing a disabled scenario again as it is (its cadence starts when it is enabled)
+    keeps its version, so its job is not rebuilt and no empty version shows in its history."""
+    documents = SCENARIO + "\n---\n" + SCENARIO.replace("name: revenue", "name: paused\nenabled: false")
+    assert apply_yaml(PROJECTS_YAML + "---\n" + documents) == 0
+
+    def versions() -> dict[str, int | None]:
+        with Session(boot(get_settings())) as session:
+            return dict(session.execute(select(ScenarioRow.name, ScenarioRow.version)).tuples().all())
+
+    first = versions()
+    assert first == {"revenue": 1, "paused": 1}
+    assert apply_yaml(PROJECTS_YAML + "---\n" + documents) == 0
+    assert versions() == first
+    # Enabling it restarts its cadence: a new version.
+    assert apply_yaml(PROJECTS_YAML + "---\n" + documents.replace("enabled: false", "enabled: true")) == 0
+    assert versions() == {"revenue": 1, "paused": 2}
 
 
 def test_one_bad_document_writes_nothing(apply_yaml: ApplyYaml, capsys: pytest.CaptureFixture[str]) -> None:

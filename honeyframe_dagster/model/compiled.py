@@ -116,8 +116,10 @@ def shape_hash(document: Mapping[str, Any]) -> str:
 
 
 def trigger_unchanged(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> bool:
-    """Whether the cadence goes on: same trigger, same timezone, and enabled before and after."""
-    if before is None or not (before.get("enabled") and after.get("enabled")):
+    """Whether the cadence goes on: same trigger, same timezone, and not enabled by this version (enabling restarts
+    it). A disabled scenario edited while disabled keeps its start: it moves when the scenario is enabled, so writing
+    it again (a re-applied document) writes no new version."""
+    if before is None or (after.get("enabled") and not before.get("enabled")):
         return False
     same_cadence = cadence(before.get("trigger")) == cadence(after.get("trigger"))
     return same_cadence and before.get("timezone") == after.get("timezone")
