@@ -38,6 +38,7 @@ RUN pip install --no-deps -e . \
 
 USER honeyframe
 EXPOSE 4000
+# The product's code server, which reloads in place (docs/deploy.md); restart it on exit (`--restart unless-stopped`).
 # One shard: set HONEYFRAME_SHARD=i/n and --location-name honeyframe_<i> (the Helm values in docs/deploy.md do).
-CMD ["dagster", "code-server", "start", "-m", "honeyframe_dagster.definitions", "-h", "0.0.0.0", "-p", "4000", \
-     "--location-name", "honeyframe"]
+CMD ["python", "-m", "honeyframe_dagster.services.code_server", "-m", "honeyframe_dagster.definitions", \
+     "-h", "0.0.0.0", "-p", "4000", "--location-name", "honeyframe"]

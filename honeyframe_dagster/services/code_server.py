@@ -11,8 +11,9 @@ modules stay imported; `defs` reads the store again), swapped in atomically, and
 the webserver and the daemon notice a reload (Dagster's server watcher). The jobs whose compiled scenario did not
 change are the same `JobDefinition` objects as before (honeyframe_dagster/definitions.py), so Dagster's cached
 snapshot of each is reused, and so is the serialized reply to `ExternalJob` kept here (compressed): a reload builds,
-snapshots and serializes the changed jobs only. The repository's snapshot is kept until the next reload, since the
-webserver loads a location twice per reload (its reload, then its watcher seeing the new id) and the daemon once.
+snapshots and serializes the changed jobs only. The repository's snapshot is kept until the next reload: the daemon
+and the webserver each load it after a reload (the webserver twice when asked through its reload mutation, as the
+UI's Reload button does: the mutation's load, then its watcher seeing the new id).
 
 - Runs are unaffected: each runs in its own process (Dagster's `StartRun`), started from the definitions that were
   current when it was launched, and stays cancelable here across reloads.
@@ -27,6 +28,7 @@ webserver loads a location twice per reload (its reload, then its watcher seeing
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -199,7 +201,8 @@ def serve(args: argparse.Namespace) -> None:
     logger = logging.getLogger(LOGGER)
     termination = threading.Event()
     threads = FuturesAwareThreadPoolExecutor(max_workers=args.max_workers)
-    # As `dagster api grpc` does: run workers import the module from the same interpreter and directory.
+    # As `dagster api grpc` does: run workers import the module from the same interpreter and directory, and the
+    # image and container context a container run launcher needs come from the same variables.
     origin = LoadableTargetOrigin(
         executable_path=sys.executable, module_name=args.module, working_directory=os.getcwd()
     )
@@ -211,6 +214,10 @@ def serve(args: argparse.Namespace) -> None:
         # A load that fails is served as the location's load error, as Dagster's code server does.
         lazy_load_user_code=True,
         location_name=args.location_name,
+        container_image=os.getenv("DAGSTER_CURRENT_IMAGE"),
+        container_context=json.loads(os.environ["DAGSTER_CONTAINER_CONTEXT"])
+        if os.getenv("DAGSTER_CONTAINER_CONTEXT")
+        else None,
     )
     server = DagsterGrpcServer(
         server_termination_event=termination,
