@@ -10,6 +10,7 @@ For every size and layout it prints:
   API reads       50 clients, mixed GET list / GET one, with Dagster: throughput, p50/p99
   idle CPU        with nothing due, each process kind's CPU time over two minutes (/proc utime+stime), as % of
                   one core, after four minutes to settle (measured too: the daemon's first pass over the schedules)
+  job snapshot    one job's serialized snapshot as its code server sends it (ExternalJob), mean and largest
   RSS             summed over `honeyframe up`'s process tree, per process kind: idle, and after the work; and the
                   PSS total (shared pages split among the processes that map them)
 and, once per store backend, the API alone (HONEYFRAME_DAGSTER_URL="", uvicorn as `honeyframe up` runs it) on a
@@ -379,6 +380,34 @@ def edit_to_live(stack: Stack, token: str, scenario: dict[str, Any], writes: int
     figures.timing("  its API answer p50 / p99", answers)
 
 
+LOCATION_ADDRESS = """
+query($name: String!) { workspaceLocationEntryOrError(name: $name) {
+  ... on WorkspaceLocationEntry { displayMetadata { key value } } } }
+"""
+
+
+def snapshot_bytes(stack: Stack, location: str, job_names: list[str], figures: Figures) -> None:
+    """The serialized snapshot of each job as its code server sends it (ExternalJob, what the webserver and the
+    daemon load per job): mean and largest, over up to 20 jobs of `location`."""
+    from dagster._core.remote_origin import GrpcServerCodeLocationOrigin, RemoteRepositoryOrigin
+    from dagster._core.remote_representation.external_data import (
+        extract_serialized_job_snap_from_serialized_job_data_snap,
+    )
+    from dagster._grpc.client import DagsterGrpcClient
+
+    entry = stack.graphql(LOCATION_ADDRESS, {"name": location})["workspaceLocationEntryOrError"]
+    address = {item["key"]: item["value"] for item in entry["displayMetadata"]}
+    origin = GrpcServerCodeLocationOrigin(host=address["host"], port=int(address["port"]), location_name=location)
+    client = DagsterGrpcClient(host=address["host"], port=int(address["port"]))
+    sizes = []
+    for name in job_names[:20]:
+        reply = client.external_job(RemoteRepositoryOrigin(origin, "__repository__"), name)
+        sizes.append(len(extract_serialized_job_snap_from_serialized_job_data_snap(reply.serialized_job_data)))
+    if sizes:
+        mean, largest = sum(sizes) / len(sizes) / 1000, max(sizes) / 1000
+        figures.rows["one job's snapshot, mean / largest"] = f"{mean:.1f} / {largest:.1f} KB (n={len(sizes)})"
+
+
 def non_shape_edit(stack: Stack, token: str, scenario: dict[str, Any], writes: int, figures: Figures) -> None:
     """PATCH a step's `args` (the job's shape stays): live once the 2xx came, since a run reads the version the store
     holds when it launches (no reload); checked by reading it back."""
@@ -604,6 +633,9 @@ def measure_stack(args: argparse.Namespace, pairs: int, sharded: bool) -> Figure
             listed = httpx.get(stack.api + BASE, headers=headers(token, EDIT_PROJECT), timeout=120).json()["items"]
             edit = next(item for item in listed if item["name"] == EDIT_SCENARIO)
             instance = next(item for item in listed if item["template_slug"] == "t0")
+            # A project's scenarios share its shard's location.
+            location = trigger_location(stack, edit["dagster"]["trigger_name"])
+            snapshot_bytes(stack, location, [item["dagster"]["job_name"] for item in listed], figures)
             run_start(stack, token, instance["id"], args.runs, figures)
             edit_to_live(stack, token, edit, args.writes, figures)
             non_shape_edit(stack, token, edit, args.writes, figures)
