@@ -80,11 +80,17 @@ def http_ok(url: str) -> bool:
         return False
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 300) -> None:
+def wait_until(
+    check: Callable[[], bool], what: str, timeout: float = 300, gone: Callable[[], str | None] | None = None
+) -> None:
+    """Until `check()`; RuntimeError after `timeout`, or at once when `gone()` says why it never will."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
+        why = gone() if gone is not None else None
+        if why is not None:
+            raise RuntimeError(f"{what} {why}")
         time.sleep(0.5)
     raise RuntimeError(f"{what} did not come up within {timeout:.0f}s")
 
@@ -153,6 +159,12 @@ class Process:
 
     def exited(self) -> bool:
         return self.popen is not None and self.popen.poll() is not None
+
+    def exited_while_starting(self) -> str | None:
+        """Why it will never answer: it exited before it did (a port taken, a store behind: its log says)."""
+        if not self.exited():
+            return None
+        return f"exited with {self.popen.returncode} while starting (see {self.log_path})"  # type: ignore[union-attr]
 
     def schedule_restart(self) -> float:
         """Note when to start it again; the pause it will wait."""
@@ -267,7 +279,7 @@ def supervise(plan: Plan) -> int:
                 process.start(plan.cwd)
             for process in group:
                 if process.ready is not None:
-                    wait_until(process.ready, process.name)
+                    wait_until(process.ready, process.name, gone=process.exited_while_starting)
         if plan.urls is not None and plan.home is not None:
             record_running(plan.home, plan.urls)
         say(plan.summary)

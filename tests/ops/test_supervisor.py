@@ -104,6 +104,16 @@ def test_it_stops_its_processes_even_when_nobody_reads_its_output_any_more(tmp_p
             time.sleep(0.1)
 
 
+def test_a_server_that_exits_while_starting_stops_the_start_at_once(tmp_path: Path) -> None:
+    """Not five minutes of waiting for a port that will never open: the exit and its log are named."""
+    failing = [sys.executable, "-c", "raise SystemExit(4)"]
+    plan = Plan([Process("code", failing, dict(os.environ), tmp_path, Ready(port=1), restart=True)], [], "up.")
+    started = time.monotonic()
+    output = _supervise(tmp_path, plan).communicate(timeout=60)[0]
+    assert time.monotonic() - started < 20
+    assert f"code exited with 4 while starting (see {tmp_path / 'code.log'})" in output
+
+
 def test_the_supervisor_imports_neither_the_product_nor_dagster() -> None:
     check = (
         "import runpy, sys; runpy.run_path(sys.argv[1]); "
