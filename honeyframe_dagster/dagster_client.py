@@ -307,6 +307,8 @@ class DagsterClient:
 
     def _location_entry(self, location: str) -> Mapping[str, Any]:
         entry = self._call(_LOCATION_QUERY, {"name": location})["workspaceLocationEntryOrError"]
+        if entry is None:  # the webserver's workspace has no such location
+            raise DagsterUnavailable(f"Dagster answered RepositoryLocationNotFound: no code location '{location}'")
         return self._ok(entry, "WorkspaceLocationEntry")
 
     def _reload_in_place(self, location: str, host: str, port: int) -> None:
