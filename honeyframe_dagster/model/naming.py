@@ -97,6 +97,12 @@ def shard_location_name(index: int, count: int) -> str:
     return LOCATION_NAME if count <= 1 else f"{LOCATION_NAME}_{index}"
 
 
+def shard_attribute(index: int, count: int) -> str:
+    """The attribute of the scenario module (honeyframe_dagster/definitions.py) that loads shard `index` of `count`,
+    whatever HONEYFRAME_SHARD says: how one code server process serves several shards."""
+    return f"shard_{index}_of_{count}"
+
+
 def location_names(count: int) -> list[str]:
     """The code locations `make run` starts for `count` shards (HONEYFRAME_CODE_LOCATIONS)."""
     return [shard_location_name(index, count) for index in range(max(count, 1))]

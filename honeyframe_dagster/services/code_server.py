@@ -52,6 +52,8 @@ from dagster._serdes import deserialize_value, serialize_value
 from dagster._utils.interrupts import setup_interrupt_handlers
 
 LOGGER = "dagster.code_server"
+# Loads of definitions in this process, one at a time (see ReloadingApiServer.reload).
+LOADS = threading.Lock()
 
 
 @dataclass
@@ -98,8 +100,9 @@ class ReloadingApiServer(DagsterApiServer):
         with self._tickets:
             self._reloads.requested += 1
             ticket = self._reloads.requested
-        # Dagster's own lock for reloads in place (ReloadCodeWithState).
-        with self._reload_lock:
+        # One load at a time in the process: Dagster's load context is process-wide, and this process may serve
+        # several locations (and Dagster's own ReloadCodeWithState takes `_reload_lock`, which this lock covers).
+        with LOADS, self._reload_lock:
             with self._tickets:
                 if self._reloads.done >= ticket:
                     if self._reloads.error:
@@ -184,28 +187,65 @@ def root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
+@dataclass(frozen=True)
+class Location:
+    """A code location this process serves: its name, its port and the attribute of the module it loads."""
+
+    name: str
+    port: int
+    attribute: str = "defs"
+
+    @classmethod
+    def parse(cls, text: str) -> Location:
+        """`NAME:PORT[:ATTRIBUTE]`."""
+        name, _, rest = text.partition(":")
+        port, _, attribute = rest.partition(":")
+        if not name or not port.isdigit():
+            raise argparse.ArgumentTypeError(f"expected NAME:PORT[:ATTRIBUTE], got {text!r}")
+        return cls(name, int(port), attribute or "defs")
+
+
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, add_help=False, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--help", action="help")
     parser.add_argument("-m", "--module", required=True, help="the module whose `defs` the location serves")
-    parser.add_argument("--location-name", required=True)
     parser.add_argument("-h", "--host", default="127.0.0.1")
-    parser.add_argument("-p", "--port", type=int, required=True)
-    parser.add_argument("--max-workers", type=int, default=None, help="threads serving calls (gRPC's default)")
-    return parser.parse_args(list(argv))
+    parser.add_argument("--location-name", help="one location: its name (with -p)")
+    parser.add_argument("-p", "--port", type=int, help="one location: its port (with --location-name)")
+    parser.add_argument(
+        "--location",
+        type=Location.parse,
+        action="append",
+        default=[],
+        help="a location NAME:PORT[:ATTRIBUTE] (the module's `defs` unless ATTRIBUTE); repeat to serve several in "
+        "one process, which then holds the imports once",
+    )
+    parser.add_argument("--max-workers", type=int, default=None, help="threads serving calls, per location")
+    args = parser.parse_args(list(argv))
+    if (args.location_name is None) != (args.port is None):
+        parser.error("--location-name and -p go together")
+    if args.location_name is not None:
+        args.location.insert(0, Location(args.location_name, args.port))
+    if not args.location:
+        parser.error("name a location: --location-name NAME -p PORT, or --location NAME:PORT[:ATTRIBUTE]")
+    return args
 
 
-def serve(args: argparse.Namespace) -> None:
-    setup_interrupt_handlers()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
-    logger = logging.getLogger(LOGGER)
-    termination = threading.Event()
+def api_server(
+    args: argparse.Namespace, location: Location, logger: logging.Logger, termination: threading.Event
+) -> DagsterGrpcServer:
+    """One location's server, its definitions loaded (a load that fails is served as its error); it stops when
+    `termination` is set."""
     threads = FuturesAwareThreadPoolExecutor(max_workers=args.max_workers)
     # As `dagster api grpc` does: run workers import the module from the same interpreter and directory, and the
     # image and container context a container run launcher needs come from the same variables.
     origin = LoadableTargetOrigin(
-        executable_path=sys.executable, module_name=args.module, working_directory=os.getcwd()
+        executable_path=sys.executable,
+        module_name=args.module,
+        attribute=location.attribute,
+        working_directory=os.getcwd(),
     )
+    context = os.getenv("DAGSTER_CONTAINER_CONTEXT")
     servicer = ReloadingApiServer(
         server_termination_event=termination,
         logger=logger,
@@ -213,25 +253,45 @@ def serve(args: argparse.Namespace) -> None:
         loadable_target_origin=origin,
         # A load that fails is served as the location's load error, as Dagster's code server does.
         lazy_load_user_code=True,
-        location_name=args.location_name,
+        location_name=location.name,
         container_image=os.getenv("DAGSTER_CURRENT_IMAGE"),
-        container_context=json.loads(os.environ["DAGSTER_CONTAINER_CONTEXT"])
-        if os.getenv("DAGSTER_CONTAINER_CONTEXT")
-        else None,
+        container_context=json.loads(context) if context else None,
     )
-    server = DagsterGrpcServer(
+    return DagsterGrpcServer(
         server_termination_event=termination,
         dagster_api_servicer=servicer,
         logger=logger,
         threadpool_executor=threads,
         host=args.host,
-        port=args.port,
+        port=location.port,
     )
-    logger.info("code location %s: %s on %s:%s", args.location_name, args.module, args.host, args.port)
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Load every location (one after another: loads take the process-wide lock anyway), then serve them all until
+    each has shut down (ShutdownServer) or the process is told to stop."""
+    setup_interrupt_handlers()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
+    logger = logging.getLogger(LOGGER)
+    stops = [threading.Event() for _ in args.location]
+    servers = []
+    for location, stop in zip(args.location, stops, strict=True):
+        with LOADS:
+            servers.append(api_server(args, location, logger, stop))
+        target = f"{args.module}:{location.attribute}"
+        logger.info("code location %s: %s on %s:%s", location.name, target, args.host, location.port)
+    serving = [threading.Thread(target=server.serve, name=f"serve-{i}") for i, server in enumerate(servers)]
+    for thread in serving:
+        thread.start()
     try:
-        server.serve()
+        for thread in serving:
+            thread.join()
     except KeyboardInterrupt:
-        logger.info("code location %s was interrupted", args.location_name)
+        logger.info("code server interrupted: stopping %d location(s)", len(servers))
+        for stop in stops:
+            stop.set()
+        for thread in serving:
+            thread.join()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from honeyframe_dagster.boot import boot
 from honeyframe_dagster.dbt import ensure_manifest
-from honeyframe_dagster.model.naming import WAREHOUSE_LOCATION, location_names, shard_location_name
+from honeyframe_dagster.model.naming import WAREHOUSE_LOCATION, location_names, shard_attribute, shard_location_name
 from honeyframe_dagster.sample_data import follow_today
 from honeyframe_dagster.services.instance_config import dagster_postgres_url, install_instance_yaml
 from honeyframe_dagster.services.supervisor import HOST, Plan, Process, Ready, hand_over, port_open, wait_until
@@ -111,6 +111,8 @@ def connect_host(bind: str) -> str:
 MAIL_SINK = Path(__file__).with_name("mailsink.py")
 # Dagster's daemon, refreshing its whole workspace hourly rather than every minute (services/dagster_daemon.py).
 DAGSTER_DAEMON = Path(__file__).with_name("dagster_daemon.py")
+# A code location's server (services/code_server.py).
+CODE_SERVER = [sys.executable, "-m", "honeyframe_dagster.services.code_server"]
 
 
 def code_server(name: str, module: str, host: str, port: int, env: dict[str, str], log_dir: Path) -> Process:
@@ -122,8 +124,25 @@ def code_server(name: str, module: str, host: str, port: int, env: dict[str, str
 
 
 def code_server_argv(name: str, module: str, host: str, port: int) -> list[str]:
-    server = ["-m", "honeyframe_dagster.services.code_server"]
-    return [sys.executable, *server, "-m", module, "--location-name", name, "-h", host, "-p", str(port)]
+    return [*CODE_SERVER, "-m", module, "--location-name", name, "-h", host, "-p", str(port)]
+
+
+# The process serving every shard's location when `honeyframe up` runs them all on this machine.
+SHARDS_PROCESS = "code-locations"
+
+
+def shard_servers(locations: list[tuple[str, int]], host: str, env: dict[str, str], log_dir: Path) -> Process:
+    """The shards' locations (name, port), all served by one code server process: Dagster and the product are
+    imported once for all of them (~110 MB; each shard then costs its own definitions). Location i loads the
+    scenario module's `shard_<i>_of_<n>`, so the process needs no HONEYFRAME_SHARD."""
+    if len(locations) == 1:
+        ((name, port),) = locations
+        return code_server(name, SCENARIOS_MODULE, host, port, env, log_dir)
+    count = len(locations)
+    served = [f"{name}:{port}:{shard_attribute(i, count)}" for i, (name, port) in enumerate(locations)]
+    argv = [*CODE_SERVER, "-m", SCENARIOS_MODULE, "-h", host, *(arg for spec in served for arg in ("--location", spec))]
+    # Every port is bound before any serves: the last one answering means all do.
+    return Process(SHARDS_PROCESS, argv, env, log_dir, Ready(port=locations[-1][1], host=host), restart=True)
 
 
 def daemon_argv(workspace: Path) -> list[str]:
@@ -239,10 +258,7 @@ def plan_all(
         ],
     )
     prepare_dagster_home(settings, env)
-    servers = [
-        code_server(name, SCENARIOS_MODULE, host, port, shard_env(env, index, count), log_dir)
-        for index, (name, _, port) in enumerate(locations)
-    ]
+    servers = [shard_servers([(name, port) for name, _, port in locations], host, env, log_dir)]
     locations.append((WAREHOUSE_LOCATION, host, settings.code_server_port + count))
     servers.append(code_server(WAREHOUSE_LOCATION, WAREHOUSE_MODULE, host, locations[-1][2], env, log_dir))
     workspace = write_workspace(settings, [(name, connect_host(host), port) for name, _, port in locations])

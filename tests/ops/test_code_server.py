@@ -224,3 +224,67 @@ def test_shutdown_server_stops_it_once_its_runs_end(location: tuple[Location, su
     (loc.root / "gate").touch()
     wait_for(lambda: loc.status(run_id) == DagsterRunStatus.SUCCESS, "the run", timeout=60)
     assert process.wait(timeout=60) == 0
+
+
+def _jobs_of(port: int, location: str, instance: DagsterInstance) -> set[str]:
+    origin = GrpcServerCodeLocationOrigin(host="127.0.0.1", port=port, location_name=location)
+    with GrpcServerCodeLocation(origin, instance=instance) as loaded:
+        return {job.name for job in loaded.get_repository("__repository__").get_all_jobs()}
+
+
+def test_one_process_serves_each_shard_as_its_own_location(hf_home: Path, tmp_path: Path) -> None:
+    """`honeyframe up` serves every shard from one process (services/stack.py `shard_servers`): each location loads
+    only its shard's projects, whatever HONEYFRAME_SHARD says, and a reload of one leaves the other as it was."""
+    from honeyframe_dagster.cli import main as honeyframe
+    from honeyframe_dagster.definitions import load_definitions
+    from honeyframe_dagster.model.naming import location_name, shard_attribute, shard_location_name
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    assert honeyframe(["apply", str(examples)]) == 0
+    assert honeyframe(["shards", "--set", "2"]) == 0
+    everything = {job.name: job for job in load_definitions().get_repository_def().get_all_jobs()}
+    (tmp_path / "dagster").mkdir()
+    (tmp_path / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    ports = [free_port(), free_port()]
+    names = [shard_location_name(i, 2) for i in range(2)]
+    served = [f"{names[i]}:{ports[i]}:{shard_attribute(i, 2)}" for i in range(2)]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")},
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+        "HONEYFRAME_SHARD": "0/2",  # ignored: each location names its shard
+        "PYTHONWARNINGS": "ignore",
+    }
+    argv = [sys.executable, "-m", "honeyframe_dagster.services.code_server", "-m", "honeyframe_dagster.definitions"]
+    argv += ["-h", "127.0.0.1", *(arg for spec in served for arg in ("--location", spec))]
+    with (tmp_path / "server.log").open("wb") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+    instance = DagsterInstance.from_config(str(tmp_path / "dagster"))
+    try:
+        clients = [DagsterGrpcClient(port=port, host="127.0.0.1") for port in ports]
+        wait_for(lambda: all(_pings(c) for c in clients) or process.poll() is not None, "both locations", 120)
+        assert process.poll() is None, (tmp_path / "server.log").read_text()
+        jobs = [_jobs_of(ports[i], names[i], instance) for i in range(2)]
+        assert jobs[0] and jobs[1] and not jobs[0] & jobs[1]
+        assert jobs[0] | jobs[1] == {name for name in everything if not name.startswith("__")}
+        for i in range(2):
+            projects = {everything[name].tags["honeyframe/project_id"] for name in jobs[i]}
+            assert {location_name(project, 2) for project in projects} == {names[i]}
+
+        ids = [client.get_server_id() for client in clients]
+        clients[0].reload_code(timeout=120)
+        assert clients[0].get_server_id() != ids[0]
+        assert clients[1].get_server_id() == ids[1]
+        assert _jobs_of(ports[0], names[0], instance) == jobs[0]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        instance.dispose()
+        print((tmp_path / "server.log").read_text()[-3000:])
+
+
+def _pings(client: DagsterGrpcClient) -> bool:
+    try:
+        client.ping("")
+        return True
+    except Exception:
+        return False
