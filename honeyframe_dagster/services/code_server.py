@@ -1,6 +1,7 @@
 """A code location's server: Dagster's gRPC API server (`dagster api grpc`) that reloads in place.
 
-`honeyframe up` runs one per code location. Dagster's own choices both pay for a whole new process at every reload:
+`honeyframe up` runs one process for the shards' locations (each its own gRPC server on its own port, the imports
+shared) and one for the `warehouse` location. Dagster's own choices both pay for a whole new process at every reload:
 `dagster code-server start` is a proxy (~100 MB) that starts a fresh `dagster api grpc` child, and `dagster api grpc`
 alone ignores `ReloadCode`. A reload then costs the child's imports (~1.5 s, more on busy cores), building every job
 again and computing every job's snapshot again (~4 ms each), though an edit changes one scenario.
@@ -23,6 +24,7 @@ UI's Reload button does: the mutation's load, then its watcher seeing the new id
 - A location whose first load failed serves that error (as `--lazy-load-user-code` does) until a reload succeeds.
 
     python -m honeyframe_dagster.services.code_server -m MODULE --location-name NAME -h HOST -p PORT
+    python -m honeyframe_dagster.services.code_server -m MODULE -h HOST --location NAME:PORT[:ATTRIBUTE] ...
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -49,7 +52,6 @@ from dagster._core.utils import FuturesAwareThreadPoolExecutor
 from dagster._grpc.__generated__ import dagster_api_pb2
 from dagster._grpc.server import DagsterApiServer, DagsterGrpcServer, LoadedRepositories
 from dagster._serdes import deserialize_value, serialize_value
-from dagster._utils.interrupts import setup_interrupt_handlers
 
 LOGGER = "dagster.code_server"
 # Loads of definitions in this process, one at a time (see ReloadingApiServer.reload).
@@ -270,7 +272,6 @@ def api_server(
 def serve(args: argparse.Namespace) -> None:
     """Load every location (one after another: loads take the process-wide lock anyway), then serve them all until
     each has shut down (ShutdownServer) or the process is told to stop."""
-    setup_interrupt_handlers()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     logger = logging.getLogger(LOGGER)
     stops = [threading.Event() for _ in args.location]
@@ -280,6 +281,10 @@ def serve(args: argparse.Namespace) -> None:
             servers.append(api_server(args, location, logger, stop))
         target = f"{args.module}:{location.attribute}"
         logger.info("code location %s: %s on %s:%s", location.name, target, args.host, location.port)
+    # SIGTERM stops the servers whatever SIGINT's disposition. Set once they are built: building them goes through
+    # Dagster's interrupt handling (dagster._utils.interrupts), which leaves SIGTERM handled as SIGINT is, and a
+    # shell's background job inherits SIGINT ignored: SIGTERM would be ignored too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     serving = [threading.Thread(target=server.serve, name=f"serve-{i}") for i, server in enumerate(servers)]
     for thread in serving:
         thread.start()

@@ -257,7 +257,7 @@ def test_one_process_serves_each_shard_as_its_own_location(hf_home: Path, tmp_pa
     argv = [sys.executable, "-m", "honeyframe_dagster.services.code_server", "-m", "honeyframe_dagster.definitions"]
     argv += ["-h", "127.0.0.1", *(arg for spec in served for arg in ("--location", spec))]
     with (tmp_path / "server.log").open("wb") as out:
-        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_ignore_sigint)
     instance = DagsterInstance.from_config(str(tmp_path / "dagster"))
     try:
         clients = [DagsterGrpcClient(port=port, host="127.0.0.1") for port in ports]
@@ -277,9 +277,14 @@ def test_one_process_serves_each_shard_as_its_own_location(hf_home: Path, tmp_pa
         assert _jobs_of(ports[0], names[0], instance) == jobs[0]
     finally:
         process.terminate()
+        # At once, even started with SIGINT ignored (as a shell's background job is, and so is this test's).
         process.wait(timeout=30)
         instance.dispose()
         print((tmp_path / "server.log").read_text()[-3000:])
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _pings(client: DagsterGrpcClient) -> bool:
