@@ -277,9 +277,14 @@ def test_one_process_serves_each_shard_as_its_own_location(hf_home: Path, tmp_pa
         assert _jobs_of(ports[0], names[0], instance) == jobs[0]
     finally:
         process.terminate()
-        # At once, even started with SIGINT ignored (as a shell's background job is, and so is this test's).
-        process.wait(timeout=30)
-        instance.dispose()
+        try:
+            # At once, even started with SIGINT ignored (as a shell's background job is, and so is this test's).
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            instance.dispose()
         print((tmp_path / "server.log").read_text()[-3000:])
 
 
