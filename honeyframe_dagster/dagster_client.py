@@ -333,12 +333,14 @@ class DagsterClient:
         while True:
             entry = self._location_entry(location)
             loaded = entry.get("locationOrLoadError") or {}
-            if _server_id(entry.get("versionKey")) == server_id:
-                if loaded.get("__typename") == "PythonError":
-                    raise DagsterUnavailable(f"code location '{location}' failed to load: {loaded.get('message')}")
-                return
-            if loaded.get("__typename") == "PythonError" and float(entry.get("updatedTimestamp") or 0) > asked:
+            current = _server_id(entry.get("versionKey")) == server_id
+            # A load error of this reload: the new server id's, or one the webserver met after we asked.
+            if loaded.get("__typename") == "PythonError" and (
+                current or float(entry.get("updatedTimestamp") or 0) > asked
+            ):
                 raise DagsterUnavailable(f"code location '{location}' failed to load: {loaded.get('message')}")
+            if current:
+                return
             if time.monotonic() > deadline:
                 raise DagsterUnavailable(f"the Dagster webserver did not load code location '{location}' in time")
             time.sleep(RELOAD_POLL_SECONDS)

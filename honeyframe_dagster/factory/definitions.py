@@ -29,8 +29,9 @@ def build_jobs_and_triggers(
     for entry in built:
         assert entry.spec is not None
         kept = (earlier or {}).get(entry.job_name)
-        unchanged = kept is not None and kept[0] == entry.spec
-        jobs[entry.record.id] = kept[1] if kept and unchanged else build_job(entry.spec, entry.job_name)
+        jobs[entry.record.id] = (
+            kept[1] if kept is not None and kept[0] == entry.spec else build_job(entry.spec, entry.job_name)
+        )
     by_name = {(e.record.project_id, e.record.name): e.record.id for e in built}
     triggers: list[SensorDefinition | ScheduleDefinition] = []
     scheduled = []
